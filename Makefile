@@ -1,0 +1,65 @@
+# Township power-station assistant. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+RASA := .venv-rasa/bin/rasa
+MODEL := models/current.tar.gz
+export PYTHONPATH := $(CURDIR)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: help setup run migrate seed train validate eval test-stories test test-unit \
+        test-integration test-e2e lint format clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
+
+setup: ## Create/update both environments (.venv: Python 3.11+, .venv-rasa: Rasa on 3.10)
+	@scripts/setup.sh
+
+run: ## Set up, migrate, seed demo data, train if changed, start Rasa (5005) + actions (5055)
+	@scripts/run.sh
+
+migrate: setup ## Upgrade the database schema (DATABASE_URL, default var/assistant.db)
+	$(PY) -m store migrate
+
+seed: setup ## Load the demo township into an empty database
+	$(PY) -m store seed
+
+train: setup ## Train the model if data/, domain.yml, config.yml or nlu/dict changed (FORCE=1 forces)
+	@scripts/train.sh
+
+validate: setup ## Check the training data and domain (rasa data validate)
+	@scripts/validate.sh
+
+eval: train ## Evaluate on the held-out set: intent report, confusion matrix, macro-F1 (>= 0.92)
+	@scripts/eval.sh
+
+test-stories: train ## Run the Rasa test stories against the trained model
+	@scripts/test-stories.sh
+
+test-unit: setup ## Unit tests (no I/O)
+	$(PY) -m pytest tests/unit -q
+
+test-integration: setup ## Integration tests (SQLite, PostgreSQL when TEST_DATABASE_URL is set)
+	$(PY) -m pytest tests/integration -q
+
+test-e2e: train ## End-to-end tests: trained model, real Rasa and action servers
+	$(PY) -m pytest tests/e2e -q
+
+lint: setup ## ruff (lint + format check) and mypy
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+format: setup ## Format and auto-fix the code
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+test: setup lint validate train ## Everything CI runs: lint, validate, all tests, test stories, eval
+	$(PY) -m pytest -q
+	@scripts/test-stories.sh
+	@scripts/eval.sh
+
+clean: ## Remove models, reports and local data (not the environments)
+	rm -rf models results reports var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""The base every store-backed action derives from.
+
+Why a base: every action needs the same things (the runtime, the customer's language, a way to
+utter a response from domain.yml) and the same safety net. Database work is synchronous
+SQLAlchemy, so `act` runs in a worker thread and never blocks the action server's event loop;
+any exception becomes a polite "系统繁忙" reply instead of a silent failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from actions.i18n import pick
+from actions.runtime import Runtime, get_runtime
+from store.config import Settings
+
+logger = logging.getLogger(__name__)
+
+Events = list[EventType]
+
+
+@dataclass
+class Turn:
+    """One action invocation: who is talking, in which language, and how to answer."""
+
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    domain: DomainDict
+    runtime: Runtime
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def language(self) -> str:
+        return str(self.tracker.get_slot("language") or "zh")
+
+    @property
+    def sender_id(self) -> str:
+        return str(self.tracker.sender_id)
+
+    @property
+    def channel(self) -> str:
+        return str(self.tracker.get_latest_input_channel() or "rest")
+
+    @property
+    def text(self) -> str:
+        return str(self.tracker.latest_message.get("text") or "")
+
+    @property
+    def intent(self) -> str | None:
+        intent = self.tracker.latest_message.get("intent") or {}
+        name = intent.get("name")
+        return str(name) if name else None
+
+    def now(self) -> datetime:
+        return self.runtime.now()
+
+    def slot(self, name: str) -> Any:
+        return self.tracker.get_slot(name)
+
+    def entity(self, name: str) -> str | None:
+        value = next(self.tracker.get_latest_entity_values(name), None)
+        return str(value) if value is not None else None
+
+    def say(self, response: str, **kwargs: Any) -> None:
+        self.dispatcher.utter_message(response=response, **kwargs)
+
+    def label(self, zh: str, en: str) -> str:
+        return pick(self.language, zh, en)
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A unit of work on the stores (commit on success, rollback on error)."""
+        return self.runtime.session()
+
+    def verified_account_no(self) -> str | None:
+        """The account number this conversation proved it owns, or None."""
+        if self.slot("verified") is True and self.slot("verified_account"):
+            return str(self.slot("verified_account"))
+        return None
+
+
+class StoreAction(Action, ABC):
+    """An action that answers from the stores; subclasses implement `act`."""
+
+    @abstractmethod
+    def act(self, turn: Turn) -> Events:
+        """Do the work (runs in a worker thread) and return the events to apply."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Events:
+        try:
+            turn = Turn(dispatcher, tracker, domain, get_runtime())
+            return await asyncio.to_thread(self.act, turn)
+        except Exception:
+            # The reason is logged for the developers; the customer is never left in silence.
+            logger.exception("action %s failed", self.name())
+            dispatcher.utter_message(response="utter_system_error")
+            return [SlotSet("action_failed", self.name())]

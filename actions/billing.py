@@ -1,0 +1,245 @@
+"""Bills, disputes and reconnection: account data, so only for a verified conversation."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk.events import SlotSet
+
+from actions.base import Events, StoreAction, Turn
+from actions.config import load_assistant_config
+from actions.formatting import money
+from actions.parsing import parse_billing_period
+from actions.texts import has_phrase, phrase
+from actions.verification import refuse_unverified
+from store.ids import mask_account
+from store.services import accounts, bills, tickets
+
+_RESET = [SlotSet("pending_request", None), SlotSet("billing_period", None)]
+
+
+def _today(turn: Turn) -> date:
+    return turn.now().astimezone(ZoneInfo(turn.settings.timezone)).date()
+
+
+def _requested_period(turn: Turn) -> str | None:
+    raw = turn.slot("billing_period")
+    return parse_billing_period(str(raw), _today(turn)) if raw else None
+
+
+def _slices_text(turn: Turn, explanation: Any) -> str:
+    lang = turn.language
+    lines = [
+        phrase(
+            "slice",
+            lang,
+            tier=phrase("tier", lang, n=s.tier),
+            kwh=s.kwh,
+            price=s.price,
+            amount=money(s.amount),
+        )
+        for s in explanation.slices
+        if s.kwh
+    ]
+    if explanation.tou_adjustment:
+        lines.append(phrase("time_of_use", lang, amount=money(explanation.tou_adjustment)))
+    if explanation.late_fee:
+        lines.append(phrase("late_fee", lang, amount=money(explanation.late_fee)))
+    if explanation.adjustment:
+        lines.append(phrase("adjustment", lang, amount=money(explanation.adjustment)))
+    return "\n".join(lines)
+
+
+class ActionQueryBill(StoreAction):
+    """Shows one bill with its tier split: the period asked for, else the latest."""
+
+    def name(self) -> str:
+        return "action_query_bill"
+
+    def act(self, turn: Turn) -> Events:
+        account_no = turn.verified_account_no()
+        if account_no is None:
+            return refuse_unverified(turn)
+        period = _requested_period(turn)
+        lang = turn.language
+        with turn.session() as session:
+            account = accounts.get_by_no(session, account_no)
+            if account is None:
+                return refuse_unverified(turn)
+            bill = bills.get_bill(session, account.id, period)
+            if bill is None:
+                months = load_assistant_config().bill_list_months
+                periods = [b.period for b in bills.recent(session, account.id, n=months)]
+                turn.say(
+                    "utter_bill_not_found",
+                    period=period or "",
+                    periods="、".join(periods) or phrase("none", lang),
+                )
+                return _RESET
+            explanation = bills.explain(turn.settings, bill, account)
+            turn.say(
+                "utter_bill_summary",
+                period=explanation.period,
+                account=mask_account(account.account_no),
+                last=explanation.last_reading,
+                this=explanation.this_reading,
+                kwh=explanation.kwh,
+                estimated=phrase("estimated", lang) if bill.estimated_reading else "",
+                slices=_slices_text(turn, explanation),
+                total=money(explanation.total),
+                paid=phrase("paid" if explanation.paid else "unpaid", lang),
+                balance=money(account.balance),
+            )
+        return _RESET
+
+
+def _reasons_text(turn: Turn, codes: list[str]) -> str:
+    tiers = turn.settings.tariffs
+    lines = [
+        phrase(code, turn.language, "bill_reasons", t1=tiers.tier1_limit, t2=tiers.tier2_limit)
+        for code in codes
+        if has_phrase(code, "bill_reasons")
+    ]
+    if not lines:
+        lines = [phrase("no_anomaly", turn.language, "bill_reasons")]
+    return "；".join(lines) if turn.language != "en" else "; ".join(lines)
+
+
+class ActionBillDispute(StoreAction):
+    """Explains why a bill is what it is, then offers a bill check or a meter test."""
+
+    def name(self) -> str:
+        return "action_bill_dispute"
+
+    def act(self, turn: Turn) -> Events:
+        account_no = turn.verified_account_no()
+        if account_no is None:
+            return refuse_unverified(turn)
+        period = _requested_period(turn)
+        with turn.session() as session:
+            account = accounts.get_by_no(session, account_no)
+            bill = bills.get_bill(session, account.id, period) if account else None
+            if account is None or bill is None:
+                turn.say("utter_bill_not_found", period=period or "", periods="")
+                return _RESET
+            explanation = bills.explain(turn.settings, bill, account)
+            turn.say(
+                "utter_bill_summary",
+                period=explanation.period,
+                account=mask_account(account.account_no),
+                last=explanation.last_reading,
+                this=explanation.this_reading,
+                kwh=explanation.kwh,
+                estimated=phrase("estimated", turn.language) if bill.estimated_reading else "",
+                slices=_slices_text(turn, explanation),
+                total=money(explanation.total),
+                paid=phrase("paid" if explanation.paid else "unpaid", turn.language),
+                balance=money(account.balance),
+            )
+            turn.say(
+                "utter_bill_explanation",
+                reasons=_reasons_text(turn, list(explanation.reasons)),
+                ytd_before=explanation.ytd_before,
+                ytd_after=explanation.ytd_after,
+                meter_days=turn.settings.commitments.meter_test_working_days,
+            )
+        return [SlotSet("pending_request", None)]
+
+
+class ActionOpenBillCheck(StoreAction):
+    """The customer still disagrees: a bill-check ticket for staff to review."""
+
+    def name(self) -> str:
+        return "action_open_bill_check"
+
+    def act(self, turn: Turn) -> Events:
+        account_no = turn.verified_account_no()
+        if account_no is None:
+            return refuse_unverified(turn)
+        with turn.session() as session:
+            account = accounts.get_by_no(session, account_no)
+            ticket = tickets.create_ticket(
+                session,
+                turn.settings,
+                type="bill_check",
+                description=str(turn.slot("issue_text") or turn.text),
+                now=turn.now(),
+                area=account.area if account else None,
+                address=account.address if account else None,
+                contact_phone=account.phone if account else None,
+                account=account,
+                sender_id=turn.sender_id,
+                channel=turn.channel,
+            )
+            turn.say(
+                "utter_bill_check_created",
+                ticket_id=ticket.ticket_no,
+                days=turn.settings.commitments.ticket_reply_working_days("bill_check"),
+            )
+        return [SlotSet("issue_text", None), SlotSet("billing_period", None)]
+
+
+class ActionPaymentReconnect(StoreAction):
+    """'交了钱咋还没电': prepaid meters reconnect themselves; others get a reconnection ticket."""
+
+    def name(self) -> str:
+        return "action_payment_reconnect"
+
+    def act(self, turn: Turn) -> Events:
+        account_no = turn.verified_account_no()
+        if account_no is None:
+            return refuse_unverified(turn)
+        c = turn.settings.commitments
+        with turn.session() as session:
+            account = accounts.get_by_no(session, account_no)
+            if account is None:
+                return refuse_unverified(turn)
+            balance = money(account.balance)
+            if account.balance < 0:
+                turn.say(
+                    "utter_reconnect_arrears",
+                    owed=money(-account.balance),
+                    channels="、".join(
+                        turn.label(ch.name_zh, ch.name_en)
+                        for ch in turn.settings.service.payment_channels
+                    ),
+                    reconnect=phrase(
+                        "reconnect_after_payment", turn.language, hours=c.reconnect_hours
+                    ),
+                )
+            elif account.prepaid:
+                turn.say("utter_reconnect_prepaid", balance=balance)
+            elif account.supply_status == "disconnected":
+                existing = [
+                    t
+                    for t in tickets.open_for_account(session, account.id)
+                    if t.type == "reconnect"
+                ]
+                ticket = (
+                    existing[0]
+                    if existing
+                    else tickets.create_ticket(
+                        session,
+                        turn.settings,
+                        type="reconnect",
+                        description=str(turn.slot("issue_text") or turn.text),
+                        now=turn.now(),
+                        area=account.area,
+                        address=account.address,
+                        contact_phone=account.phone,
+                        account=account,
+                        sender_id=turn.sender_id,
+                        channel=turn.channel,
+                    )
+                )
+                turn.say(
+                    "utter_reconnect_requested",
+                    balance=balance,
+                    ticket_id=ticket.ticket_no,
+                    hours=c.reconnect_hours,
+                )
+            else:
+                turn.say("utter_reconnect_not_disconnected", balance=balance)
+        return [SlotSet("pending_request", None), SlotSet("issue_text", None)]

@@ -1,0 +1,151 @@
+"""Conversation control: handoff requests, the two-stage fallback, out-of-scope answers,
+leaving a form halfway, and replies to input that is not a question at all."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from actions.base import Events, StoreAction, Turn
+from actions.config import load_assistant_config
+from store.services import handoff
+
+_WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+_GAS = ("煤气", "燃气", "天然气", "液化气", "gas leak", "smell gas", "gas smell")
+_CONTROL = frozenset(
+    {"greet", "goodbye", "affirm", "deny", "thank", "inform", "out_of_scope", "nlu_fallback"}
+)
+_FORM_SLOTS = (
+    "requested_slot",
+    "account_no",
+    "phone_last4",
+    "service_address",
+    "service_area",
+    "fault_scope",
+    "business_type",
+    "pending_request",
+    "feedback_type",
+    "app_type",
+    "issue_text",
+    "hazard_ticket",
+)
+
+
+def bad_input_reply(turn: Turn) -> bool:
+    """Empty, oversized or wordless (emoji-only) messages get a specific, polite answer."""
+    text = turn.text.strip()
+    limit = load_assistant_config().max_chars
+    if not text:
+        turn.say("utter_empty_message")
+    elif len(text) > limit:
+        turn.say("utter_message_too_long", limit=limit)
+    elif not _WORD.search(text):
+        turn.say("utter_no_words")
+    else:
+        return False
+    return True
+
+
+def transcript(turn: Turn, limit: int = 50) -> list[dict[str, Any]]:
+    """The conversation so far, as the agent will read it (who, text, intent, confidence)."""
+    lines: list[dict[str, Any]] = []
+    for event in turn.tracker.events:
+        kind = event.get("event")
+        if kind == "user":
+            intent = (event.get("parse_data") or {}).get("intent") or {}
+            lines.append(
+                {
+                    "from": "customer",
+                    "text": event.get("text"),
+                    "intent": intent.get("name"),
+                    "confidence": intent.get("confidence"),
+                    "at": event.get("timestamp"),
+                }
+            )
+        elif kind == "bot" and event.get("text"):
+            lines.append({"from": "bot", "text": event.get("text"), "at": event.get("timestamp")})
+    return lines[-limit:]
+
+
+class ActionRequestHuman(StoreAction):
+    def name(self) -> str:
+        return "action_request_human"
+
+    def act(self, turn: Turn) -> Events:
+        reason = "fallback" if (turn.slot("fallback_count") or 0) else "customer_request"
+        with turn.session() as session:
+            request = handoff.record_request(
+                session,
+                sender_id=turn.sender_id,
+                channel=turn.channel,
+                reason=reason,
+                transcript=transcript(turn),
+                now=turn.now(),
+            )
+            request_id = request.id
+        hours = turn.settings.service.hours_text
+        turn.say(
+            "utter_handoff_requested",
+            request_id=request_id,
+            hours=turn.label(*hours),
+        )
+        return [SlotSet("fallback_count", 0.0)]
+
+
+class ActionFallbackOptions(StoreAction):
+    """First miss: the likeliest intents as buttons. After N misses in a row: offer a human."""
+
+    def name(self) -> str:
+        return "action_fallback_options"
+
+    def act(self, turn: Turn) -> Events:
+        if bad_input_reply(turn):
+            return []
+        config = load_assistant_config()
+        misses = int(turn.slot("fallback_count") or 0)
+        if misses >= config.misses_before_human:
+            turn.say("utter_fallback_human")
+            return []
+        ranking = turn.tracker.latest_message.get("intent_ranking") or []
+        buttons = []
+        for item in ranking:
+            name = str(item.get("name"))
+            label = config.intent_labels.get(name)
+            if name in _CONTROL or label is None:
+                continue
+            buttons.append({"title": turn.label(label.zh, label.en), "payload": f"/{name}"})
+            if len(buttons) == config.fallback_options:
+                break
+        human = config.intent_labels["request_human"]
+        buttons.append({"title": turn.label(human.zh, human.en), "payload": "/request_human"})
+        turn.say("utter_fallback_options", buttons=buttons)
+        return []
+
+
+class ActionOutOfScope(StoreAction):
+    """Politely declines, except for a gas leak, which gets life-safety advice first."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    def act(self, turn: Turn) -> Events:
+        text = turn.text.lower()
+        if any(word in text for word in _GAS):
+            turn.say("utter_gas_leak")
+        elif not bad_input_reply(turn):
+            turn.say("utter_out_of_scope")
+        return []
+
+
+class ActionCancelForm(StoreAction):
+    """Leaves the active form and forgets its half-filled answers; nothing is submitted."""
+
+    def name(self) -> str:
+        return "action_cancel_form"
+
+    def act(self, turn: Turn) -> Events:
+        if turn.intent == "deny":
+            turn.say("utter_form_cancelled")
+        return [ActiveLoop(None), *(SlotSet(slot, None) for slot in _FORM_SLOTS)]

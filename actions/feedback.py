@@ -1,0 +1,224 @@
+"""Tickets from what customers tell us: meter tests, complaints, suggestions, praise,
+anonymous violation reports, and service ratings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions.base import Events, StoreAction, Turn
+from actions.forms_common import (
+    extract_address,
+    turn_of,
+    validate_address,
+    validate_phone,
+    without_known,
+)
+from actions.parsing import normalise_digits
+from store.services import accounts, areas, ratings, tickets
+
+FEEDBACK_TICKET = {
+    "meter_issue": "meter_test",
+    "file_complaint": "complaint",
+    "give_suggestion": "suggestion",
+    "give_praise": "praise",
+}
+_NEEDS = {"meter_issue": ["service_address", "contact_phone"], "file_complaint": ["contact_phone"]}
+
+
+class ActionStartFeedback(StoreAction):
+    def name(self) -> str:
+        return "action_start_feedback"
+
+    def act(self, turn: Turn) -> Events:
+        kind = turn.intent if turn.intent in FEEDBACK_TICKET else turn.slot("feedback_type")
+        return [SlotSet("feedback_type", kind)]
+
+
+class ValidateContactForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_contact_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        turn = turn_of(dispatcher, tracker, domain)
+        needed = _NEEDS.get(str(tracker.get_slot("feedback_type")), [])
+        if turn.verified_account_no():
+            needed = [s for s in needed if s != "service_address"]  # the account's address
+        return without_known(turn, needed)
+
+    async def extract_service_address(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return extract_address(turn_of(dispatcher, tracker, domain))
+
+    async def validate_service_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return validate_address(turn_of(dispatcher, tracker, domain), value, strict=True)
+
+    async def validate_contact_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return validate_phone(turn_of(dispatcher, tracker, domain), value)
+
+
+class ActionSubmitFeedback(StoreAction):
+    """Opens the ticket; a second complaint while one is open escalates it instead (12398)."""
+
+    def name(self) -> str:
+        return "action_submit_feedback"
+
+    def act(self, turn: Turn) -> Events:
+        kind = str(turn.slot("feedback_type") or "give_suggestion")
+        ticket_type = FEEDBACK_TICKET.get(kind, "suggestion")
+        c = turn.settings.commitments
+        with turn.session() as session:
+            account_no = turn.verified_account_no()
+            account = accounts.get_by_no(session, account_no) if account_no else None
+            if ticket_type == "complaint":
+                mine = (
+                    tickets.open_for_account(session, account.id)
+                    if account
+                    else tickets.open_for_sender(session, turn.sender_id)
+                )
+                earlier = next((t for t in mine if t.type == "complaint"), None)
+                if earlier is not None:
+                    tickets.escalate(
+                        session,
+                        earlier,
+                        actor="assistant",
+                        now=turn.now(),
+                        note=str(turn.slot("issue_text") or turn.text),
+                    )
+                    turn.say("utter_complaint_escalated", ticket_id=earlier.ticket_no)
+                    return _reset()
+            area = areas.get_by_code(session, str(turn.slot("service_area") or ""))
+            ticket = tickets.create_ticket(
+                session,
+                turn.settings,
+                type=ticket_type,
+                description=str(turn.slot("issue_text") or turn.text),
+                now=turn.now(),
+                area=area or (account.area if account else None),
+                address=turn.slot("service_address") or (account.address if account else None),
+                contact_phone=turn.slot("contact_phone") or (account.phone if account else None),
+                account=account,
+                sender_id=turn.sender_id,
+                channel=turn.channel,
+            )
+            turn.say(
+                f"utter_{ticket_type}_created",
+                ticket_id=ticket.ticket_no,
+                days=c.ticket_reply_working_days(ticket_type),
+                contact_hours=c.complaint_contact_hours,
+            )
+        return _reset()
+
+
+def _reset() -> Events:
+    return [
+        SlotSet("feedback_type", None),
+        SlotSet("issue_text", None),
+        SlotSet("service_address", None),
+        SlotSet("service_area", None),
+    ]
+
+
+class ActionReportViolation(StoreAction):
+    """Anonymous: neither the conversation, the account nor a phone is stored on the ticket."""
+
+    def name(self) -> str:
+        return "action_report_violation"
+
+    def act(self, turn: Turn) -> Events:
+        text = str(turn.slot("issue_text") or turn.text)
+        with turn.session() as session:
+            area = areas.match_area(session, turn.entity("address") or text)
+            ticket = tickets.create_ticket(
+                session,
+                turn.settings,
+                type="violation",
+                description=text,
+                now=turn.now(),
+                area=area,
+                address=turn.entity("address"),
+            )
+            turn.say(
+                "utter_violation_created",
+                ticket_id=ticket.ticket_no,
+                days=turn.settings.commitments.ticket_reply_working_days("violation"),
+            )
+        return [SlotSet("issue_text", None), SlotSet("service_address", None)]
+
+
+_WORDS = (
+    ("非常满意", 5),
+    ("很满意", 5),
+    ("不满意", 2),
+    ("很差", 1),
+    ("太差", 1),
+    ("满意", 4),
+    ("一般", 3),
+    ("very satisfied", 5),
+    ("unsatisfied", 2),
+    ("dissatisfied", 2),
+    ("satisfied", 4),
+    ("terrible", 1),
+    ("excellent", 5),
+    ("good", 4),
+    ("ok", 3),
+    ("bad", 2),
+)
+
+
+def parse_rating(text: str) -> int | None:
+    """1-5 from '5', '4星', '打8分' (10-point scale), '⭐⭐⭐' or words; None when absent."""
+    text = normalise_digits(text).lower()
+    stars = text.count("⭐") + text.count("★")
+    if stars:
+        return min(stars, 5)
+    if match := re.search(r"(?<!\d)(\d{1,3})\s*分", text):
+        points = int(match.group(1))
+        return None if points > 10 else max(1, min(5, (points + 1) // 2))
+    if match := re.search(r"(?<!\d)([1-5])(?!\d)", text):
+        return int(match.group(1))
+    for word, value in _WORDS:
+        if word in text:
+            return value
+    return None
+
+
+class ActionRateService(StoreAction):
+    def name(self) -> str:
+        return "action_rate_service"
+
+    def act(self, turn: Turn) -> Events:
+        raw = turn.slot("rating")
+        value = parse_rating(str(raw)) if raw else None
+        value = value or parse_rating(turn.text)
+        if value is None:
+            turn.say("utter_anything_else")
+            return [SlotSet("rating", None)]
+        with turn.session() as session:
+            ratings.record(
+                session,
+                sender_id=turn.sender_id,
+                channel=turn.channel,
+                rating=value,
+                comment=turn.text[:500],
+                now=turn.now(),
+            )
+        turn.say("utter_rating_thanks", stars=value)
+        return [SlotSet("rating", None)]

@@ -1,0 +1,1 @@
+"""Operator tooling for the NLU model: data checks and evaluation reports."""

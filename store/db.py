@@ -1,0 +1,110 @@
+"""Engines, sessions and the unit of work; Alembic migrations run from code.
+
+Nothing is created at import time. SQLite (the default, a file under var/) is for the demo and
+tests; PostgreSQL through psycopg 3 for a real station. A unit of work is one short session:
+it commits when the block succeeds and rolls back when it raises.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.config import PROJECT_ROOT
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: Seconds a SQLite writer waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT = 30
+
+
+def database_url() -> str:
+    """$DATABASE_URL, or the SQLite file var/assistant.db under the project root."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.db'}"
+
+
+def normalise_url(url: str | URL) -> str:
+    """postgres:// and postgresql:// → postgresql+psycopg:// (the driver installed here)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (default: `database_url()`), configured for its backend."""
+    parsed = make_url(normalise_url(url or database_url()))
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
+        engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (callers format them afterwards)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception, always close."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """The Alembic configuration of store/migrations, pointed at `url`."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["url"] = normalise_url(url or database_url())
+    return config
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Upgrade the database at `url` (default: `database_url()`) to `revision`."""
+    from alembic import command
+
+    target = normalise_url(url or database_url())
+    path = _sqlite_file(make_url(target))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(target), revision)

@@ -1,0 +1,1 @@
+"""Pieces of the demo data set; `store.demo.seed` puts them together."""

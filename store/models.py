@@ -1,0 +1,301 @@
+"""Tables of the stores (SQLAlchemy 2.0 typed declarative models).
+
+Status and kind values are short codes; what customers read for them is in conf/labels.yml.
+Every datetime is an aware UTC instant (`UTCDateTime`); money is Numeric(12, 2).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.sqltypes import UTCDateTime, make_metadata
+
+Money = Numeric(12, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = make_metadata()
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        Decimal: Money,
+        date: Date(),
+    }
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ServiceArea(Base):
+    __tablename__ = "service_areas"
+    __table_args__ = (CheckConstraint(_in("kind", ("urban", "rural", "remote")), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_en: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(_in("category", ("residential", "non_residential")), name="category"),
+        CheckConstraint(_in("supply_status", ("normal", "disconnected")), name="supply_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_no: Mapped[str] = mapped_column(String(16), unique=True)
+    holder_name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(16), index=True)
+    address: Mapped[str] = mapped_column(Text)
+    area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"), index=True)
+    category: Mapped[str] = mapped_column(String(16), default="residential")
+    household_size: Mapped[int] = mapped_column(Integer, default=3)
+    prepaid: Mapped[bool] = mapped_column(default=False)
+    balance: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    supply_status: Mapped[str] = mapped_column(String(16), default="normal")
+    id_card_on_file: Mapped[bool] = mapped_column(default=False)
+    property_proof_on_file: Mapped[bool] = mapped_column(default=False)
+    meter_no: Mapped[str] = mapped_column(String(32), unique=True)
+    """The meter's barcode, which customers often mistake for the account number."""
+
+    area: Mapped[ServiceArea] = relationship()
+    bills: Mapped[list[Bill]] = relationship(
+        back_populates="account", order_by="Bill.period", viewonly=True
+    )
+
+
+class Bill(Base):
+    __tablename__ = "bills"
+    __table_args__ = (Index("ix_bills_account_period", "account_id", "period", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    """'YYYY-MM'."""
+    last_reading: Mapped[int]
+    this_reading: Mapped[int]
+    multiplier: Mapped[int] = mapped_column(default=1)
+    kwh: Mapped[int]
+    ytd_kwh_before: Mapped[int]
+    """Usage since the start of the tier year, before this period."""
+    tier1_kwh: Mapped[int]
+    tier2_kwh: Mapped[int]
+    tier3_kwh: Mapped[int]
+    peak_kwh: Mapped[int | None]
+    """None when the account is not on time-of-use pricing."""
+    valley_kwh: Mapped[int | None]
+    energy_amount: Mapped[Decimal]
+    """Tier slices plus the time-of-use adjustment."""
+    late_fee: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    adjustment: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    total: Mapped[Decimal]
+    estimated_reading: Mapped[bool] = mapped_column(default=False)
+    paid: Mapped[bool] = mapped_column(default=False)
+    paid_at: Mapped[datetime | None]
+    due_date: Mapped[date]
+
+    account: Mapped[Account] = relationship(back_populates="bills")
+
+
+class Outage(Base):
+    __tablename__ = "outages"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("planned", "fault")), name="kind"),
+        Index("ix_outages_area_starts", "area_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_no: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"))
+    cause: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    expected_restore_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]
+    notice_at: Mapped[datetime | None]
+    """When customers were told (planned outages: the commitment is days ahead)."""
+
+    area: Mapped[ServiceArea] = relationship()
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(_in("priority", ("urgent", "high", "normal", "low")), name="priority"),
+        Index("ix_tickets_area_type_created", "area_id", "type", "created_at"),
+        Index("ix_tickets_account_closed", "account_id", "closed_at"),
+        Index("ix_tickets_sender_closed", "sender_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(16), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(24))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("service_areas.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    sender_id: Mapped[str | None] = mapped_column(String(255))
+    """The conversation that opened it; None for anonymous reports."""
+    channel: Mapped[str | None] = mapped_column(String(32))
+    contact_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id"), index=True)
+    crew: Mapped[str | None] = mapped_column(String(64))
+    respond_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    escalated: Mapped[bool] = mapped_column(default=False)
+
+    area: Mapped[ServiceArea | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+    outage: Mapped[Outage | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket",
+        order_by="(TicketEvent.at, TicketEvent.id)",
+        cascade="all, delete-orphan",
+    )
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's status history (also notes without a status change)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        CheckConstraint(_in("voltage", ("low", "high")), name="voltage"),
+        Index("ix_applications_account_closed", "account_id", "closed_at"),
+        Index("ix_applications_sender_closed", "sender_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_no: Mapped[str] = mapped_column(String(16), unique=True)
+    type: Mapped[str] = mapped_column(String(24))
+    business_type: Mapped[str | None] = mapped_column(String(32))
+    voltage: Mapped[str] = mapped_column(String(8), default="low")
+    dual_supply: Mapped[bool] = mapped_column(default=False)
+    category: Mapped[str] = mapped_column(String(16), default="residential")
+    stage: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    applicant_name: Mapped[str | None] = mapped_column(String(64))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(Text)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("service_areas.id"))
+    sender_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    documents_received: Mapped[list[str]] = mapped_column(JSON, default=list)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    area: Mapped[ServiceArea | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+    events: Mapped[list[ApplicationEvent]] = relationship(
+        back_populates="application",
+        order_by="(ApplicationEvent.at, ApplicationEvent.id)",
+        cascade="all, delete-orphan",
+    )
+
+
+class ApplicationEvent(Base):
+    __tablename__ = "application_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    stage_due_at: Mapped[datetime | None]
+
+    application: Mapped[Application] = relationship(back_populates="events")
+
+
+class VerificationAttempt(Base):
+    """Every identity check, kept to lock out guessing (per conversation and per account)."""
+
+    __tablename__ = "verification_attempts"
+    __table_args__ = (
+        Index("ix_verification_attempts_sender_at", "sender_id", "at"),
+        Index("ix_verification_attempts_account_at", "account_no", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255))
+    account_no: Mapped[str] = mapped_column(String(32))
+    success: Mapped[bool]
+    at: Mapped[datetime]
+
+
+class HandoffRequest(Base):
+    __tablename__ = "handoff_requests"
+    __table_args__ = (Index("ix_handoff_requests_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
+    transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    created_at: Mapped[datetime]
+
+
+class Rating(Base):
+    """A customer's 1-5 satisfaction rating of a conversation (CSAT)."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255), index=True)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    rating: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class NumberSequence(Base):
+    """Last number handed out per prefix and day; one row per (prefix, day).
+
+    Incremented with a single upsert inside the caller's transaction, so two concurrent
+    creations serialise on the row instead of both reading the same count.
+    """
+
+    __tablename__ = "number_sequences"
+
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    day: Mapped[str] = mapped_column(String(6), primary_key=True)
+    last_value: Mapped[int]

@@ -1,0 +1,172 @@
+"""Shared fixtures: configuration, a frozen clock and real databases (SQLite and PostgreSQL).
+
+Every test that uses a database fixture runs twice, on SQLite and on PostgreSQL (the PostgreSQL
+case carries the `postgres` marker):
+
+- `db_url` (per module): a fresh, empty database: a SQLite file in a temporary directory, or a
+  new PostgreSQL schema `t_<random>` (selected with `search_path` in the URL's connect options)
+  that is dropped afterwards. PostgreSQL comes from $TEST_DATABASE_URL; without it those cases
+  are skipped, except under CI=true where they fail: CI must never silently skip them.
+- `engine` (per module): `db_url` migrated with Alembic (never `create_all`: the migrations are
+  under test too).
+- `session_factory` (per test): sessions on `engine`; the database is emptied first.
+- `seeded` (per test): that empty database filled with the demo data as of `now`. The demo is
+  seeded once per backend into a template and copied row by row (ids included), which gives
+  exactly the rows `store.demo.seed` would, in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import demo
+from store.config import Settings, load_settings
+from store.db import make_engine, make_session_factory, migrate, normalise_url, unit_of_work
+from store.models import Base
+
+#: The demo's "now": Monday 23 November 2026, 10:00 station time.
+DEMO_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+def postgres_base_url() -> str:
+    """$TEST_DATABASE_URL, or skip (fail under CI=true) when it is not set."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalise_url(url)
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI")
+    pytest.skip(
+        "PostgreSQL case skipped: TEST_DATABASE_URL is not set"
+        " (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+    )
+
+
+def create_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:
+    """A new empty database and the function that removes it."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        return f"sqlite:///{directory / name}.db", lambda: None
+    base = postgres_base_url()
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={name}"})
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        admin.dispose()
+
+    return url.render_as_string(hide_password=False), drop
+
+
+def empty(engine: Engine) -> None:
+    with unit_of_work(make_session_factory(engine)) as session:
+        demo.reset(session)
+
+
+def copy_rows(source: Engine, target: Engine) -> None:
+    """Copy every row of `source` into the (empty, same-schema) `target`, ids included."""
+    with source.connect() as src, target.begin() as dst:
+        for table in Base.metadata.sorted_tables:
+            order = list(table.primary_key.columns)
+            rows = [dict(r._mapping) for r in src.execute(table.select().order_by(*order))]
+            if rows:
+                dst.execute(table.insert(), rows)
+        if dst.dialect.name == "postgresql":
+            for table in Base.metadata.sorted_tables:
+                if "id" in table.c:
+                    dst.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The frozen clock of database tests (the moment the demo data describes)."""
+    return DEMO_NOW
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, drop = create_database(backend, tmp_path_factory.mktemp("db"))
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="module")
+def engine(db_url: str) -> Iterator[Engine]:
+    migrate(db_url)
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    empty(engine)
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def demo_templates(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings
+) -> Iterator[Callable[[str], tuple[Engine, demo.DemoSummary]]]:
+    """Per backend, built on first use: a migrated database seeded at DEMO_NOW."""
+    built: dict[str, tuple[Engine, demo.DemoSummary]] = {}
+    drops: list[Callable[[], None]] = []
+
+    def get(backend: str) -> tuple[Engine, demo.DemoSummary]:
+        if backend not in built:
+            url, drop = create_database(backend, tmp_path_factory.mktemp("template"))
+            drops.append(drop)
+            migrate(url)
+            engine = make_engine(url)
+            with unit_of_work(make_session_factory(engine)) as session:
+                built[backend] = engine, demo.seed(session, settings, now=DEMO_NOW)
+        return built[backend]
+
+    yield get
+    for engine, _ in built.values():
+        engine.dispose()
+    for drop in drops:
+        drop()
+
+
+@pytest.fixture
+def seeded(
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    backend: str,
+    demo_templates: Callable[[str], tuple[Engine, demo.DemoSummary]],
+) -> demo.DemoSummary:
+    """The demo station as of `now` (see docs/demo-data.md); returns the row counts."""
+    template, summary = demo_templates(backend)
+    copy_rows(template, engine)
+    return summary
