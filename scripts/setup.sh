@@ -23,7 +23,7 @@ if ! stamp_ok "$RASA_VENV" "$rasa_hash"; then
   log "Rasa environment ($("$python310" --version)) → .venv-rasa (takes about two minutes the first time)"
   [ -x "$RASA_VENV/bin/python" ] || "$python310" -m venv "$RASA_VENV"
   "$RASA_VENV/bin/python" -m pip install -q --upgrade pip
-  "$RASA_VENV/bin/python" -m pip install -q -r "$ROOT/requirements/rasa.in" setuptools wheel \
+  env -u PYTHONPATH "$RASA_VENV/bin/python" -m pip install -q -r "$ROOT/requirements/rasa.in" setuptools wheel \
     -c "$ROOT/requirements/rasa-constraints.txt"
   echo "$rasa_hash" > "$RASA_VENV/.requirements-stamp"
 fi

@@ -1,0 +1,1 @@
+"""Channel adapters: one module per messaging channel, all speaking `bot.messages`."""

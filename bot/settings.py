@@ -1,0 +1,71 @@
+"""Gateway configuration, read from the environment once at start-up and validated."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str | None = None
+    rasa_timeout: float = 15.0
+    """Seconds to wait for Rasa before answering '系统繁忙' and keeping the message pending."""
+    database_url: str | None = None
+    """None: store.db's default (DATABASE_URL or var/assistant.db)."""
+    max_text_chars: int = 2000
+    """Longer messages are politely refused (the API answers 413/422)."""
+    telegram_token: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base_url: str | None = None
+    static_dir: Path = Path(__file__).resolve().parent / "static"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
+        env = dict(os.environ if environ is None else environ)
+        webhook_url = env.get("TELEGRAM_WEBHOOK_URL") or None
+        secret = env.get("TELEGRAM_WEBHOOK_SECRET") or None
+        if webhook_url and not secret:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL is set: set TELEGRAM_WEBHOOK_SECRET too")
+        return cls(
+            host=env.get("GATEWAY_HOST", cls.host),
+            port=_int(env, "GATEWAY_PORT", cls.port),
+            rasa_url=env.get("RASA_URL", cls.rasa_url).rstrip("/"),
+            rasa_token=env.get("RASA_TOKEN") or None,
+            rasa_timeout=_float(env, "RASA_TIMEOUT", cls.rasa_timeout),
+            database_url=env.get("DATABASE_URL") or None,
+            max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_webhook_url=webhook_url,
+            telegram_webhook_secret=secret,
+            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+        )
