@@ -79,3 +79,17 @@ class HandleResult:
     degraded: bool = False
     """Rasa or the action server did not answer: the replies are the '系统繁忙' notice and the
     message is kept as pending, to be processed (and answered through the channel) later."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptEntry:
+    """One stored message of a conversation, as channels show history (e.g. after a reload)."""
+
+    direction: Literal["in", "out"]
+    """'in': from the customer; 'out': from the bot (or an agent)."""
+    text: str
+    buttons: tuple[Button, ...] = ()
+    at: str = ""
+    """ISO-8601 timestamp with offset."""
+    sender: str = "bot"
+    """'customer', 'bot', 'agent' or 'system'."""

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.messages import HandleResult, Inbound, Reply
+from bot.messages import HandleResult, Inbound, Reply, TranscriptEntry
 
 
 class Channel(ABC):
@@ -35,4 +35,8 @@ class MessageHandler(Protocol):
 
     def register(self, channel: Channel) -> None:
         """Make a channel reachable for later deliveries (retries, notifications, agents)."""
+        ...
+
+    async def history(self, conversation_id: str, limit: int = 200) -> list[TranscriptEntry]:
+        """The conversation's last `limit` stored messages, oldest first."""
         ...
