@@ -1,31 +1,20 @@
 """Start the action server with privacy-safe logging: `python -m actions [rasa-sdk options]`.
 
 Phone and account numbers are masked in every log record, whichever library writes it, by
-wrapping the log record factory before rasa-sdk configures its handlers.
+wrapping the log record factory (store.logmask, shared with the gateway) before rasa-sdk
+configures its handlers.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
 
 from rasa_sdk.__main__ import main_from_args
 from rasa_sdk.endpoint import create_argument_parser
 
-from store.ids import MaskingFilter
+from store.logmask import install_log_masking
 
-
-def install_log_masking() -> None:
-    masking = MaskingFilter()
-    make_record = logging.getLogRecordFactory()
-
-    def masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make_record(*args, **kwargs)
-        masking.filter(record)
-        return record
-
-    logging.setLogRecordFactory(masked_record)
+__all__ = ["install_log_masking", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from actions.i18n import detect_language, pick
+from store.i18n import detect_language, pick
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from actions.__main__ import install_log_masking
+from store.logmask import install_log_masking
 
 
 def test_masked_in_any_logger(caplog: pytest.LogCaptureFixture) -> None:
