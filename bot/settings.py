@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -31,6 +33,35 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+_ORIGIN = re.compile(r"https?://[^/?#@\s]+")
+
+
+def normalise_origin(origin: str) -> str | None:
+    """'scheme://host[:port]' lower-cased, default port dropped; None unless http(s) with a host."""
+    origin = origin.strip().lower().rstrip("/")
+    if not _ORIGIN.fullmatch(origin):
+        return None
+    parts = urlsplit(origin)
+    netloc = parts.netloc
+    default = ":443" if parts.scheme == "https" else ":80"
+    if netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{parts.scheme}://{netloc}" if netloc else None
+
+
+def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
+    origins = []
+    for raw in env.get(name, "").replace(",", " ").split():
+        origin = normalise_origin(raw)
+        if origin is None:
+            raise ConfigError(
+                f"{name}: {raw!r} is not an origin; write scheme://host[:port],"
+                " e.g. https://www.example.com (no path), separated by commas"
+            )
+        origins.append(origin)
+    return tuple(origins)
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     host: str = "127.0.0.1"
@@ -48,6 +79,9 @@ class GatewaySettings:
     telegram_webhook_secret: str | None = None
     telegram_api_base_url: str | None = None
     static_dir: Path = Path(__file__).resolve().parent / "static"
+    allowed_origins: tuple[str, ...] = ()
+    """Other origins (normalised 'https://host[:port]') trusted with the web chat: they may open
+    its websocket and embed its page in a frame. The gateway's own host is always allowed."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
@@ -68,4 +102,5 @@ class GatewaySettings:
             telegram_webhook_url=webhook_url,
             telegram_webhook_secret=secret,
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
         )
