@@ -33,6 +33,20 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(env: dict[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {value}")
+    return value
+
+
 _ORIGIN = re.compile(r"https?://[^/?#@\s]+")
 
 
@@ -82,6 +96,20 @@ class GatewaySettings:
     allowed_origins: tuple[str, ...] = ()
     """Other origins (normalised 'https://host[:port]') trusted with the web chat: they may open
     its websocket and embed its page in a frame. The gateway's own host is always allowed."""
+    action_server_url: str = "http://127.0.0.1:5055"
+    """The action server, probed (GET /health) so /health and the retry worker know it is up."""
+    api_token: str | None = None
+    """GATEWAY_API_TOKEN: when set, /api/v1 requires `Authorization: Bearer <token>`."""
+    max_body_bytes: int = 64 * 1024
+    """Largest request body accepted (aiohttp client_max_size); larger ones get 413."""
+    notify_interval: float = 15.0
+    """Seconds between two notifier passes over ticket/application events; 0 turns it off."""
+    retry_max_backoff: float = 60.0
+    """Longest wait between two probes of Rasa while messages are pending."""
+    shutdown_timeout: float = 20.0
+    """How long a shutdown waits for messages being handled before closing anyway."""
+    conf_dir: Path | None = None
+    """Where gateway.yml and the stores' configuration are (None: $CONF_DIR or conf/)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
@@ -95,12 +123,19 @@ class GatewaySettings:
             port=_int(env, "GATEWAY_PORT", cls.port),
             rasa_url=env.get("RASA_URL", cls.rasa_url).rstrip("/"),
             rasa_token=env.get("RASA_TOKEN") or None,
-            rasa_timeout=_float(env, "RASA_TIMEOUT", cls.rasa_timeout),
+            rasa_timeout=_positive_float(env, "RASA_TIMEOUT", cls.rasa_timeout),
             database_url=env.get("DATABASE_URL") or None,
-            max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
+            max_text_chars=_positive_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_webhook_url=webhook_url,
             telegram_webhook_secret=secret,
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
             allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
+            action_server_url=env.get("ACTION_SERVER_URL", cls.action_server_url).rstrip("/"),
+            api_token=env.get("GATEWAY_API_TOKEN") or None,
+            max_body_bytes=_positive_int(env, "GATEWAY_MAX_BODY_BYTES", cls.max_body_bytes),
+            notify_interval=_float(env, "NOTIFY_INTERVAL", cls.notify_interval),
+            retry_max_backoff=_positive_float(env, "RASA_RETRY_MAX_BACKOFF", cls.retry_max_backoff),
+            shutdown_timeout=_positive_float(env, "GATEWAY_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
+            conf_dir=Path(env["CONF_DIR"]) if env.get("CONF_DIR") else None,
         )
