@@ -20,6 +20,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -299,3 +300,112 @@ class NumberSequence(Base):
     prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
     day: Mapped[str] = mapped_column(String(6), primary_key=True)
     last_value: Mapped[int]
+
+
+# --- the gateway's transcript and proactive notifications -------------------------------------
+
+MESSAGE_DIRECTIONS = ("in", "out")
+MESSAGE_SENDERS = ("customer", "bot", "agent", "system")
+MESSAGE_STATUSES = ("received", "processed", "pending", "failed")
+"""Inbound: 'received' (stored, being handled), 'processed' (answered), 'pending' (Rasa was
+down: answered later by the retry worker), 'failed' (Rasa refused it). Outbound: 'processed'
+(handed to the channel) or 'failed' (the channel could not deliver it)."""
+NOTIFICATION_SOURCES = ("ticket", "application", "ticket_overdue", "application_overdue")
+"""'ticket'/'application': event_id is a TicketEvent/ApplicationEvent id; the '*_overdue'
+sources: event_id is the ticket/application id (one overdue notice each)."""
+NOTIFICATION_STATUSES = ("claimed", "sent", "stored", "failed", "skipped")
+
+
+class Conversation(Base):
+    """A customer conversation as the gateway sees it, keyed by Rasa's sender id."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255), unique=True)
+    """`<channel>:<chat_id>`, e.g. 'telegram:12345': the Rasa sender id and tickets' sender_id."""
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str | None] = mapped_column(String(8))
+    """Language of the customer's last message ('zh'/'en'); notifications use it."""
+    created_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+
+
+class Message(Base):
+    """One message of a transcript, in either direction.
+
+    (conversation_pk, external_id) is unique: a message redelivered by its channel (same
+    Telegram update, same API message_id) cannot be stored, hence not processed, twice, even
+    by two gateway processes at once. NULL external ids never collide.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_pk", "external_id"),
+        CheckConstraint(_in("direction", MESSAGE_DIRECTIONS), name="direction"),
+        CheckConstraint(_in("sender", MESSAGE_SENDERS), name="sender"),
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+        Index("ix_messages_conversation_pk_id", "conversation_pk", "id"),
+        Index("ix_messages_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_pk: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    """conversations.id (the row), not the `<channel>:<chat_id>` string."""
+    direction: Mapped[str] = mapped_column(String(3))
+    sender: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    image: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(128))
+    intent_confidence: Mapped[float | None]
+    in_reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL")
+    )
+    """Outbound: the customer message this answers (None for notifications)."""
+    created_at: Mapped[datetime]
+
+    conversation: Mapped[Conversation] = relationship()
+
+
+class NotificationDelivery(Base):
+    """The claim on one proactive notification: inserted before sending, unique per event, so
+    two notifier passes or two gateway processes never tell the customer twice."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        CheckConstraint(_in("source", NOTIFICATION_SOURCES), name="source"),
+        CheckConstraint(_in("status", NOTIFICATION_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(24))
+    event_id: Mapped[int]
+    conversation_id: Mapped[str] = mapped_column(String(255), index=True)
+    """The `<channel>:<chat_id>` string (the ticket's sender_id); the conversation row may not
+    exist yet."""
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class NotificationCursor(Base):
+    """How far the notifier has read each event table, and where it started.
+
+    `baseline_event_id` is the newest event when the gateway first ran: nothing at or below it
+    is ever notified (history the customers already know).
+    """
+
+    __tablename__ = "notification_cursors"
+
+    source: Mapped[str] = mapped_column(String(24), primary_key=True)
+    baseline_event_id: Mapped[int]
+    last_event_id: Mapped[int]
+    since: Mapped[datetime]
+    """When the cursor was created: only deadlines passing after it raise overdue notices."""

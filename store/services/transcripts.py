@@ -1,0 +1,258 @@
+"""The gateway's transcript: conversations and their messages, in both directions.
+
+The router stores each customer message before asking Rasa (so nothing is lost when Rasa or
+the process dies) and each reply after. Message texts and buttons are plain data here; the
+gateway's `bot.messages` types are converted at its edge, so the stores do not depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store.models import Conversation, Message
+from store.services.upserts import insert_ignore
+from store.sla import require_aware
+
+__all__ = [
+    "DuplicateMessage",
+    "OutboundText",
+    "count_pending",
+    "find_inbound",
+    "get_conversation",
+    "pending_conversations",
+    "pending_inbound",
+    "recent",
+    "record_inbound",
+    "record_outbound",
+    "replies_to",
+    "set_intent",
+    "set_status",
+    "touch_conversation",
+]
+
+
+class DuplicateMessage(Exception):
+    """A message with this external id is already stored for the conversation."""
+
+    def __init__(self, conversation_id: str, external_id: str) -> None:
+        super().__init__(f"{conversation_id}: message {external_id!r} was already received")
+        self.conversation_id = conversation_id
+        self.external_id = external_id
+
+
+@dataclass(frozen=True)
+class OutboundText:
+    """One reply to store: text, buttons ({"title", "payload"}) and an optional image URL."""
+
+    text: str
+    buttons: Sequence[dict[str, str]] = ()
+    image: str | None = None
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
+    stmt = select(Conversation).where(Conversation.conversation_id == conversation_id)
+    return session.scalars(stmt).one_or_none()
+
+
+def touch_conversation(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: str,
+    chat_id: str,
+    now: datetime,
+    user_id: str | None = None,
+    language: str | None = None,
+) -> Conversation:
+    """The conversation row (created on first contact, race-free), with its activity time,
+    language and user id brought up to date."""
+    require_aware(now)
+    insert_ignore(
+        session,
+        Conversation,
+        {
+            "conversation_id": conversation_id,
+            "channel": channel,
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "language": language,
+            "created_at": now,
+            "last_activity_at": now,
+        },
+        [Conversation.conversation_id],
+    )
+    conversation = get_conversation(session, conversation_id)
+    if conversation is None:  # pragma: no cover - inserted or present just above
+        raise RuntimeError(f"conversation {conversation_id} vanished")
+    if conversation.last_activity_at < now:
+        conversation.last_activity_at = now
+    if language:
+        conversation.language = language
+    if user_id:
+        conversation.user_id = user_id
+    session.flush()
+    return conversation
+
+
+def find_inbound(session: Session, conversation: Conversation, external_id: str) -> Message | None:
+    stmt = select(Message).where(
+        Message.conversation_pk == conversation.id,
+        Message.direction == "in",
+        Message.external_id == external_id,
+    )
+    return session.scalars(stmt).one_or_none()
+
+
+def record_inbound(
+    session: Session,
+    conversation: Conversation,
+    *,
+    text: str,
+    now: datetime,
+    external_id: str | None = None,
+    attachments: Sequence[dict[str, Any]] = (),
+    status: str = "received",
+) -> Message:
+    """Store a customer message; DuplicateMessage when its external id was seen before.
+
+    The unique constraint decides, so of two concurrent deliveries of the same message exactly
+    one is stored (the other's flush fails, and its unit of work rolls back).
+    """
+    require_aware(now)
+    if external_id is not None and find_inbound(session, conversation, external_id):
+        raise DuplicateMessage(conversation.conversation_id, external_id)
+    message = Message(
+        conversation_pk=conversation.id,
+        direction="in",
+        sender="customer",
+        text=text,
+        buttons=[],
+        attachments=list(attachments),
+        external_id=external_id,
+        status=status,
+        created_at=now,
+    )
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if external_id is None:
+            raise
+        raise DuplicateMessage(conversation.conversation_id, external_id) from exc
+    return message
+
+
+def record_outbound(
+    session: Session,
+    conversation: Conversation,
+    replies: Sequence[OutboundText],
+    *,
+    now: datetime,
+    sender: str = "bot",
+    in_reply_to: int | None = None,
+    status: str = "processed",
+) -> list[Message]:
+    """Store replies in order (ids increase, so history shows them as sent)."""
+    require_aware(now)
+    rows = [
+        Message(
+            conversation_pk=conversation.id,
+            direction="out",
+            sender=sender,
+            text=reply.text,
+            buttons=[dict(b) for b in reply.buttons],
+            attachments=[],
+            image=reply.image,
+            status=status,
+            in_reply_to_id=in_reply_to,
+            created_at=now,
+        )
+        for reply in replies
+    ]
+    for row in rows:  # one by one: the ids must follow the reply order
+        session.add(row)
+        session.flush()
+    if conversation.last_activity_at < now:
+        conversation.last_activity_at = now
+    return rows
+
+
+def set_status(
+    session: Session, message_ids: Sequence[int], status: str, *, expected: str | None = None
+) -> int:
+    """Set the status of messages; with `expected`, only of those still in that status (a
+    compare-and-set: the number of rows changed says whether this caller won the claim)."""
+    if not message_ids:
+        return 0
+    stmt = update(Message).where(Message.id.in_(list(message_ids))).values(status=status)
+    if expected is not None:
+        stmt = stmt.where(Message.status == expected)
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
+
+
+def set_intent(
+    session: Session, message_id: int, intent: str | None, confidence: float | None
+) -> None:
+    """Record what NLU understood of a customer message (reports and handoff need it)."""
+    stmt = (
+        update(Message)
+        .where(Message.id == message_id)
+        .values(intent=intent, intent_confidence=confidence)
+    )
+    session.execute(stmt.execution_options(synchronize_session=False))
+
+
+def count_pending(session: Session) -> int:
+    stmt = select(func.count()).select_from(Message).where(Message.status == "pending")
+    return int(session.scalar(stmt) or 0)
+
+
+def pending_conversations(session: Session, limit: int = 100) -> list[str]:
+    """Conversations with pending customer messages, the longest-waiting first."""
+    first = func.min(Message.id)
+    stmt = (
+        select(Conversation.conversation_id)
+        .join(Message, Message.conversation_pk == Conversation.id)
+        .where(Message.status == "pending")
+        .group_by(Conversation.conversation_id)
+        .order_by(first)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def pending_inbound(session: Session, conversation_id: str) -> list[Message]:
+    """A conversation's pending customer messages, oldest first."""
+    stmt = (
+        select(Message)
+        .join(Conversation, Message.conversation_pk == Conversation.id)
+        .where(Conversation.conversation_id == conversation_id, Message.status == "pending")
+        .order_by(Message.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def recent(session: Session, conversation_id: str, limit: int = 200) -> list[Message]:
+    """The conversation's last `limit` messages, oldest first."""
+    stmt = (
+        select(Message)
+        .join(Conversation, Message.conversation_pk == Conversation.id)
+        .where(Conversation.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(max(0, limit))
+    )
+    return list(reversed(list(session.scalars(stmt))))
+
+
+def replies_to(session: Session, message_id: int) -> list[Message]:
+    """The stored answers to one customer message, in order."""
+    stmt = select(Message).where(Message.in_reply_to_id == message_id).order_by(Message.id)
+    return list(session.scalars(stmt))

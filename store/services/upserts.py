@@ -1,0 +1,43 @@
+"""INSERT ... ON CONFLICT DO NOTHING on both backends: the database decides who was first.
+
+Claims (a conversation row, a notification delivery, a notifier cursor) must be atomic across
+processes; a select-then-insert would let two processes both see "absent" and both proceed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Column
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from store.models import Base
+
+
+def insert_ignore(
+    session: Session,
+    model: type[Base],
+    values: Mapping[str, Any],
+    keys: Sequence[InstrumentedAttribute[Any] | Column[Any]],
+) -> bool:
+    """Insert one row unless a row with the same `keys` exists; True when this call inserted."""
+    dialect = session.get_bind().dialect.name
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect == "postgresql":
+        stmt = (
+            postgresql.insert(model)
+            .values(dict(values))
+            .on_conflict_do_nothing(index_elements=list(keys))
+        )
+    elif dialect == "sqlite":
+        stmt = (
+            sqlite.insert(model)
+            .values(dict(values))
+            .on_conflict_do_nothing(index_elements=list(keys))
+        )
+    else:
+        raise NotImplementedError(f"insert_ignore is not implemented for {dialect}")
+    # RETURNING, not rowcount: an ORM-executed insert may report rowcount -1 (psycopg)
+    return session.execute(stmt.returning(keys[0])).first() is not None
