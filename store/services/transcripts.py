@@ -31,6 +31,7 @@ __all__ = [
     "recent",
     "record_inbound",
     "record_outbound",
+    "recover_stale",
     "replies_to",
     "set_intent",
     "set_status",
@@ -256,3 +257,20 @@ def replies_to(session: Session, message_id: int) -> list[Message]:
     """The stored answers to one customer message, in order."""
     stmt = select(Message).where(Message.in_reply_to_id == message_id).order_by(Message.id)
     return list(session.scalars(stmt))
+
+
+def recover_stale(session: Session, *, received_before: datetime) -> int:
+    """Customer messages stuck in 'received' since before `received_before` (their process died
+    mid-turn) become 'pending' again, for the retry worker; returns how many."""
+    require_aware(received_before, "received_before")
+    stmt = (
+        update(Message)
+        .where(
+            Message.direction == "in",
+            Message.status == "received",
+            Message.created_at < received_before,
+        )
+        .values(status="pending")
+    )
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
