@@ -1,0 +1,231 @@
+"""Running the Telegram channel inside the gateway: python-telegram-bot's life cycle, long polling
+or the webhook route, and a bot token that never reaches the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
+
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.config import TelegramConfig
+from bot.keys import ROUTER
+from bot.settings import ConfigError, GatewaySettings
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES: tuple[str, ...] = ("message", "edited_message", "callback_query", "my_chat_member")
+"""The update types Telegram should send; the channel copes with any other type too."""
+RETRY_DELAYS: tuple[float, ...] = (5, 10, 30, 60, 120, 300)
+"""Seconds between start attempts while the Bot API cannot be reached (the last one repeats)."""
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_TOKEN_LOGGERS = (
+    "httpx",
+    "telegram.Bot",
+    "telegram.HTTPXRequest",
+    "telegram.ext",
+    "telegram.ext.Application",
+    "telegram.ext.ExtBot",
+    "telegram.ext.Updater",
+)
+
+TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token (it is part of every Bot API URL) in log records."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        secret = token.partition(":")[2]
+        self._parts = [p for p in (token, secret) if len(p) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(part in message for part in self._parts):
+            for part in self._parts:
+                message = message.replace(part, "<bot-token>")
+            record.msg, record.args = message, None
+        return True
+
+
+def check_settings(settings: GatewaySettings) -> str | None:
+    """Validate the Telegram settings; return the webhook route's path (None: long polling)."""
+    url = settings.telegram_webhook_url
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"TELEGRAM_WEBHOOK_URL must be an https:// URL, got {url!r}")
+    secret = settings.telegram_webhook_secret
+    if not secret or _SECRET.fullmatch(secret) is None:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters A-Z, a-z, 0-9, _ or -"
+            " (e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return parts.path or "/"
+
+
+def build_application(settings: GatewaySettings, *, webhook: bool) -> TelegramApplication:
+    if not settings.telegram_token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+    builder = ApplicationBuilder().token(settings.telegram_token).concurrent_updates(64)
+    base = (settings.telegram_api_base_url or "").rstrip("/")
+    if base:
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    if webhook:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+class TelegramService:
+    """One bot: its python-telegram-bot application, the channel and the webhook route."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        config: TelegramConfig,
+        *,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.webhook_path = check_settings(settings)
+        self.application = build_application(settings, webhook=self.webhook_path is not None)
+        self.channel = TelegramChannel(self.application.bot, config)
+        self.application.add_handler(TypeHandler(Update, self.channel.on_update))
+        self.application.add_error_handler(self.channel.on_error)
+        self._retry_delays = tuple(retry_delays) or RETRY_DELAYS
+        self._retry: asyncio.Task[None] | None = None
+        self._redact = RedactToken(settings.telegram_token or "")
+
+    @property
+    def running(self) -> bool:
+        return self.channel.connected
+
+    # --------------------------------------------------------------------------- life cycle
+
+    async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
+        """aiohttp cleanup context: start with the gateway, stop cleanly with it."""
+        router = app[ROUTER]
+        self.channel.router = router
+        router.register(self.channel)
+        for name in _TOKEN_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
+        try:
+            try:
+                await self._start()
+            except InvalidToken:
+                raise ConfigError(
+                    "TELEGRAM_BOT_TOKEN was rejected by the Bot API: check it with @BotFather"
+                ) from None
+            except (NetworkError, RetryAfter) as error:
+                logger.error(
+                    "Telegram Bot API unreachable (%s): the gateway runs without Telegram and"
+                    " retries in the background",
+                    error,
+                )
+                self._retry = asyncio.create_task(self._start_later(), name="telegram-start")
+            yield
+        finally:
+            if self._retry is not None:
+                self._retry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._retry
+            await self._stop()
+            for name in _TOKEN_LOGGERS:
+                logging.getLogger(name).removeFilter(self._redact)
+
+    async def _start(self) -> None:
+        app = self.application
+        try:
+            await app.initialize()
+            if self.webhook_path is not None:
+                await app.bot.set_webhook(
+                    url=self.settings.telegram_webhook_url or "",
+                    secret_token=self.settings.telegram_webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            await app.start()
+            self.channel.connected = True
+            if app.updater is not None:
+                # start_polling deletes any webhook first (Telegram refuses getUpdates otherwise)
+                await app.updater.start_polling(
+                    timeout=self.config.poll_timeout,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                    drop_pending_updates=False,
+                )
+        except BaseException:
+            await self._stop()
+            raise
+        mode = "webhook " + (self.webhook_path or "") if self.webhook_path else "long polling"
+        logger.info("Telegram channel running as @%s (%s)", app.bot.username, mode)
+
+    async def _start_later(self) -> None:
+        for delay in itertools.chain(self._retry_delays, itertools.repeat(self._retry_delays[-1])):
+            await asyncio.sleep(delay)
+            try:
+                await self._start()
+                return
+            except InvalidToken:
+                logger.error("TELEGRAM_BOT_TOKEN was rejected: the Telegram channel stays off")
+                return
+            except TelegramError as error:
+                logger.warning("Telegram Bot API still unreachable: %s", error)
+
+    async def _stop(self) -> None:
+        self.channel.connected = False
+        app = self.application
+        steps: list[tuple[str, Any]] = []
+        if app.updater is not None and app.updater.running:
+            steps.append(("stop polling", app.updater.stop))
+        if app.running:
+            steps.append(("stop", app.stop))
+        steps += [("shut down", app.shutdown), ("close the bot", app.bot.shutdown)]
+        for what, step in steps:
+            try:
+                await step()
+            except Exception as error:  # shutting down: log and carry on with the next step
+                logger.warning("Telegram channel: cannot %s: %s", what, error)
+
+    # ------------------------------------------------------------------------------ webhook
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        """POST from Telegram: check the secret, queue the update, answer at once."""
+        expected = (self.settings.telegram_webhook_secret or "").encode()
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not expected or not hmac.compare_digest(given, expected):
+            logger.warning("Telegram webhook: request without the right secret refused")
+            return web.Response(status=403, text="forbidden")
+        try:
+            payload = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="malformed JSON")
+        update_id = payload.get("update_id") if isinstance(payload, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return web.Response(status=400, text="not a Telegram update")
+        if not self.running:
+            return web.Response(status=503, text="starting")  # Telegram delivers it again later
+        try:
+            update = Update.de_json(payload, self.application.bot)
+        except Exception as error:
+            # From Telegram (the secret matched) but not understood: drop it rather than have
+            # Telegram redeliver it forever and hold back the updates behind it.
+            logger.warning("Telegram webhook: update %s not understood: %r", update_id, error)
+            return web.Response(status=200)
+        await self.application.update_queue.put(update)
+        return web.Response(status=200)
