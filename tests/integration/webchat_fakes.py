@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.channels import webchat
 from bot.channels.base import Channel
@@ -84,9 +85,13 @@ class FakeRouter:
         return [m.text for m in self.inbound]
 
 
-def make_app(router: FakeRouter, settings: GatewaySettings | None = None) -> web.Application:
-    app = web.Application()
-    app[SETTINGS] = replace(settings or GatewaySettings())
+def make_app(
+    router: FakeRouter,
+    settings: GatewaySettings | None = None,
+    middlewares: Sequence[Middleware] = (),
+) -> web.Application:
+    app = web.Application(middlewares=middlewares)
+    app[SETTINGS] = settings or GatewaySettings()
     app[ROUTER] = router
     webchat.setup(app)
     return app

@@ -1,0 +1,84 @@
+"""Helpers for real-browser tests: Debian's Chromium driven by Playwright, and a gateway app
+served from a background thread (Playwright's sync API runs outside any asyncio loop).
+
+Chromium comes from the system (`apt-get install chromium`; scripts/setup.sh does it when run
+as root), never from `playwright install`. Without it the browser tests are skipped, except
+under CI=true where they fail: CI must never silently skip them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+T = TypeVar("T")
+
+INSTALL_HINT = (
+    "install Debian's Chromium: `sudo apt-get install -y chromium` (or run scripts/setup.sh as"
+    " root); never `playwright install`"
+)
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {what}: browser tests must run in CI; {INSTALL_HINT}")
+    pytest.skip(f"browser test skipped: {what}; {INSTALL_HINT}")
+
+
+def chromium_executable() -> str:
+    """The system Chromium on PATH, or skip (fail under CI=true)."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("Playwright is not installed in .venv (pip install -e '.[dev]')")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        _missing("no `chromium` on PATH")
+    assert path is not None
+    return path
+
+
+class GatewayThread:
+    """Serves an aiohttp application on 127.0.0.1 (a free port) from its own thread and loop."""
+
+    def __init__(self, make_app: Callable[[], web.Application]) -> None:
+        self._make_app = make_app
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+        self.url = ""
+
+    def start(self) -> GatewayThread:
+        self._thread.start()
+        self.call(self._start())
+        return self
+
+    async def _start(self) -> None:
+        self.app = self._make_app()
+        self._runner = web.AppRunner(self.app, shutdown_timeout=5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    def call(self, work: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run a coroutine on the gateway's loop and wait for its result."""
+        future: Future[T] = asyncio.run_coroutine_threadsafe(work, self._loop)
+        return future.result(timeout)
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            self.call(self._runner.cleanup())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
