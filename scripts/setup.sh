@@ -27,4 +27,19 @@ if ! stamp_ok "$RASA_VENV" "$rasa_hash"; then
     -c "$ROOT/requirements/rasa-constraints.txt"
   echo "$rasa_hash" > "$RASA_VENV/.requirements-stamp"
 fi
+# --- Chromium for the web chat's browser tests: Debian's package, never `playwright install` ---
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  :
+elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing Debian's chromium (for the web chat's browser tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q chromium >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } ||
+    log "could not install chromium with apt-get: the browser tests will be skipped" \
+      "(under CI=true they fail); install it by hand: 'apt-get install chromium'"
+else
+  log "chromium is not installed: the web chat's browser tests will be skipped (under CI=true they fail)." \
+    "Install it with 'sudo apt-get install chromium' (Debian/Ubuntu) or your package manager;" \
+    "run this script as root to have it done."
+fi
 log "environments ready"
