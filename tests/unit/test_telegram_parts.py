@@ -161,8 +161,10 @@ def test_check_settings() -> None:
     ],
 )
 def test_check_settings_refuses(url: str, secret: str | None, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as error:
         check_settings(settings(telegram_webhook_url=url, telegram_webhook_secret=secret))
+    # the entry point reports configuration-file errors too: either way, no traceback
+    assert isinstance(error.value, YamlConfigError)
 
 
 def test_redact_token(caplog: pytest.LogCaptureFixture) -> None:

@@ -24,6 +24,7 @@ from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.config import TelegramConfig
 from bot.keys import ROUTER
 from bot.settings import ConfigError, GatewaySettings
+from store.configuration.yamlfile import ConfigError as ConfFileError
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,11 @@ _TOKEN_LOGGERS = (
 )
 
 TelegramApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramConfigError(ConfigError, ConfFileError):
+    """A Telegram setting is wrong: both a settings and a configuration-file error, so that
+    whichever of the two the entry point catches, it reports it instead of a traceback."""
 
 
 class RedactToken(logging.Filter):
@@ -70,10 +76,10 @@ def check_settings(settings: GatewaySettings) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"TELEGRAM_WEBHOOK_URL must be an https:// URL, got {url!r}")
+        raise TelegramConfigError(f"TELEGRAM_WEBHOOK_URL must be an https:// URL, got {url!r}")
     secret = settings.telegram_webhook_secret
     if not secret or _SECRET.fullmatch(secret) is None:
-        raise ConfigError(
+        raise TelegramConfigError(
             "TELEGRAM_WEBHOOK_SECRET must be 1-256 characters A-Z, a-z, 0-9, _ or -"
             " (e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
@@ -82,7 +88,7 @@ def check_settings(settings: GatewaySettings) -> str | None:
 
 def build_application(settings: GatewaySettings, *, webhook: bool) -> TelegramApplication:
     if not settings.telegram_token:
-        raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+        raise TelegramConfigError("TELEGRAM_BOT_TOKEN is not set")
     builder = ApplicationBuilder().token(settings.telegram_token).concurrent_updates(64)
     base = (settings.telegram_api_base_url or "").rstrip("/")
     if base:
@@ -130,7 +136,7 @@ class TelegramService:
             try:
                 await self._start()
             except InvalidToken:
-                raise ConfigError(
+                raise TelegramConfigError(
                     "TELEGRAM_BOT_TOKEN was rejected by the Bot API: check it with @BotFather"
                 ) from None
             except (NetworkError, RetryAfter) as error:
