@@ -7,8 +7,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from bot.backends import Backends
     from bot.channels.base import MessageHandler
+    from bot.router import Router
     from bot.settings import GatewaySettings
 
 SETTINGS: web.AppKey[GatewaySettings] = web.AppKey("settings")
 ROUTER: web.AppKey[MessageHandler] = web.AppKey("router")
+# The core's own view of the same router (the JSON API needs more than MessageHandler offers)
+# and of the backends' health; set by bot.app at start-up, next to ROUTER.
+CORE_ROUTER: web.AppKey[Router] = web.AppKey("core_router")
+BACKENDS: web.AppKey[Backends] = web.AppKey("backends")

@@ -84,7 +84,7 @@ def ticket_events_after(session: Session, after_id: int, limit: int = 200) -> li
         .where(TicketEvent.id > after_id)
         .order_by(TicketEvent.id)
         .limit(limit)
-        .options(selectinload(TicketEvent.ticket))
+        .options(selectinload(TicketEvent.ticket).selectinload(Ticket.events))
     )
     return list(session.scalars(stmt))
 

@@ -1,0 +1,123 @@
+"""The gateway application: `create_app(settings)` wires the core and the channels together.
+
+Nothing is created when this module is imported or when `create_app` runs: the database engine,
+the HTTP client session, the router, the retry worker and the notifier are made in a cleanup
+context when the application starts, and closed in reverse order when it stops (after aiohttp
+has stopped listening and in-flight requests have finished). The core's context is registered
+before any channel's hooks, so `app[ROUTER]` exists when a channel starts, and the router is
+closed only after the channels have stopped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+
+from bot import api, health
+from bot.backends import Backends
+from bot.keys import BACKENDS, CORE_ROUTER, ROUTER, SETTINGS
+from bot.notifier import Notifier
+from bot.rasa_client import RasaClient
+from bot.retry import RetryWorker
+from bot.router import Router
+from bot.settings import GatewaySettings
+from bot.texts import load_texts
+from bot.transcript import Transcript
+from store.config import default_conf_dir, load_settings
+from store.db import make_engine, make_session_factory
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings, *, channels: bool = True) -> web.Application:
+    """The gateway's aiohttp application (run it with `python -m bot`).
+
+    `channels=False` leaves out the web chat and Telegram (tests of the core alone).
+    """
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_core)
+    health.setup(app)
+    api.setup(app)
+    if channels:
+        _setup_channel(app, "bot.channels.webchat")
+        if settings.telegram_token:
+            _setup_channel(app, "bot.channels.telegram")
+    return app
+
+
+def _setup_channel(app: web.Application, module_name: str) -> None:
+    """Let a channel adapter register its routes and hooks; a missing adapter is a warning,
+    not a failure: the others (and the JSON API) still serve customers."""
+    try:
+        module = importlib.import_module(module_name)
+        setup = module.setup
+    except (ImportError, AttributeError) as exc:
+        log.warning("channel %s not available (%s); starting without it", module_name, exc)
+        return
+    setup(app)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def _core(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    conf_dir = settings.conf_dir or default_conf_dir()
+    store_settings = load_settings(conf_dir)
+    texts = load_texts(conf_dir)
+    if not settings.api_token and not _is_loopback(settings.host):
+        log.warning("GATEWAY_API_TOKEN is not set: the JSON API is open to the network")
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    session = aiohttp.ClientSession()
+    grace = settings.shutdown_timeout
+    try:
+        rasa = RasaClient(
+            session, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout
+        )
+        backends = Backends(rasa, session, settings.action_server_url)
+        router = Router(
+            transcript=Transcript(factory),
+            backends=backends,
+            texts=texts,
+            max_text_chars=settings.max_text_chars,
+            hotline=store_settings.service.hotline,
+        )
+        app[ROUTER] = router
+        app[CORE_ROUTER] = router
+        app[BACKENDS] = backends
+        # a message is 'received' only while a turn runs; older ones were left by a dead process
+        await router.recover(stale_after=timedelta(seconds=2 * settings.rasa_timeout + 60))
+        worker = RetryWorker(router, backends, max_backoff=settings.retry_max_backoff)
+        worker.start()
+        notifier = Notifier(
+            factory=factory,
+            router=router,
+            texts=texts,
+            settings=store_settings,
+            interval=settings.notify_interval,
+        )
+        await notifier.prepare()
+        notifier.start()
+        log.info("gateway core started (Rasa at %s)", settings.rasa_url)
+        try:
+            yield
+        finally:
+            await notifier.stop(grace)
+            await router.close(grace)
+            await worker.stop(grace)
+    finally:
+        await session.close()
+        engine.dispose()
+        log.info("gateway core stopped")

@@ -1,0 +1,324 @@
+"""Proactive notifications: customers hear when staff move their ticket or application on.
+
+Every `notify_interval` seconds a pass reads the ticket and application events added since its
+cursor, plus open tickets and applications whose deadline has just passed, and tells each
+customer on the conversation (and so the channel) that opened the ticket, exactly once:
+
+- each notification is claimed first (a `notification_deliveries` row, unique per event), in
+  its own committed transaction, and only the claimer sends it; a second pass, or a second
+  gateway process, finds the claim and stays silent;
+- the cursors start at the newest event when the gateway first runs, so events from before
+  that (the demo's history, a station's back catalogue) are never announced;
+- each pass re-reads a few events below its cursor, because with concurrent writers an event
+  with a smaller id can commit after a larger one was seen; the claims make that harmless;
+- what the assistant itself did in the conversation (the ticket being opened, a repeated
+  complaint escalated) is not announced again.
+
+Texts are in conf/gateway.yml (notifications), labels of statuses and stages in labels.yml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Reply
+from bot.router import Router
+from bot.texts import GatewayTexts, render
+from bot.transcript import split_conversation_id
+from store.config import Label, Settings
+from store.db import unit_of_work
+from store.models import Application, ApplicationEvent, Conversation, Ticket, TicketEvent
+from store.services import notifications
+from store.services.application_views import describe as describe_application
+from store.services.ticket_intake import ASSISTANT
+from store.services.ticket_views import current_deadline
+
+log = logging.getLogger(__name__)
+
+OVERDUE = "overdue"
+"""The cursor whose `since` bounds overdue notices (deadlines passing after the first start)."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    source: str
+    event_id: int
+    conversation_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    notices: list[Notice]
+    cursor_moves: dict[str, int]
+
+
+def _pick(label: Label, language: str) -> str:
+    return label.en if language == "en" else label.zh
+
+
+def _local(value: datetime, settings: Settings) -> str:
+    return value.astimezone(settings.tz).strftime("%m-%d %H:%M")
+
+
+def _notifiable_sender(sender_id: str | None) -> str | None:
+    """The conversation to tell: only ids the gateway made (`<channel>:<chat_id>`)."""
+    if not sender_id:
+        return None
+    channel, _ = split_conversation_id(sender_id)
+    return sender_id if channel else None
+
+
+class Notifier:
+    #: Events below the cursor re-read each pass (late commits of concurrent transactions).
+    overlap = 50
+    batch = 200
+
+    def __init__(
+        self,
+        *,
+        factory: sessionmaker[Session],
+        router: Router,
+        texts: GatewayTexts,
+        settings: Settings,
+        interval: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._factory = factory
+        self._router = router
+        self._texts = texts
+        self._settings = settings
+        self._interval = interval
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def _db(self, work: Callable[[Session], object]) -> object:
+        with unit_of_work(self._factory) as session:
+            return work(session)
+
+    async def prepare(self) -> None:
+        """Create the cursors at the newest events (first start only): history stays quiet."""
+        now = self._clock()
+
+        def work(session: Session) -> None:
+            for source in ("ticket", "application", OVERDUE):
+                notifications.ensure_cursor(session, source, now=now)
+
+        await asyncio.to_thread(self._db, work)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._task = asyncio.create_task(self._run(), name="gateway-notifier")
+
+    async def stop(self, grace: float) -> None:
+        self._stop.set()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait([self._task], timeout=grace)
+        if not done:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("notifier pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+
+    # --- one pass -------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """One pass: claim and send what is new; the number of notifications sent or stored."""
+        now = self._clock()
+        plan = await asyncio.to_thread(self._plan_in_session, now)
+        delivered = 0
+        for notice in plan.notices:
+            if self._stop.is_set() and self._task is not None:
+                break
+            delivered += await self._deliver(notice, now)
+        if plan.cursor_moves:
+
+            def move(session: Session) -> None:
+                for source, event_id in plan.cursor_moves.items():
+                    notifications.advance_cursor(session, source, event_id)
+
+            await asyncio.to_thread(self._db, move)
+        return delivered
+
+    async def _deliver(self, notice: Notice, now: datetime) -> int:
+        def claim(session: Session) -> int | None:
+            return notifications.claim(
+                session,
+                source=notice.source,
+                event_id=notice.event_id,
+                conversation_id=notice.conversation_id,
+                now=now,
+            )
+
+        delivery_id = await asyncio.to_thread(self._db, claim)
+        if not isinstance(delivery_id, int):
+            return 0  # an earlier pass or another process has it
+        try:
+            status = await self._router.deliver(notice.conversation_id, [Reply(text=notice.text)])
+        except Exception:
+            log.exception("%s: notification failed", notice.conversation_id)
+            status = "failed"
+
+        def finish(session: Session) -> None:
+            notifications.finish(session, delivery_id, status, now=self._clock())
+
+        await asyncio.to_thread(self._db, finish)
+        return 1 if status in ("sent", "stored") else 0
+
+    def _plan_in_session(self, now: datetime) -> _Plan:
+        with unit_of_work(self._factory) as session:
+            return self._plan(session, now)
+
+    def _plan(self, session: Session, now: datetime) -> _Plan:
+        notices: list[Notice] = []
+        moves: dict[str, int] = {}
+        languages = _LanguageCache(session)
+        for source in ("ticket", "application"):
+            cursor = notifications.ensure_cursor(session, source, now=now)
+            lower = max(cursor.baseline_event_id, cursor.last_event_id - self.overlap)
+            events: list[TicketEvent] | list[ApplicationEvent]
+            if source == "ticket":
+                events = notifications.ticket_events_after(session, lower, self.batch)
+            else:
+                events = notifications.application_events_after(session, lower, self.batch)
+            if not events:
+                continue
+            moves[source] = max(e.id for e in events)
+            claimed = notifications.already_claimed(session, source, [e.id for e in events])
+            for event in events:
+                if event.id in claimed:
+                    continue
+                notice = (
+                    self._ticket_notice(event, languages)
+                    if isinstance(event, TicketEvent)
+                    else self._application_notice(event, languages)
+                )
+                if notice is not None:
+                    notices.append(notice)
+        since = notifications.ensure_cursor(session, OVERDUE, now=now).since
+        notices.extend(self._overdue(session, since, now, languages))
+        return _Plan(notices, moves)
+
+    def _ticket_notice(self, event: TicketEvent, languages: _LanguageCache) -> Notice | None:
+        ticket = event.ticket
+        conversation_id = _notifiable_sender(ticket.sender_id)
+        template = self._texts.ticket_statuses.get(event.status)
+        if conversation_id is None or template is None or event.actor == ASSISTANT:
+            return None
+        earlier = [e for e in ticket.events if e.id < event.id]
+        if earlier and earlier[-1].status == event.status:
+            return None  # a note, not a change
+        language = languages.get(conversation_id)
+        labels = self._settings.labels
+        values = {
+            "number": ticket.ticket_no,
+            "type": _pick(labels.ticket_type(ticket.type), language),
+            "status": _pick(labels.ticket_status(event.status), language),
+            "next_step": _pick(labels.ticket_next_step(ticket.type, event.status), language),
+        }
+        text = render(template, language, values)
+        return Notice("ticket", event.id, conversation_id, text)
+
+    def _application_notice(
+        self, event: ApplicationEvent, languages: _LanguageCache
+    ) -> Notice | None:
+        app = event.application
+        conversation_id = _notifiable_sender(app.sender_id)
+        if conversation_id is None or event.stage == "received" or event.actor == ASSISTANT:
+            return None
+        language = languages.get(conversation_id)
+        labels = self._settings.labels
+        config = self._settings.applications.types[app.type]
+        values = {
+            "number": app.application_no,
+            "type": config.name_en if language == "en" else config.name_zh,
+            "stage": _pick(labels.application_stage(event.stage), language),
+            "next_step": _pick(labels.application_next_step(event.stage), language),
+        }
+        text = render(self._texts.application_stage(event.stage), language, values)
+        return Notice("application", event.id, conversation_id, text)
+
+    def _overdue(
+        self, session: Session, since: datetime, now: datetime, languages: _LanguageCache
+    ) -> list[Notice]:
+        """Open tickets and applications whose current deadline passed since the first start."""
+        labels = self._settings.labels
+        notices: list[Notice] = []
+        tickets: list[Ticket] = notifications.open_tickets_with_sender(session)
+        late_tickets = [
+            (t, due) for t in tickets if (due := current_deadline(t)) and since < due <= now
+        ]
+        claimed = notifications.already_claimed(
+            session, "ticket_overdue", [t.id for t, _ in late_tickets]
+        )
+        for ticket, due in late_tickets:
+            conversation_id = _notifiable_sender(ticket.sender_id)
+            if conversation_id is None or ticket.id in claimed:
+                continue
+            language = languages.get(conversation_id)
+            values = {
+                "number": ticket.ticket_no,
+                "type": _pick(labels.ticket_type(ticket.type), language),
+                "due": _local(due, self._settings),
+            }
+            text = render(self._texts.overdue_ticket, language, values)
+            notices.append(Notice("ticket_overdue", ticket.id, conversation_id, text))
+        apps: list[Application] = notifications.open_applications_with_sender(session)
+        late_apps: list[tuple[Application, datetime]] = []
+        for app in apps:
+            view = describe_application(session, self._settings, app, now)
+            if view.due_at is not None and since < view.due_at <= now:
+                late_apps.append((app, view.due_at))
+        claimed = notifications.already_claimed(
+            session, "application_overdue", [a.id for a, _ in late_apps]
+        )
+        for app, due in late_apps:
+            conversation_id = _notifiable_sender(app.sender_id)
+            if conversation_id is None or app.id in claimed:
+                continue
+            language = languages.get(conversation_id)
+            config = self._settings.applications.types[app.type]
+            values = {
+                "number": app.application_no,
+                "type": config.name_en if language == "en" else config.name_zh,
+                "due": _local(due, self._settings),
+            }
+            text = render(self._texts.overdue_application, language, values)
+            notices.append(Notice("application_overdue", app.id, conversation_id, text))
+        return notices
+
+
+class _LanguageCache:
+    """The language each conversation last used (Chinese when the gateway has not seen it)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._known: dict[str, str] = {}
+
+    def get(self, conversation_id: str) -> str:
+        if conversation_id not in self._known:
+            stmt = select(Conversation.language).where(
+                Conversation.conversation_id == conversation_id
+            )
+            self._known[conversation_id] = self._session.scalar(stmt) or "zh"
+        return self._known[conversation_id]

@@ -1,0 +1,220 @@
+"""Talking to Rasa over HTTP: the REST webhook for turns, the tracker for what NLU understood.
+
+One aiohttp ClientSession (created by the app at start-up) carries every call. Whatever goes
+wrong on the way (refused connection, timeout, 5xx, a body that is not the webhook's JSON) is
+`RasaUnavailable`: the router then keeps the message pending and answers it later, so callers
+never need to tell those cases apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.messages import Button, Reply
+
+log = logging.getLogger(__name__)
+
+MESSAGE_KEY = "gateway_message_id"
+"""Metadata key carrying the gateway's id of the customer message: it is stored with the user
+event in Rasa's tracker, which is how a turn is found there again (intent, idempotent retry)."""
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer usefully: connection refused, timeout, 5xx or a malformed body."""
+
+
+class RasaRejected(Exception):
+    """Rasa refused the request (4xx): sending it again would not help."""
+
+
+@dataclass(frozen=True)
+class IntentGuess:
+    name: str | None
+    confidence: float | None
+
+
+def _button(data: Any) -> Button | None:
+    if not isinstance(data, Mapping):
+        return None
+    title = str(data.get("title") or "").strip()
+    payload = str(data.get("payload") or title).strip()
+    return Button(title, payload) if title or payload else None
+
+
+def parse_reply(item: Any) -> Reply | None:
+    """One webhook message ({"text", "buttons", "image"}) or bot-event `data` as a Reply; None
+    for what no channel can show (custom payloads only, empty messages)."""
+    if not isinstance(item, Mapping):
+        return None
+    text = item.get("text")
+    text = text if isinstance(text, str) else ""
+    raw_buttons = item.get("buttons")
+    buttons = tuple(
+        b for b in (_button(x) for x in (raw_buttons if isinstance(raw_buttons, list) else [])) if b
+    )
+    image = item.get("image")
+    image = image if isinstance(image, str) and image else None
+    if not text and not buttons and image is None:
+        return None
+    return Reply(text=text, buttons=buttons, image=image)
+
+
+def parse_replies(data: Any) -> list[Reply]:
+    """The REST webhook's answer (a JSON list) as replies; RasaUnavailable if it is not a list."""
+    if not isinstance(data, list):
+        raise RasaUnavailable(f"unexpected webhook answer: {type(data).__name__}")
+    return [r for r in (parse_reply(item) for item in data) if r is not None]
+
+
+def _user_event_index(events: list[Any], message_key: str) -> int | None:
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if not isinstance(event, Mapping) or event.get("event") != "user":
+            continue
+        metadata = event.get("metadata")
+        if isinstance(metadata, Mapping) and str(metadata.get(MESSAGE_KEY)) == message_key:
+            return index
+    return None
+
+
+def intent_from_events(events: list[Any], message_key: str) -> IntentGuess | None:
+    """The intent NLU gave the user event of this message (matched by its metadata key)."""
+    index = _user_event_index(events, message_key)
+    if index is None:
+        return None
+    parse_data = events[index].get("parse_data")
+    intent = parse_data.get("intent") if isinstance(parse_data, Mapping) else None
+    if not isinstance(intent, Mapping):
+        return IntentGuess(None, None)
+    name = intent.get("name")
+    confidence = intent.get("confidence")
+    return IntentGuess(
+        name if isinstance(name, str) else None,
+        float(confidence) if isinstance(confidence, int | float) else None,
+    )
+
+
+def replies_from_events(events: list[Any], message_key: str) -> list[Reply] | None:
+    """The bot's answers to this message as recorded in the tracker, or None when the message
+    is not there or got no answer (then it must be sent again)."""
+    index = _user_event_index(events, message_key)
+    if index is None:
+        return None
+    replies: list[Reply] = []
+    for event in events[index + 1 :]:
+        if not isinstance(event, Mapping):
+            continue
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            data = dict(event.get("data") or {})
+            data["text"] = event.get("text")
+            reply = parse_reply(data)
+            if reply is not None:
+                replies.append(reply)
+    return replies or None
+
+
+class RasaClient:
+    """Rasa's HTTP API as the gateway needs it."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        token: str | None,
+        timeout: float,
+        probe_timeout: float = 3.0,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._probe_timeout = aiohttp.ClientTimeout(total=min(timeout, probe_timeout))
+
+    def _params(self) -> dict[str, str]:
+        return {"token": self._token} if self._token else {}
+
+    async def send(
+        self, sender: str, text: str, metadata: Mapping[str, Any], *, input_channel: str
+    ) -> list[Reply]:
+        """One customer turn through the REST webhook; the bot's replies in order.
+
+        `input_channel` becomes the tracker's input channel, so tickets opened by the actions
+        record the customer's real channel (telegram, web, api) instead of 'rest'.
+        """
+        body = {
+            "sender": sender,
+            "message": text,
+            "metadata": dict(metadata),
+            "input_channel": input_channel,
+        }
+        url = f"{self._base}/webhooks/rest/webhook"
+        try:
+            async with self._session.post(url, json=body, timeout=self._timeout) as response:
+                if response.status >= 500:
+                    raise RasaUnavailable(f"webhook answered HTTP {response.status}")
+                if response.status >= 400:
+                    raise RasaRejected(f"webhook answered HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except TimeoutError as exc:
+            raise RasaUnavailable(f"no answer within {self._timeout.total} s") from exc
+        except aiohttp.ClientError as exc:
+            raise RasaUnavailable(f"webhook unreachable: {exc.__class__.__name__}") from exc
+        except ValueError as exc:  # not JSON
+            raise RasaUnavailable("webhook answer is not JSON") from exc
+        return parse_replies(data)
+
+    async def status(self) -> bool:
+        """True when Rasa answers its status route (with the token) or, without one, its root."""
+        url = f"{self._base}/status" if self._token else f"{self._base}/"
+        return await probe(self._session, url, self._probe_timeout, params=self._params())
+
+    async def events(self, sender: str) -> list[Any]:
+        """The conversation's tracker events (needs the HTTP API: `rasa run --enable-api`)."""
+        url = f"{self._base}/conversations/{sender}/tracker"
+        params = {**self._params(), "include_events": "ALL"}
+        try:
+            async with self._session.get(url, params=params, timeout=self._timeout) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"tracker answered HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except TimeoutError as exc:
+            raise RasaUnavailable("tracker timed out") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise RasaUnavailable(f"tracker unreachable: {exc.__class__.__name__}") from exc
+        events = data.get("events") if isinstance(data, Mapping) else None
+        return list(events) if isinstance(events, list) else []
+
+    async def intent_of(self, sender: str, message_key: str) -> IntentGuess | None:
+        """What NLU understood of one message (None when the tracker does not have it)."""
+        return intent_from_events(await self.events(sender), message_key)
+
+    async def answered(self, sender: str, message_key: str) -> list[Reply] | None:
+        """The replies Rasa already gave this message (e.g. it finished after our timeout), or
+        None when it must be sent (again)."""
+        return replies_from_events(await self.events(sender), message_key)
+
+
+async def probe(
+    session: aiohttp.ClientSession,
+    url: str,
+    limit: aiohttp.ClientTimeout,
+    *,
+    params: Mapping[str, str] | None = None,
+) -> bool:
+    """True when GET `url` answers 2xx within `limit`; never raises."""
+    try:
+        async with session.get(url, params=params or {}, timeout=limit) as response:
+            return 200 <= response.status < 300
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        return False
+    except Exception:  # a health probe must never take the caller down
+        log.exception("probe of %s failed unexpectedly", url)
+        return False

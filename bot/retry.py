@@ -1,0 +1,93 @@
+"""The retry worker: answers pending messages once Rasa is back, through their channels.
+
+It sleeps until the router keeps a message pending (or a slow poll finds one another process
+or an earlier run left), then probes Rasa and the action server with exponential backoff and,
+when both answer, lets the router process the pending messages conversation by conversation,
+oldest first. Each message is claimed in the database before it is processed, so its replies
+are produced and delivered once, even with several gateway processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot.backends import Backends
+from bot.router import Router
+
+log = logging.getLogger(__name__)
+
+
+class RetryWorker:
+    #: Seconds between two looks for pending messages while nothing seems to be wrong.
+    idle_poll = 30.0
+
+    def __init__(
+        self,
+        router: Router,
+        backends: Backends,
+        *,
+        max_backoff: float,
+        initial_backoff: float = 1.0,
+    ) -> None:
+        self._router = router
+        self._backends = backends
+        self._max = max_backoff
+        self._initial = min(initial_backoff, max_backoff)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gateway-retry-worker")
+
+    async def stop(self, grace: float) -> None:
+        """Finish the message being processed (at most `grace` seconds), then stop."""
+        self._stop.set()
+        self._router.pending_added.set()
+        if self._task is None:
+            return
+        done, _ = await asyncio.wait([self._task], timeout=grace)
+        if not done:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _sleep(self, seconds: float, *, wake_on_pending: bool) -> None:
+        waits = [asyncio.ensure_future(self._stop.wait())]
+        if wake_on_pending:
+            waits.append(asyncio.ensure_future(self._router.pending_added.wait()))
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits:
+                waiter.cancel()
+
+    async def _run(self) -> None:
+        delay = self._initial
+        while not self._stop.is_set():
+            try:
+                self._router.pending_added.clear()
+                if not self._backends.down and await self._router.count_pending() == 0:
+                    await self._sleep(self.idle_poll, wake_on_pending=True)
+                    continue
+                if not await self._backends.both_up():
+                    self._backends.mark_down()
+                    log.info("Rasa or the action server still down; next probe in %.1f s", delay)
+                    await self._sleep(delay, wake_on_pending=False)
+                    delay = min(delay * 2, self._max)
+                    continue
+                if await self._router.drain_all():
+                    if self._backends.down:
+                        log.info("Rasa is back: pending messages answered")
+                    self._backends.mark_up()
+                    delay = self._initial
+                else:  # answered the probe but not the turn (e.g. too slow): back off too
+                    await self._sleep(delay, wake_on_pending=False)
+                    delay = min(delay * 2, self._max)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the worker must outlive a database hiccup
+                log.exception("retry worker pass failed")
+                await self._sleep(delay, wake_on_pending=False)
+                delay = min(delay * 2, self._max)

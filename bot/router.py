@@ -1,0 +1,349 @@
+"""The router: every customer message from every channel goes through `Router.handle`.
+
+Order of work for one message (bot/README.md has the diagram):
+
+1. under the conversation's lock (one conversation's messages are handled one at a time, in
+   order), store it; a redelivery (same external id) stops here, the unique constraint decides;
+2. empty, non-text or over-long messages get the gateway's own polite reply (conf/gateway.yml);
+3. earlier pending messages of the conversation go to Rasa first, their replies through the
+   channel; then this one, with {channel, language, user_id} as metadata;
+4. replies are stored and returned; the intent NLU found is fetched in the background;
+5. when Rasa or the action server is down or too slow, the message is kept 'pending', the
+   customer gets the '系统繁忙' notice at once, and the retry worker answers later through the
+   channel the conversation uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.backends import Backends
+from bot.channels.base import Channel
+from bot.inbound import choose_language, location_of, triage
+from bot.messages import Attachment, HandleResult, Inbound, Reply, TranscriptEntry
+from bot.rasa_client import MESSAGE_KEY, RasaRejected, RasaUnavailable
+from bot.texts import GatewayTexts
+from bot.transcript import StoredInbound, Transcript, split_conversation_id
+
+log = logging.getLogger(__name__)
+
+
+class RouterClosed(RuntimeError):
+    """The gateway is shutting down and takes no new messages: the channel should have the
+    message delivered again later (a webhook answers 503)."""
+
+
+class Router:
+    """Implements `bot.channels.base.MessageHandler`."""
+
+    def __init__(
+        self,
+        *,
+        transcript: Transcript,
+        backends: Backends,
+        texts: GatewayTexts,
+        max_text_chars: int,
+        hotline: str,
+    ) -> None:
+        self._transcript = transcript
+        self._backends = backends
+        self._rasa = backends.rasa
+        self._texts = texts
+        self._max_chars = max_text_chars
+        self._hotline = hotline
+        self._channels: dict[str, Channel] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._accepting = True
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._background: set[asyncio.Task[None]] = set()
+        self.pending_added = asyncio.Event()
+        """Set whenever a message is kept pending: wakes the retry worker."""
+
+    # --- MessageHandler -------------------------------------------------------------------
+
+    def register(self, channel: Channel) -> None:
+        """Make a channel reachable for later deliveries (retries, notifications)."""
+        if channel.name in self._channels and self._channels[channel.name] is not channel:
+            log.warning("channel %s registered again: the new adapter replaces the old", channel)
+        self._channels[channel.name] = channel
+
+    def channel(self, name: str) -> Channel | None:
+        return self._channels.get(name)
+
+    async def history(self, conversation_id: str, limit: int = 200) -> list[TranscriptEntry]:
+        return await self._transcript.history(conversation_id, limit)
+
+    async def handle(self, message: Inbound) -> HandleResult:
+        """Persist, dedupe, ask Rasa, persist and return the replies (see the module doc)."""
+        if not self._accepting:
+            raise RouterClosed("the gateway is shutting down")
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        self._idle.clear()
+        try:
+            async with self._lock(message.conversation_id):
+                return await self._handle_locked(message)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+            if not self._inflight:
+                self._idle.set()
+
+    # --- the pieces -----------------------------------------------------------------------
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[conversation_id] = lock
+        return lock
+
+    def _reply(self, key: str, language: str | None) -> Reply:
+        values = {"max_chars": self._max_chars, "hotline": self._hotline}
+        return Reply(text=self._texts.reply(key, language, **values))
+
+    async def _handle_locked(self, message: Inbound) -> HandleResult:
+        cid = message.conversation_id
+        verdict = triage(message.text, message.attachments, self._max_chars)
+        stored = await self._transcript.receive(
+            message,
+            text=verdict.text,
+            status="received" if verdict.verdict == "rasa" else "processed",
+            language=lambda previous: choose_language(message.language, verdict.text, previous),
+        )
+        if stored is None:
+            log.info("%s: message %s was already received", cid, message.external_id)
+            return HandleResult(cid, (), duplicate=True)
+        replies: tuple[Reply, ...]
+        if verdict.verdict != "rasa":
+            replies = (self._reply(verdict.verdict, stored.language),)
+            await self._transcript.answer(
+                stored.id, cid, replies, inbound_status="processed", sender="system"
+            )
+            return HandleResult(cid, replies)
+        try:
+            if self._backends.down or not await self._drain(cid):
+                return await self._defer(stored)
+            replies = await self._turn(stored, retry=False)
+        except RasaUnavailable as exc:
+            log.warning("%s: Rasa unavailable (%s): message kept pending", cid, exc)
+            self._backends.mark_down()
+            return await self._defer(stored)
+        except RasaRejected as exc:
+            log.error("%s: Rasa refused the message (%s)", cid, exc)
+            return HandleResult(cid, await self._fail(stored))
+        except asyncio.CancelledError:
+            await self._keep_pending(stored)
+            raise
+        return HandleResult(cid, replies)
+
+    def _rasa_text(self, stored: StoredInbound) -> str:
+        """The text Rasa gets: the customer's, or for a bare shared location its coordinates
+        in words (conf/gateway.yml replies.location)."""
+        location = _location(stored)
+        if stored.text or location is None:
+            return stored.text
+        lat, lon = (f"{v:.5f}" for v in location)
+        return self._texts.reply("location", stored.language, latitude=lat, longitude=lon)
+
+    def _metadata(self, stored: StoredInbound) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "channel": stored.channel,
+            "language": stored.language,
+            "user_id": stored.user_id,
+            MESSAGE_KEY: str(stored.id),
+        }
+        location = _location(stored)
+        if location is not None:
+            metadata["location"] = {"latitude": location[0], "longitude": location[1]}
+        return metadata
+
+    async def _turn(self, stored: StoredInbound, *, retry: bool) -> tuple[Reply, ...]:
+        """Ask Rasa about one stored message, store its replies; RasaUnavailable when it (or
+        the action server behind it) did not answer."""
+        replies: list[Reply] | None = None
+        if retry:  # Rasa may have finished the turn after we gave up waiting: never ask twice
+            with contextlib.suppress(RasaUnavailable):
+                replies = await self._rasa.answered(stored.conversation_id, str(stored.id))
+        if replies is None:
+            replies = await self._rasa.send(
+                stored.conversation_id,
+                self._rasa_text(stored),
+                self._metadata(stored),
+                input_channel=stored.channel,
+            )
+            if not replies and not await self._backends.actions_up(fresh=True):
+                # Rasa swallows action server errors and answers nothing
+                raise RasaUnavailable("the action server is down")
+        result = tuple(replies)
+        await self._transcript.answer(
+            stored.id, stored.conversation_id, result, inbound_status="processed"
+        )
+        self._spawn(self._record_intent(stored))
+        return result
+
+    async def _defer(self, stored: StoredInbound) -> HandleResult:
+        notice = (self._reply("busy", stored.language),)
+        await self._transcript.answer(
+            stored.id, stored.conversation_id, notice, inbound_status="pending", sender="system"
+        )
+        self.pending_added.set()
+        return HandleResult(stored.conversation_id, notice, degraded=True)
+
+    async def _keep_pending(self, stored: StoredInbound) -> None:
+        """A turn was cancelled (shutdown): leave the message for the retry worker."""
+        with contextlib.suppress(Exception):
+            await self._transcript.set_status([stored.id], "pending", expected="received")
+
+    async def _fail(self, stored: StoredInbound) -> tuple[Reply, ...]:
+        error = (self._reply("error", stored.language),)
+        await self._transcript.answer(
+            stored.id, stored.conversation_id, error, inbound_status="failed", sender="system"
+        )
+        return error
+
+    async def _record_intent(self, stored: StoredInbound) -> None:
+        try:
+            guess = await self._rasa.intent_of(stored.conversation_id, str(stored.id))
+        except RasaUnavailable as exc:
+            log.info("%s: intent not recorded (%s)", stored.conversation_id, exc)
+            return
+        if guess is not None:
+            await self._transcript.set_intent(stored.id, guess.name, guess.confidence)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # --- pending messages -----------------------------------------------------------------
+
+    async def _drain(self, conversation_id: str) -> bool:
+        """Answer the conversation's pending messages in order, through its channel. False
+        (the rest stays pending) as soon as Rasa fails. Call with the conversation's lock."""
+        for stored in await self._transcript.pending_inbound(conversation_id):
+            if not await self._transcript.set_status([stored.id], "received", expected="pending"):
+                continue  # another worker or process has it
+            try:
+                replies = await self._turn(stored, retry=True)
+            except RasaUnavailable as exc:
+                log.info("%s: still no answer from Rasa (%s)", conversation_id, exc)
+                await self._transcript.set_status([stored.id], "pending", expected="received")
+                self._backends.mark_down()
+                return False
+            except RasaRejected:
+                replies = await self._fail(stored)
+            except asyncio.CancelledError:
+                await self._keep_pending(stored)
+                raise
+            await self.push(stored.conversation_id, replies)
+        return True
+
+    async def drain_all(self) -> bool:
+        """Answer every conversation's pending messages (the retry worker's pass)."""
+        for conversation_id in await self._transcript.pending_conversations():
+            if not self._accepting:
+                return True
+            async with self._lock(conversation_id):
+                if not await self._drain(conversation_id):
+                    return False
+        return True
+
+    async def count_pending(self) -> int:
+        return await self._transcript.count_pending()
+
+    async def database_ok(self) -> bool:
+        return await self._transcript.ping()
+
+    async def replies_for(self, conversation_id: str, external_id: str) -> list[Reply]:
+        """What was answered to a message known by its external id (idempotent API retries)."""
+        return await self._transcript.replies_for(conversation_id, external_id)
+
+    # --- messages the bot starts ----------------------------------------------------------
+
+    async def push(self, conversation_id: str, replies: Sequence[Reply]) -> bool:
+        """Send replies through the conversation's channel; False when it has none registered
+        (e.g. the JSON API: the replies wait in the transcript) or the channel failed."""
+        if not replies:
+            return True
+        channel_name, chat_id = split_conversation_id(conversation_id)
+        channel = self._channels.get(channel_name)
+        if channel is None:
+            return False
+        try:
+            await channel.send(chat_id, replies)
+        except Exception:
+            log.exception("%s: delivery through %s failed", conversation_id, channel_name)
+            return False
+        return True
+
+    async def deliver(
+        self, conversation_id: str, replies: Sequence[Reply], *, sender: str = "system"
+    ) -> str:
+        """Store and send messages the bot starts (notifications): 'sent', or 'stored' when
+        they could only be kept in the transcript."""
+        async with self._lock(conversation_id):
+            ids, _ = await self._transcript.deliver(conversation_id, replies, sender=sender)
+            if await self.push(conversation_id, replies):
+                return "sent"
+            if self._channels.get(split_conversation_id(conversation_id)[0]) is not None:
+                await self._transcript.set_status(ids, "failed")
+            return "stored"
+
+    # --- start and stop -------------------------------------------------------------------
+
+    async def recover(self, *, stale_after: timedelta) -> int:
+        """At start-up: messages a dead process left half-handled become pending again."""
+        count = await self._transcript.recover_stale(datetime.now(UTC) - stale_after)
+        if count:
+            log.warning("%d message(s) left unanswered by an earlier run will be retried", count)
+            self.pending_added.set()
+        return count
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    async def close(self, grace: float) -> None:
+        """Stop taking messages, let the ones being handled finish (at most `grace` seconds;
+        the rest are cancelled and stay pending for the next start), then stop the
+        background work."""
+        self._accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        if self._inflight:
+            log.info("waiting for %d message(s) being handled", len(self._inflight))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+            for task in list(self._inflight):
+                task.cancel()
+        if self._background:
+            remaining = max(0.0, deadline - loop.time())
+            _, late = await asyncio.wait(list(self._background), timeout=max(remaining, 0.1))
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+
+
+def _location(stored: StoredInbound) -> tuple[float, float] | None:
+    return location_of(
+        [
+            Attachment(kind=a.get("kind", "other"), data=dict(a.get("data") or {}))
+            for a in stored.attachments
+        ]
+    )

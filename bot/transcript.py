@@ -1,0 +1,263 @@
+"""The router's view of the transcript store: async, in `bot.messages` types.
+
+Every call is one short unit of work run in a worker thread (SQLAlchemy sessions are
+synchronous), so the event loop never waits on the database and no transaction stays open
+while Rasa thinks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.messages import Attachment, Button, Inbound, Reply, TranscriptEntry
+from store.db import unit_of_work
+from store.models import Message
+from store.services import transcripts
+from store.services.transcripts import DuplicateMessage, OutboundText
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    """A customer message as stored: what the router needs to process it (again) later."""
+
+    id: int
+    conversation_id: str
+    channel: str
+    chat_id: str
+    user_id: str | None
+    text: str
+    language: str
+    attachments: tuple[dict[str, Any], ...] = field(default=())
+
+
+def _attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {"kind": attachment.kind, "data": dict(attachment.data)}
+
+
+def _outbound(reply: Reply) -> OutboundText:
+    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+    return OutboundText(reply.text, buttons, reply.image)
+
+
+def _reply(row: Message) -> Reply:
+    buttons = tuple(Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in row.buttons)
+    return Reply(text=row.text, buttons=buttons, image=row.image)
+
+
+def _entry(row: Message) -> TranscriptEntry:
+    return TranscriptEntry(
+        direction="in" if row.direction == "in" else "out",
+        text=row.text,
+        buttons=_reply(row).buttons,
+        at=row.created_at.isoformat(),
+        sender=row.sender,
+    )
+
+
+def split_conversation_id(conversation_id: str) -> tuple[str, str]:
+    """'telegram:123' → ('telegram', '123'); ('', id) when there is no channel prefix."""
+    channel, sep, chat_id = conversation_id.partition(":")
+    return (channel, chat_id) if sep and channel and chat_id else ("", conversation_id)
+
+
+class Transcript:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._factory = factory
+        self._clock = clock
+
+    def _sync(self, work: Callable[[Session], T]) -> T:
+        with unit_of_work(self._factory) as session:
+            return work(session)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one unit of work in a worker thread."""
+        return await asyncio.to_thread(self._sync, work)
+
+    async def receive(
+        self, message: Inbound, *, text: str, status: str, language: Callable[[str | None], str]
+    ) -> StoredInbound | None:
+        """Store a customer message; None when it is a redelivery (nothing stored).
+
+        `language` picks the message's language from the conversation's previous one.
+        """
+        now = self._clock()
+
+        def work(session: Session) -> StoredInbound:
+            conversation = transcripts.touch_conversation(
+                session,
+                conversation_id=message.conversation_id,
+                channel=message.channel,
+                chat_id=message.chat_id,
+                user_id=message.user_id or None,
+                now=now,
+            )
+            conversation.language = language(conversation.language)
+            row = transcripts.record_inbound(
+                session,
+                conversation,
+                text=text,
+                now=now,
+                external_id=message.external_id,
+                attachments=[_attachment_json(a) for a in message.attachments],
+                status=status,
+            )
+            return StoredInbound(
+                id=row.id,
+                conversation_id=conversation.conversation_id,
+                channel=conversation.channel,
+                chat_id=conversation.chat_id,
+                user_id=conversation.user_id,
+                text=text,
+                language=conversation.language,
+                attachments=tuple(row.attachments),
+            )
+
+        try:
+            return await self.run(work)
+        except DuplicateMessage:
+            return None
+
+    async def answer(
+        self,
+        inbound_id: int,
+        conversation_id: str,
+        replies: Sequence[Reply],
+        *,
+        inbound_status: str,
+        sender: str = "bot",
+    ) -> list[int]:
+        """Store replies to a customer message and set its status, in one transaction (so a
+        message is never 'processed' without its replies); the replies' ids."""
+        now = self._clock()
+
+        def work(session: Session) -> list[int]:
+            conversation = transcripts.get_conversation(session, conversation_id)
+            if conversation is None:  # pragma: no cover - stored before it was answered
+                raise LookupError(conversation_id)
+            rows = transcripts.record_outbound(
+                session,
+                conversation,
+                [_outbound(r) for r in replies],
+                now=now,
+                sender=sender,
+                in_reply_to=inbound_id,
+            )
+            transcripts.set_status(session, [inbound_id], inbound_status)
+            return [r.id for r in rows]
+
+        return await self.run(work)
+
+    async def deliver(
+        self, conversation_id: str, replies: Sequence[Reply], *, sender: str
+    ) -> tuple[list[int], str | None]:
+        """Store messages the bot starts (notifications, later agents' messages); the ids and
+        the conversation's language. Creates the conversation when it is new to the gateway."""
+        now = self._clock()
+        channel, chat_id = split_conversation_id(conversation_id)
+
+        def work(session: Session) -> tuple[list[int], str | None]:
+            conversation = transcripts.get_conversation(session, conversation_id)
+            if conversation is None:
+                conversation = transcripts.touch_conversation(
+                    session,
+                    conversation_id=conversation_id,
+                    channel=channel or "unknown",
+                    chat_id=chat_id,
+                    now=now,
+                )
+            rows = transcripts.record_outbound(
+                session, conversation, [_outbound(r) for r in replies], now=now, sender=sender
+            )
+            return [r.id for r in rows], conversation.language
+
+        return await self.run(work)
+
+    async def language_of(self, conversation_id: str) -> str | None:
+        def work(session: Session) -> str | None:
+            conversation = transcripts.get_conversation(session, conversation_id)
+            return conversation.language if conversation is not None else None
+
+        return await self.run(work)
+
+    async def set_status(
+        self, message_ids: Sequence[int], status: str, *, expected: str | None = None
+    ) -> int:
+        ids = list(message_ids)
+        return await self.run(lambda s: transcripts.set_status(s, ids, status, expected=expected))
+
+    async def set_intent(self, message_id: int, name: str | None, confidence: float | None) -> None:
+        await self.run(lambda s: transcripts.set_intent(s, message_id, name, confidence))
+
+    async def count_pending(self) -> int:
+        return await self.run(transcripts.count_pending)
+
+    async def pending_conversations(self) -> list[str]:
+        return await self.run(transcripts.pending_conversations)
+
+    async def pending_inbound(self, conversation_id: str) -> list[StoredInbound]:
+        def work(session: Session) -> list[StoredInbound]:
+            return [
+                StoredInbound(
+                    id=row.id,
+                    conversation_id=row.conversation.conversation_id,
+                    channel=row.conversation.channel,
+                    chat_id=row.conversation.chat_id,
+                    user_id=row.conversation.user_id,
+                    text=row.text,
+                    language=row.conversation.language or "zh",
+                    attachments=tuple(row.attachments),
+                )
+                for row in transcripts.pending_inbound(session, conversation_id)
+            ]
+
+        return await self.run(work)
+
+    async def recover_stale(self, received_before: datetime) -> int:
+        return await self.run(
+            lambda s: transcripts.recover_stale(s, received_before=received_before)
+        )
+
+    async def history(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+        def work(session: Session) -> list[TranscriptEntry]:
+            return [_entry(row) for row in transcripts.recent(session, conversation_id, limit)]
+
+        return await self.run(work)
+
+    async def replies_for(self, conversation_id: str, external_id: str) -> list[Reply]:
+        """The stored answers to a customer message known by its external id (a retried API
+        call gets the same answer again)."""
+
+        def work(session: Session) -> list[Reply]:
+            conversation = transcripts.get_conversation(session, conversation_id)
+            if conversation is None:
+                return []
+            inbound = transcripts.find_inbound(session, conversation, external_id)
+            if inbound is None:
+                return []
+            return [_reply(row) for row in transcripts.replies_to(session, inbound.id)]
+
+        return await self.run(work)
+
+    async def ping(self) -> bool:
+        """True when the database answers."""
+
+        def work(session: Session) -> bool:
+            return session.execute(text("SELECT 1")).scalar() == 1
+
+        try:
+            return await self.run(work)
+        except Exception:
+            return False

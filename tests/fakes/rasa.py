@@ -1,0 +1,211 @@
+"""A fake Rasa server (and action server health route) on loopback, for gateway tests.
+
+It speaks the routes the gateway uses, with Rasa 3.6's shapes:
+
+- POST /webhooks/rest/webhook {"sender", "message", "metadata", "input_channel"} → a JSON list
+  of {"recipient_id", "text", "buttons"?, "image"?}; the turn is recorded in the tracker as a
+  `user` event (with parse_data.intent and the metadata) followed by `bot` events;
+- GET /conversations/{sender}/tracker?token=... → {"sender_id", "events": [...]};
+- GET /status?token=... → 200 (401 with a wrong token), GET / → "Hello from Rasa: 3.6.21".
+
+Switches: `down()` / `up()` really stop and restart listening on the same port (connection
+refused, like a crashed Rasa); `delay` makes every answer slow (the turn is still recorded
+when it finishes, as a real Rasa would); `fail_status` answers every webhook call with that
+HTTP status; `actions_up` flips the fake action server's /health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+RASA_VERSION = "3.6.21"
+
+#: (substring, intent, confidence): the fake NLU, first match wins.
+INTENTS: list[tuple[str, str, float]] = [
+    ("停电", "report_fault", 0.97),
+    ("no power", "report_fault", 0.95),
+    ("电费", "query_bill", 0.91),
+    ("你好", "greet", 0.99),
+]
+
+Responder = Callable[[str, str, dict[str, Any]], list[dict[str, Any]]]
+
+
+def default_responder(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """Echo the text, with buttons when the customer asks about a bill."""
+    replies: list[dict[str, Any]] = [{"recipient_id": sender, "text": f"收到：{text}"}]
+    if "电费" in text:
+        replies.append(
+            {
+                "recipient_id": sender,
+                "text": "请选择",
+                "buttons": [
+                    {"title": "查本月", "payload": "/query_bill"},
+                    {"title": "转人工", "payload": "/request_human"},
+                ],
+            }
+        )
+    return replies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def classify(text: str) -> tuple[str, float]:
+    for needle, intent, confidence in INTENTS:
+        if needle in text:
+            return intent, confidence
+    return "nlu_fallback", 0.31
+
+
+@dataclass
+class Turn:
+    sender: str
+    text: str
+    metadata: dict[str, Any]
+    input_channel: str | None
+
+
+@dataclass
+class FakeRasa:
+    token: str | None = "secret-token"
+    delay: float = 0.0
+    fail_status: int | None = None
+    actions_up: bool = True
+    responder: Responder = default_responder
+    turns: list[Turn] = field(default_factory=list)
+    trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    port: int = 0
+    actions_port: int = 0
+    _runner: web.AppRunner | None = None
+    _actions_runner: web.AppRunner | None = None
+    _clock: float = 1_700_000_000.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
+
+    def texts(self) -> list[str]:
+        """What the customers said to Rasa, in the order Rasa processed it."""
+        return [t.text for t in self.turns]
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.port = self.port or free_port()
+        await self.up()
+        actions = web.Application()
+        actions.router.add_get("/health", self._actions_health)
+        self._actions_runner = web.AppRunner(actions, handle_signals=False)
+        await self._actions_runner.setup()
+        self.actions_port = free_port()
+        await web.TCPSite(self._actions_runner, "127.0.0.1", self.actions_port).start()
+
+    async def up(self) -> None:
+        """(Re)start listening on the same port."""
+        if self._runner is not None:
+            return
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_get("/conversations/{sender}/tracker", self._tracker)
+        app.router.add_get("/status", self._status)
+        app.router.add_get("/", self._root)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True).start()
+
+    async def down(self) -> None:
+        """Stop listening and drop every open connection: connections are refused, as with a
+        crashed Rasa."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def close(self) -> None:
+        await self.down()
+        if self._actions_runner is not None:
+            await self._actions_runner.cleanup()
+
+    # --- routes ---------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request) -> bool:
+        return self.token is None or request.query.get("token") == self.token
+
+    def _now(self) -> float:
+        self._clock += 1
+        return self._clock
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_status is not None:
+            return web.json_response({"error": "boom"}, status=self.fail_status)
+        sender = str(body["sender"])
+        text = str(body.get("message") or "")
+        metadata = dict(body.get("metadata") or {})
+        self.turns.append(Turn(sender, text, metadata, body.get("input_channel")))
+        intent, confidence = classify(text)
+        events = self.trackers.setdefault(sender, [])
+        events.append(
+            {
+                "event": "user",
+                "timestamp": self._now(),
+                "text": text,
+                "parse_data": {
+                    "text": text,
+                    "intent": {"name": intent, "confidence": confidence},
+                    "entities": [],
+                },
+                "input_channel": body.get("input_channel") or "rest",
+                "message_id": f"m{len(self.turns)}",
+                "metadata": metadata,
+            }
+        )
+        replies = self.responder(sender, text, metadata) if self.actions_up else []
+        for reply in replies:
+            data = {k: v for k, v in reply.items() if k not in ("recipient_id", "text")}
+            events.append(
+                {
+                    "event": "bot",
+                    "timestamp": self._now(),
+                    "text": reply.get("text"),
+                    "data": data,
+                }
+            )
+        return web.json_response(replies)
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"message": "not authorized"}, status=401)
+        sender = request.match_info["sender"]
+        events = self.trackers.get(sender, [])
+        return web.json_response({"sender_id": sender, "events": events, "slots": {}})
+
+    async def _status(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"message": "not authorized"}, status=401)
+        return web.json_response(
+            {"model_file": "models/current.tar.gz", "num_active_training_jobs": 0}
+        )
+
+    async def _root(self, request: web.Request) -> web.Response:
+        return web.Response(text=f"Hello from Rasa: {RASA_VERSION}")
+
+    async def _actions_health(self, request: web.Request) -> web.Response:
+        if not self.actions_up:
+            return web.json_response({"status": "down"}, status=503)
+        return web.json_response({"status": "ok"})
