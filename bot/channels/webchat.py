@@ -80,7 +80,8 @@ def _dumps(data: Any) -> str:
 
 def reply_event(reply: Reply) -> dict[str, Any]:
     """``{"type": "reply", "text", "buttons": [{"title", "payload"}], ["image"]}``."""
-    event: dict[str, Any] = {"type": "reply", "buttons": [], **reply.as_json()}
+    event: dict[str, Any] = {"type": "reply", **reply.as_json()}
+    event.setdefault("buttons", [])
     return event
 
 
