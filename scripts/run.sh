@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: set up, migrate, seed demo data into an empty database, train if needed, then run
-# the action server and Rasa until Ctrl-C, which stops both cleanly.
+# the action server, Rasa and the gateway until Ctrl-C, which stops all three cleanly. Customers
+# reach only the gateway (GATEWAY_PORT, web chat, JSON API, Telegram); Rasa listens on loopback.
 . "$(dirname "$0")/lib.sh"
 
 RASA_PORT="${RASA_PORT:-5005}"
 ACTION_PORT="${ACTION_PORT:-5055}"
+GATEWAY_PORT="${GATEWAY_PORT:-8080}"
 mkdir -p "$ROOT/var/log"
 
 "$ROOT/scripts/setup.sh"
@@ -56,24 +58,39 @@ trap stop INT TERM EXIT
 
 "$PY" -m actions --port "$ACTION_PORT" > >(tee "$ROOT/var/log/actions.log" | sed -u 's/^/[actions] /') 2>&1 &
 pids+=($!)
-"$RASA" run --enable-api --auth-token "$RASA_TOKEN" --port "$RASA_PORT" \
+"$RASA" run --enable-api --auth-token "$RASA_TOKEN" --interface 127.0.0.1 --port "$RASA_PORT" \
   --credentials "$ROOT/credentials.yml" --endpoints "$endpoints" --model "$MODEL" \
   > >(tee "$ROOT/var/log/rasa.log" | sed -u 's/^/[rasa] /') 2>&1 &
 pids+=($!)
 
+# The gateway: the customers' only front door. It talks to Rasa and the action server on
+# loopback and answers '系统繁忙' (keeping the message) while they are still starting.
+RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}" ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT}" \
+  GATEWAY_PORT="$GATEWAY_PORT" RASA_TOKEN="$RASA_TOKEN" \
+  "$PY" -m bot > >(tee "$ROOT/var/log/gateway.log" | sed -u 's/^/[gateway] /') 2>&1 &
+pids+=($!)
+
+# what the ready message shows; never the secrets themselves
+auth_hint=""
+[ -n "${GATEWAY_API_TOKEN:-}" ] && auth_hint=' -H "Authorization: Bearer $GATEWAY_API_TOKEN"'
+telegram_state="off (set TELEGRAM_BOT_TOKEN to turn it on)"
+[ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram_state="on"
 log "waiting for the servers ..."
 for _ in $(seq 1 180); do
   if curl -fs "http://127.0.0.1:$ACTION_PORT/health" >/dev/null &&
-    curl -fs "http://127.0.0.1:$RASA_PORT/status?token=$RASA_TOKEN" >/dev/null; then
+    curl -fs "http://127.0.0.1:$RASA_PORT/status?token=$RASA_TOKEN" >/dev/null &&
+    curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null; then
     cat >&2 <<MSG
 
   Ready.
-  Rasa REST webhook : http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
-  Rasa HTTP API     : http://127.0.0.1:$RASA_PORT  (token: \$RASA_TOKEN, see var/secrets.env)
-  Action server     : http://127.0.0.1:$ACTION_PORT
+  Web chat          : http://127.0.0.1:$GATEWAY_PORT/
+  JSON API          : http://127.0.0.1:$GATEWAY_PORT/api/v1/messages
+  Health            : http://127.0.0.1:$GATEWAY_PORT/health
+  Telegram          : $telegram_state
+  Internal, loopback only: Rasa :$RASA_PORT (token in var/secrets.env), actions :$ACTION_PORT
   Try:
-    curl -s -XPOST localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
-         -d '{"sender": "me", "message": "东山村停电了"}'
+    curl -s -XPOST localhost:$GATEWAY_PORT/api/v1/messages -H 'Content-Type: application/json'$auth_hint \\
+         -d '{"sender": "me", "text": "东山村停电了"}'
   Logs: var/log/. Ctrl-C stops everything.
 
 MSG
