@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +25,8 @@ from aiohttp import web
 from bot.keys import CORE_ROUTER, SETTINGS
 from bot.messages import Inbound
 from bot.router import RouterClosed
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "api"
 SENDER = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
@@ -169,7 +172,7 @@ async def get_messages(request: web.Request) -> web.Response:
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Under /api/, routing and size errors are JSON too (aiohttp's are plain text)."""
+    """Under /api/, routing, size and unexpected errors are JSON too (aiohttp's are text)."""
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
@@ -181,6 +184,9 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             exc.status, "http_error"
         )
         return error(exc.status, code, exc.reason)
+    except Exception:  # e.g. the database is down: say so in JSON, log the details
+        log.exception("%s %s failed", request.method, request.path)
+        return error(503, "unavailable", "the gateway cannot handle this right now; retry later")
 
 
 def setup(app: web.Application) -> None:

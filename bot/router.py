@@ -160,7 +160,7 @@ class Router:
             "channel": stored.channel,
             "language": stored.language,
             "user_id": stored.user_id,
-            MESSAGE_KEY: str(stored.id),
+            MESSAGE_KEY: stored.key,
         }
         location = _location(stored)
         if location is not None:
@@ -173,7 +173,7 @@ class Router:
         replies: list[Reply] | None = None
         if retry:  # Rasa may have finished the turn after we gave up waiting: never ask twice
             with contextlib.suppress(RasaUnavailable):
-                replies = await self._rasa.answered(stored.conversation_id, str(stored.id))
+                replies = await self._rasa.answered(stored.conversation_id, stored.key)
         if replies is None:
             replies = await self._rasa.send(
                 stored.conversation_id,
@@ -213,7 +213,7 @@ class Router:
 
     async def _record_intent(self, stored: StoredInbound) -> None:
         try:
-            guess = await self._rasa.intent_of(stored.conversation_id, str(stored.id))
+            guess = await self._rasa.intent_of(stored.conversation_id, stored.key)
         except RasaUnavailable as exc:
             log.info("%s: intent not recorded (%s)", stored.conversation_id, exc)
             return

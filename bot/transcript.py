@@ -36,7 +36,14 @@ class StoredInbound:
     user_id: str | None
     text: str
     language: str
+    created_at: datetime
     attachments: tuple[dict[str, Any], ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Identifies the message in Rasa's tracker (metadata of its user event). The time is
+        part of it because ids start again in a new database while trackers live on."""
+        return f"{self.id}@{self.created_at.timestamp():.6f}"
 
 
 def _attachment_json(attachment: Attachment) -> dict[str, Any]:
@@ -122,6 +129,7 @@ class Transcript:
                 user_id=conversation.user_id,
                 text=text,
                 language=conversation.language,
+                created_at=row.created_at,
                 attachments=tuple(row.attachments),
             )
 
@@ -218,6 +226,7 @@ class Transcript:
                     user_id=row.conversation.user_id,
                     text=row.text,
                     language=row.conversation.language or "zh",
+                    created_at=row.created_at,
                     attachments=tuple(row.attachments),
                 )
                 for row in transcripts.pending_inbound(session, conversation_id)

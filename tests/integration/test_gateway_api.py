@@ -253,3 +253,14 @@ async def test_token_accepted(secured: Harness) -> None:
     response = await secured.client.get("/api/v1/conversations/api:alice/messages", headers=lower)
     assert response.status == 200
     assert (await secured.client.get("/health")).status == 200  # health needs no token
+
+
+async def test_unexpected_failures_are_json(gw: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(gw.router, "handle", broken)
+    status, body = await gw.post({"sender": "alice", "text": "hi"})
+    assert status == 503
+    assert body["error"]["code"] == "unavailable"
+    assert "database" not in body["error"]["message"]  # details stay in the log
