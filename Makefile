@@ -17,7 +17,7 @@ help: ## List the targets
 setup: ## Create/update both environments (.venv: Python 3.11+, .venv-rasa: Rasa on 3.10)
 	@scripts/setup.sh
 
-run: ## Set up, migrate, seed demo data, train if changed, start Rasa (5005) + actions (5055)
+run: ## Set up, migrate, seed, train if changed, start Rasa, actions and the gateway (web chat :8080)
 	@scripts/run.sh
 
 migrate: setup ## Upgrade the database schema (DATABASE_URL, default var/assistant.db)
