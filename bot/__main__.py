@@ -40,14 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.port:
         settings = replace(settings, port=args.port)
     try:
+        app = create_app(settings)  # a channel may refuse its configuration already here
         web.run_app(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             print=lambda text: logging.getLogger("bot").info("%s", text),
         )
-    except StoreConfigError as exc:
+    except (ConfigError, StoreConfigError) as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 3
     return 0
