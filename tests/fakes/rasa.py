@@ -83,6 +83,9 @@ class FakeRasa:
     actions_up: bool = True
     responder: Responder = default_responder
     turns: list[Turn] = field(default_factory=list)
+    """Turns in the order Rasa finished them (a slow turn is recorded when it finishes)."""
+    requests: int = 0
+    """Webhook calls received so far, counted on arrival (before any `delay`)."""
     trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     port: int = 0
     actions_port: int = 0
@@ -150,6 +153,7 @@ class FakeRasa:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.requests += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.fail_status is not None:

@@ -215,6 +215,13 @@ async def test_odd_input_is_stored_cleanly(
 
 
 async def test_rasa_down_degrades_then_retries_in_order_exactly_once(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    async with running_gateway(settings_for(rasa, db_url, rasa_timeout=10), rasa) as gw:
+        await _down_and_back(gw, rasa, session_factory)
+
+
+async def _down_and_back(
     gw: Harness, rasa: FakeRasa, session_factory: sessionmaker[Session]
 ) -> None:
     await gw.router.handle(message("你好"))
@@ -222,7 +229,7 @@ async def test_rasa_down_degrades_then_retries_in_order_exactly_once(
     started = time.monotonic()
     first = await gw.router.handle(message("东山村停电了", external_id="1"))
     assert first.degraded
-    assert time.monotonic() - started < 1.0  # refused: no waiting for the timeout
+    assert time.monotonic() - started < 5  # refused: no waiting for the 10 s timeout
     assert BUSY_ZH in first.replies[0].text
     second = await gw.router.handle(message("还没来电", external_id="2"))
     assert second.degraded
@@ -269,11 +276,11 @@ async def test_a_slow_rasa_is_not_asked_twice(
     tracker and delivers those replies instead of running the turn again."""
     settings = settings_for(rasa, db_url, rasa_timeout=0.3)
     async with running_gateway(settings, rasa) as gw:
-        rasa.delay = 0.6
+        rasa.delay = 2.0
         started = time.monotonic()
         result = await gw.router.handle(message("东山村停电了"))
         assert result.degraded
-        assert time.monotonic() - started < 0.6
+        assert time.monotonic() - started < 1.5
         rasa.delay = 0
         await eventually(lambda: len(gw.channel.sent) == 1)
         assert gw.channel.texts() == ["收到：东山村停电了"]
@@ -320,7 +327,7 @@ async def test_a_failing_channel_does_not_stop_the_retries(
 async def test_shutdown_finishes_the_message_being_handled(gw: Harness, rasa: FakeRasa) -> None:
     rasa.delay = 0.4
     in_flight = asyncio.create_task(gw.router.handle(message("停电了")))
-    await asyncio.sleep(0.1)
+    await eventually(lambda: rasa.requests == 1)
     await gw.router.close(5.0)
     result = in_flight.result()
     assert not result.degraded
@@ -330,14 +337,16 @@ async def test_shutdown_finishes_the_message_being_handled(gw: Harness, rasa: Fa
 
 
 async def test_shutdown_is_bounded_and_leaves_the_rest_pending(
-    gw: Harness, rasa: FakeRasa, session_factory: sessionmaker[Session]
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session]
 ) -> None:
-    rasa.delay = 0.9  # less than the 1 s timeout: the turn would succeed, but too late
-    in_flight = asyncio.create_task(gw.router.handle(message("停电了")))
-    await asyncio.sleep(0.1)
-    started = time.monotonic()
-    await gw.router.close(0.2)
-    assert time.monotonic() - started < 0.8
-    with pytest.raises(asyncio.CancelledError):
-        await in_flight
-    assert [m.status for m in _inbound(session_factory)] == ["pending"]
+    async with running_gateway(settings_for(rasa, db_url, rasa_timeout=30), rasa) as gw:
+        rasa.delay = 10  # within the timeout: the turn would succeed, but too late
+        in_flight = asyncio.create_task(gw.router.handle(message("停电了")))
+        await eventually(lambda: rasa.requests == 1)
+        started = time.monotonic()
+        await gw.router.close(0.2)
+        assert time.monotonic() - started < 3
+        with pytest.raises(asyncio.CancelledError):
+            await in_flight
+        assert [m.status for m in _inbound(session_factory)] == ["pending"]
+        rasa.delay = 0
