@@ -108,8 +108,10 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             settings=store_settings,
             interval=settings.notify_interval,
         )
-        await notifier.prepare()
-        notifier.start()
+        if settings.notify_interval > 0:
+            # the cursors start now (first start only): what happened before is never announced
+            await notifier.prepare()
+            notifier.start()
         log.info("gateway core started (Rasa at %s)", settings.rasa_url)
         try:
             yield
