@@ -7,6 +7,7 @@ MODEL := models/current.tar.gz
 export PYTHONPATH := $(CURDIR)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup run migrate seed train validate eval test-stories test test-unit \
         test-integration test-e2e lint format clean

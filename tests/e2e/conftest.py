@@ -40,6 +40,7 @@ def _free_port() -> int:
 def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(RASA_TELEMETRY_ENABLED="false")  # nothing leaves the machine
     env.update(extra)
     return env
 
