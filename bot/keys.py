@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from bot.backends import Backends
     from bot.channels.base import MessageHandler
+    from bot.events import EventHub
     from bot.router import Router
     from bot.settings import GatewaySettings
 
@@ -18,3 +19,5 @@ ROUTER: web.AppKey[MessageHandler] = web.AppKey("router")
 # and of the backends' health; set by bot.app at start-up, next to ROUTER.
 CORE_ROUTER: web.AppKey[Router] = web.AppKey("core_router")
 BACKENDS: web.AppKey[Backends] = web.AppKey("backends")
+# The in-process event hub (bot/events.py) the agent console subscribes to; set by bot.app.
+EVENTS: web.AppKey[EventHub] = web.AppKey("events")

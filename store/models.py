@@ -286,6 +286,15 @@ class Rating(Base):
     rating: Mapped[int]
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    handoff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="SET NULL"), index=True
+    )
+    """The handoff rated (the survey after an agent resolved or handed back); None for bot-only
+    conversations."""
+    agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
+    """The agent who served the customer (None for bot-only conversations)."""
 
 
 class NumberSequence(Base):
@@ -409,3 +418,146 @@ class NotificationCursor(Base):
     last_event_id: Mapped[int]
     since: Mapped[datetime]
     """When the cursor was created: only deadlines passing after it raise overdue notices."""
+
+
+# --- human handoff: staff, their console sessions, handoffs and their history ----------------
+
+STAFF_ROLES = ("agent", "supervisor", "operator")
+STAFF_AVAILABILITY = ("available", "away", "offline")
+HANDOFF_STATES = (
+    "bot",
+    "queued",
+    "assigned",
+    "resolved",
+    "returned_to_bot",
+    "abandoned",
+    "expired",
+)
+"""See store/services/handoffs.py for the transitions and docs/state-machines.md for the
+diagram. 'bot' only appears as the from_state of a handoff's first event."""
+HANDOFF_OPEN_STATES = ("queued", "assigned")
+HANDOFF_PRIORITIES = ("urgent", "high", "normal")
+
+
+class StaffUser(Base):
+    """A person at the station who works in the agent console."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        CheckConstraint(_in("role", STAFF_ROLES), name="role"),
+        CheckConstraint(_in("availability", STAFF_AVAILABILITY), name="availability"),
+        CheckConstraint("max_chats >= 0", name="max_chats"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(Text)
+    """argon2id (argon2-cffi's PasswordHasher)."""
+    role: Mapped[str] = mapped_column(String(16))
+    availability: Mapped[str] = mapped_column(String(16), default="offline")
+    max_chats: Mapped[int] = mapped_column(Integer, default=3)
+    created_at: Mapped[datetime]
+
+
+class StaffSession(Base):
+    """A console login: only the SHA-256 of the session token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+    user: Mapped[StaffUser] = relationship()
+
+
+class Handoff(Base):
+    """One stay of a conversation with people: from the bot's escalation until an agent
+    resolves it or hands it back, or the customer leaves/takes a callback instead."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(_in("state", HANDOFF_STATES), name="state"),
+        CheckConstraint(_in("priority", HANDOFF_PRIORITIES), name="priority"),
+        Index("ix_handoffs_conversation_pk_state", "conversation_pk", "state"),
+        Index("ix_handoffs_state_queued_at", "state", "queued_at"),
+        Index("ix_handoffs_agent_id_state", "agent_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_pk: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    """conversations.id (the row), not the `<channel>:<chat_id>` string."""
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    """request_human, fallback, complaint, action_failure, rasa_timeout, safety_hazard, ..."""
+    detail: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    queued_at: Mapped[datetime]
+    assigned_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    callback_ticket_no: Mapped[str | None] = mapped_column(String(16))
+    customer_notice: Mapped[str | None] = mapped_column(String(16))
+    """The one 'nobody can answer now' notice sent ('no_agent', 'out_of_hours', 'wait_limit'),
+    so the customer is told once; None until then."""
+    notice_at: Mapped[datetime | None]
+    last_customer_at: Mapped[datetime | None]
+    """The customer's last message while open (the abandon timer)."""
+
+    conversation: Mapped[Conversation] = relationship()
+    agent: Mapped[StaffUser | None] = relationship()
+    events: Mapped[list[HandoffEvent]] = relationship(
+        back_populates="handoff",
+        order_by="(HandoffEvent.at, HandoffEvent.id)",
+        cascade="all, delete-orphan",
+    )
+
+
+class HandoffEvent(Base):
+    """One state change of a handoff: who (username, 'bot', 'system', 'customer') and why."""
+
+    __tablename__ = "handoff_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    why: Mapped[str | None] = mapped_column(Text)
+
+    handoff: Mapped[Handoff] = relationship(back_populates="events")
+
+
+class AgentNote(Base):
+    """An agent's private note on a handoff (never shown to the customer)."""
+
+    __tablename__ = "agent_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class CannedReply(Base):
+    """A ready-made answer agents insert in the console."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(128))
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
