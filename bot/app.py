@@ -19,7 +19,7 @@ from datetime import timedelta
 import aiohttp
 from aiohttp import web
 
-from bot import api, health
+from bot import api, console, health
 from bot.backends import Backends
 from bot.keys import BACKENDS, CORE_ROUTER, ROUTER, SETTINGS
 from bot.notifier import Notifier
@@ -45,6 +45,7 @@ def create_app(settings: GatewaySettings, *, channels: bool = True) -> web.Appli
     app.cleanup_ctx.append(_core)
     health.setup(app)
     api.setup(app)
+    console.setup(app)  # the agent console for human handoff: bot/console/, docs/agents.md
     if channels:
         _setup_channel(app, "bot.channels.webchat")
         if settings.telegram_token:

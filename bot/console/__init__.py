@@ -1,0 +1,103 @@
+"""The agent console: where station staff take over chats from the bot (human handoff).
+
+`setup(app)` registers
+
+- pages: ``/console/login`` (GET form, POST), ``/console/logout`` (POST), ``/console``
+  (agents), ``/console/supervisor`` (supervisors, operators), ``/console/static/<name>``;
+- ``/console/ws``: the live feed (bot/events.py events) for the logged-in staff member;
+- the agent API under ``/api/v1/agent/`` (bot/console/api.py).
+
+Modules: `auth` (sessions, CSRF, roles), `login`, `pages` (files, CSP), `api`, `ws`, `live`
+(publishing, sending as an agent), `ratelimit`, `state`. Staff guide and API reference:
+docs/agents.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from bot.console import api, auth, login, ws
+from bot.console.pages import ConsoleFiles, asset, page_response
+from bot.console.state import CONSOLE, ConsoleState
+from bot.events import EventHub
+from bot.keys import EVENTS, SETTINGS
+from bot.settings import GatewaySettings
+from store.db import make_engine, make_session_factory
+
+__all__ = ["CONSOLE", "ConsoleState", "setup"]
+
+
+def setup(app: web.Application) -> None:
+    """Register the console's routes; its database engine is made when the app starts."""
+    settings = app.get(SETTINGS) or GatewaySettings()
+    state = ConsoleState(files=ConsoleFiles(settings.static_dir), settings=settings)
+    app[CONSOLE] = state
+    if EVENTS not in app:  # bot.app sets the gateway's hub; a bare app gets its own
+        app[EVENTS] = EventHub()
+    add = app.router
+    add.add_get("/console/login", login.login_page, name="console-login")
+    add.add_post("/console/login", login.login_form_post, name="console-login-post")
+    add.add_post("/console/logout", login.logout_form, name="console-logout")
+    add.add_get("/console", agent_page, name="console-page")
+    add.add_get("/console/supervisor", supervisor_page, name="console-supervisor")
+    add.add_get("/console/static/{name}", static_file, name="console-static")
+    add.add_get("/console/ws", ws.websocket, name="console-ws")
+    add.add_post("/api/v1/agent/login", login.login_json, name="agent-login")
+    add.add_post("/api/v1/agent/logout", login.logout_json, name="agent-logout")
+    api.setup(app)
+    app.cleanup_ctx.append(_database)
+    app.on_shutdown.append(_close_sockets)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    state = app[CONSOLE]
+    state.settings = app.get(SETTINGS) or state.settings
+    state.files = ConsoleFiles(state.settings.static_dir)
+    await asyncio.to_thread(state.files.refresh)
+    engine = make_engine(state.settings.database_url)
+    state.factory = make_session_factory(engine)
+    try:
+        yield
+    finally:
+        state.factory = None
+        engine.dispose()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets = list(app[CONSOLE].sockets)
+    await asyncio.gather(
+        *(s.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown") for s in sockets),
+        return_exceptions=True,
+    )
+
+
+def _values(request: web.Request) -> dict[str, str]:
+    me = auth.staff_of(request)
+    return {
+        "csrf": me.csrf_token,
+        "display_name": me.display_name,
+        "username": me.username,
+        "role": me.role,
+        "max_text_chars": str(request.app[CONSOLE].settings.max_text_chars),
+    }
+
+
+@auth.require(auth.AGENT_ROLES, kind="page")
+async def agent_page(request: web.Request) -> web.StreamResponse:
+    return await page_response(
+        request, request.app[CONSOLE].files, "console.html", _values(request)
+    )
+
+
+@auth.require(auth.SUPERVISOR_ROLES, kind="page")
+async def supervisor_page(request: web.Request) -> web.StreamResponse:
+    files = request.app[CONSOLE].files
+    return await page_response(request, files, "console-supervisor.html", _values(request))
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """The pages' scripts, style and icon: public (no data in them), like the web chat's."""
+    return await asset(request, request.app[CONSOLE].files)

@@ -1,0 +1,307 @@
+"""The agent API, /api/v1/agent/...: everything the console page does, as JSON.
+
+Same auth as the pages: the session cookie, and on every POST the session's CSRF token in the
+`X-CSRF-Token` header. Errors are {"error": {"code", "message"}}: 401 not logged in, 403 role
+not allowed / CSRF / not your chat, 404 unknown handoff or conversation, 409 claimed by
+someone else / at your chat limit / not in a state that allows it, 422 invalid body.
+Reference: docs/agents.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from bot.console import auth, live
+from bot.console.auth import AGENT_ROLES, SUPERVISOR_ROLES
+from bot.console.login import user_json
+from bot.console.state import CONSOLE, ApiError, ConsoleState
+from bot.keys import CORE_ROUTER
+from store.models import Handoff, StaffUser
+from store.services import console_queries, handoffs, staff
+from store.services.console_sessions import StaffIdentity
+from store.workflow import IllegalTransition
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_NOTE_CHARS: Final = 2000
+AVAILABILITY_CHOICES: Final = ("available", "away")
+
+
+def _state(request: web.Request) -> ConsoleState:
+    return request.app[CONSOLE]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        data = json.loads(await request.text())
+    except ValueError:
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object")
+    return data
+
+
+def _int_field(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(422, "invalid", f"{name} must be a positive integer")
+    return value
+
+
+def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, "invalid", f"{name} must be a non-empty string")
+    value = value.strip()
+    if len(value) > limit:
+        raise ApiError(422, "too_long", f"{name} may have at most {limit} characters")
+    return value
+
+
+def _handoff(session: Session, handoff_id: int) -> Handoff:
+    try:
+        return handoffs.get(session, handoff_id)
+    except handoffs.NotFound:
+        raise ApiError(404, "not_found", f"no handoff {handoff_id}") from None
+
+
+def _own(session: Session, handoff_id: int, me: StaffIdentity) -> Handoff:
+    """The handoff, which must be assigned to `me` (403 otherwise)."""
+    handoff = _handoff(session, handoff_id)
+    if handoff.state != "assigned":
+        raise ApiError(409, "not_assigned", f"handoff {handoff_id} is {handoff.state}")
+    if handoff.agent_id != me.user_id:
+        raise ApiError(403, "not_your_chat", "this chat is assigned to another agent")
+    return handoff
+
+
+async def _db(request: web.Request, work: Callable[[Session], T]) -> T:
+    try:
+        return await _state(request).db(work)
+    except IllegalTransition as exc:
+        raise ApiError(409, "illegal_transition", str(exc)) from None
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+@auth.require(AGENT_ROLES)
+async def get_me(request: web.Request) -> web.Response:
+    me = auth.staff_of(request)
+    now = _state(request).clock()
+
+    def work(session: Session) -> dict[str, Any]:
+        user = session.get(StaffUser, me.user_id)
+        return {
+            "user": user_json(me),
+            "availability": user.availability if user else "offline",
+            "max_chats": user.max_chats if user else 0,
+            "chats": console_queries.my_chats(session, me.user_id, now),
+        }
+
+    return web.json_response({**await _db(request, work), "csrf_token": me.csrf_token})
+
+
+@auth.require(AGENT_ROLES)
+async def get_queue(request: web.Request) -> web.Response:
+    now = _state(request).clock()
+    queue = await _db(request, lambda s: console_queries.queue_view(s, now))
+    return web.json_response({"queue": queue})
+
+
+@auth.require(AGENT_ROLES)
+async def get_transcript(request: web.Request) -> web.Response:
+    conversation_id = request.match_info["conversation_id"]
+    view = await _db(request, lambda s: console_queries.transcript_view(s, conversation_id))
+    if view is None:
+        raise ApiError(404, "not_found", f"no conversation {conversation_id}")
+    return web.json_response(view)
+
+
+@auth.require(AGENT_ROLES)
+async def get_customer(request: web.Request) -> web.Response:
+    conversation_id = request.match_info["conversation_id"]
+    view = await _db(request, lambda s: console_queries.customer_view(s, conversation_id))
+    if view is None:
+        raise ApiError(404, "not_found", f"no conversation {conversation_id}")
+    return web.json_response(view)
+
+
+@auth.require(AGENT_ROLES)
+async def get_canned_replies(request: web.Request) -> web.Response:
+    replies = await _db(request, console_queries.canned_replies)
+    return web.json_response({"canned_replies": replies})
+
+
+@auth.require(AGENT_ROLES)
+async def get_agents(request: web.Request) -> web.Response:
+    agents = await _db(request, console_queries.staff_list)
+    return web.json_response({"agents": agents})
+
+
+@auth.require(SUPERVISOR_ROLES)
+async def get_overview(request: web.Request) -> web.Response:
+    now = _state(request).clock()
+    return web.json_response(await _db(request, lambda s: console_queries.overview(s, now)))
+
+
+# --- acting -------------------------------------------------------------------------------
+
+
+@auth.require(AGENT_ROLES)
+async def post_claim(request: web.Request) -> web.Response:
+    try:
+        handoff_id = int(request.match_info["handoff_id"])
+    except ValueError:
+        raise ApiError(404, "not_found", "no such handoff") from None
+    me = auth.staff_of(request)
+    now = _state(request).clock()
+
+    def work(session: Session) -> dict[str, Any]:
+        _handoff(session, handoff_id)
+        user = session.get(StaffUser, me.user_id)
+        limit = user.max_chats if user else 0
+        if console_queries.assigned_count(session, me.user_id) >= limit:
+            raise ApiError(409, "at_capacity", f"you already have {limit} chat(s): close one first")
+        try:
+            handoff = handoffs.claim(session, handoff_id, me.user_id, now=now)
+        except handoffs.AlreadyClaimed as exc:
+            raise ApiError(409, "already_claimed", f"handoff {handoff_id} is {exc.state}") from None
+        return console_queries.handoff_json(session, handoff, now)
+
+    view = await _db(request, work)
+    log.info("console: %s claimed handoff %s", me.username, handoff_id)
+    await live.handoff_changed(request.app, view)
+    return web.json_response({"handoff": view})
+
+
+@auth.require(AGENT_ROLES)
+async def post_reply(request: web.Request) -> web.Response:
+    data = await _body(request)
+    handoff_id = _int_field(data, "handoff_id")
+    limit = request.app[CONSOLE].settings.max_text_chars
+    text = _text_field(data, "text", limit)
+    me = auth.staff_of(request)
+
+    def work(session: Session) -> str:
+        handoff = _own(session, handoff_id, me)
+        return handoff.conversation.conversation_id
+
+    conversation_id = await _db(request, work)
+    router = request.app[CORE_ROUTER]
+    status = await live.send_as_agent(router, conversation_id, text, me)
+    return web.json_response({"ok": True, "conversation_id": conversation_id, "status": status})
+
+
+@auth.require(AGENT_ROLES)
+async def post_note(request: web.Request) -> web.Response:
+    data = await _body(request)
+    handoff_id = _int_field(data, "handoff_id")
+    text = _text_field(data, "text", MAX_NOTE_CHARS)
+    me = auth.staff_of(request)
+    now = _state(request).clock()
+
+    def work(session: Session) -> dict[str, Any]:
+        handoff = _handoff(session, handoff_id)
+        if handoff.agent_id != me.user_id and me.role != "supervisor":
+            raise ApiError(403, "not_your_chat", "notes go on your own chats")
+        note = handoffs.add_note(session, handoff_id, me.user_id, text, now=now)
+        return console_queries.note_json(session, note)
+
+    return web.json_response({"note": await _db(request, work)})
+
+
+@auth.require(AGENT_ROLES)
+async def post_transfer(request: web.Request) -> web.Response:
+    data = await _body(request)
+    handoff_id = _int_field(data, "handoff_id")
+    to_agent_id = _int_field(data, "to_agent_id")
+    me = auth.staff_of(request)
+    now = _state(request).clock()
+
+    def work(session: Session) -> dict[str, Any]:
+        _own(session, handoff_id, me)
+        target = session.get(StaffUser, to_agent_id)
+        if target is None or target.role not in AGENT_ROLES:
+            raise ApiError(422, "invalid", f"no agent {to_agent_id}")
+        if target.id == me.user_id:
+            raise ApiError(422, "invalid", "that is you")
+        if console_queries.assigned_count(session, target.id) >= target.max_chats:
+            raise ApiError(409, "at_capacity", f"{target.display_name} has no room for a chat")
+        handoff = handoffs.transfer(session, handoff_id, me.user_id, target.id, now=now)
+        return console_queries.handoff_json(session, handoff, now)
+
+    view = await _db(request, work)
+    log.info("console: %s transferred handoff %s to %s", me.username, handoff_id, to_agent_id)
+    await live.handoff_changed(request.app, view, previous_agent_id=me.user_id)
+    return web.json_response({"handoff": view})
+
+
+async def _finish(request: web.Request, action: str) -> web.Response:
+    data = await _body(request)
+    handoff_id = _int_field(data, "handoff_id")
+    me = auth.staff_of(request)
+    now = _state(request).clock()
+
+    def work(session: Session) -> dict[str, Any]:
+        _own(session, handoff_id, me)
+        if action == "handback":
+            handoff = handoffs.return_to_bot(session, handoff_id, me.user_id, now=now)
+        else:
+            handoff = handoffs.resolve(session, handoff_id, me.user_id, now=now)
+        return console_queries.handoff_json(session, handoff, now)
+
+    view = await _db(request, work)
+    log.info("console: %s %s handoff %s", me.username, action, handoff_id)
+    await live.finished(request.app, view)
+    return web.json_response({"handoff": view})
+
+
+@auth.require(AGENT_ROLES)
+async def post_handback(request: web.Request) -> web.Response:
+    return await _finish(request, "handback")
+
+
+@auth.require(AGENT_ROLES)
+async def post_close(request: web.Request) -> web.Response:
+    return await _finish(request, "close")
+
+
+@auth.require(AGENT_ROLES)
+async def post_availability(request: web.Request) -> web.Response:
+    data = await _body(request)
+    value = data.get("availability")
+    if value not in AVAILABILITY_CHOICES:
+        raise ApiError(422, "invalid", "availability must be 'available' or 'away'")
+    me = auth.staff_of(request)
+    await _db(request, lambda s: staff.set_availability(s, me.user_id, str(value)))
+    await live.agents_changed(request.app)
+    return web.json_response({"availability": value})
+
+
+def setup(app: web.Application) -> None:
+    base = "/api/v1/agent"
+    add = app.router
+    add.add_get(f"{base}/me", get_me, name="agent-me")
+    add.add_get(f"{base}/queue", get_queue, name="agent-queue")
+    add.add_post(f"{base}/claim/{{handoff_id}}", post_claim, name="agent-claim")
+    add.add_post(f"{base}/reply", post_reply, name="agent-reply")
+    add.add_get(f"{base}/transcript/{{conversation_id}}", get_transcript, name="agent-transcript")
+    add.add_get(f"{base}/customer/{{conversation_id}}", get_customer, name="agent-customer")
+    add.add_post(f"{base}/note", post_note, name="agent-note")
+    add.add_post(f"{base}/transfer", post_transfer, name="agent-transfer")
+    add.add_post(f"{base}/handback", post_handback, name="agent-handback")
+    add.add_post(f"{base}/close", post_close, name="agent-close")
+    add.add_post(f"{base}/availability", post_availability, name="agent-availability")
+    add.add_get(f"{base}/canned-replies", get_canned_replies, name="agent-canned-replies")
+    add.add_get(f"{base}/agents", get_agents, name="agent-agents")
+    add.add_get(f"{base}/supervisor/overview", get_overview, name="agent-supervisor-overview")

@@ -1,0 +1,162 @@
+"""Console authentication: server-side sessions, CSRF, roles and login throttling.
+
+- Login (`POST /console/login` form, `POST /api/v1/agent/login` JSON) checks the password with
+  `store.services.staff`; a success creates a `staff_sessions` row (only the token's SHA-256
+  is stored) and sets the random token in the `gds_console` cookie: HttpOnly, SameSite=Strict,
+  Path=/, Secure when the request came over HTTPS (directly or per X-Forwarded-Proto).
+- Every state-changing request (anything but GET/HEAD) must carry the session's CSRF token:
+  the `X-CSRF-Token` header (fetch/JSON) or the `csrf_token` form field (forms).
+- `require(...)` wraps a handler: anonymous → 401 JSON (API) or a redirect to the login page
+  (pages); a role not allowed → 403.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Final, Literal
+
+from aiohttp import web
+
+from bot.console.state import CONSOLE, ApiError, ConsoleState, error
+from store.services import console_sessions
+from store.services.console_sessions import StaffIdentity
+
+log = logging.getLogger(__name__)
+
+COOKIE: Final = "gds_console"
+LOGIN_COOKIE: Final = "gds_console_login"
+"""Login-form CSRF: a random value in this cookie and in the form's hidden field (double
+submit), so another site cannot log a browser into an account of its choosing."""
+CSRF_HEADER: Final = "X-CSRF-Token"
+CSRF_FIELD: Final = "csrf_token"
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+AGENT_ROLES: Final = frozenset({"agent", "supervisor"})
+"""Who works chats: agents, and supervisors who step in."""
+SUPERVISOR_ROLES: Final = frozenset({"supervisor", "operator"})
+"""Who sees the supervisor overview: supervisors and the station's operators."""
+ALL_ROLES: Final = frozenset({"agent", "supervisor", "operator"})
+
+STAFF: Final = web.RequestKey("console_staff", StaffIdentity)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def state_of(request: web.Request) -> ConsoleState:
+    return request.app[CONSOLE]
+
+
+def is_https(request: web.Request) -> bool:
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    state = state_of(request)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(state.lifetime.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=is_https(request),
+    )
+
+
+def clear_session_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path="/", samesite="Strict", secure=is_https(request))
+
+
+def login_csrf(request: web.Request, response: web.StreamResponse | None = None) -> str:
+    """The login form's CSRF value: the browser's cookie, or a new one set on `response`."""
+    value = request.cookies.get(LOGIN_COOKIE, "")
+    if len(value) < 20 and response is not None:
+        value = secrets.token_urlsafe(24)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            value,
+            path="/console/login",
+            httponly=True,
+            samesite="Strict",
+            secure=is_https(request),
+        )
+    return value
+
+
+async def identify(request: web.Request) -> StaffIdentity | None:
+    """The staff member behind the request's session cookie, or None."""
+    if STAFF in request:
+        return request[STAFF]
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 128:
+        return None
+    state = state_of(request)
+    now = state.clock()
+    identity = await state.db(lambda s: console_sessions.lookup(s, token, now=now, idle=state.idle))
+    if identity is not None:
+        request[STAFF] = identity
+    return identity
+
+
+def staff_of(request: web.Request) -> StaffIdentity:
+    """The identity `require` checked (call only inside a wrapped handler)."""
+    return request[STAFF]
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+async def _csrf_given(request: web.Request) -> str | None:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def require(
+    roles: frozenset[str], *, kind: Literal["api", "page"] = "api"
+) -> Callable[[Handler], Handler]:
+    """Wrap a handler: a live session with one of `roles`, and on a state-changing method the
+    session's CSRF token. The roles are kept on the handler (`console_roles`) for tests."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def inner(request: web.Request) -> web.StreamResponse:
+            identity = await identify(request)
+            if identity is None:
+                if kind == "page":
+                    raise web.HTTPFound("/console/login")
+                return error(401, "unauthorized", "log in to the agent console first")
+            if identity.role not in roles:
+                if kind == "page":
+                    raise web.HTTPForbidden(text="403: 您的账号无权访问此页面。")
+                return error(403, "forbidden", "your role may not do this")
+            if request.method not in SAFE_METHODS and not csrf_ok(
+                identity.csrf_token, await _csrf_given(request)
+            ):
+                log.warning("console: CSRF token missing or wrong for %s", identity.username)
+                if kind == "page":
+                    raise web.HTTPForbidden(text="403: 请求已过期，请刷新页面后重试。")
+                return error(403, "csrf", "missing or wrong X-CSRF-Token")
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return exc.response()
+
+        inner.console_roles = roles  # type: ignore[attr-defined]
+        return inner
+
+    return wrap
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"

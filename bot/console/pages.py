@@ -1,0 +1,130 @@
+"""The console's pages and their assets, served like the web chat's (bot/channels/webchat.py):
+files from bot/static/ read into memory, assets linked with a content hash, a strict
+Content-Security-Policy (no inline script or style, Trusted Types), no CDN.
+
+Pages are small templates: `{{name}}` placeholders are replaced by HTML-escaped values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from aiohttp import hdrs, web
+
+ASSETS: Final[Mapping[str, str]] = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console-supervisor.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "icon.svg": "image/svg+xml",
+}
+"""The only files served under /console/static/."""
+PAGES: Final = ("console-login.html", "console.html", "console-supervisor.html")
+
+_HOST_RE: Final = re.compile(r"[a-z0-9.\-]+(:\d{1,5})?|\[[0-9a-f:.]+\](:\d{1,5})?")
+_PLACEHOLDER: Final = re.compile(r"\{\{([a-z_]+)\}\}")
+
+
+def content_security_policy(host: str) -> str:
+    connect = ["'self'"]
+    host = host.lower()
+    if _HOST_RE.fullmatch(host):
+        connect += [f"ws://{host}", f"wss://{host}"]
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            f"connect-src {' '.join(connect)}",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        ]
+    )
+
+
+def _etag(body: bytes) -> str:
+    return f'"{hashlib.sha256(body).hexdigest()[:20]}"'
+
+
+@dataclass
+class ConsoleFiles:
+    """Pages and assets read into memory; re-read when a file changed (on page loads)."""
+
+    directory: Path
+    raw: dict[str, bytes] = field(default_factory=dict)
+    version: str = ""
+    _stamp: tuple[tuple[str, int, int], ...] = ()
+
+    def refresh(self) -> None:
+        names = [*PAGES, *ASSETS]
+        stamp = tuple(
+            (n, (st := (self.directory / n).stat()).st_mtime_ns, st.st_size) for n in names
+        )
+        if stamp == self._stamp:
+            return
+        raw = {n: (self.directory / n).read_bytes() for n in names}
+        digest = hashlib.sha256()
+        for name in ASSETS:
+            digest.update(raw[name])
+        self.raw, self.version, self._stamp = raw, digest.hexdigest()[:12], stamp
+
+    def render(self, page: str, values: Mapping[str, str]) -> str:
+        values = {"version": self.version, **values}
+        template = self.raw[page].decode("utf-8")
+        return _PLACEHOLDER.sub(
+            lambda m: html.escape(values.get(m.group(1), ""), quote=True), template
+        )
+
+
+def security_headers(response: web.StreamResponse) -> None:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+
+
+async def page_response(
+    request: web.Request,
+    files: ConsoleFiles,
+    page: str,
+    values: Mapping[str, str],
+    status: int = 200,
+) -> web.Response:
+    await asyncio.to_thread(files.refresh)  # picks up edited files without a restart
+    response = web.Response(
+        text=files.render(page, values), status=status, content_type="text/html", charset="utf-8"
+    )
+    response.headers[hdrs.CACHE_CONTROL] = "no-store"  # carries the CSRF token
+    response.headers["Content-Security-Policy"] = content_security_policy(request.host)
+    security_headers(response)
+    return response
+
+
+async def asset(request: web.Request, files: ConsoleFiles) -> web.Response:
+    name = request.match_info["name"]
+    content_type = ASSETS.get(name)
+    if content_type is None or name not in files.raw:
+        raise web.HTTPNotFound()
+    body = files.raw[name]
+    etag = _etag(body)
+    if etag in request.headers.get(hdrs.IF_NONE_MATCH, ""):
+        response = web.Response(status=304)
+    else:
+        response = web.Response(body=body)
+        response.headers[hdrs.CONTENT_TYPE] = content_type
+    response.headers[hdrs.ETAG] = etag
+    versioned = request.query.get("v") == files.version
+    response.headers[hdrs.CACHE_CONTROL] = (
+        "public, max-age=31536000, immutable" if versioned else "no-cache"
+    )
+    security_headers(response)
+    return response

@@ -1,0 +1,68 @@
+"""The console's per-application state and small shared helpers (JSON errors, the clock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Final, TypeVar
+
+from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.console.pages import ConsoleFiles
+from bot.console.ratelimit import LoginLimiter
+from bot.settings import GatewaySettings
+from store.db import unit_of_work
+
+T = TypeVar("T")
+
+SESSION_IDLE: Final = timedelta(minutes=30)
+"""A console session unused for this long ends (the agent logs in again)."""
+SESSION_LIFETIME: Final = timedelta(hours=12)
+"""Absolute: a session ends this long after login whatever happens (one working shift)."""
+
+
+@dataclass
+class ConsoleState:
+    files: ConsoleFiles
+    settings: GatewaySettings = field(default_factory=GatewaySettings)
+    factory: sessionmaker[Session] | None = None
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    idle: timedelta = SESSION_IDLE
+    lifetime: timedelta = SESSION_LIFETIME
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    """Open console websockets (closed at shutdown)."""
+
+    def _sync(self, work: Callable[[Session], T]) -> T:
+        if self.factory is None:
+            raise web.HTTPServiceUnavailable(text="starting")
+        with unit_of_work(self.factory) as session:
+            return work(session)
+
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one unit of work in a worker thread."""
+        return await asyncio.to_thread(self._sync, work)
+
+
+CONSOLE: Final = web.AppKey("console", ConsoleState)
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    """The gateway's JSON error shape: {"error": {"code", "message"}}."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class ApiError(Exception):
+    """Raised by handlers; turned into `error(...)` by the auth wrapper."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def response(self) -> web.Response:
+        return error(self.status, self.code, self.message)
