@@ -14,6 +14,7 @@ import importlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import aiohttp
@@ -21,7 +22,9 @@ from aiohttp import web
 
 from bot import api, console, health
 from bot.backends import Backends
-from bot.keys import BACKENDS, CORE_ROUTER, ROUTER, SETTINGS
+from bot.events import EventHub
+from bot.handoff import HandoffDesk, load_handoff_config
+from bot.keys import BACKENDS, CORE_ROUTER, EVENTS, HANDOFF, ROUTER, SETTINGS
 from bot.notifier import Notifier
 from bot.rasa_client import RasaClient
 from bot.retry import RetryWorker
@@ -77,6 +80,9 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     conf_dir = settings.conf_dir or default_conf_dir()
     store_settings = load_settings(conf_dir)
     texts = load_texts(conf_dir)
+    handoff_config = load_handoff_config(conf_dir)
+    if not settings.handoff_triggers:
+        handoff_config = replace(handoff_config, triggers=handoff_config.triggers.off())
     if not settings.api_token and not _is_loopback(settings.host):
         log.warning("GATEWAY_API_TOKEN is not set: the JSON API is open to the network")
     engine = make_engine(settings.database_url)
@@ -88,14 +94,26 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             session, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout
         )
         backends = Backends(rasa, session, settings.action_server_url)
+        events = EventHub()
+        desk = HandoffDesk(
+            factory=factory,
+            events=events,
+            config=handoff_config,
+            store_settings=store_settings,
+            tracker_events=rasa.events,
+        )
         router = Router(
             transcript=Transcript(factory),
             backends=backends,
             texts=texts,
             max_text_chars=settings.max_text_chars,
             hotline=store_settings.service.hotline,
+            events=events,
+            handoff=desk,
         )
         app[ROUTER] = router
+        app[EVENTS] = events
+        app[HANDOFF] = desk
         app[CORE_ROUTER] = router
         app[BACKENDS] = backends
         # a message is 'received' only while a turn runs; older ones were left by a dead process
@@ -113,10 +131,13 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             # the cursors start now (first start only): what happened before is never announced
             await notifier.prepare()
             notifier.start()
+        if settings.handoff_watch:
+            desk.start()  # wait limits, abandon timer, auto-assignment (conf/handoff.yml)
         log.info("gateway core started (Rasa at %s)", settings.rasa_url)
         try:
             yield
         finally:
+            await desk.stop(grace)
             await notifier.stop(grace)
             await router.close(grace)
             await worker.stop(grace)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from bot.backends import Backends
     from bot.channels.base import MessageHandler
     from bot.events import EventHub
+    from bot.handoff.desk import HandoffDesk
     from bot.router import Router
     from bot.settings import GatewaySettings
 
@@ -21,3 +22,5 @@ CORE_ROUTER: web.AppKey[Router] = web.AppKey("core_router")
 BACKENDS: web.AppKey[Backends] = web.AppKey("backends")
 # The in-process event hub (bot/events.py) the agent console subscribes to; set by bot.app.
 EVENTS: web.AppKey[EventHub] = web.AppKey("events")
+# The human handoff desk (bot/handoff/desk.py): the console's actions; set by bot.app.
+HANDOFF: web.AppKey[HandoffDesk] = web.AppKey("handoff")

@@ -11,6 +11,12 @@ Order of work for one message (bot/README.md has the diagram):
 5. when Rasa or the action server is down or too slow, the message is kept 'pending', the
    customer gets the '系统繁忙' notice at once, and the retry worker answers later through the
    channel the conversation uses.
+
+Human handoff (bot/handoff/, marked "HANDOFF HOOK" below): right after step 1 the handoff
+desk's gate sees the message; while the conversation has an open handoff (queued/assigned) the
+bot never answers and Rasa is not called: the message waits in the transcript for the agent.
+After a turn (and when Rasa fails) the desk's triggers may queue a handoff. Every stored
+message is published on the event hub (bot/events.py) for the agent console.
 """
 
 from __future__ import annotations
@@ -21,15 +27,19 @@ import logging
 import weakref
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.backends import Backends
 from bot.channels.base import Channel
+from bot.events import EventHub
 from bot.inbound import choose_language, location_of, triage
 from bot.messages import Attachment, HandleResult, Inbound, Reply, TranscriptEntry
 from bot.rasa_client import MESSAGE_KEY, RasaRejected, RasaUnavailable
 from bot.texts import GatewayTexts
 from bot.transcript import StoredInbound, Transcript, split_conversation_id
+
+if TYPE_CHECKING:
+    from bot.handoff.desk import AgentRef, HandoffDesk
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,10 @@ log = logging.getLogger(__name__)
 class RouterClosed(RuntimeError):
     """The gateway is shutting down and takes no new messages: the channel should have the
     message delivered again later (a webhook answers 503)."""
+
+
+class NotYourChat(PermissionError):
+    """An agent tried to write in a conversation that is not assigned to them."""
 
 
 class Router:
@@ -50,8 +64,16 @@ class Router:
         texts: GatewayTexts,
         max_text_chars: int,
         hotline: str,
+        events: EventHub | None = None,
+        handoff: HandoffDesk | None = None,
     ) -> None:
         self._transcript = transcript
+        self.events = events if events is not None else EventHub()
+        """Where every stored message is published (the agent console subscribes)."""
+        self.handoff = handoff
+        """The human handoff desk; None: no gate (the bot answers everything)."""
+        if handoff is not None:
+            handoff.bind(self._deliver_for_desk)
         self._backends = backends
         self._rasa = backends.rasa
         self._texts = texts
@@ -123,12 +145,27 @@ class Router:
         if stored is None:
             log.info("%s: message %s was already received", cid, message.external_id)
             return HandleResult(cid, (), duplicate=True)
+        # HANDOFF HOOK (gate): during an open handoff the bot never answers; Rasa is not called
+        handoff_id: int | None = None
+        if self.handoff is not None:
+            gate = await self.handoff.gate(stored)
+            handoff_id = gate.handoff.id if gate.handoff is not None else None
+            self._publish_in(stored, handoff_id)
+            if gate.handled:
+                await self._transcript.answer(
+                    stored.id, cid, gate.replies, inbound_status="processed", sender="system"
+                )
+                self._publish_out(cid, gate.replies, "system", handoff_id=handoff_id)
+                return HandleResult(cid, gate.replies)
+        else:
+            self._publish_in(stored, None)
         replies: tuple[Reply, ...]
         if verdict.verdict != "rasa":
             replies = (self._reply(verdict.verdict, stored.language),)
             await self._transcript.answer(
                 stored.id, cid, replies, inbound_status="processed", sender="system"
             )
+            self._publish_out(cid, replies, "system")
             return HandleResult(cid, replies)
         try:
             if self._backends.down or not await self._drain(cid):
@@ -137,7 +174,8 @@ class Router:
         except RasaUnavailable as exc:
             log.warning("%s: Rasa unavailable (%s): message kept pending", cid, exc)
             self._backends.mark_down()
-            return await self._defer(stored)
+            kind = "action_failure" if "action server" in str(exc) else "rasa_timeout"
+            return await self._defer(stored, kind)
         except RasaRejected as exc:
             log.error("%s: Rasa refused the message (%s)", cid, exc)
             return HandleResult(cid, await self._fail(stored))
@@ -188,10 +226,28 @@ class Router:
         await self._transcript.answer(
             stored.id, stored.conversation_id, result, inbound_status="processed"
         )
+        self._publish_out(stored.conversation_id, result, "bot")
         self._spawn(self._record_intent(stored))
+        # HANDOFF HOOK (triggers): the turn may have queued the conversation for a person
+        if self.handoff is not None:
+            extra = await self.handoff.after_turn(stored)
+            if extra:
+                await self._transcript.deliver(stored.conversation_id, extra, sender="system")
+                self._publish_out(stored.conversation_id, extra, "system")
+                result += extra
         return result
 
-    async def _defer(self, stored: StoredInbound) -> HandleResult:
+    async def _defer(self, stored: StoredInbound, kind: str = "rasa_timeout") -> HandleResult:
+        # HANDOFF HOOK (failure trigger): a person takes the message instead of the retry worker
+        if self.handoff is not None:
+            queued = await self.handoff.on_failure(stored, kind)
+            if queued:
+                cid = stored.conversation_id
+                await self._transcript.answer(
+                    stored.id, cid, queued, inbound_status="processed", sender="system"
+                )
+                self._publish_out(stored.conversation_id, queued, "system")
+                return HandleResult(stored.conversation_id, queued)
         notice = (self._reply("busy", stored.language),)
         await self._transcript.answer(
             stored.id, stored.conversation_id, notice, inbound_status="pending", sender="system"
@@ -205,10 +261,14 @@ class Router:
             await self._transcript.set_status([stored.id], "pending", expected="received")
 
     async def _fail(self, stored: StoredInbound) -> tuple[Reply, ...]:
-        error = (self._reply("error", stored.language),)
+        error: tuple[Reply, ...] = (self._reply("error", stored.language),)
+        # HANDOFF HOOK (failure trigger): Rasa refused the message: a person may take over
+        if self.handoff is not None:
+            error += await self.handoff.on_failure(stored, "action_failure")
         await self._transcript.answer(
             stored.id, stored.conversation_id, error, inbound_status="failed", sender="system"
         )
+        self._publish_out(stored.conversation_id, error, "system")
         return error
 
     async def _record_intent(self, stored: StoredInbound) -> None:
@@ -235,7 +295,12 @@ class Router:
     async def _drain(self, conversation_id: str) -> bool:
         """Answer the conversation's pending messages in order, through its channel. False
         (the rest stays pending) as soon as Rasa fails. Call with the conversation's lock."""
-        for stored in await self._transcript.pending_inbound(conversation_id):
+        pending = await self._transcript.pending_inbound(conversation_id)
+        # HANDOFF HOOK (gate): a person has the chat now: they read these, not Rasa
+        if pending and self.handoff is not None and await self.handoff.is_open(conversation_id):
+            await self._transcript.set_status([p.id for p in pending], "processed")
+            return True
+        for stored in pending:
             if not await self._transcript.set_status([stored.id], "received", expected="pending"):
                 continue  # another worker or process has it
             try:
@@ -297,12 +362,83 @@ class Router:
         """Store and send messages the bot starts (notifications): 'sent', or 'stored' when
         they could only be kept in the transcript."""
         async with self._lock(conversation_id):
-            ids, _ = await self._transcript.deliver(conversation_id, replies, sender=sender)
-            if await self.push(conversation_id, replies):
-                return "sent"
-            if self._channels.get(split_conversation_id(conversation_id)[0]) is not None:
-                await self._transcript.set_status(ids, "failed")
-            return "stored"
+            return await self._deliver_locked(conversation_id, replies, sender=sender)
+
+    async def _deliver_locked(
+        self,
+        conversation_id: str,
+        replies: Sequence[Reply],
+        *,
+        sender: str,
+        agent: str | None = None,
+        handoff_id: int | None = None,
+    ) -> str:
+        ids, _ = await self._transcript.deliver(conversation_id, replies, sender=sender)
+        self._publish_out(conversation_id, replies, sender, agent=agent, handoff_id=handoff_id)
+        if await self.push(conversation_id, replies):
+            return "sent"
+        if self._channels.get(split_conversation_id(conversation_id)[0]) is not None:
+            await self._transcript.set_status(ids, "failed")
+        return "stored"
+
+    async def _deliver_for_desk(
+        self, conversation_id: str, replies: Sequence[Reply], sender: str
+    ) -> str:
+        return await self.deliver(conversation_id, replies, sender=sender)
+
+    async def send_as_agent(self, conversation_id: str, text: str, agent: AgentRef) -> str:
+        """An agent's message: stored (sender 'agent'), sent through the conversation's
+        channel and published. The conversation's open handoff must be assigned to the agent
+        (a supervisor may write in any open one), else `NotYourChat`. 'sent' or 'stored'."""
+        if self.handoff is None:
+            raise NotYourChat("human handoff is not enabled")
+        async with self._lock(conversation_id):
+            view = await self.handoff.open_for(conversation_id)
+            if view is None or view.state != "assigned":
+                raise NotYourChat(f"{conversation_id} has no chat assigned to an agent")
+            if view.agent_id != agent.id and agent.role != "supervisor":
+                raise NotYourChat(f"{conversation_id} is assigned to someone else")
+            return await self._deliver_locked(
+                conversation_id,
+                (Reply(text=text),),
+                sender="agent",
+                agent=agent.username,
+                handoff_id=view.id,
+            )
+
+    # --- events for the agent console -----------------------------------------------------
+
+    def _publish_in(self, stored: StoredInbound, handoff_id: int | None) -> None:
+        self.events.publish(
+            "message_in",
+            {
+                "message_id": stored.id,
+                "text": stored.text,
+                "sender": "customer",
+                "channel": stored.channel,
+                "language": stored.language,
+                "attachments": list(stored.attachments),
+                "handoff_id": handoff_id,
+            },
+            conversation_id=stored.conversation_id,
+            at=stored.created_at,
+        )
+
+    def _publish_out(
+        self,
+        conversation_id: str,
+        replies: Sequence[Reply],
+        sender: str,
+        *,
+        agent: str | None = None,
+        handoff_id: int | None = None,
+    ) -> None:
+        for reply in replies:
+            self.events.publish(
+                "message_out",
+                {**reply.as_json(), "sender": sender, "agent": agent, "handoff_id": handoff_id},
+                conversation_id=conversation_id,
+            )
 
     # --- start and stop -------------------------------------------------------------------
 

@@ -33,6 +33,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
+
+
 def _positive_int(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
@@ -110,6 +121,11 @@ class GatewaySettings:
     """How long a shutdown waits for messages being handled before closing anyway."""
     conf_dir: Path | None = None
     """Where gateway.yml and the stores' configuration are (None: $CONF_DIR or conf/)."""
+    handoff_triggers: bool = True
+    """HANDOFF_TRIGGERS=0 turns off the automatic handoff triggers of conf/handoff.yml (the
+    gate, the console and the survey still work)."""
+    handoff_watch: bool = True
+    """HANDOFF_WATCH=0: no handoff watcher task (timeouts, auto-assignment passes)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
@@ -138,4 +154,6 @@ class GatewaySettings:
             retry_max_backoff=_positive_float(env, "RASA_RETRY_MAX_BACKOFF", cls.retry_max_backoff),
             shutdown_timeout=_positive_float(env, "GATEWAY_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
             conf_dir=Path(env["CONF_DIR"]) if env.get("CONF_DIR") else None,
+            handoff_triggers=_flag(env, "HANDOFF_TRIGGERS", cls.handoff_triggers),
+            handoff_watch=_flag(env, "HANDOFF_WATCH", cls.handoff_watch),
         )

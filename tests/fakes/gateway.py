@@ -49,6 +49,9 @@ def settings_for(rasa: FakeRasa, db_url: str, **overrides: Any) -> GatewaySettin
         notify_interval=0,
         retry_max_backoff=0.2,
         shutdown_timeout=5.0,
+        # the fake NLU calls most texts nlu_fallback: handoff triggers only where a test asks
+        handoff_triggers=False,
+        handoff_watch=False,
     )
     return replace(base, **overrides)
 
