@@ -1,0 +1,295 @@
+"""The pure parts of `make bench` (scripts/benchlib.py): the customer's script, percentiles,
+the verdicts against the targets, /proc parsing and BENCHMARKS.md. No servers, no files."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from scripts.benchlib import (
+    DEFAULT_INTRO,
+    GATEWAY,
+    GENERATED_MARKER,
+    RASA,
+    Customer,
+    Level,
+    Machine,
+    PathRun,
+    Report,
+    Training,
+    cpu_model_and_cores,
+    machine_ticks,
+    meminfo_total_gib,
+    merge_benchmarks,
+    os_name,
+    percentile,
+    phone_number,
+    previous_training,
+    process_ticks,
+    render_markdown,
+    status_kib,
+    summary_text,
+    training_seconds,
+    verdicts,
+)
+
+# --- the customer's script ------------------------------------------------------------------------
+
+
+def converse(customer: Customer, answers: dict[str, str]) -> list[str]:
+    """Play the bot: the reply to each message is answers[message] ('' when not listed)."""
+    sent: list[str] = []
+    reply: str | None = None
+    while (text := customer.next_message(reply)) is not None:
+        sent.append(text)
+        reply = answers.get(text, "")
+        assert len(sent) < 50, "the script never ends"
+    return sent
+
+
+HAPPY = {
+    "你好": "您好！我是供电所智能客服。",
+    "东山村3组停电了 俺家啥电器都用不了": "请问是什么情况？",
+    "只有我家没电": "请留一个联系电话",
+    "13900000007": "已为您登记报修，工单号T2611230001，90分钟内到达",
+    "阶梯电价咋算": "居民阶梯电价按全年累计用电量分三档",
+    "查下上个月电费多少": "请提供户号",
+    "3301000001": "请输入预留手机号后4位",
+    "0001": "验证成功。电费合计 88.00 元",
+    "谢谢": "不客气，能帮到您就好！",
+}
+
+
+def test_the_whole_script_answers_the_fault_form() -> None:
+    customer = Customer(phone_number(7))
+    sent = converse(customer, HAPPY)
+    assert sent == [
+        "你好",
+        "东山村3组停电了 俺家啥电器都用不了",
+        "只有我家没电",
+        "13900000007",
+        "阶梯电价咋算",
+        "查下上个月电费多少",
+        "3301000001",
+        "0001",
+        "谢谢",
+    ]
+    assert customer.off_script == 0
+
+
+def test_the_form_asking_for_the_village_gets_it() -> None:
+    answers = dict(HAPPY, **{"东山村3组停电了 俺家啥电器都用不了": "请问是哪个村？"})
+    answers["东山村3组"] = "请问是什么情况？"
+    sent = converse(Customer(phone_number(7)), answers)
+    assert sent[1:5] == [
+        "东山村3组停电了 俺家啥电器都用不了",
+        "东山村3组",
+        "只有我家没电",
+        "13900000007",
+    ]
+
+
+def test_unexpected_replies_are_counted_and_the_script_goes_on() -> None:
+    answers = dict(HAPPY, **{"你好": "???", "东山村3组停电了 俺家啥电器都用不了": "嗯？"})
+    customer = Customer(phone_number(7))
+    sent = converse(customer, answers)
+    assert sent[:3] == ["你好", "东山村3组停电了 俺家啥电器都用不了", "阶梯电价咋算"]
+    assert customer.off_script == 2
+
+
+def test_a_form_that_never_ends_is_left_after_four_answers() -> None:
+    answers = dict(HAPPY, **{"东山村3组停电了 俺家啥电器都用不了": "请问是什么情况？"})
+    answers["只有我家没电"] = "请问是什么情况？"
+    customer = Customer(phone_number(7))
+    sent = converse(customer, answers)
+    assert sent.count("只有我家没电") == 4
+    assert sent[-1] == "谢谢"
+    assert customer.off_script == 1
+
+
+def test_a_later_first_phase_starts_the_conversation_there() -> None:
+    assert converse(Customer(phone_number(1), first_phase=3), HAPPY) == [
+        "查下上个月电费多少",
+        "3301000001",
+        "0001",
+        "谢谢",
+    ]
+    assert converse(Customer(phone_number(1), first_phase=5), HAPPY)[0] == "你好"  # wraps
+
+
+def test_phone_numbers_are_distinct_mobiles() -> None:
+    assert phone_number(1) == "13900000001"
+    assert len({phone_number(n) for n in range(1000)}) == 1000
+
+
+# --- statistics and verdicts ----------------------------------------------------------------------
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    values = [40.0, 10.0, 30.0, 20.0]
+    assert percentile(values, 50) == 25.0
+    assert percentile(values, 0) == 10.0
+    assert percentile(values, 100) == 40.0
+    assert percentile(values, 95) == pytest.approx(38.5)
+    assert percentile([7.0], 95) == 7.0
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError, match="0-100"):
+        percentile(values, 101)
+
+
+def path_run(
+    path: str,
+    latencies: list[float],
+    seconds: float,
+    errors_by_kind: tuple[tuple[str, int], ...] = (),
+    peak_rss_mb: float | None = None,
+) -> PathRun:
+    return PathRun(path, 1, tuple(latencies), seconds, errors_by_kind, peak_rss_mb=peak_rss_mb)
+
+
+def level(customers: int, gateway_ms: float, rasa_ms: float, gateway_n: int, rasa_n: int) -> Level:
+    return Level(
+        customers,
+        path_run(GATEWAY, [gateway_ms] * gateway_n, 10.0, peak_rss_mb=80.0),
+        path_run(RASA, [rasa_ms] * rasa_n, 10.0),
+    )
+
+
+def test_overhead_and_throughput_ratio() -> None:
+    one = level(1, 208.0, 200.0, 48, 50)
+    assert one.overhead_ms == pytest.approx(8.0)
+    assert one.gateway.rate == pytest.approx(4.8)
+    assert one.throughput_ratio == pytest.approx(0.96)
+    assert math.isnan(level(1, 1.0, 1.0, 5, 0).throughput_ratio)
+
+
+def test_errors_are_summed_over_kinds() -> None:
+    run = path_run(GATEWAY, [1.0], 1.0, errors_by_kind=(("timeout", 2), ("HTTP 503", 1)))
+    assert run.errors == 3
+
+
+def test_verdicts_met_at_the_limits() -> None:
+    met = verdicts([level(1, 210.0, 200.0, 90, 100), level(10, 500.0, 495.0, 95, 100)], 149.0)
+    assert [v.met for v in met] == [True, True, True]
+    assert met[0].measured == "+10.0 ms / +5.0 ms at 1 / 10 customers"
+    assert met[1].measured == "90% / 95% at 1 / 10 customers"
+    assert met[2].measured == "149 MB peak resident (VmHWM)"
+
+
+def test_verdicts_not_met_when_any_level_misses() -> None:
+    missed = verdicts([level(1, 205.0, 200.0, 100, 100), level(50, 600.0, 500.0, 80, 100)], 150.0)
+    assert [v.met for v in missed] == [False, False, False]
+
+
+def test_nothing_measured_meets_nothing() -> None:
+    assert [v.met for v in verdicts([], None)] == [False, False, False]
+    assert verdicts([], None)[2].measured == "not measured"
+    no_replies = Level(1, path_run(GATEWAY, [], 5.0), path_run(RASA, [], 5.0))
+    assert [v.met for v in verdicts([no_replies], 50.0)] == [False, False, True]
+
+
+# --- machine facts --------------------------------------------------------------------------------
+
+
+def test_cpu_model_and_cores() -> None:
+    cpuinfo = (
+        "processor\t: 0\nmodel name\t: AMD EPYC 7B13\ncpu MHz\t\t: 2450.0\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC 7B13\n"
+    )
+    assert cpu_model_and_cores(cpuinfo) == ("AMD EPYC 7B13", 2)
+    assert cpu_model_and_cores("") == ("unknown", 0)
+
+
+def test_meminfo_os_release_and_status() -> None:
+    assert meminfo_total_gib("MemTotal:       24683520 kB\nMemFree: 1 kB\n") == pytest.approx(
+        23.54, abs=0.01
+    )
+    assert meminfo_total_gib("") is None
+    assert os_name('NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n') == (
+        "Debian GNU/Linux 12 (bookworm)"
+    )
+    status = "Name:\tpython\nVmHWM:\t   98304 kB\nVmRSS:\t   81920 kB\n"
+    assert status_kib(status, "VmHWM") == 98304
+    assert status_kib(status, "VmRSS") == 81920
+    assert status_kib(status, "VmSwap") is None
+
+
+def test_cpu_ticks() -> None:
+    stat = "cpu  100 5 50 800 20 3 2 10 0 0\ncpu0 50 2 25 400 10 1 1 5 0 0\n"
+    assert machine_ticks(stat) == (170, 990)
+    pid_stat = "4242 (python -m bot) S 1 4242 4242 0 -1 4194560 10 0 0 0 120 30 0 0 20 0 3"
+    assert process_ticks(pid_stat) == (4242, 150)
+
+
+def test_training_seconds_from_the_train_script_log() -> None:
+    log = "\x1b[1;34m[train]\x1b[0m training ...\n\x1b[1;34m[train]\x1b[0m trained in 431 s → m\n"
+    assert training_seconds(log) == 431.0
+    assert training_seconds("model is up to date") is None
+
+
+# --- BENCHMARKS.md --------------------------------------------------------------------------------
+
+MACHINE = Machine(
+    "AMD EPYC", 2, 23.5, "Debian GNU/Linux 12 (bookworm)", "3.11.7", "3.10.13", "3.6.21"
+)
+
+
+def report(training: Training | None) -> Report:
+    return Report(
+        date="2026-11-26 03:00 UTC",
+        command="make bench",
+        commit="abc1234",
+        machine=MACHINE,
+        conditions="1-minute load average 0.50",
+        setup="Setup: three servers.",
+        levels=(level(1, 215.0, 200.0, 95, 100), level(10, 900.0, 880.0, 99, 100)),
+        gateway_peak_mb=82.0,
+        training=training,
+        errors_by_kind=(("gateway: timeout", 2),),
+    )
+
+
+def test_markdown_has_the_machine_figures_and_honest_verdicts() -> None:
+    text = render_markdown(report(None))
+    assert "| CPU | AMD EPYC, 2 cores |" in text
+    assert "| Rasa | 3.6.21 on Python 3.10.13 |" in text
+    assert "Command: `make bench` at commit abc1234." in text
+    assert "| 1 | gateway → Rasa | 95 | 215.0 | 215.0 | 9.5 | 0 | 0 | 80 |" in text
+    assert "| 10 | Rasa alone | 100 | 880.0 | 880.0 | 10.0 | 0 | 0 |  |" in text
+    assert "| 1 | +15.0 ms | 95% |" in text
+    assert "+15.0 ms / +20.0 ms at 1 / 10 customers | **not met** |" in text
+    assert "95% / 99% at 1 / 10 customers | met |" in text
+    assert "82 MB peak resident (VmHWM) | met |" in text
+    assert "Errors by kind: gateway: timeout: 2." in text
+    assert "not measured yet" in text
+
+
+def test_training_time_is_recorded_and_carried_over_as_such() -> None:
+    measured = Training(431, "`FORCE=1 scripts/train.sh`, measured by this run", "2026-11-26")
+    first = render_markdown(report(measured))
+    assert "**431 s** (`FORCE=1 scripts/train.sh`, measured by this run)." in first
+    carried = previous_training(first)
+    assert carried == Training(431, measured.how, "2026-11-26", carried_over=True)
+    again = render_markdown(report(carried))
+    assert "recorded 2026-11-26, not measured again by this run" in again
+    assert previous_training(again) == carried
+    assert previous_training("no comment here") is None
+
+
+def test_merge_keeps_the_hand_written_intro() -> None:
+    intro = "# Benchmarks\n\nWritten by hand.\n"
+    first = merge_benchmarks(intro + "\n" + GENERATED_MARKER + "\n\nold figures\n", "new figures\n")
+    assert first == f"{intro}\n{GENERATED_MARKER}\n\nnew figures\n"
+    assert "old figures" not in first
+    assert merge_benchmarks(first, "newer\n").count(GENERATED_MARKER) == 1
+    fresh = merge_benchmarks(None, "figures\n")
+    assert fresh.startswith(DEFAULT_INTRO.rstrip())
+    assert fresh.endswith(f"{GENERATED_MARKER}\n\nfigures\n")
+
+
+def test_terminal_summary() -> None:
+    text = summary_text(report(None).levels, 82.0)
+    assert "gateway → Rasa" in text
+    assert "NOT MET  the gateway adds at most 10 ms" in text
+    assert "met      gateway memory under 150 MB: 82 MB" in text
