@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup run migrate seed train validate eval test-stories test test-unit \
-        test-integration test-e2e lint format clean
+        test-integration test-e2e lint format clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-integration: setup ## Integration tests (SQLite, PostgreSQL when TEST_DATAB
 
 test-e2e: train ## End-to-end tests: trained model, real Rasa and action servers
 	$(PY) -m pytest tests/e2e -q
+
+bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; BENCH_TRAIN=1 times a training)
+	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy
 	.venv/bin/ruff check .

@@ -1,0 +1,516 @@
+"""`make bench`: what the gateway costs in front of Rasa (latency, throughput, memory).
+
+It starts its own stack on free loopback ports: a temporary SQLite database, migrated and seeded
+with the demo; the action server; `rasa run` with the trained model; the gateway in front. After
+a warm-up it drives 1, 10 and 50 simulated customers (scripts/benchlib.py `Customer`) through the
+gateway's JSON API and, alternating with it in rounds, straight to Rasa's REST webhook, samples
+the gateway's memory, prints the figures and rewrites the generated part of BENCHMARKS.md with
+the verdicts against the issue's targets. Every server it started is stopped at the end, also on
+failure and on Ctrl-C.
+
+    python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
+                            [--training-seconds N] [--note TEXT] [--output BENCHMARKS.md]
+
+BENCH_TRAIN=1 first measures a full training of the shipped data (`FORCE=1 scripts/train.sh`,
+several minutes, and it replaces models/current.tar.gz); without it the training time is taken
+from --training-seconds or carried over from the previous BENCHMARKS.md, and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import aiohttp
+
+from scripts.benchlib import (
+    GATEWAY,
+    RASA,
+    Customer,
+    Level,
+    Machine,
+    PathRun,
+    Report,
+    Training,
+    cpu_model_and_cores,
+    meminfo_total_gib,
+    merge_benchmarks,
+    os_name,
+    percentile,
+    phone_number,
+    previous_training,
+    render_markdown,
+    summary_text,
+    training_seconds,
+)
+from scripts.benchstack import (
+    MODEL,
+    RASA_BIN,
+    RASA_PYTHON,
+    ROOT,
+    SAMPLE_EVERY,
+    BenchError,
+    CpuWatch,
+    MemorySampler,
+    Servers,
+    Stack,
+    child_env,
+    read,
+    say,
+    start_stack,
+)
+
+REQUEST_TIMEOUT = 60.0
+"""Seconds a client waits for one reply before counting a timeout."""
+SETTLE = 1.0
+"""Pause before each run, so the gateway's background work of the previous one is done."""
+
+
+class Failed(Exception):
+    """One message got no usable answer; `kind` is how it failed."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+# --- driving the customers ---------------------------------------------------------------------
+
+Send = Callable[[aiohttp.ClientSession, str, str], Awaitable[str]]
+
+
+def _texts(replies: object) -> str:
+    if not isinstance(replies, list):
+        raise Failed("malformed answer")
+    return "\n".join(str(r.get("text") or "") for r in replies if isinstance(r, dict))
+
+
+def via_gateway(base: str) -> Send:
+    url = f"{base}/api/v1/messages"
+
+    async def send(session: aiohttp.ClientSession, sender: str, text: str) -> str:
+        async with session.post(url, json={"sender": sender, "text": text}) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise Failed(f"HTTP {response.status}")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise Failed("malformed answer") from None
+        if not isinstance(data, dict):
+            raise Failed("malformed answer")
+        if data.get("degraded"):
+            raise Failed("degraded (系统繁忙)")
+        return _texts(data.get("replies"))
+
+    return send
+
+
+def via_rasa(base: str) -> Send:
+    url = f"{base}/webhooks/rest/webhook"
+
+    async def send(session: aiohttp.ClientSession, sender: str, text: str) -> str:
+        async with session.post(url, json={"sender": sender, "message": text}) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise Failed(f"HTTP {response.status}")
+        try:
+            return _texts(json.loads(body))
+        except ValueError:
+            raise Failed("malformed answer") from None
+
+    return send
+
+
+@dataclass
+class Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    off_script: int = 0
+    conversations: int = 0
+    seconds: float = 0.0
+    peak_rss_kib: int | None = None
+
+    def add(self, other: Tally) -> None:
+        self.latencies_ms += other.latencies_ms
+        self.errors += other.errors
+        self.off_script += other.off_script
+        self.conversations += other.conversations
+        self.seconds += other.seconds
+        if other.peak_rss_kib is not None:
+            self.peak_rss_kib = max(self.peak_rss_kib or 0, other.peak_rss_kib)
+
+    def run(self, path: str, customers: int) -> PathRun:
+        peak = None if self.peak_rss_kib is None else self.peak_rss_kib / 1024
+        return PathRun(
+            path=path,
+            customers=customers,
+            latencies_ms=tuple(self.latencies_ms),
+            errors_by_kind=tuple(sorted(self.errors.items())),
+            off_script=self.off_script,
+            seconds=self.seconds,
+            peak_rss_mb=peak,
+        )
+
+
+async def customer(
+    session: aiohttp.ClientSession,
+    send: Send,
+    tag: str,
+    deadline: float,
+    tally: Tally,
+    phones: Iterator[int],
+    *,
+    offset: int = 0,
+    conversations: int | None = None,
+) -> None:
+    """One simulated customer: conversation after conversation (each a new sender id, the first
+    one starting at phase `offset` of the script), the next message as soon as the reply is
+    there, no new message after the deadline."""
+    for number in itertools.count():
+        if time.monotonic() >= deadline or (conversations is not None and number >= conversations):
+            return
+        script = Customer(phone_number(next(phones)), first_phase=offset if number == 0 else 0)
+        sender, reply = f"bench-{tag}-{number}", None
+        while (text := script.next_message(reply)) is not None and time.monotonic() < deadline:
+            started = time.perf_counter()
+            try:
+                reply = await send(session, sender, text)
+            except Failed as exc:
+                kind = exc.kind
+            except TimeoutError:
+                kind = "timeout"
+            except aiohttp.ClientError as exc:
+                kind = type(exc).__name__
+            else:
+                tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+                continue
+            tally.errors[kind] += 1
+            await asyncio.sleep(0.5)  # a failing server is not hammered
+            break
+        tally.off_script += script.off_script
+        tally.conversations += 1
+
+
+def _short(tally: Tally) -> str:
+    p50 = percentile(tally.latencies_ms, 50)
+    errors = sum(tally.errors.values())
+    return f"{len(tally.latencies_ms)} messages, p50 {p50:.0f} ms, errors {errors}"
+
+
+@dataclass(frozen=True)
+class Measured:
+    levels: tuple[Level, ...]
+    gateway_peak_mb: float | None
+    errors_by_kind: tuple[tuple[str, int], ...]
+    cpu_shares: tuple[float, float]
+
+
+class Driver:
+    """Drives simulated customers down one path at a time, on one client session."""
+
+    def __init__(self, session: aiohttp.ClientSession, stack: Stack, sampler: MemorySampler):
+        self.session = session
+        self.sends = {GATEWAY: via_gateway(stack.gateway_url), RASA: via_rasa(stack.rasa_url)}
+        self.sampler = sampler
+        self.phones = itertools.count(1)
+
+    async def warm_up(self, conversations: int) -> None:
+        """Whole conversations on both paths at once (TensorFlow traces its graphs on first use),
+        not counted; any error here stops the bench."""
+        say(f"warming up: {conversations} whole conversation(s) on each path ...")
+        warm = {path: Tally() for path in self.sends}
+        deadline = time.monotonic() + 180
+        await asyncio.gather(
+            *(
+                customer(self.session, send, f"w-{path}-{n}", deadline, warm[path], self.phones,
+                         offset=0, conversations=1)
+                for path, send in self.sends.items()
+                for n in range(conversations)
+            )
+        )  # fmt: skip
+        for path, tally in warm.items():
+            say(f"warm-up {path}: {_short(tally)}, off-script {tally.off_script}")
+            if tally.errors:
+                raise BenchError(f"the {path} path fails already in the warm-up: {tally.errors}")
+
+    async def drive(self, path: str, customers: int, seconds: float, tag: str) -> Tally:
+        """`customers` at once down `path` for `seconds` (then the replies still due)."""
+        await asyncio.sleep(SETTLE)
+        tally = Tally()
+        self.sampler.reset()
+        started, deadline = time.perf_counter(), time.monotonic() + seconds
+        await asyncio.gather(
+            *(
+                customer(self.session, self.sends[path], f"{tag}-C{n}", deadline, tally,
+                         self.phones, offset=n)
+                for n in range(customers)
+            )
+        )  # fmt: skip
+        tally.seconds = time.perf_counter() - started
+        if path == GATEWAY:
+            tally.peak_rss_kib = self.sampler.peak_kib
+        return tally
+
+    async def level(self, customers: int, duration: float, rounds: int) -> Level:
+        """Both paths, alternating round by round (gateway first, then Rasa first, ...), so
+        the machine's other work falls on both alike."""
+        tallies = {path: Tally() for path in self.sends}
+        for round_no in range(rounds):
+            for path in (GATEWAY, RASA) if round_no % 2 == 0 else (RASA, GATEWAY):
+                tag = f"{path}-L{customers}-R{round_no}"
+                part = await self.drive(path, customers, duration / rounds, tag)
+                say(f"{customers} customers, {path}, round {round_no + 1}: {_short(part)}")
+                tallies[path].add(part)
+        return Level(
+            customers,
+            tallies[GATEWAY].run(GATEWAY, customers),
+            tallies[RASA].run(RASA, customers),
+        )
+
+
+async def measure(
+    stack: Stack, groups: set[int], levels: list[int], duration: float, rounds: int, warmup: int
+) -> Measured:
+    sampler = MemorySampler(stack.gateway_pid)
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        sampling = asyncio.create_task(sampler.run())
+        try:
+            driver = Driver(session, stack, sampler)
+            await driver.warm_up(warmup)
+            cpu = CpuWatch(groups)
+            results = [await driver.level(n, duration, rounds) for n in levels]
+            shares = cpu.shares()
+            high_water = sampler.high_water_kib()
+        finally:
+            sampling.cancel()
+    errors: Counter[str] = Counter()
+    for level in results:
+        for run in (level.gateway, level.rasa):
+            for kind, count in run.errors_by_kind:
+                errors[f"{run.path}: {kind}"] += count
+    return Measured(
+        tuple(results),
+        None if high_water is None else high_water / 1024,
+        tuple(sorted(errors.items())),
+        shares,
+    )
+
+
+# --- facts for the report ---------------------------------------------------------------------
+
+
+def machine_facts(stack: Stack) -> Machine:
+    model, cores = cpu_model_and_cores(read("/proc/cpuinfo"))
+    try:
+        with urllib.request.urlopen(f"{stack.rasa_url}/version", timeout=10) as response:
+            rasa = str(json.load(response).get("version", "unknown"))
+    except (OSError, ValueError):
+        rasa = "unknown"
+    rasa_python = subprocess.run(
+        [str(RASA_PYTHON), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip() or "unknown"  # fmt: skip
+    return Machine(
+        cpu=model,
+        cores=cores or os.cpu_count() or 0,
+        ram_gib=meminfo_total_gib(read("/proc/meminfo")),
+        os=f"{os_name(read('/etc/os-release')) or platform.system()}, Linux {platform.release()}",
+        python=platform.python_version(),
+        rasa_python=rasa_python,
+        rasa=rasa,
+    )
+
+
+def git_commit() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{commit} (with uncommitted changes in the work tree)" if dirty else commit
+
+
+def command_line(argv: list[str], trained: bool) -> str:
+    prefix = "BENCH_TRAIN=1 " if trained else ""
+    if os.environ.get("MAKELEVEL"):
+        return f"{prefix}make bench" + (
+            f" BENCH_ARGS={shlex.quote(shlex.join(argv))}" if argv else ""
+        )
+    return f"{prefix}python -m scripts.bench {shlex.join(argv)}".rstrip()
+
+
+def measure_training(date: str) -> Training:
+    say("BENCH_TRAIN=1: a full training, FORCE=1 scripts/train.sh (several minutes) ...")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, env=child_env(FORCE="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    output = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        sys.stderr.write(line)
+        output.append(line)
+    if process.wait() != 0:
+        raise BenchError("scripts/train.sh failed")
+    seconds = training_seconds("".join(output)) or round(time.monotonic() - started)
+    return Training(seconds, "`FORCE=1 scripts/train.sh`, measured by this run", date)
+
+
+GATEWAY_KNOBS = ("RASA_TIMEOUT", "NOTIFY_INTERVAL", "RASA_RETRY_MAX_BACKOFF", "MAX_TEXT_CHARS")
+
+
+def setup_text(levels: list[int], duration: float, rounds: int, warmup: int) -> str:
+    counts = ", ".join(map(str, levels))
+    knobs = ", ".join(f"{k}={os.environ[k]}" for k in GATEWAY_KNOBS if os.environ.get(k))
+    gateway = f"the gateway ({f'default settings but {knobs}' if knobs else 'default settings'})"
+    return (
+        "Setup: one `rasa run` (the trained `models/current.tar.gz`, in-memory tracker store),"
+        f" the action server and {gateway} on loopback, sharing"
+        " a freshly seeded temporary SQLite database; the bench's client runs on the same machine."
+        " Each simulated customer has its own sender id and follows the script of"
+        " `scripts/benchlib.py` (greeting, an outage report in 东山村 answering the fault form,"
+        " the tariff, the bill with identity verification, thanks: about 9 messages), then starts"
+        " a new conversation; the next message goes out as soon as the reply is in."
+        f" For each level ({counts} customers at once) each path is driven for {duration:g} s in"
+        f" {rounds} rounds of {duration / rounds:g} s alternating gateway and Rasa alone (ABBA),"
+        f" after a warm-up of {warmup} whole conversations per path."
+        " Latency: send to complete reply, at the client. msg/s: answered messages per second of"
+        f" driving. Errors: refused, timed out ({REQUEST_TIMEOUT:g} s), not 200, or answered"
+        " '系统繁忙' (degraded). Off-script: replies without what the script expected."
+        f" Gateway RSS: the largest VmRSS sampled every {SAMPLE_EVERY:g} s while the gateway path"
+        " ran; the memory target is judged on VmHWM, the gateway's peak since it started."
+    )
+
+
+def conditions_text(load_before: str, shares: tuple[float, float], cores: int, note: str) -> str:
+    mine, others = shares
+    busy = "busy: " if others >= 0.10 else ""
+    text = (
+        f"{busy}1-minute load average {load_before} before the stack started; during the"
+        f" measurement the bench's stack and client used {mine:.0%} of the {cores} cores' time,"
+        f" other processes {others:.0%} (a machine shared with other engineers)"
+    )
+    return f"{text}; {note}" if note else text
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def _levels(raw: str) -> list[int]:
+    try:
+        levels = [int(x) for x in raw.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("levels are whole numbers, e.g. 1,10,50") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("levels are whole numbers of at least 1, e.g. 1,10,50")
+    return levels
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--levels", type=_levels, default=[1, 10, 50], help="customers at once")
+    parser.add_argument(
+        "--duration", type=float, default=20.0, help="seconds per path and level [20]"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternations per level [2]")
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up conversations per path [3]")
+    parser.add_argument("--training-seconds", type=float, help="a measured full training time")
+    parser.add_argument("--note", default="", help="conditions worth recording in the report")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.rounds < 1 or args.warmup < 1:
+        parser.error("--duration must be more than 0, --rounds and --warmup at least 1")
+    return args
+
+
+def run(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if not RASA_BIN.exists():
+        raise BenchError(".venv-rasa is missing: run `make setup`")
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    existing = read(args.output) or None
+    train = os.environ.get("BENCH_TRAIN") == "1"
+    if train:
+        training: Training | None = measure_training(date)
+    elif args.training_seconds is not None:
+        training = Training(args.training_seconds, "given with `--training-seconds`", date)
+    else:
+        training = previous_training(existing or "")
+    if not MODEL.exists():
+        raise BenchError(f"{MODEL} is missing: run `make train`")
+    began = time.monotonic()
+    load_before = read("/proc/loadavg").split(" ")[0] or "unknown"
+    with tempfile.TemporaryDirectory(prefix="bench-") as work, Servers(Path(work)) as servers:
+        stack = start_stack(servers, Path(work))
+        machine = machine_facts(stack)
+        measured = asyncio.run(
+            measure(stack, servers.groups(), args.levels, args.duration, args.rounds, args.warmup)
+        )
+        servers.check()  # every server still up at the end, or the figures are suspect
+        say("stopping the servers ...")
+    report = Report(
+        date=date,
+        command=command_line(argv, train),
+        commit=git_commit(),
+        machine=machine,
+        conditions=conditions_text(load_before, measured.cpu_shares, machine.cores, args.note),
+        setup=setup_text(args.levels, args.duration, args.rounds, args.warmup),
+        levels=measured.levels,
+        gateway_peak_mb=measured.gateway_peak_mb,
+        training=training,
+        errors_by_kind=measured.errors_by_kind,
+    )
+    print(summary_text(report.levels, report.gateway_peak_mb))
+    output = merge_benchmarks(existing, render_markdown(report))
+    partial = args.output.with_name(args.output.name + ".partial")
+    partial.write_text(output, encoding="utf-8")
+    partial.replace(args.output)
+    say(f"wrote {args.output} ({time.monotonic() - began:.0f} s)")
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM/SIGHUP: stop the servers as Ctrl-C does
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except BenchError as exc:
+        say(f"failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted; the servers are stopped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""The stack `make bench` measures, and watching its processes: a temporary SQLite database
+migrated and seeded with the demo, the action server, `rasa run` with the trained model and the
+gateway, each on a free loopback port and in its own process group, stopped however the bench
+ends; the gateway's memory and the machine's CPU read from /proc."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from scripts.benchlib import machine_ticks, process_ticks, status_kib
+
+ROOT = Path(__file__).resolve().parents[1]
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+MODEL = ROOT / "models" / "current.tar.gz"
+SAMPLE_EVERY = 0.1
+START_TIMEOUT = 300.0
+STOP_TIMEOUT = 25.0
+# never inherited: the bench's gateway has no Telegram channel and an open JSON API
+DROPPED_ENV = (
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_URL",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "GATEWAY_API_TOKEN",
+    "ALLOWED_ORIGINS",
+    "GATEWAY_HOST",
+)
+
+
+class BenchError(Exception):
+    """The bench cannot go on; the message says why (with a server's log when it failed)."""
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false",
+        PYTHONWARNINGS="ignore::DeprecationWarning",
+    )
+    env.update(extra)
+    return env
+
+
+def read(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+# --- the stack --------------------------------------------------------------------------------
+
+
+class Servers:
+    """The servers the bench started, each in its own process group, stopped in reverse order
+    however the bench ends (a second Ctrl-C while stopping kills what is left)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self._started: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as out:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self._started.append((name, process))
+        return process
+
+    def groups(self) -> set[int]:
+        return {process.pid for _, process in self._started}
+
+    def check(self) -> None:
+        for name, process in self._started:
+            if process.poll() is not None:
+                tail = read(self.logs / f"{name}.log")[-3000:]
+                raise BenchError(f"{name} exited with {process.returncode}:\n{tail}")
+
+    def _signal(self, process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):  # the group: Sanic may fork its workers
+            os.killpg(process.pid, sig)
+
+    def stop(self) -> None:
+        try:
+            for _, process in reversed(self._started):
+                self._signal(process, signal.SIGTERM)
+            for _, process in reversed(self._started):
+                try:
+                    process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self._signal(process, signal.SIGKILL)
+                    process.wait()
+                self._signal(process, signal.SIGKILL)  # any child left behind in its group
+        except KeyboardInterrupt:
+            for _, process in self._started:
+                self._signal(process, signal.SIGKILL)
+            raise
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except urllib.error.HTTPError as exc:  # e.g. the gateway's 503 while Rasa loads
+        exc.close()
+        return False
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Stack:
+    gateway_url: str
+    rasa_url: str
+    token: str
+    gateway_pid: int
+
+
+def start_stack(servers: Servers, work: Path) -> Stack:
+    database_url = f"sqlite:///{work / 'assistant.db'}"
+    say("migrating and seeding a temporary SQLite database ...")
+    seeded = subprocess.run(
+        [sys.executable, "-m", "store", "--url", database_url, "seed"],
+        cwd=ROOT, env=child_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if seeded.returncode != 0:
+        raise BenchError(f"seeding failed:\n{seeded.stdout}{seeded.stderr}")
+    action_port, rasa_port, gateway_port = free_port(), free_port(), free_port()
+    token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
+    endpoints = work / "endpoints.yml"
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    actions_url = f"http://127.0.0.1:{action_port}"
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    gateway_url = f"http://127.0.0.1:{gateway_port}"
+    say(f"starting the action server :{action_port}, Rasa :{rasa_port}, gateway :{gateway_port}")
+    servers.start(
+        "actions",
+        [sys.executable, "-m", "actions", "--port", str(action_port)],
+        child_env(DATABASE_URL=database_url),
+    )
+    servers.start(
+        "rasa",
+        [str(RASA_BIN), "run", "--enable-api", "--auth-token", token,
+         "--interface", "127.0.0.1", "--port", str(rasa_port),
+         "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints),
+         "--model", str(MODEL)],
+        child_env(),
+    )  # fmt: skip
+    gateway = servers.start(
+        "gateway",
+        [sys.executable, "-m", "bot"],
+        child_env(
+            GATEWAY_HOST="127.0.0.1",
+            GATEWAY_PORT=str(gateway_port),
+            RASA_URL=rasa_url,
+            RASA_TOKEN=token,
+            ACTION_SERVER_URL=actions_url,
+            DATABASE_URL=database_url,
+            GATEWAY_SHUTDOWN_TIMEOUT="5",
+        ),
+    )
+    pending = [f"{actions_url}/health", f"{rasa_url}/status?token={token}", f"{gateway_url}/health"]
+    deadline = time.monotonic() + START_TIMEOUT
+    while pending:
+        servers.check()
+        if time.monotonic() > deadline:
+            raise BenchError(f"not ready after {START_TIMEOUT:.0f} s: {', '.join(pending)}")
+        pending = [url for url in pending if not healthy(url)]
+        if pending:
+            time.sleep(0.5)
+    say("all three servers are ready")
+    return Stack(gateway_url, rasa_url, token, gateway.pid)
+
+
+class MemorySampler:
+    """The gateway's resident set (/proc/<pid>/status VmRSS) every SAMPLE_EVERY seconds."""
+
+    def __init__(self, pid: int) -> None:
+        self.status = Path(f"/proc/{pid}/status")
+        self.peak_kib = 0
+
+    def sample(self) -> None:
+        self.peak_kib = max(self.peak_kib, status_kib(read(self.status), "VmRSS") or 0)
+
+    def reset(self) -> None:
+        self.peak_kib = 0
+        self.sample()
+
+    def high_water_kib(self) -> int | None:
+        return status_kib(read(self.status), "VmHWM")
+
+    async def run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(SAMPLE_EVERY)
+
+
+class CpuWatch:
+    """How much CPU the bench's own processes and everything else used over a stretch of time."""
+
+    def __init__(self, groups: set[int]) -> None:
+        self.groups = groups | {os.getpgrp()}
+        self._start = self._now()
+
+    def _ours(self) -> int:
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                group, ticks = process_ticks(stat.read_text())
+            except (OSError, IndexError, ValueError):
+                continue
+            if group in self.groups:
+                total += ticks
+        return total
+
+    def _now(self) -> tuple[int, int, int]:
+        busy, total = machine_ticks(read("/proc/stat"))
+        return busy, total, self._ours()
+
+    def shares(self) -> tuple[float, float]:
+        """(the bench's share, the others' share) of all cores' time since the start."""
+        busy0, total0, ours0 = self._start
+        busy, total, ours = self._now()
+        elapsed = max(total - total0, 1)
+        mine = max(ours - ours0, 0) / elapsed
+        return mine, max((busy - busy0) / elapsed - mine, 0.0)
