@@ -60,10 +60,8 @@ format: setup ## Format and auto-fix the code
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-test: setup lint validate train ## Everything CI runs: lint, validate, all tests, test stories, eval
-	$(PY) -m pytest -q
-	@scripts/test-stories.sh
-	@scripts/eval.sh
+test: ## Everything CI runs: lint, validate, all tests, train, test stories, eval, end-to-end
+	@scripts/test-all.sh
 
 clean: ## Remove models, reports and local data (not the environments)
 	rm -rf models results reports var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make test`: everything CI runs. Two lanes share the machine so the suite finishes sooner:
+#   model lane (background): rasa data validate → train (if inputs changed) → test stories → eval
+#   code lane  (foreground): lint, then every pytest test that needs no trained model
+# then the end-to-end tests, which need the model. Any failure fails the run.
+. "$(dirname "$0")/lib.sh"
+
+"$ROOT/scripts/setup.sh"
+mkdir -p "$ROOT/reports"
+lane_log="$ROOT/reports/model-lane.log"
+(
+  set -e
+  "$ROOT/scripts/validate.sh"
+  "$ROOT/scripts/train.sh"
+  "$ROOT/scripts/test-stories.sh"
+  "$ROOT/scripts/eval.sh"
+) >"$lane_log" 2>&1 &
+lane=$!
+# never leave the lane running behind an interrupted or failed run
+trap 'kill "$lane" 2>/dev/null || true' EXIT
+
+code=0
+log "lint ..."
+(cd "$ROOT" && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy) || code=1
+log "tests that need no trained model ..."
+(cd "$ROOT" && "$PY" -m pytest -q -m "not e2e") || code=1
+
+log "waiting for the model lane (validate, train, test stories, eval; log: reports/model-lane.log) ..."
+if wait "$lane"; then
+  grep -E "^\S*\[(validate|train|test-stories|eval)\]|macro-F1|^OK" "$lane_log" >&2 || true
+  log "end-to-end tests (trained model, real servers) ..."
+  (cd "$ROOT" && "$PY" -m pytest -q -m e2e) || code=1
+else
+  tail -60 "$lane_log" >&2
+  log "the model lane failed: end-to-end tests not run"
+  code=1
+fi
+trap - EXIT
+[ "$code" -eq 0 ] || die "the test suite failed"
+log "all green"
