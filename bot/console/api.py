@@ -21,9 +21,8 @@ from bot.console import auth, live
 from bot.console.auth import AGENT_ROLES, SUPERVISOR_ROLES
 from bot.console.login import user_json
 from bot.console.state import CONSOLE, ApiError, ConsoleState
-from bot.keys import CORE_ROUTER
 from store.models import Handoff, StaffUser
-from store.services import console_queries, handoffs, staff
+from store.services import console_queries, handoffs
 from store.services.console_sessions import StaffIdentity
 from store.workflow import IllegalTransition
 
@@ -74,12 +73,15 @@ def _handoff(session: Session, handoff_id: int) -> Handoff:
         raise ApiError(404, "not_found", f"no handoff {handoff_id}") from None
 
 
-def _own(session: Session, handoff_id: int, me: StaffIdentity) -> Handoff:
-    """The handoff, which must be assigned to `me` (403 otherwise)."""
+def _own(
+    session: Session, handoff_id: int, me: StaffIdentity, *, supervisor_may: bool = False
+) -> Handoff:
+    """The handoff, which must be assigned to `me` (403 otherwise; with `supervisor_may` a
+    supervisor may act in any assigned chat)."""
     handoff = _handoff(session, handoff_id)
     if handoff.state != "assigned":
         raise ApiError(409, "not_assigned", f"handoff {handoff_id} is {handoff.state}")
-    if handoff.agent_id != me.user_id:
+    if handoff.agent_id != me.user_id and not (supervisor_may and me.role == "supervisor"):
         raise ApiError(403, "not_your_chat", "this chat is assigned to another agent")
     return handoff
 
@@ -157,31 +159,42 @@ async def get_overview(request: web.Request) -> web.Response:
 # --- acting -------------------------------------------------------------------------------
 
 
-@auth.require(AGENT_ROLES)
-async def post_claim(request: web.Request) -> web.Response:
+def _handoff_id(request: web.Request) -> int:
     try:
-        handoff_id = int(request.match_info["handoff_id"])
+        return int(request.match_info["handoff_id"])
     except ValueError:
         raise ApiError(404, "not_found", "no such handoff") from None
-    me = auth.staff_of(request)
-    now = _state(request).clock()
 
-    def work(session: Session) -> dict[str, Any]:
+
+async def _view(request: web.Request, handoff_id: int) -> dict[str, Any]:
+    now = _state(request).clock()
+    return await _db(
+        request, lambda s: console_queries.handoff_json(s, handoffs.get(s, handoff_id), now)
+    )
+
+
+@auth.require(AGENT_ROLES)
+async def post_claim(request: web.Request) -> web.Response:
+    handoff_id = _handoff_id(request)
+    me = auth.staff_of(request)
+    desk = live.desk_of(request.app)
+
+    def room(session: Session) -> None:
         _handoff(session, handoff_id)
         user = session.get(StaffUser, me.user_id)
         limit = user.max_chats if user else 0
         if console_queries.assigned_count(session, me.user_id) >= limit:
             raise ApiError(409, "at_capacity", f"you already have {limit} chat(s): close one first")
-        try:
-            handoff = handoffs.claim(session, handoff_id, me.user_id, now=now)
-        except handoffs.AlreadyClaimed as exc:
-            raise ApiError(409, "already_claimed", f"handoff {handoff_id} is {exc.state}") from None
-        return console_queries.handoff_json(session, handoff, now)
 
-    view = await _db(request, work)
+    await _db(request, room)
+    try:
+        await desk.claim(handoff_id, me.user_id)
+    except handoffs.AlreadyClaimed as exc:
+        raise ApiError(409, "already_claimed", f"handoff {handoff_id} is {exc.state}") from None
+    except IllegalTransition as exc:
+        raise ApiError(409, "illegal_transition", str(exc)) from None
     log.info("console: %s claimed handoff %s", me.username, handoff_id)
-    await live.handoff_changed(request.app, view)
-    return web.json_response({"handoff": view})
+    return web.json_response({"handoff": await _view(request, handoff_id)})
 
 
 @auth.require(AGENT_ROLES)
@@ -193,12 +206,11 @@ async def post_reply(request: web.Request) -> web.Response:
     me = auth.staff_of(request)
 
     def work(session: Session) -> str:
-        handoff = _own(session, handoff_id, me)
+        handoff = _own(session, handoff_id, me, supervisor_may=True)
         return handoff.conversation.conversation_id
 
     conversation_id = await _db(request, work)
-    router = request.app[CORE_ROUTER]
-    status = await live.send_as_agent(router, conversation_id, text, me)
+    status = await live.send_as_agent(request.app, conversation_id, text, me)
     return web.json_response({"ok": True, "conversation_id": conversation_id, "status": status})
 
 
@@ -226,9 +238,9 @@ async def post_transfer(request: web.Request) -> web.Response:
     handoff_id = _int_field(data, "handoff_id")
     to_agent_id = _int_field(data, "to_agent_id")
     me = auth.staff_of(request)
-    now = _state(request).clock()
+    desk = live.desk_of(request.app)
 
-    def work(session: Session) -> dict[str, Any]:
+    def check(session: Session) -> None:
         _own(session, handoff_id, me)
         target = session.get(StaffUser, to_agent_id)
         if target is None or target.role not in AGENT_ROLES:
@@ -237,33 +249,31 @@ async def post_transfer(request: web.Request) -> web.Response:
             raise ApiError(422, "invalid", "that is you")
         if console_queries.assigned_count(session, target.id) >= target.max_chats:
             raise ApiError(409, "at_capacity", f"{target.display_name} has no room for a chat")
-        handoff = handoffs.transfer(session, handoff_id, me.user_id, target.id, now=now)
-        return console_queries.handoff_json(session, handoff, now)
 
-    view = await _db(request, work)
+    await _db(request, check)
+    try:
+        await desk.transfer(handoff_id, me.user_id, to_agent_id)
+    except IllegalTransition as exc:
+        raise ApiError(409, "illegal_transition", str(exc)) from None
     log.info("console: %s transferred handoff %s to %s", me.username, handoff_id, to_agent_id)
-    await live.handoff_changed(request.app, view, previous_agent_id=me.user_id)
-    return web.json_response({"handoff": view})
+    return web.json_response({"handoff": await _view(request, handoff_id)})
 
 
 async def _finish(request: web.Request, action: str) -> web.Response:
     data = await _body(request)
     handoff_id = _int_field(data, "handoff_id")
     me = auth.staff_of(request)
-    now = _state(request).clock()
-
-    def work(session: Session) -> dict[str, Any]:
-        _own(session, handoff_id, me)
+    desk = live.desk_of(request.app)
+    await _db(request, lambda s: _own(s, handoff_id, me))
+    try:
         if action == "handback":
-            handoff = handoffs.return_to_bot(session, handoff_id, me.user_id, now=now)
+            await desk.return_to_bot(handoff_id, me.user_id)
         else:
-            handoff = handoffs.resolve(session, handoff_id, me.user_id, now=now)
-        return console_queries.handoff_json(session, handoff, now)
-
-    view = await _db(request, work)
+            await desk.resolve(handoff_id, me.user_id)
+    except IllegalTransition as exc:
+        raise ApiError(409, "illegal_transition", str(exc)) from None
     log.info("console: %s %s handoff %s", me.username, action, handoff_id)
-    await live.finished(request.app, view)
-    return web.json_response({"handoff": view})
+    return web.json_response({"handoff": await _view(request, handoff_id)})
 
 
 @auth.require(AGENT_ROLES)
@@ -283,8 +293,7 @@ async def post_availability(request: web.Request) -> web.Response:
     if value not in AVAILABILITY_CHOICES:
         raise ApiError(422, "invalid", "availability must be 'available' or 'away'")
     me = auth.staff_of(request)
-    await _db(request, lambda s: staff.set_availability(s, me.user_id, str(value)))
-    await live.agents_changed(request.app)
+    await live.desk_of(request.app).set_availability(me.user_id, str(value))
     return web.json_response({"availability": value})
 
 

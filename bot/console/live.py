@@ -1,79 +1,43 @@
-"""The console's side of the live events (bot/events.py): what it publishes after an agent
-acted, and sending an agent's reply through the router."""
+"""The console's link to the gateway core: the handoff desk (bot/handoff/desk.py), which
+changes handoffs, tells the customer (agent joined, back to the bot, the survey) and publishes
+the events, and the router, which delivers an agent's reply at once."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy import func, select
 
-from bot.console.state import CONSOLE
-from bot.keys import EVENTS
-from bot.messages import Reply
-from bot.router import Router
-from store.models import Handoff
+from bot.console.state import ApiError
+from bot.handoff.desk import AgentRef, HandoffDesk
+from bot.keys import CORE_ROUTER, HANDOFF
+from bot.router import NotYourChat
 from store.services.console_sessions import StaffIdentity
 
-log = logging.getLogger(__name__)
+
+def desk_of(app: web.Application) -> HandoffDesk:
+    desk = app.get(HANDOFF)
+    if desk is None:
+        raise ApiError(503, "unavailable", "human handoff is not running in this gateway")
+    return desk
 
 
-def _publish_handoff(app: web.Application, view: dict[str, Any], **extra: Any) -> None:
-    hub = app.get(EVENTS)
-    if hub is None:
-        return
-    data = {
-        "handoff_id": view["id"],
-        "conversation_id": view["conversation_id"],
-        "state": view["state"],
-        "reason": view["reason"],
-        "priority": view["priority"],
-        "agent_id": (view.get("agent") or {}).get("id"),
-        "actor": "console",
-        **extra,
-    }
-    hub.publish("handoff_changed", data, conversation_id=view["conversation_id"])
-
-
-async def _queue_changed(app: web.Application) -> None:
-    hub = app.get(EVENTS)
-    if hub is None:
-        return
-    queued = await app[CONSOLE].db(
-        lambda s: int(
-            s.scalar(select(func.count(Handoff.id)).where(Handoff.state == "queued")) or 0
-        )
+def agent_ref(identity: StaffIdentity) -> AgentRef:
+    return AgentRef(
+        id=identity.user_id,
+        username=identity.username,
+        display_name=identity.display_name,
+        role=identity.role,
     )
-    hub.publish("queue_changed", {"queued": queued})
-
-
-async def handoff_changed(
-    app: web.Application, view: dict[str, Any], *, previous_agent_id: int | None = None
-) -> None:
-    """After a claim or a transfer."""
-    _publish_handoff(app, view, previous_agent_id=previous_agent_id)
-    await _queue_changed(app)
-
-
-async def finished(app: web.Application, view: dict[str, Any]) -> None:
-    """After a hand-back or a close: the conversation is the bot's again."""
-    _publish_handoff(app, view)
-    await _queue_changed(app)
-
-
-async def agents_changed(app: web.Application) -> None:
-    """An agent's availability changed (the supervisor's agent list)."""
-    await _queue_changed(app)
 
 
 async def send_as_agent(
-    router: Router, conversation_id: str, text: str, agent: StaffIdentity
+    app: web.Application, conversation_id: str, text: str, agent: StaffIdentity
 ) -> str:
     """Store the agent's message and deliver it at once through the conversation's channel:
     'sent', or 'stored' when the channel could not take it (the transcript keeps it)."""
-    send = getattr(router, "send_as_agent", None)
-    if send is not None:
-        result = await send(conversation_id, text, agent.username)
-        return result if isinstance(result, str) else "sent"
-    return await router.deliver(conversation_id, [Reply(text=text)], sender="agent")
+    router = app.get(CORE_ROUTER)
+    if router is None:
+        raise ApiError(503, "unavailable", "the gateway is starting")
+    try:
+        return await router.send_as_agent(conversation_id, text, agent_ref(agent))
+    except NotYourChat as exc:
+        raise ApiError(403, "not_your_chat", str(exc)) from None
