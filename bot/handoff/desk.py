@@ -347,6 +347,7 @@ class HandoffDesk:
             outcome.replies.append(self._callback_offer(notice, language))
         self._queue_changed(session, outcome)
         session.refresh(handoff)
+        outcome.view = HandoffView.of(handoff)
         return handoff
 
     def _auto_assign_one(
