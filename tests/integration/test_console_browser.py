@@ -1,0 +1,228 @@
+"""The agent console in a real headless Chromium (Debian's, driven by Playwright) against the
+real gateway (create_app: router, handoff desk, Telegram channel, console) on SQLite, with the
+fake Rasa and the fake Telegram Bot API. Every request the page makes outside the gateway, and
+every console error (CSP, Trusted Types), fails the test.
+
+The story: a Telegram customer talks to the bot and is queued for a person; an agent logs in,
+claims the chat and replies; the customer gets the reply on Telegram; the customer's next
+message reaches the agent's page and Rasa is not asked; the agent hands back; the survey
+arrives and the customer's rating is stored with the handoff and the agent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import Browser, Page, Playwright, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import create_app
+from bot.keys import HANDOFF
+from store.db import unit_of_work
+from store.models import Rating
+from tests.browser import GatewayThread, chromium_executable
+from tests.fakes.gateway import settings_for
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.telegram_api import FakeTelegram
+from tests.integration.console_fakes import PASSWORD, cheap_password_hashing, make_staff
+
+pytestmark = pytest.mark.slow
+
+CUSTOMER = 424242
+CONVERSATION = f"telegram:{CUSTOMER}"
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """The browser story runs on SQLite only (the API tests cover PostgreSQL)."""
+    return "sqlite"
+
+
+# Module scope, not session: while Playwright's sync driver is open it keeps an asyncio loop
+# running in this thread, and pytest-asyncio's tests in later modules could not start theirs.
+@pytest.fixture(scope="module")
+def playwright_driver() -> Iterator[Playwright]:
+    chromium_executable()  # skip (or fail under CI) before starting anything
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    browser = playwright_driver.chromium.launch(
+        executable_path=chromium_executable(), headless=True
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Stack:
+    fakes: GatewayThread
+    """A loop thread for the fake Rasa and the fake Telegram (they are servers of their own)."""
+    gateway: GatewayThread
+    rasa: FakeRasa
+    telegram: FakeTelegram
+    errors: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        self.fakes.call(self.telegram.deliver(self.telegram.text_update(text)))
+
+    def sent(self, count: int, within: float = 15) -> list[dict[str, Any]]:
+        """The first `count` messages the bot sent the customer (waits for them)."""
+        return self.fakes.call(
+            self.telegram.wait_for_messages(count, chat_id=CUSTOMER, within=within),
+            timeout=within + 5,
+        )
+
+    def texts(self) -> list[str]:
+        return [str(m.get("text", "")) for m in self.telegram.sent]
+
+
+async def _telegram() -> FakeTelegram:
+    return await FakeTelegram().start()
+
+
+@pytest.fixture
+def stack(
+    db_url: str, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Stack]:
+    cheap_password_hashing(monkeypatch)
+    make_staff(session_factory)
+    fakes = GatewayThread(web.Application).start()
+    rasa = FakeRasa()
+    fakes.call(rasa.start())
+    telegram = fakes.call(_telegram())
+    settings = settings_for(
+        rasa,
+        db_url,
+        telegram_token=telegram.token,
+        telegram_api_base_url=telegram.base_url,
+        handoff_triggers=False,  # the test queues the chat itself: no time-of-day dependence
+        handoff_watch=False,
+    )
+    gateway = GatewayThread(lambda: create_app(settings)).start()
+    try:
+        yield Stack(fakes, gateway, rasa, telegram)
+    finally:
+        gateway.stop()
+        fakes.call(telegram.close())
+        fakes.call(rasa.close())
+        fakes.stop()
+
+
+@pytest.fixture
+def page(browser: Browser, stack: Stack) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    context.set_default_timeout(15_000)
+
+    def only_the_gateway(route: Any) -> None:
+        if route.request.url.startswith(stack.gateway.url + "/"):
+            route.continue_()
+        else:
+            stack.foreign.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_gateway)
+    page = context.new_page()
+    page.on("console", lambda m: stack.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: stack.errors.append(str(error)))
+    yield page
+    context.close()
+    assert stack.foreign == [], "the page reached outside the gateway"
+    assert stack.errors == [], "console errors"
+
+
+def queue_for_a_person(stack: Stack) -> None:
+    async def work() -> None:
+        app = stack.gateway.app
+        assert app is not None
+        await app[HANDOFF].request(CONVERSATION, reason="request_human", detail="客户要求人工")
+
+    stack.gateway.call(work())
+
+
+def test_agent_takes_a_telegram_chat_replies_and_hands_back(
+    page: Page, stack: Stack, session_factory: sessionmaker[Session]
+) -> None:
+    # the customer talks to the bot, then is queued for a person
+    stack.say("你好")
+    assert stack.sent(1)[0]["text"] == "收到：你好"
+    queue_for_a_person(stack)
+    before_login = len(stack.telegram.sent)
+
+    # the agent logs in
+    page.goto(stack.gateway.url + "/console")
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    page.get_by_label("用户名").fill("agent1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(r"/console$"))
+    expect(page.locator("#live")).to_have_text("实时连接正常")
+
+    # the queue shows the chat with its reason; the transcript has the bot's part and intents
+    item = page.locator("#queue .item-button").filter(has_text=CONVERSATION)
+    expect(item).to_contain_text("客户要求转人工")
+    item.click()
+    transcript = page.locator("#transcript")
+    expect(transcript.locator(".msg-customer .msg-text").first).to_have_text("你好")
+    expect(transcript.locator(".msg-bot .msg-text").first).to_have_text("收到：你好")
+    expect(transcript.locator(".msg-customer .msg-intent").first).to_have_text("greet 99%")
+
+    # claim: the customer is told an agent joined
+    page.get_by_role("button", name="接入此会话").click()
+    expect(page.locator("#mine .item-button").filter(has_text=CONVERSATION)).to_be_visible()
+    expect(page.locator("#queue .item-button")).to_have_count(0)
+    joined = stack.sent(before_login + 1)[-1]
+    assert "已接入" in joined["text"]
+
+    # the reply reaches the customer on Telegram at once
+    box = page.get_by_label("回复内容")
+    box.fill("您好，我是供电所客服，请问有什么可以帮您？")
+    box.press("Enter")
+    expect(box).to_have_value("")
+    reply = stack.sent(before_login + 2)[-1]
+    assert reply["text"] == "您好，我是供电所客服，请问有什么可以帮您？"
+    expect(transcript.locator(".msg-agent .msg-text").last).to_have_text(reply["text"])
+
+    # the customer's next message reaches the agent's page; Rasa is not asked
+    asked = stack.rasa.requests
+    stack.say("我家停电三天了，<b>快</b>来人")
+    expect(transcript.locator(".msg-customer .msg-text").last).to_have_text(
+        "我家停电三天了，<b>快</b>来人"
+    )
+    assert page.locator("#transcript b").count() == 0  # text, never HTML
+    assert stack.rasa.requests == asked
+
+    # a private note stays private
+    page.get_by_label("备注").fill("老用户，上次投诉过")
+    page.get_by_role("button", name="保存备注").click()
+    expect(page.locator("#notes .note p")).to_have_text("老用户，上次投诉过")
+
+    # hand back: the customer is told and asked for a rating
+    sent_before = len(stack.telegram.sent)
+    page.get_by_role("button", name="交还机器人").click()
+    expect(page.locator("#mine .item-button")).to_have_count(0)
+    returned, survey = stack.sent(sent_before + 2)[sent_before:]
+    assert "智能助手" in returned["text"]
+    assert [b["text"] for b in FakeTelegram.buttons_of(survey)] == ["1", "2", "3", "4", "5"]
+    assert "老用户" not in " ".join(stack.texts())
+
+    stack.say("5")
+    thanks = stack.sent(len(stack.telegram.sent) + 1)[-1]
+    assert "5" in thanks["text"]
+    with unit_of_work(session_factory) as session:
+        rating = session.scalars(select(Rating)).one()
+        assert (rating.sender_id, rating.rating) == (CONVERSATION, 5)
+        assert rating.handoff_id is not None
+        assert rating.agent_id is not None
+    assert "老用户" not in " ".join(stack.texts())
