@@ -1,10 +1,14 @@
 """Command line of the stores: `python -m store {migrate,seed,sync-areas,advance-ticket,
-advance-application}`. The database is $DATABASE_URL (or --url), configuration $CONF_DIR."""
+advance-application,create-user,demo-users}`. The database is $DATABASE_URL (or --url),
+configuration $CONF_DIR."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
+import os
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,7 +17,7 @@ from store import demo
 from store.config import ConfigError, Settings, load_settings
 from store.db import database_url, make_engine, make_session_factory, migrate, unit_of_work
 from store.ids import MaskingFilter
-from store.services import applications, areas, tickets
+from store.services import applications, areas, staff, tickets
 from store.workflow import IllegalTransition
 
 log = logging.getLogger("store")
@@ -45,7 +49,97 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--note")
         cmd.add_argument("--actor", default="staff")
         cmd.add_argument("--now", help="pretend it is this time (ISO 8601)")
+    user = sub.add_parser("create-user", help="add a staff user of the agent console")
+    user.add_argument("username")
+    user.add_argument("--display-name", help="name customers see (default: the username)")
+    user.add_argument("--role", choices=staff.ROLES, default="agent")
+    user.add_argument("--max-chats", type=int, default=3, help="chats at once (default 3)")
+    user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (default: ask twice)",
+    )
+    sub.add_parser(
+        "demo-users",
+        help="create agent1, agent2, supervisor and operator if missing; print their passwords"
+        f" once (or use ${DEMO_PASSWORD_ENV})",
+    )
     return parser
+
+
+#: Environment variable with the demo users' password (tests, demos); random when unset.
+DEMO_PASSWORD_ENV = "DEMO_AGENT_PASSWORD"
+DEMO_USERS = (
+    ("agent1", "客服一号", "agent", 3),
+    ("agent2", "客服二号", "agent", 3),
+    ("supervisor", "值班长", "supervisor", 5),
+    ("operator", "运维", "operator", 0),
+)
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n") or None
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        print("The passwords differ.", file=sys.stderr)
+        return None
+    return first or None
+
+
+def _create_user(url: str, args: argparse.Namespace) -> int:
+    password = _read_password(args.password_stdin)
+    if password is None:
+        print("No password given; nothing done.", file=sys.stderr)
+        return 1
+    engine = make_engine(url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            user = staff.create_user(
+                session,
+                username=args.username,
+                display_name=args.display_name or args.username,
+                password=password,
+                role=args.role,
+                max_chats=args.max_chats,
+                now=datetime.now(UTC),
+            )
+            print(f"Created {user.role} {user.username} (id {user.id}).")
+    except staff.StaffError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _demo_users(url: str) -> int:
+    """Idempotent: existing users are left alone (their passwords are not shown again)."""
+    fixed = os.environ.get(DEMO_PASSWORD_ENV) or None
+    engine = make_engine(url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            for username, name, role, max_chats in DEMO_USERS:
+                if staff.get_by_username(session, username) is not None:
+                    print(f"{username}: exists (password unchanged)")
+                    continue
+                password = fixed or secrets.token_urlsafe(12)
+                staff.create_user(
+                    session,
+                    username=username,
+                    display_name=name,
+                    password=password,
+                    role=role,
+                    max_chats=max_chats,
+                    now=datetime.now(UTC),
+                )
+                shown = f"${DEMO_PASSWORD_ENV}" if fixed else password
+                print(f"{username}: created ({role}), password {shown}")
+    finally:
+        engine.dispose()
+    if not fixed:
+        print("Passwords are shown only now: note them.")
+    return 0
 
 
 def _seed(url: str, settings: Settings, args: argparse.Namespace) -> int:
@@ -128,4 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine.dispose()
         print(f"{count} service areas.")
         return 0
+    if args.command == "create-user":
+        return _create_user(url, args)
+    if args.command == "demo-users":
+        return _demo_users(url)
     return _advance(url, settings, args)
