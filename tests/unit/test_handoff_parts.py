@@ -1,0 +1,100 @@
+"""Unit tests of the handoff's parts: the event hub, conf/handoff.yml, ratings parsing, hours."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.events import EventHub
+from bot.handoff.config import load_handoff_config
+from bot.handoff.desk import parse_rating
+from store.config import default_conf_dir
+from store.configuration.yamlfile import ConfigError
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def test_every_subscriber_gets_every_event_in_order() -> None:
+    hub = EventHub()
+    a = hub.subscribe()
+    b = hub.subscribe(("alert",))
+    hub.publish("message_in", {"text": "停电了"}, conversation_id="fake:1")
+    hub.publish("alert", {"reason": "safety_hazard"}, conversation_id="fake:2")
+    assert [e.kind for e in a.pending()] == ["message_in", "alert"]
+    [alert] = b.pending()
+    assert alert.as_json()["type"] == "alert"
+    assert alert.as_json()["conversation_id"] == "fake:2"
+    assert alert.as_json()["reason"] == "safety_hazard"
+    with pytest.raises(ValueError, match="unknown event kinds"):
+        hub.subscribe(("nope",))
+
+
+async def test_async_iteration_and_close() -> None:
+    hub = EventHub()
+    seen: list[str] = []
+
+    async def reader() -> None:
+        async with hub.subscribe() as events:
+            async for event in events:
+                seen.append(event.data["text"])
+                if len(seen) == 2:
+                    break
+
+    task = asyncio.create_task(reader())
+    await asyncio.sleep(0)
+    assert hub.subscriber_count == 1
+    hub.publish("message_out", {"text": "a"})
+    hub.publish("message_out", {"text": "b"})
+    await asyncio.wait_for(task, 2)
+    assert seen == ["a", "b"]
+    assert hub.subscriber_count == 0  # closed on leaving the block
+
+    sub = hub.subscribe()
+    sub.close()
+    assert await sub.get() is None
+    hub.publish("queue_changed", {"queued": 1})  # no error with nobody listening
+
+
+async def test_a_slow_subscriber_loses_the_oldest_and_is_marked() -> None:
+    hub = EventHub(queue_size=2)
+    slow = hub.subscribe()
+    for n in range(5):
+        hub.publish("queue_changed", {"queued": n})
+    assert slow.lagged
+    assert [e.data["queued"] for e in slow.pending()] == [3, 4]
+
+
+def test_parse_rating() -> None:
+    assert parse_rating('/rate_service{"rating": 4}') == 4
+    assert parse_rating("5") == 5
+    assert parse_rating(" 3分 ") == 3
+    assert parse_rating('/rate_service{"rating": 9}') is None
+    assert parse_rating("/rate_service{oops}") is None
+    assert parse_rating("我家5号停电") is None
+    assert parse_rating("12") is None
+
+
+def test_configuration_and_hours() -> None:
+    config = load_handoff_config(default_conf_dir())
+    assert config.in_service_hours(datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI))  # Monday
+    assert not config.in_service_hours(datetime(2026, 11, 23, 18, 0, tzinfo=SHANGHAI))
+    assert not config.in_service_hours(datetime(2026, 11, 22, 10, 0, tzinfo=SHANGHAI))  # Sunday
+    assert config.in_service_hours(datetime(2026, 11, 21, 3, 30, tzinfo=ZoneInfo("UTC")))  # Sat
+    assert config.hours_text("en") == "Mon-Fri 08:30-17:30, Sat 09:00-12:00"
+    assert "{" not in config.text("queued", "zh", position=1)
+    assert config.triggers.off().request_human is False
+
+
+def test_an_unknown_placeholder_stops_start_up(tmp_path: Path) -> None:
+    shutil.copy(default_conf_dir() / "handoff.yml", tmp_path / "handoff.yml")
+    path = tmp_path / "handoff.yml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("{position}位", "{posiiton}位"), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError, match=r"texts\.queued\.zh: unknown placeholder \{posiiton\}"):
+        load_handoff_config(tmp_path)
