@@ -32,6 +32,7 @@ def _login_work(
     now = state.clock()
 
     def work(session: Session) -> tuple[str, StaffIdentity] | None:
+        console_sessions.purge_expired(session, now=now, idle=state.idle)
         user = staff.authenticate(session, username, password)
         if user is None:
             return None

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any, Final
 
-from aiohttp import WSMsgType, hdrs, web
+from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from sqlalchemy.orm import Session
 
 from bot.channels.webchat import origin_allowed
@@ -21,13 +22,15 @@ from bot.console import auth
 from bot.console.state import CONSOLE
 from bot.events import Event
 from bot.keys import EVENTS
-from store.services import handoffs
+from store.services import console_sessions, handoffs
 from store.services.console_sessions import StaffIdentity
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS: Final = 25.0
 SEND_TIMEOUT_SECONDS: Final = 10.0
+SESSION_CHECK_SECONDS: Final = 60.0
+"""How often an open socket checks that its session is still valid."""
 
 
 class AgentFilter:
@@ -99,15 +102,30 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 subscription.lagged = False
             await asyncio.wait_for(ws.send_json(frame), SEND_TIMEOUT_SECONDS)
 
+    async def still_logged_in() -> None:
+        """Close the socket when the session ends (logout elsewhere, expiry)."""
+        token = request.cookies.get(auth.COOKIE, "")
+        while not ws.closed:
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            alive = await state.db(
+                functools.partial(
+                    console_sessions.lookup, token=token, now=state.clock(), idle=state.idle
+                )
+            )
+            if alive is None:
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
+
     pump = asyncio.create_task(forward())
+    watchdog = asyncio.create_task(still_logged_in())
     try:
         async for frame in ws:  # the client only answers pings; anything else is ignored
             if frame.type == WSMsgType.ERROR:
                 break
     finally:
         subscription.close()
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        for task in (pump, watchdog):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         sockets.discard(ws)
     return ws

@@ -300,3 +300,23 @@ async def test_api_errors_are_json(
     assert response.status == 415
     status, body = await agent.json("POST", "/api/v1/agent/availability", {"availability": "nap"})
     assert status == 422
+
+
+async def test_websocket_closes_when_the_session_ends(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.console import ws as console_ws
+
+    monkeypatch.setattr(console_ws, "SESSION_CHECK_SECONDS", 0.1)
+    agent = await console.browser("agent1")
+    ws = await agent.http.ws_connect(agent.url("/console/ws"), headers={"Origin": console.origin})
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    other_tab = await console.browser("agent1")
+    status, _ = await other_tab.json("GET", "/api/v1/agent/me")
+    assert status == 200
+    # logging out with the first session's cookie ends it; its socket follows
+    assert (await agent.post("/api/v1/agent/logout")).status == 200
+    frame = await ws.receive(timeout=5)
+    assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+    assert (await other_tab.get("/api/v1/agent/me")).status == 200  # its own session lives on
