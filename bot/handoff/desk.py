@@ -194,6 +194,8 @@ class HandoffDesk:
         self._deliver: Callable[[str, Sequence[Reply], str], Awaitable[str]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._postponed: dict[str, tuple[str, str | None]] = {}
+        """conversation id → (reason, detail) of a trigger waiting for the bot's form to end."""
 
     def bind(self, deliver: Callable[[str, Sequence[Reply], str], Awaitable[str]]) -> None:
         """How the desk sends customer texts outside a turn (the router's `deliver`)."""
@@ -532,21 +534,38 @@ class HandoffDesk:
         return bool(t.fallback_in_a_row or t.complaint or t.safety_hazard)
 
     async def _intent_trigger(self, stored: StoredInbound) -> tuple[str | None, str | None]:
+        """Fallbacks in a row fire at once. A complaint or a hazard fires once the bot's form
+        for it is finished (the bot still opens the complaint/hazard ticket and collects the
+        location first); a hazard alerts the on-duty staff immediately all the same."""
         assert self._tracker_events is not None
+        cid = stored.conversation_id
         try:
-            events = await self._tracker_events(stored.conversation_id)
+            events = await self._tracker_events(cid)
         except Exception as exc:  # the tracker is a nice-to-have here
-            log.info("%s: no tracker for the handoff triggers (%s)", stored.conversation_id, exc)
+            log.info("%s: no tracker for the handoff triggers (%s)", cid, exc)
             return None, None
         intents = _user_intents(events)
         if not intents or intents[-1][1] != stored.key:
             return None, None
         t = self.config.triggers
         current = intents[-1][0]
+        in_form = _form_active(events)
+        found: tuple[str, str] | None = None
         if t.safety_hazard and current in t.safety_hazard_intents:
-            return "safety_hazard", stored.text[:500]
-        if t.complaint and current in t.complaint_intents:
-            return "complaint", stored.text[:500]
+            found = ("safety_hazard", stored.text[:500])
+            if in_form:  # the handoff (and its own alert) comes when the form ends
+                self.events.publish(
+                    "alert",
+                    {"handoff_id": None, "reason": "safety_hazard", "text": stored.text[:500]},
+                    conversation_id=cid,
+                )
+        elif t.complaint and current in t.complaint_intents:
+            found = ("complaint", stored.text[:500])
+        waiting = self._postponed.get(cid)
+        if found is not None and (waiting is None or waiting[0] != "safety_hazard"):
+            self._postponed[cid] = found  # a hazard outranks a complaint
+        if cid in self._postponed and not in_form:
+            return self._postponed.pop(cid)
         n = t.fallback_in_a_row
         if n and len(intents) >= n and all(i in t.fallback_intents for i, _ in intents[-n:]):
             return "fallback", f"{n} messages in a row not understood: {stored.text[:300]}"
@@ -570,6 +589,7 @@ class HandoffDesk:
         request_id: int | None = None,
     ) -> tuple[Reply, ...]:
         now = self.clock()
+        self._postponed.pop(stored.conversation_id, None)
 
         def work(session: Session) -> _Outcome:
             outcome = _Outcome()
@@ -812,6 +832,14 @@ def _waiting_request(session: Session, conversation_id: str) -> tuple[int | None
     if request is None:
         return None, None
     return request.id, f"{request.reason} (request #{request.id})"
+
+
+def _form_active(events: list[Any]) -> bool:
+    """Whether the tracker ends inside a form (its last active_loop event names one)."""
+    for event in reversed(events):
+        if isinstance(event, dict) and event.get("event") == "active_loop":
+            return bool(event.get("name"))
+    return False
 
 
 def _user_intents(events: list[Any]) -> list[tuple[str | None, str | None]]:

@@ -289,6 +289,30 @@ async def test_complaint_and_safety_hazard(
     assert [v.id for v in queue] == [hazard.id, complaint.id]  # urgent first
 
 
+async def test_a_hazard_waits_for_the_bots_form_but_alerts_at_once(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    def responder(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        # the hazard form asks for the place first, then ends (what the real bot does)
+        form = "hazard_location_form" if "电线断" in text else None
+        rasa.trackers[sender].append({"event": "active_loop", "name": form})
+        return [{"recipient_id": sender, "text": "请告诉我具体位置" if form else "已登记"}]
+
+    rasa.responder = responder
+    alerts = gw.router.events.subscribe(("alert",))
+    first = await gw.router.handle(message("电线断了"))
+    assert texts(first.replies) == ["请告诉我具体位置"]
+    assert handoff_count(session_factory) == 0
+    [early] = alerts.pending()
+    assert (early.data["reason"], early.data["handoff_id"]) == ("safety_hazard", None)
+    second = await gw.router.handle(message("石桥村村口"))  # the bot still gets it
+    assert texts(second.replies)[0] == "已登记"
+    hazard = the_handoff(session_factory)
+    assert (hazard.reason, hazard.priority, hazard.state) == ("safety_hazard", "urgent", "queued")
+    [alert] = alerts.pending()
+    assert alert.data["handoff_id"] == hazard.id
+
+
 async def test_action_server_failure_queues_the_chat(
     gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
 ) -> None:
