@@ -24,6 +24,18 @@ export RASA_TOKEN
 
 "$PY" -m store migrate
 "$PY" -m store seed
+
+# Agent console demo staff (agent1, agent2, supervisor, operator): one demo password, made once
+# into var/demo-staff.env (DEMO_AGENT_PASSWORD from the environment wins); the ready message
+# shows it. Users that already exist keep their passwords.
+demo_password="${DEMO_AGENT_PASSWORD:-}"
+if [ -z "$demo_password" ]; then
+  if [ ! -f "$ROOT/var/demo-staff.env" ]; then
+    (umask 077 && echo "DEMO_AGENT_PASSWORD=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(9))')" > "$ROOT/var/demo-staff.env")
+  fi
+  demo_password="$(sed -n 's/^DEMO_AGENT_PASSWORD=//p' "$ROOT/var/demo-staff.env" | tail -n 1)"
+fi
+DEMO_AGENT_PASSWORD="$demo_password" "$PY" -m store demo-users
 "$ROOT/scripts/train.sh"
 
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://127.0.0.1:$ACTION_PORT/webhook}"
@@ -84,6 +96,8 @@ for _ in $(seq 1 180); do
 
   Ready.
   Web chat          : http://127.0.0.1:$GATEWAY_PORT/
+  Agent console     : http://127.0.0.1:$GATEWAY_PORT/console  (supervisors: /console/supervisor)
+                      users agent1, agent2, supervisor, operator; demo password: $demo_password
   JSON API          : http://127.0.0.1:$GATEWAY_PORT/api/v1/messages
   Health            : http://127.0.0.1:$GATEWAY_PORT/health
   Telegram          : $telegram_state
