@@ -226,3 +226,26 @@ def test_agent_takes_a_telegram_chat_replies_and_hands_back(
         assert rating.handoff_id is not None
         assert rating.agent_id is not None
     assert "老用户" not in " ".join(stack.texts())
+
+
+def test_supervisor_overview_is_live(page: Page, stack: Stack) -> None:
+    stack.say("你好")
+    stack.sent(1)
+    page.goto(stack.gateway.url + "/console/login")
+    page.get_by_label("用户名").fill("boss")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(re.compile(r"/console$"))  # supervisors work chats too
+    page.get_by_role("link", name="班长视图").click()
+    expect(page).to_have_url(re.compile(r"/console/supervisor$"))
+    expect(page.locator("#live")).to_have_text("实时连接正常")
+    expect(page.locator("#queue-length")).to_have_text("0")
+    queue_for_a_person(stack)  # arrives over the websocket, no reload
+    expect(page.locator("#queue-length")).to_have_text("1")
+    expect(page.locator("#queue tr")).to_contain_text("客户要求转人工")
+    expect(page.locator("#agents tr").filter(has_text="boss的名字")).to_contain_text("0 / 5")
+    # logging out from the page ends the session
+    page.get_by_role("button", name="退出登录").click()
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    page.goto(stack.gateway.url + "/console/supervisor")
+    expect(page).to_have_url(re.compile(r"/console/login$"))
