@@ -66,7 +66,8 @@ stop() {
   wait 2>/dev/null || true
   log "stopped"
 }
-trap stop INT TERM EXIT
+trap stop EXIT
+trap 'stop; exit 130' INT TERM  # Ctrl-C: stop everything, no "server exited" error
 
 "$PY" -m actions --port "$ACTION_PORT" > >(tee "$ROOT/var/log/actions.log" | sed -u 's/^/[actions] /') 2>&1 &
 pids+=($!)
