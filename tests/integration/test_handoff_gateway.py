@@ -21,7 +21,14 @@ from store.models import Handoff, HandoffRequest, Message, Rating, Ticket
 from store.services import handoff as handoff_requests
 from store.services import handoffs, staff
 from tests.fakes import rasa as fake_rasa_module
-from tests.fakes.gateway import Harness, fake_rasa_server, message, running_gateway, settings_for
+from tests.fakes.gateway import (
+    Harness,
+    eventually,
+    fake_rasa_server,
+    message,
+    running_gateway,
+    settings_for,
+)
 from tests.fakes.rasa import FakeRasa, default_responder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -485,3 +492,20 @@ async def test_claim_by_hand_when_auto_assign_is_off(
     assert "agent2 王" in gw.channel.texts()[-1]
     note_id = await desk(gw).add_note(view.id, a2.id, "回访电话 139****0001")
     assert note_id > 0
+
+
+async def test_pending_messages_of_a_taken_chat_are_not_sent_to_rasa(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """Rasa was down (message pending, 'busy' notice); meanwhile a person took the chat: the
+    retry worker leaves the message to them."""
+    await gw.router.handle(message("你好"))
+    await rasa.down()
+    busy = await gw.router.handle(message("东山村停电了"))
+    assert busy.degraded
+    await desk(gw).request(CID, reason="agent_initiated", actor="supervisor")
+    asked = rasa.requests
+    await rasa.up()
+    await eventually(lambda: transcript(session_factory)[2][:2] == ("customer", "processed"))
+    assert await gw.router.count_pending() == 0
+    assert rasa.requests == asked

@@ -98,3 +98,15 @@ def test_an_unknown_placeholder_stops_start_up(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"texts\.queued\.zh: unknown placeholder \{posiiton\}"):
         load_handoff_config(tmp_path)
+
+
+def test_handoff_switches_from_the_environment() -> None:
+    from bot.settings import ConfigError as SettingsError
+    from bot.settings import GatewaySettings
+
+    default = GatewaySettings.from_env({})
+    assert (default.handoff_triggers, default.handoff_watch) == (True, True)
+    off = GatewaySettings.from_env({"HANDOFF_TRIGGERS": "0", "HANDOFF_WATCH": "false"})
+    assert (off.handoff_triggers, off.handoff_watch) == (False, False)
+    with pytest.raises(SettingsError, match="HANDOFF_WATCH"):
+        GatewaySettings.from_env({"HANDOFF_WATCH": "maybe"})
