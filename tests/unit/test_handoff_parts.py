@@ -110,3 +110,37 @@ def test_handoff_switches_from_the_environment() -> None:
     assert (off.handoff_triggers, off.handoff_watch) == (False, False)
     with pytest.raises(SettingsError, match="HANDOFF_WATCH"):
         GatewaySettings.from_env({"HANDOFF_WATCH": "maybe"})
+
+
+async def test_the_watcher_runs_passes_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+    from typing import Any
+
+    from bot.handoff.desk import HandoffDesk
+    from store.config import load_settings
+
+    config = replace(load_handoff_config(default_conf_dir()), watch_interval=0.01)
+    desk = HandoffDesk(
+        factory=None,  # type: ignore[arg-type]  # never used: watch_once is replaced
+        events=EventHub(),
+        config=config,
+        store_settings=load_settings(),
+    )
+    passes: list[int] = []
+
+    async def fake_pass(*_: Any) -> None:
+        passes.append(1)
+        if len(passes) == 2:
+            raise RuntimeError("one bad pass must not stop the watcher")
+
+    monkeypatch.setattr(desk, "watch_once", fake_pass)
+    desk.start()
+    for _ in range(200):
+        if len(passes) >= 4:
+            break
+        await asyncio.sleep(0.01)
+    await desk.stop(1.0)
+    assert len(passes) >= 4
+    count = len(passes)
+    await asyncio.sleep(0.05)
+    assert len(passes) == count  # stopped
