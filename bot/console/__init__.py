@@ -20,11 +20,13 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from bot.console import api, auth, login, ws
+from bot.console.canned import load_canned_replies
 from bot.console.pages import ConsoleFiles, asset, page_response
 from bot.console.state import CONSOLE, ConsoleState
 from bot.events import EventHub
 from bot.keys import EVENTS, SETTINGS
 from bot.settings import GatewaySettings
+from store.config import default_conf_dir
 from store.db import make_engine, make_session_factory
 
 __all__ = ["CONSOLE", "ConsoleState", "setup"]
@@ -57,6 +59,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     state.settings = app.get(SETTINGS) or state.settings
     state.files = ConsoleFiles(state.settings.static_dir)
     await asyncio.to_thread(state.files.refresh)
+    conf_dir = state.settings.conf_dir or default_conf_dir()
+    state.canned = await asyncio.to_thread(load_canned_replies, conf_dir)
     engine = make_engine(state.settings.database_url)
     state.factory = make_session_factory(engine)
     try:

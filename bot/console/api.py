@@ -140,8 +140,9 @@ async def get_customer(request: web.Request) -> web.Response:
 
 @auth.require(AGENT_ROLES)
 async def get_canned_replies(request: web.Request) -> web.Response:
-    replies = await _db(request, console_queries.canned_replies)
-    return web.json_response({"canned_replies": replies})
+    stored = await _db(request, console_queries.canned_replies)
+    configured = [c.as_json() for c in _state(request).canned]
+    return web.json_response({"canned_replies": configured + stored})
 
 
 @auth.require(AGENT_ROLES)

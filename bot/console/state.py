@@ -11,6 +11,7 @@ from typing import Final, TypeVar
 from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.console.canned import Canned
 from bot.console.pages import ConsoleFiles
 from bot.console.ratelimit import LoginLimiter
 from bot.settings import GatewaySettings
@@ -34,6 +35,8 @@ class ConsoleState:
     lifetime: timedelta = SESSION_LIFETIME
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    canned: tuple[Canned, ...] = ()
+    """conf/canned_replies.yml, read at start-up."""
     """Open console websockets (closed at shutdown)."""
 
     def _sync(self, work: Callable[[Session], T]) -> T:

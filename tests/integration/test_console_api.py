@@ -166,12 +166,15 @@ async def test_notes_transfer_handback_and_survey(console: Console) -> None:
     conversation_id, handoff_id = queue_conversation(console.factory)
     with unit_of_work(console.factory) as session:
         session.add(
-            CannedReply(title="问候", text_zh="您好，请问有什么可以帮您？", text_en="Hello")
+            CannedReply(title="本站特有", text_zh="我们下午派人上门。", text_en="This afternoon.")
         )
     one, two = await console.browser("agent1"), await console.browser("agent2")
     status, canned = await one.json("GET", f"{API}/canned-replies")
     assert status == 200
-    assert canned["canned_replies"][0]["title"] == "问候"
+    titles = [c["title"] for c in canned["canned_replies"]]
+    assert titles[0] == "问候"  # conf/canned_replies.yml first
+    assert canned["canned_replies"][0]["id"] == "conf-1"
+    assert titles[-1] == "本站特有"  # then the database's
     assert (await claim(one, handoff_id))[0] == 200
     status, note = await one.json(
         "POST", f"{API}/note", {"handoff_id": handoff_id, "text": "老客户"}

@@ -187,7 +187,8 @@ def test_agent_takes_a_telegram_chat_replies_and_hands_back(
 
     # the reply reaches the customer on Telegram at once
     box = page.get_by_label("回复内容")
-    box.fill("您好，我是供电所客服，请问有什么可以帮您？")
+    page.get_by_label("常用回复").select_option(label="问候")  # conf/canned_replies.yml
+    expect(box).to_have_value("您好，我是供电所客服，请问有什么可以帮您？")
     box.press("Enter")
     expect(box).to_have_value("")
     reply = stack.sent(before_login + 2)[-1]

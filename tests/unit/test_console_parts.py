@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from bot.console.canned import load_canned_replies
 from bot.console.pages import ConsoleFiles, content_security_policy
 from bot.console.ratelimit import LoginLimiter
 from bot.console.ws import AgentFilter
 from bot.events import Event, EventKind
+from store.configuration.yamlfile import ConfigError
 from store.services.console_sessions import StaffIdentity
 
 
@@ -58,6 +62,17 @@ def test_templates_escape_every_value() -> None:
     assert 'content="a&quot;b"' in page
     assert "{{" not in page
     assert f"console.js?v={files.version}" in page
+
+
+def test_canned_replies_of_the_repository_and_errors(tmp_path: Path) -> None:
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    replies = load_canned_replies(conf)
+    assert replies[0].title == "问候"
+    assert all(r.text_zh and r.text_en for r in replies)
+    assert load_canned_replies(tmp_path) == ()  # no file: none
+    (tmp_path / "canned_replies.yml").write_text("replies:\n  - title: x\n    text: {zh: 好}\n")
+    with pytest.raises(ConfigError, match=r"canned_replies.yml: replies\[0\].text.en is missing"):
+        load_canned_replies(tmp_path)
 
 
 def test_content_security_policy_is_strict() -> None:
