@@ -250,16 +250,18 @@
     }
   }
 
-  $("claim").addEventListener("click", () =>
-    act(async () => {
-      const sel = state.selected;
+  $("claim").addEventListener("click", async () => {
+    const sel = state.selected;
+    try {
       await api("POST", "claim/" + sel.handoff_id);
       sel.mine = true;
-      await refreshLists();
-      showControls();
       $("reply").focus();
-    })
-  );
+    } catch (error) {
+      notice(error.code === "already_claimed" ? "该会话已被其他坐席接入" : error.message);
+    }
+    await refreshLists();
+    showControls();
+  });
 
   async function sendReply() {
     const input = $("reply");

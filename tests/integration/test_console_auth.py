@@ -320,3 +320,13 @@ async def test_websocket_closes_when_the_session_ends(
     assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
     assert (await other_tab.get("/api/v1/agent/me")).status == 200  # its own session lives on
+
+
+async def test_only_the_listed_assets_are_served(console: Console) -> None:
+    who = await console.browser()
+    script = await who.get("/console/static/console.js")
+    assert script.status == 200
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert script.headers["X-Content-Type-Options"] == "nosniff"
+    for name in ("console.html", "console-login.html", "app.js", "..%2Fapp.py", "nope.js"):
+        assert (await who.get(f"/console/static/{name}")).status == 404, name
