@@ -9,6 +9,7 @@ Reference: docs/agents.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -187,13 +188,15 @@ async def post_claim(request: web.Request) -> web.Response:
         if console_queries.assigned_count(session, me.user_id) >= limit:
             raise ApiError(409, "at_capacity", f"you already have {limit} chat(s): close one first")
 
-    await _db(request, room)
-    try:
-        await desk.claim(handoff_id, me.user_id)
-    except handoffs.AlreadyClaimed as exc:
-        raise ApiError(409, "already_claimed", f"handoff {handoff_id} is {exc.state}") from None
-    except IllegalTransition as exc:
-        raise ApiError(409, "illegal_transition", str(exc)) from None
+    lock = _state(request).claim_locks.setdefault(me.user_id, asyncio.Lock())
+    async with lock:  # the limit check and the claim together (one gateway process)
+        await _db(request, room)
+        try:
+            await desk.claim(handoff_id, me.user_id)
+        except handoffs.AlreadyClaimed as exc:
+            raise ApiError(409, "already_claimed", f"handoff {handoff_id} is {exc.state}") from None
+        except IllegalTransition as exc:
+            raise ApiError(409, "illegal_transition", str(exc)) from None
     log.info("console: %s claimed handoff %s", me.username, handoff_id)
     return web.json_response({"handoff": await _view(request, handoff_id)})
 

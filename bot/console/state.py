@@ -36,6 +36,8 @@ class ConsoleState:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     canned: tuple[Canned, ...] = ()
+    claim_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    """Per staff user: their claims one at a time, so two at once cannot pass the chat limit."""
     """conf/canned_replies.yml, read at start-up."""
     """Open console websockets (closed at shutdown)."""
 
