@@ -273,6 +273,7 @@ class Machine:
     python: str
     rasa_python: str
     rasa: str
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -425,6 +426,7 @@ def render_markdown(report: Report) -> str:
                 ["OS", machine.os],
                 ["Python", f"{machine.python} (gateway, action server, bench)"],
                 ["Rasa", f"{machine.rasa} on Python {machine.rasa_python}"],
+                ["model", machine.model or "unknown"],
                 ["conditions", report.conditions],
             ],
         ),

@@ -231,7 +231,14 @@ def test_training_seconds_from_the_train_script_log() -> None:
 # --- BENCHMARKS.md --------------------------------------------------------------------------------
 
 MACHINE = Machine(
-    "AMD EPYC", 2, 23.5, "Debian GNU/Linux 12 (bookworm)", "3.11.7", "3.10.13", "3.6.21"
+    "AMD EPYC",
+    2,
+    23.5,
+    "Debian GNU/Linux 12 (bookworm)",
+    "3.11.7",
+    "3.10.13",
+    "3.6.21",
+    "`models/current.tar.gz`, trained 2026-11-26 02:09 UTC",
 )
 
 
@@ -254,6 +261,7 @@ def test_markdown_has_the_machine_figures_and_honest_verdicts() -> None:
     text = render_markdown(report(None))
     assert "| CPU | AMD EPYC, 2 cores |" in text
     assert "| Rasa | 3.6.21 on Python 3.10.13 |" in text
+    assert "| model | `models/current.tar.gz`, trained 2026-11-26 02:09 UTC |" in text
     assert "Command: `make bench` at commit abc1234." in text
     assert "| 1 | gateway → Rasa | 95 | 215.0 | 215.0 | 9.5 | 0 | 0 | 80 |" in text
     assert "| 10 | Rasa alone | 100 | 880.0 | 880.0 | 10.0 | 0 | 0 |  |" in text
