@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import platform
-import shlex
 import signal
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from scripts.benchlib import (
     PathRun,
     Report,
     Training,
+    command_line,
     cpu_model_and_cores,
     meminfo_total_gib,
     merge_benchmarks,
@@ -353,15 +353,6 @@ def git_commit() -> str:
     return f"{commit} (with uncommitted changes in the work tree)" if dirty else commit
 
 
-def command_line(argv: list[str], trained: bool) -> str:
-    prefix = "BENCH_TRAIN=1 " if trained else ""
-    if os.environ.get("MAKELEVEL"):
-        return f"{prefix}make bench" + (
-            f" BENCH_ARGS={shlex.quote(shlex.join(argv))}" if argv else ""
-        )
-    return f"{prefix}python -m scripts.bench {shlex.join(argv)}".rstrip()
-
-
 def measure_training(date: str) -> Training:
     """`FORCE=1 scripts/train.sh` with an empty Rasa cache: Rasa reuses the components it has
     trained before (.rasa/cache), which would time only what changed, not a full training."""
@@ -483,7 +474,7 @@ def run(argv: list[str]) -> int:
         say("stopping the servers ...")
     report = Report(
         date=date,
-        command=command_line(argv, train),
+        command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=train),
         commit=git_commit(),
         machine=machine,
         conditions=conditions_text(load_before, measured.cpu_shares, machine.cores, args.note),

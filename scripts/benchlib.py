@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -388,9 +389,10 @@ def _training_md(training: Training | None) -> list[str]:
     if training is None:
         lines.append(
             "Full training of the shipped data: not measured yet. `BENCH_TRAIN=1 make bench`"
-            " measures it (`FORCE=1 scripts/train.sh`, several more minutes), or pass the"
-            ' figure a training printed ("trained in N s") with'
-            " `make bench BENCH_ARGS='--training-seconds N'`."
+            " measures it first (`FORCE=1 scripts/train.sh` with an empty Rasa cache, several"
+            " more minutes); a figure measured that way can be given with"
+            " `make bench BENCH_ARGS='--training-seconds N'`. (An ordinary `make train` reuses"
+            " the components Rasa has cached, so its 'trained in N s' is not a full training.)"
         )
         return lines
     text = f"Full training of the shipped data: **{training.seconds:.0f} s** ({training.how}"
@@ -399,6 +401,55 @@ def _training_md(training: Training | None) -> list[str]:
     lines.append(text + ").")
     lines += ["", f"<!-- training: {training.seconds:g} s | {training.how} | {training.date} -->"]
     return lines
+
+
+def command_line(argv: Sequence[str], *, make: bool, trained: bool) -> str:
+    """How the run was started, for the report; a --note's text is shown in the conditions
+    instead."""
+    shown: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            shown.append("…")
+            hide_next = False
+        elif arg == "--note":
+            shown.append(arg)
+            hide_next = True
+        elif arg.startswith("--note="):
+            shown.append("--note=…")
+        else:
+            shown.append(arg)
+    args = " ".join(a if a.endswith("…") else shlex.quote(a) for a in shown)
+    prefix = "BENCH_TRAIN=1 " if trained else ""
+    if make:
+        return f"{prefix}make bench" + (f" BENCH_ARGS={shlex.quote(args)}" if args else "")
+    return f"{prefix}python -m scripts.bench {args}".rstrip()
+
+
+def notes(levels: Sequence[Level]) -> list[str]:
+    """What the figures themselves say about how far to trust them."""
+    found = []
+    ahead = [str(level.customers) for level in levels
+             if level.overhead_ms < 0 or level.throughput_ratio > 1]  # fmt: skip
+    if ahead:
+        found.append(
+            f"At {' and '.join(ahead)} customer(s) the gateway path came out ahead of Rasa alone"
+            " (a negative overhead or a ratio above 100%), which it cannot really be: there the"
+            " machine's noise is larger than the gateway's cost, so those figures measure the"
+            " noise; a quieter machine or a longer `--duration` narrows it."
+        )
+    for level in levels:
+        degraded = sum(n for kind, n in level.gateway.errors_by_kind if kind.startswith("degraded"))
+        if degraded:
+            found.append(
+                f"At {level.customers} customers the gateway answered '系统繁忙' {degraded} times."
+                f" Rasa alone took {level.rasa.p95 / 1000:.1f} s at p95 there, and the gateway"
+                " waits for Rasa at most `RASA_TIMEOUT` (15 s by default); after a timeout it"
+                " answers at once and keeps the message for later, as designed. Those messages"
+                " count as errors, not as throughput, and are left out of the gateway's"
+                " latencies, which flatters its p50 and p95 at that level."
+            )
+    return found
 
 
 def previous_training(markdown: str) -> Training | None:
@@ -446,6 +497,9 @@ def render_markdown(report: Report) -> str:
     if report.errors_by_kind:
         kinds = ", ".join(f"{kind}: {count}" for kind, count in report.errors_by_kind)
         lines += [f"Errors by kind: {kinds}.", ""]
+    found = notes(report.levels)
+    if found:
+        lines += [*(f"- {note}" for note in found), ""]
     lines += ["## Targets", ""]
     rows = [
         [v.target, v.measured, "met" if v.met else "**not met**"]

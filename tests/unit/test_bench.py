@@ -18,10 +18,12 @@ from scripts.benchlib import (
     PathRun,
     Report,
     Training,
+    command_line,
     cpu_model_and_cores,
     machine_ticks,
     meminfo_total_gib,
     merge_benchmarks,
+    notes,
     os_name,
     percentile,
     phone_number,
@@ -301,3 +303,32 @@ def test_terminal_summary() -> None:
     assert "gateway → Rasa" in text
     assert "NOT MET  the gateway adds at most 10 ms" in text
     assert "met      gateway memory under 150 MB: 82 MB" in text
+
+
+def test_command_line_shows_how_it_ran_but_not_the_note() -> None:
+    argv = ["--duration", "30", "--note", "a long story"]
+    assert command_line(argv, make=False, trained=False) == (
+        "python -m scripts.bench --duration 30 --note …"
+    )
+    assert command_line(["--note=x y", "--output", "a b.md"], make=False, trained=False) == (
+        "python -m scripts.bench --note=… --output 'a b.md'"
+    )
+    assert command_line([], make=True, trained=True) == "BENCH_TRAIN=1 make bench"
+    assert command_line(["--rounds", "4"], make=True, trained=False) == (
+        "make bench BENCH_ARGS='--rounds 4'"
+    )
+
+
+def test_notes_flag_noise_and_degraded_answers() -> None:
+    assert notes([level(1, 205.0, 200.0, 100, 100)]) == []
+    noisy = notes([level(1, 190.0, 200.0, 100, 100), level(10, 900.0, 880.0, 110, 100)])
+    assert len(noisy) == 1
+    assert noisy[0].startswith("At 1 and 10 customer(s) the gateway path came out ahead")
+    degraded = Level(
+        50,
+        path_run(GATEWAY, [20000.0], 10.0, errors_by_kind=(("degraded (系统繁忙)", 20),)),
+        path_run(RASA, [17000.0, 17000.0], 10.0),
+    )
+    (note,) = notes([degraded])
+    assert "answered '系统繁忙' 20 times" in note
+    assert "Rasa alone took 17.0 s at p95" in note
