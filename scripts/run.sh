@@ -14,7 +14,7 @@ mkdir -p "$ROOT/var/log"
 # Secrets: from the environment, else generated once into var/secrets.env (never committed).
 if [ -z "${RASA_TOKEN:-}" ]; then
   if [ ! -f "$ROOT/var/secrets.env" ]; then
-    (umask 077 && echo "RASA_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')" > "$ROOT/var/secrets.env")
+    (umask 077 && echo "RASA_TOKEN=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')" > "$ROOT/var/secrets.env")
     log "generated a Rasa API token in var/secrets.env"
   fi
   # shellcheck disable=SC1091

@@ -4,6 +4,7 @@ TensorFlow), so the stack is shared by the whole test session."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -13,12 +14,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+
+from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -109,7 +113,7 @@ def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         [py, "-m", "store", "--url", database_url, "seed"], check=True, cwd=ROOT, env=_env()
     )
     action_port, rasa_port = _free_port(), _free_port()
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)  # never starts with "-" (rasa would read it as an option)
     endpoints = work / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
     logs = {name: work / f"{name}.log" for name in ("actions", "rasa")}
@@ -146,3 +150,82 @@ def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class Gateway:
+    def __init__(self, url: str, process: asyncio.subprocess.Process) -> None:
+        self.url = url
+        self.process = process
+
+
+@pytest.fixture
+def gateway_env() -> dict[str, str]:
+    """Extra environment for the gateway; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def gateway(
+    e2e_stack: Stack, telegram: FakeTelegram, gateway_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """`python -m bot` in front of the shared stack, Telegram polling the fake Bot API."""
+    port = _free_port()
+    env = _env(
+        DATABASE_URL=e2e_stack.database_url,
+        GATEWAY_PORT=str(port),
+        RASA_URL=e2e_stack.api_url,
+        RASA_TOKEN=e2e_stack.token,
+        ACTION_SERVER_URL=e2e_stack.actions_url,
+        TELEGRAM_BOT_TOKEN=telegram.token,
+        TELEGRAM_API_BASE_URL=telegram.base_url,
+        NOTIFY_INTERVAL="0.5",
+        **gateway_env,
+    )
+    log = (tmp_path / "gateway.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(120):
+                if process.returncode is not None:
+                    break
+                try:
+                    async with http.get(f"{url}/health") as response:
+                        if response.status in (200, 503):
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.5)
+        if process.returncode is not None:
+            pytest.fail(f"the gateway exited:\n{(tmp_path / 'gateway.log').read_text()[-3000:]}")
+        # python-telegram-bot is polling once it has asked for updates
+        await telegram.wait_for_calls("getUpdates", within=30)
+        yield Gateway(url, process)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        log.close()
+
+
+async def say(fake: FakeTelegram, user: dict[str, Any], text: str) -> str:
+    """Send a customer message over Telegram; the texts the bot sent back (joined)."""
+    chat_id = int(user["id"])
+    before = len([m for m in fake.sent if m["chat"]["id"] == chat_id])
+    await fake.queue_update(fake.text_update(text, user=user))
+    await fake.wait_for_messages(before + 1, chat_id=chat_id, within=60)
+    await fake.settle(1.5)  # a turn may send several messages
+    sent = [m for m in fake.sent if m["chat"]["id"] == chat_id][before:]
+    return "\n".join(str(m.get("text", "")) for m in sent)

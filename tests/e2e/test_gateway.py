@@ -11,90 +11,17 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 from sqlalchemy import select
 
 from store.db import make_engine, make_session_factory
 from store.models import Ticket
-from tests.e2e.conftest import ROOT, Stack, _env, _free_port
+from tests.e2e.conftest import ROOT, Gateway, Stack, _env, say
 from tests.fakes.telegram_api import FakeTelegram
 
 TICKET = re.compile(r"T\d{10}")
-
-
-class Gateway:
-    def __init__(self, url: str, process: asyncio.subprocess.Process) -> None:
-        self.url = url
-        self.process = process
-
-
-@pytest.fixture
-async def telegram() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def gateway(
-    e2e_stack: Stack, telegram: FakeTelegram, tmp_path: Any
-) -> AsyncIterator[Gateway]:
-    port = _free_port()
-    env = _env(
-        DATABASE_URL=e2e_stack.database_url,
-        GATEWAY_PORT=str(port),
-        RASA_URL=e2e_stack.api_url,
-        RASA_TOKEN=e2e_stack.token,
-        ACTION_SERVER_URL=e2e_stack.actions_url,
-        TELEGRAM_BOT_TOKEN=telegram.token,
-        TELEGRAM_API_BASE_URL=telegram.base_url,
-        NOTIFY_INTERVAL="0.5",
-    )
-    log = (tmp_path / "gateway.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(120):
-                if process.returncode is not None:
-                    break
-                try:
-                    async with http.get(f"{url}/health") as response:
-                        if response.status in (200, 503):
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.5)
-        if process.returncode is not None:
-            pytest.fail(f"the gateway exited:\n{(tmp_path / 'gateway.log').read_text()[-3000:]}")
-        # python-telegram-bot is polling once it has asked for updates
-        await telegram.wait_for_calls("getUpdates", within=30)
-        yield Gateway(url, process)
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        log.close()
-
-
-async def say(fake: FakeTelegram, user: dict[str, Any], text: str) -> str:
-    """Send a customer message over Telegram; the texts the bot sent back (joined)."""
-    chat_id = int(user["id"])
-    before = len([m for m in fake.sent if m["chat"]["id"] == chat_id])
-    await fake.queue_update(fake.text_update(text, user=user))
-    await fake.wait_for_messages(before + 1, chat_id=chat_id, within=60)
-    await fake.settle(1.5)  # a turn may send several messages
-    sent = [m for m in fake.sent if m["chat"]["id"] == chat_id][before:]
-    return "\n".join(str(m.get("text", "")) for m in sent)
 
 
 async def test_outage_reported_on_telegram_gets_a_ticket_and_a_status_notice(
