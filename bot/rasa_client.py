@@ -193,8 +193,32 @@ class RasaClient:
         return list(events) if isinstance(events, list) else []
 
     async def intent_of(self, sender: str, message_key: str) -> IntentGuess | None:
-        """What NLU understood of one message (None when the tracker does not have it)."""
+        """What NLU understood of one message (None when the tracker does not have it).
+
+        Asks for the tracker's state without events first (its `latest_message` is usually this
+        message): a constant-size answer instead of the whole, growing conversation on every
+        turn. Only when another message came in meanwhile are the events read."""
+        latest = await self._latest_message(sender)
+        metadata = latest.get("metadata") if latest is not None else None
+        if isinstance(metadata, Mapping) and str(metadata.get(MESSAGE_KEY)) == message_key:
+            event = {"event": "user", "metadata": metadata, "parse_data": latest}
+            return intent_from_events([event], message_key)
         return intent_from_events(await self.events(sender), message_key)
+
+    async def _latest_message(self, sender: str) -> Mapping[str, Any] | None:
+        url = f"{self._base}/conversations/{sender}/tracker"
+        params = {**self._params(), "include_events": "NONE"}
+        try:
+            async with self._session.get(url, params=params, timeout=self._timeout) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"tracker answered HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except TimeoutError as exc:
+            raise RasaUnavailable("tracker timed out") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise RasaUnavailable(f"tracker unreachable: {exc.__class__.__name__}") from exc
+        latest = data.get("latest_message") if isinstance(data, Mapping) else None
+        return latest if isinstance(latest, Mapping) else None
 
     async def answered(self, sender: str, message_key: str) -> list[Reply] | None:
         """The replies Rasa already gave this message (e.g. it finished after our timeout), or

@@ -87,6 +87,8 @@ class FakeRasa:
     requests: int = 0
     """Webhook calls received so far, counted on arrival (before any `delay`)."""
     trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    tracker_requests: list[str] = field(default_factory=list)
+    """The include_events value of every tracker request, in order."""
     port: int = 0
     actions_port: int = 0
     _runner: web.AppRunner | None = None
@@ -197,7 +199,20 @@ class FakeRasa:
             return web.json_response({"message": "not authorized"}, status=401)
         sender = request.match_info["sender"]
         events = self.trackers.get(sender, [])
-        return web.json_response({"sender_id": sender, "events": events, "slots": {}})
+        self.tracker_requests.append(request.query.get("include_events", "AFTER_RESTART"))
+        users = [e for e in events if e["event"] == "user"]
+        latest = None
+        if users:  # as Rasa: the last user event's parse data, with its message_id and metadata
+            last = users[-1]
+            latest = {
+                **last["parse_data"],
+                "message_id": last["message_id"],
+                "metadata": last["metadata"],
+            }
+        state: dict[str, Any] = {"sender_id": sender, "slots": {}, "latest_message": latest}
+        if request.query.get("include_events", "AFTER_RESTART").upper() != "NONE":
+            state["events"] = events
+        return web.json_response(state)
 
     async def _status(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

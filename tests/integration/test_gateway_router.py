@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Attachment
+from bot.rasa_client import MESSAGE_KEY
 from bot.router import RouterClosed
 from store.db import unit_of_work
 from store.models import Conversation, Message
@@ -116,6 +117,32 @@ async def test_buttons_language_and_intent_are_kept(
     with unit_of_work(session_factory) as session:
         conversation = session.scalars(select(Conversation)).one()
         assert (conversation.conversation_id, conversation.language) == ("fake:42", "en")
+
+
+async def test_intent_is_read_without_the_whole_conversation(
+    gw: Harness, rasa: FakeRasa, session_factory: sessionmaker[Session]
+) -> None:
+    """The usual case costs one small tracker request (no events); the events are read only
+    when a later message already replaced the tracker's latest message."""
+    for text in ["查下电费", "no power at my house", "3301000001"]:
+        await gw.router.handle(message(text))
+
+    def intents() -> list[str | None]:
+        return [m.intent for m in _inbound(session_factory)]
+
+    await eventually(lambda: all(intents()))
+    assert intents() == ["query_bill", "report_fault", "nlu_fallback"]
+    assert rasa.tracker_requests
+    assert set(rasa.tracker_requests) <= {"NONE", "ALL"}
+    assert rasa.tracker_requests.count("ALL") <= rasa.tracker_requests.count("NONE")
+
+    # the latest message is another one: the intent comes from the events
+    first = rasa.trackers["fake:42"][0]["metadata"][MESSAGE_KEY]
+    rasa.tracker_requests.clear()
+    guess = await gw.router._rasa.intent_of("fake:42", str(first))
+    assert guess is not None
+    assert guess.name == "query_bill"
+    assert rasa.tracker_requests == ["NONE", "ALL"]
 
 
 async def test_duplicates_are_processed_once_even_concurrently(
