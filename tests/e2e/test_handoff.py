@@ -61,7 +61,8 @@ async def test_agent_takes_over_and_hands_back(
     assert "人工" in queued
 
     api = f"{gateway.url}/api/v1/agent"
-    async with aiohttp.ClientSession() as agent:
+    # unsafe: keep cookies of an IP-address host (127.0.0.1), as a browser does
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent:
         async with agent.post(
             f"{api}/login", json={"username": "agent1", "password": PASSWORD}
         ) as response:
@@ -78,7 +79,7 @@ async def test_agent_takes_over_and_hands_back(
             queue = (await response.json())["queue"]
         mine = [h for h in queue if h["conversation_id"] == conversation]
         assert len(mine) == 1, queue
-        handoff_id = mine[0]["handoff_id"]
+        handoff_id = mine[0]["id"]
         assert mine[0]["reason"] == "request_human"
 
         before = len(telegram.sent)
@@ -123,7 +124,8 @@ async def test_agent_takes_over_and_hands_back(
     assert [b["text"] for b in buttons] == ["1", "2", "3", "4", "5"]
     await telegram.queue_update(telegram.callback_update(survey()[-1], buttons[4]["callback_data"]))
     await telegram.wait_for(
-        lambda: any("5分" in str(m.get("text")) for m in telegram.sent[sent_before:]), within=15
+        lambda: any("评价（5分）" in str(m.get("text")) for m in telegram.sent[sent_before:]),
+        within=15,
     )
     engine = make_engine(e2e_stack.database_url)
     try:
@@ -131,6 +133,16 @@ async def test_agent_takes_over_and_hands_back(
             rating = session.scalars(select(Rating).where(Rating.sender_id == conversation)).one()
             assert (rating.rating, rating.handoff_id) == (5, handoff_id)
             assert rating.agent_id is not None
+    finally:
+        engine.dispose()
+
+    # the survey's optional comment, kept with the rating
+    assert "收到" in await say(telegram, user, "客服很耐心，谢谢")
+    engine = make_engine(e2e_stack.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            rating = session.scalars(select(Rating).where(Rating.sender_id == conversation)).one()
+            assert rating.comment == "客服很耐心，谢谢"
     finally:
         engine.dispose()
 
