@@ -1,5 +1,5 @@
 """Human handoff through the whole stack: the trained model recognises "转人工" on Telegram, the
-gateway queues the chat, an agent (agent API, same routes as the console) claims it and replies;
+gateway queues the chat, an agent logs into the console (headless Chromium) claims it and replies;
 while the agent owns the chat Rasa hears nothing; the agent hands back, the survey arrives and
 the rating is stored with the agent; then the bot answers again.
 """
@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
+from playwright.async_api import async_playwright, expect
 from sqlalchemy import select
 
 from store.db import make_engine, make_session_factory
-from store.models import Rating
+from store.models import Handoff, Rating, StaffUser
+from tests.browser import chromium_executable
 from tests.e2e.conftest import ROOT, Gateway, Stack, _env, say
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -60,61 +61,60 @@ async def test_agent_takes_over_and_hands_back(
     queued = await say(telegram, user, "我要转人工")
     assert "人工" in queued
 
-    api = f"{gateway.url}/api/v1/agent"
-    # unsafe: keep cookies of an IP-address host (127.0.0.1), as a browser does
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent:
-        async with agent.post(
-            f"{api}/login", json={"username": "agent1", "password": PASSWORD}
-        ) as response:
-            assert response.status == 200
-            csrf = (await response.json())["csrf_token"]
-        headers = {"X-CSRF-Token": csrf}
-        async with agent.post(
-            f"{api}/availability", json={"availability": "available"}, headers=headers
-        ) as response:
-            assert response.status == 200
+    # the agent works in the console, in a real (headless, Debian) Chromium
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=chromium_executable())
+        try:
+            page = await browser.new_page(locale="zh-CN")
+            page.set_default_timeout(20_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"{gateway.url}/console")
+            await page.get_by_label("用户名").fill("agent1")
+            await page.get_by_label("密码").fill(PASSWORD)
+            await page.get_by_role("button", name="登录").click()
+            await expect(page.locator("#live")).to_have_text("实时连接正常")
 
-        async with agent.get(f"{api}/queue") as response:
-            assert response.status == 200
-            queue = (await response.json())["queue"]
-        mine = [h for h in queue if h["conversation_id"] == conversation]
-        assert len(mine) == 1, queue
-        handoff_id = mine[0]["id"]
-        assert mine[0]["reason"] == "request_human"
+            # the queued chat, with the bot's part and what NLU made of the customer's words
+            item = page.locator("#queue .item-button").filter(has_text=conversation)
+            await item.click()
+            transcript = page.locator("#transcript")
+            await expect(transcript.locator(".msg-customer .msg-text").first).to_have_text(
+                "我要转人工"
+            )
+            await expect(transcript.locator(".msg-customer .msg-intent").first).to_contain_text(
+                "request_human"
+            )
+            await page.get_by_role("button", name="接入此会话").click()
+            await expect(page.locator("#mine .item-button")).to_have_count(1)
 
-        before = len(telegram.sent)
-        async with agent.post(f"{api}/claim/{handoff_id}", headers=headers) as response:
-            assert response.status == 200
-        reply = {"handoff_id": handoff_id, "text": "您好，我是值班客服小李，请问有什么可以帮您？"}
-        async with agent.post(f"{api}/reply", json=reply, headers=headers) as response:
-            assert response.status == 200
-        await telegram.wait_for(
-            lambda: any("值班客服小李" in str(m.get("text")) for m in telegram.sent[before:]),
-            within=15,
-        )
+            before = len(telegram.sent)
+            box = page.get_by_label("回复内容")
+            await box.fill("您好，我是值班客服小李，请问有什么可以帮您？")
+            await box.press("Enter")
+            await telegram.wait_for(
+                lambda: any("值班客服小李" in str(m.get("text")) for m in telegram.sent[before:]),
+                within=15,
+            )
 
-        # the customer writes while the agent owns the chat: the agent sees it, the bot is silent
-        heard = user_turns(e2e_stack, conversation)
-        sent_before = len(telegram.sent)
-        await telegram.queue_update(telegram.text_update("电表好像走得特别快", user=user))
-        transcript: dict[str, Any] = {}
-        for _ in range(40):
-            async with agent.get(f"{api}/transcript/{conversation}") as response:
-                transcript = await response.json()
-            if any(m["text"] == "电表好像走得特别快" for m in transcript["messages"]):
-                break
-            await asyncio.sleep(0.25)
-        else:
-            pytest.fail(f"the agent never saw the customer's message: {transcript}")
-        await telegram.settle(2)
-        assert len(telegram.sent) == sent_before, telegram.sent[sent_before:]
-        assert user_turns(e2e_stack, conversation) == heard
+            # the customer writes while the agent owns the chat: the agent sees it, the bot
+            # (Rasa) hears nothing and says nothing
+            heard = user_turns(e2e_stack, conversation)
+            sent_before = len(telegram.sent)
+            await telegram.queue_update(telegram.text_update("电表好像走得特别快", user=user))
+            await expect(transcript.locator(".msg-customer .msg-text").last).to_have_text(
+                "电表好像走得特别快"
+            )
+            await telegram.settle(2)
+            assert len(telegram.sent) == sent_before, telegram.sent[sent_before:]
+            assert user_turns(e2e_stack, conversation) == heard
 
-        # hand back: the survey arrives with 1-5 buttons; a 5 is stored for this agent
-        async with agent.post(
-            f"{api}/handback", json={"handoff_id": handoff_id}, headers=headers
-        ) as response:
-            assert response.status == 200
+            # hand back to the bot
+            await page.get_by_role("button", name="交还机器人").click()
+            await expect(page.locator("#mine .item-button")).to_have_count(0)
+            assert errors == []
+        finally:
+            await browser.close()
 
     def survey() -> list[dict[str, Any]]:
         return [m for m in telegram.sent[sent_before:] if telegram.buttons_of(m)]
@@ -131,8 +131,15 @@ async def test_agent_takes_over_and_hands_back(
     try:
         with make_session_factory(engine)() as session:
             rating = session.scalars(select(Rating).where(Rating.sender_id == conversation)).one()
-            assert (rating.rating, rating.handoff_id) == (5, handoff_id)
-            assert rating.agent_id is not None
+            agent = session.scalars(select(StaffUser).where(StaffUser.username == "agent1")).one()
+            handoff = session.get(Handoff, rating.handoff_id)
+            assert handoff is not None
+            assert (rating.rating, rating.agent_id) == (5, agent.id)
+            assert (handoff.state, handoff.reason, handoff.agent_id) == (
+                "returned_to_bot",
+                "request_human",
+                agent.id,
+            )
     finally:
         engine.dispose()
 
