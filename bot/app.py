@@ -101,6 +101,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             config=handoff_config,
             store_settings=store_settings,
             tracker_events=rasa.events,
+            tracker_latest=rasa.latest_message,
         )
         router = Router(
             transcript=Transcript(factory),

@@ -198,14 +198,15 @@ class RasaClient:
         Asks for the tracker's state without events first (its `latest_message` is usually this
         message): a constant-size answer instead of the whole, growing conversation on every
         turn. Only when another message came in meanwhile are the events read."""
-        latest = await self._latest_message(sender)
+        latest = await self.latest_message(sender)
         metadata = latest.get("metadata") if latest is not None else None
         if isinstance(metadata, Mapping) and str(metadata.get(MESSAGE_KEY)) == message_key:
             event = {"event": "user", "metadata": metadata, "parse_data": latest}
             return intent_from_events([event], message_key)
         return intent_from_events(await self.events(sender), message_key)
 
-    async def _latest_message(self, sender: str) -> Mapping[str, Any] | None:
+    async def latest_message(self, sender: str) -> Mapping[str, Any] | None:
+        """The tracker's last user message (parse data + metadata), without the events."""
         url = f"{self._base}/conversations/{sender}/tracker"
         params = {**self._params(), "include_events": "NONE"}
         try:

@@ -23,7 +23,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -182,6 +182,7 @@ class HandoffDesk:
         config: HandoffConfig,
         store_settings: Settings,
         tracker_events: Callable[[str], Awaitable[list[Any]]] | None = None,
+        tracker_latest: Callable[[str], Awaitable[Mapping[str, Any] | None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._factory = factory
@@ -189,6 +190,8 @@ class HandoffDesk:
         self.config = config
         self._store_settings = store_settings
         self._tracker_events = tracker_events
+        self._tracker_latest = tracker_latest
+        """Cheap first look (no events) so most turns never read the whole conversation."""
         self.clock = clock
         """Replaceable (tests): every decision about time uses it."""
         self._deliver: Callable[[str, Sequence[Reply], str], Awaitable[str]] | None = None
@@ -539,6 +542,8 @@ class HandoffDesk:
         location first); a hazard alerts the on-duty staff immediately all the same."""
         assert self._tracker_events is not None
         cid = stored.conversation_id
+        if cid not in self._postponed and not await self._may_trigger(stored):
+            return None, None
         try:
             events = await self._tracker_events(cid)
         except Exception as exc:  # the tracker is a nice-to-have here
@@ -570,6 +575,28 @@ class HandoffDesk:
         if n and len(intents) >= n and all(i in t.fallback_intents for i, _ in intents[-n:]):
             return "fallback", f"{n} messages in a row not understood: {stored.text[:300]}"
         return None, None
+
+    async def _may_trigger(self, stored: StoredInbound) -> bool:
+        """False only when the tracker's latest message is this one and its intent can fire
+        no trigger (the usual turn): then the whole conversation need not be read, which
+        keeps the reply's extra cost small and constant. True when in doubt."""
+        from bot.rasa_client import MESSAGE_KEY  # (imported here as _user_intents does)
+
+        if self._tracker_latest is None:
+            return True
+        try:
+            latest = await self._tracker_latest(stored.conversation_id)
+        except Exception:  # the full read decides
+            return True
+        metadata = latest.get("metadata") if latest is not None else None
+        intent = latest.get("intent") if latest is not None else None
+        if not isinstance(metadata, Mapping) or not isinstance(intent, Mapping):
+            return True
+        if str(metadata.get(MESSAGE_KEY)) != stored.key:
+            return True
+        t = self.config.triggers
+        watched = {*t.fallback_intents, *t.complaint_intents, *t.safety_hazard_intents}
+        return intent.get("name") in watched
 
     async def on_failure(self, stored: StoredInbound, kind: str) -> tuple[Reply, ...]:
         """Rasa timed out / is down ('rasa_timeout') or the actions failed ('action_failure')."""

@@ -277,6 +277,21 @@ async def test_two_fallbacks_in_a_row_queue_the_chat(
     assert "没有空闲的客服" in second.replies[2].text  # the only agent is away
 
 
+async def test_ordinary_turns_never_read_the_whole_conversation(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """The triggers look at the tracker's latest message first (no events): a turn whose intent
+    can fire nothing costs no full tracker read, however long the conversation."""
+    for text in ["你好", "查下电费", "你好"]:
+        await gw.router.handle(message(text))
+    assert handoff_count(session_factory) == 0
+    assert rasa.tracker_requests
+    assert "ALL" not in rasa.tracker_requests
+    # a fallback may fire a trigger: then the events are read
+    await gw.router.handle(message("嗯嗯嗯"))
+    assert "ALL" in rasa.tracker_requests
+
+
 async def test_complaint_and_safety_hazard(
     gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
 ) -> None:
