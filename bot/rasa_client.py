@@ -176,19 +176,23 @@ class RasaClient:
         url = f"{self._base}/status" if self._token else f"{self._base}/"
         return await probe(self._session, url, self._probe_timeout, params=self._params())
 
-    async def events(self, sender: str) -> list[Any]:
-        """The conversation's tracker events (needs the HTTP API: `rasa run --enable-api`)."""
+    async def _tracker(self, sender: str, include_events: str) -> Any:
+        """GET the conversation's tracker (needs the HTTP API: `rasa run --enable-api`)."""
         url = f"{self._base}/conversations/{sender}/tracker"
-        params = {**self._params(), "include_events": "ALL"}
+        params = {**self._params(), "include_events": include_events}
         try:
             async with self._session.get(url, params=params, timeout=self._timeout) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"tracker answered HTTP {response.status}")
-                data = await response.json(content_type=None)
+                return await response.json(content_type=None)
         except TimeoutError as exc:
             raise RasaUnavailable("tracker timed out") from exc
         except (aiohttp.ClientError, ValueError) as exc:
             raise RasaUnavailable(f"tracker unreachable: {exc.__class__.__name__}") from exc
+
+    async def events(self, sender: str) -> list[Any]:
+        """The conversation's tracker events."""
+        data = await self._tracker(sender, "ALL")
         events = data.get("events") if isinstance(data, Mapping) else None
         return list(events) if isinstance(events, list) else []
 
@@ -207,17 +211,7 @@ class RasaClient:
 
     async def latest_message(self, sender: str) -> Mapping[str, Any] | None:
         """The tracker's last user message (parse data + metadata), without the events."""
-        url = f"{self._base}/conversations/{sender}/tracker"
-        params = {**self._params(), "include_events": "NONE"}
-        try:
-            async with self._session.get(url, params=params, timeout=self._timeout) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"tracker answered HTTP {response.status}")
-                data = await response.json(content_type=None)
-        except TimeoutError as exc:
-            raise RasaUnavailable("tracker timed out") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise RasaUnavailable(f"tracker unreachable: {exc.__class__.__name__}") from exc
+        data = await self._tracker(sender, "NONE")
         latest = data.get("latest_message") if isinstance(data, Mapping) else None
         return latest if isinstance(latest, Mapping) else None
 
