@@ -6,6 +6,7 @@ Every datetime is an aware UTC instant (`UTCDateTime`); money is Numeric(12, 2).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -21,6 +22,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -561,3 +565,209 @@ class CannedReply(Base):
     title: Mapped[str] = mapped_column(String(128))
     text_zh: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
+
+
+# --- the operators' retraining loop: NLU inbox, model registry, training jobs ----------------
+
+NLU_INBOX_REASONS = ("low_confidence", "fallback", "handoff", "flagged")
+"""Why a customer message landed in the inbox: its best intent scored below
+conf/nlu.yml inbox.confidence_below, NLU fell back, it preceded a handoff, or an agent flagged
+the bot's reply to it as wrong."""
+NLU_INBOX_STATUSES = ("open", "labelled", "out_of_scope", "ignored", "new_intent")
+NLU_MODEL_STATUSES = ("training", "candidate", "refused", "live", "retired", "failed")
+NLU_MODEL_ACTIONS = (
+    "train",
+    "candidate",
+    "refuse",
+    "override",
+    "deploy",
+    "rollback",
+    "retire",
+    "fail",
+    "delete",
+    "note",
+)
+"""nlu_model_events.action: what happened to a registry model (deploy, rollback, refusal by
+the regression guard, an operator's override, ...)."""
+NLU_JOB_KINDS = ("train", "cross_validation")
+NLU_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+NLU_JOB_ACTIVE_STATUSES = ("queued", "running")
+
+
+class NluModel(Base):
+    """One trained model in the registry: who trained it on what, how it scored, its fate."""
+
+    __tablename__ = "nlu_models"
+    __table_args__ = (
+        CheckConstraint(_in("status", NLU_MODEL_STATUSES), name="status"),
+        Index("ix_nlu_models_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255), unique=True)
+    """The model file's name in the registry folder (models/registry/<file_name>)."""
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    """Of the model file; None while training."""
+    data_hash: Mapped[str] = mapped_column(String(64))
+    """Fingerprint of the training inputs (data/, domain.yml, the config, the dictionary)."""
+    config_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="training")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    created_by_name: Mapped[str] = mapped_column(String(64))
+    """The console user's name, or the CLI's actor."""
+    created_at: Mapped[datetime]
+    train_seconds: Mapped[float | None]
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """{"macro_f1", "accuracy", "per_intent": {intent: {"precision", "recall", "f1",
+    "support"}}} on the held-out set."""
+    comparison: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The comparison with the live model of its time (the guard's input)."""
+    guard_passed: Mapped[bool | None]
+    guard_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by_name: Mapped[str | None] = mapped_column(String(64))
+    deployed_at: Mapped[datetime | None]
+    deployed_by_name: Mapped[str | None] = mapped_column(String(64))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("nlu_models.id", ondelete="SET NULL"))
+    """The live model when this one was trained."""
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class NluModelEvent(Base):
+    """One entry of a registry model's history: deploy, rollback, refusal, override, ..."""
+
+    __tablename__ = "nlu_model_events"
+    __table_args__ = (CheckConstraint(_in("action", NLU_MODEL_ACTIONS), name="action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("nlu_models.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor_name: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class NluTrainingJob(Base):
+    """A background training (or cross-validation) with its visible progress.
+
+    At most one job is queued or running at a time: the service refuses to start another, and
+    a partial unique index on `status` (SQLite and PostgreSQL) stops two concurrent starts
+    from both inserting a queued job.
+    """
+
+    __tablename__ = "nlu_training_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("kind", NLU_JOB_KINDS), name="kind"),
+        CheckConstraint(_in("status", NLU_JOB_STATUSES), name="status"),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+        Index(
+            "uq_nlu_training_jobs_active",
+            "status",
+            unique=True,
+            sqlite_where=sql_text(_in("status", NLU_JOB_ACTIVE_STATUSES)),
+            postgresql_where=sql_text(_in("status", NLU_JOB_ACTIVE_STATUSES)),
+        ),
+        Index("ix_nlu_training_jobs_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    stage: Mapped[str] = mapped_column(String(64), default="")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    log_tail: Mapped[str] = mapped_column(Text, default="")
+    """The last few KB of the job's output."""
+    requested_by_name: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("nlu_models.id", ondelete="SET NULL"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class NluInboxItem(Base):
+    """A group of near-identical customer messages the bot may have misunderstood.
+
+    `reasons` is stored as a sorted comma-separated string of NLU_INBOX_REASONS and read as a
+    tuple (`reasons`); `label_entities` is a list of {"entity", "value", "start", "end"} with
+    offsets into `text`.
+    """
+
+    __tablename__ = "nlu_inbox_items"
+    __table_args__ = (
+        CheckConstraint(_in("status", NLU_INBOX_STATUSES), name="status"),
+        CheckConstraint("count >= 0", name="count"),
+        Index("ix_nlu_inbox_items_status_last_seen_at", "status", "last_seen_at"),
+        Index("ix_nlu_inbox_items_status_count", "status", "count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(255), index=True)
+    """The normalised text (store.services.nlu_inbox.normalise)."""
+    text: Mapped[str] = mapped_column(String(1000))
+    """A representative example (the first message of the group, cut to 1000 characters)."""
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    predicted_intent: Mapped[str | None] = mapped_column(String(128))
+    confidence: Mapped[float | None]
+    """Of the latest hit."""
+    reasons_text: Mapped[str] = mapped_column("reasons", String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    label_intent: Mapped[str | None] = mapped_column(String(128))
+    label_entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    labelled_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    labelled_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    """The flagging agent's note."""
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    trained_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("nlu_models.id", ondelete="SET NULL")
+    )
+    """The first registry model trained with this item's label."""
+
+    hits: Mapped[list[NluInboxHit]] = relationship(
+        back_populates="item", order_by="NluInboxHit.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(r for r in (self.reasons_text or "").split(",") if r)
+
+    @reasons.setter
+    def reasons(self, values: Iterable[str]) -> None:
+        self.reasons_text = ",".join(sorted(set(values)))
+
+
+class NluInboxHit(Base):
+    """One customer message counted in an inbox item (a message counts once per item)."""
+
+    __tablename__ = "nlu_inbox_hits"
+    __table_args__ = (
+        UniqueConstraint("item_id", "message_id"),
+        CheckConstraint(_in("reason", NLU_INBOX_REASONS), name="reason"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("nlu_inbox_items.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    """The `<channel>:<chat_id>` string."""
+    reason: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float | None]
+    predicted_intent: Mapped[str | None] = mapped_column(String(128))
+    flagged_by: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+
+    item: Mapped[NluInboxItem] = relationship(back_populates="hits")
