@@ -11,9 +11,10 @@ At most one model is live: `set_status(..., "live")` retires the one that was. E
 of status writes an `nlu_model_events` row (who, what, why); `record_event` adds others.
 
 Jobs (`nlu_training_jobs`): `start_job` queues one and refuses while another is queued or
-running (`JobActive`; a partial unique index on status makes two concurrent starts fail the
-same way); the worker reports `update_job_progress` (the first report moves it to running)
-and ends it with `finish_job`. `fail_active_jobs` cleans up after a worker that died.
+running (`JobActive`; an INSERT ... ON CONFLICT DO NOTHING on the partial unique index on
+status makes the second of two concurrent starts fail the same way); the worker reports
+`update_job_progress` (the first report moves it to running) and ends it with `finish_job`.
+`fail_active_jobs` cleans up after a worker that died.
 
 Every function takes the caller's session and flushes; the caller commits.
 """
@@ -25,7 +26,6 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -38,6 +38,7 @@ from store.models import (
     NluModelEvent,
     NluTrainingJob,
 )
+from store.services.upserts import insert_ignore
 from store.sla import require_aware
 from store.workflow import IllegalTransition
 
@@ -340,25 +341,27 @@ def start_job(
     current = active_job(session)
     if current is not None:
         raise JobActive(current.id, current.status)
-    job = NluTrainingJob(
-        kind=kind,
-        status="queued",
-        stage="queued",
-        progress=0,
-        log_tail="",
-        requested_by_name=requested_by_name,
-        created_at=now,
+    # ON CONFLICT DO NOTHING on the partial unique index: of two concurrent starts one inserts
+    # nothing (no error to recover from: the caller's transaction stays usable)
+    inserted = insert_ignore(
+        session,
+        NluTrainingJob,
+        {
+            "kind": kind,
+            "status": "queued",
+            "stage": "queued",
+            "progress": 0,
+            "log_tail": "",
+            "requested_by_name": requested_by_name,
+            "created_at": now,
+        },
+        [NluTrainingJob.status],
+        index_where=NluTrainingJob.status.in_(NLU_JOB_ACTIVE_STATUSES),
     )
-    try:
-        with session.begin_nested():  # the partial unique index decides between two starts
-            session.add(job)
-            session.flush()
-    except IntegrityError:
-        current = active_job(session)
-        raise JobActive(
-            current.id if current else None, current.status if current else None
-        ) from None
-    return job
+    current = active_job(session)
+    if not inserted or current is None:
+        raise JobActive(current.id if current else None, current.status if current else None)
+    return current
 
 
 def _open_job(session: Session, job_id: int) -> NluTrainingJob:

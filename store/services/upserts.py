@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, ColumnElement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -21,21 +21,26 @@ def insert_ignore(
     model: type[Base],
     values: Mapping[str, Any],
     keys: Sequence[InstrumentedAttribute[Any] | Column[Any]],
+    *,
+    index_where: ColumnElement[bool] | None = None,
 ) -> bool:
-    """Insert one row unless a row with the same `keys` exists; True when this call inserted."""
+    """Insert one row unless a row with the same `keys` exists; True when this call inserted.
+
+    `index_where`: the WHERE of a partial unique index on `keys` (the conflict to ignore).
+    """
     dialect = session.get_bind().dialect.name
     stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
         stmt = (
             postgresql.insert(model)
             .values(dict(values))
-            .on_conflict_do_nothing(index_elements=list(keys))
+            .on_conflict_do_nothing(index_elements=list(keys), index_where=index_where)
         )
     elif dialect == "sqlite":
         stmt = (
             sqlite.insert(model)
             .values(dict(values))
-            .on_conflict_do_nothing(index_elements=list(keys))
+            .on_conflict_do_nothing(index_elements=list(keys), index_where=index_where)
         )
     else:
         raise NotImplementedError(f"insert_ignore is not implemented for {dialect}")

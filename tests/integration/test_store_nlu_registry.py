@@ -181,3 +181,25 @@ def test_two_concurrent_starts_one_wins(
     with unit_of_work(session_factory) as session:
         assert len(registry.list_jobs(session)) == 1
     assert outcomes == ["refused", "started"]
+
+
+def test_a_start_is_part_of_the_callers_transaction(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        _start_then_fail(session_factory, now)
+    with unit_of_work(session_factory) as session:
+        assert registry.list_jobs(session) == []
+        registry.start_job(session, kind="train", requested_by_name="a", now=now)
+        with pytest.raises(JobActive):
+            registry.start_job(session, kind="train", requested_by_name="b", now=now)
+        _model(session, now, "still-usable")  # the refusal left the transaction usable
+    with unit_of_work(session_factory) as session:
+        assert len(registry.list_jobs(session)) == 1
+        assert len(registry.list_models(session)) == 1
+
+
+def _start_then_fail(factory: sessionmaker[Session], now: datetime) -> None:
+    with unit_of_work(factory) as session:
+        registry.start_job(session, kind="train", requested_by_name="a", now=now)
+        raise RuntimeError("changed my mind")
