@@ -30,11 +30,12 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from store.models import (
     NLU_INBOX_REASONS,
     NLU_INBOX_STATUSES,
+    Conversation,
     Message,
     NluInboxHit,
     NluInboxItem,
@@ -54,9 +55,12 @@ __all__ = [
     "InboxError",
     "InboxPage",
     "ItemDetail",
+    "NotABotReply",
     "NotFound",
+    "add_handoff_hits",
     "add_hit",
     "context_of",
+    "flag_reply",
     "get_item",
     "label",
     "list_items",
@@ -269,6 +273,97 @@ def _add_note(existing: str | None, note: str) -> str:
     if note in existing.split("\n"):
         return existing
     return f"{existing}\n{note}"[-NOTE_CHARS:]
+
+
+def add_handoff_hits(
+    session: Session,
+    *,
+    conversation_pk: int,
+    settings: InboxSettings,
+    now: datetime | None = None,
+) -> list[NluInboxItem]:
+    """A handoff was queued: the customer's last inbox.before_handoff messages that the bot
+    answered land in the inbox (reason 'handoff', with the intent recorded on each message);
+    the items, oldest message first."""
+    limit = int(settings.before_handoff)
+    if limit <= 0:
+        return []
+    reply = aliased(Message)
+    answered = (
+        select(reply.id).where(reply.in_reply_to_id == Message.id, reply.sender == "bot").exists()
+    )
+    rows = session.scalars(
+        select(Message)
+        .where(
+            Message.conversation_pk == conversation_pk,
+            Message.direction == "in",
+            Message.sender == "customer",
+            answered,
+        )
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+    conversation_id = session.scalar(
+        select(Conversation.conversation_id).where(Conversation.id == conversation_pk)
+    )
+    items = []
+    for row in reversed(rows):
+        item = _message_hit(session, row, conversation_id, "handoff", settings=settings, now=now)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _message_hit(
+    session: Session,
+    message: Message,
+    conversation_id: str | None,
+    reason: str,
+    **extra: Any,
+) -> NluInboxItem | None:
+    """`add_hit` for a stored customer message, with the intent recorded on it."""
+    return add_hit(
+        session,
+        message_id=message.id,
+        conversation_id=conversation_id,
+        text=message.text,
+        reason=reason,
+        predicted_intent=message.intent,
+        confidence=message.intent_confidence,
+        **extra,
+    )
+
+
+class NotABotReply(InboxError):
+    """The flagged message is not the bot's answer to a customer message."""
+
+
+def flag_reply(
+    session: Session,
+    *,
+    reply_id: int,
+    by: int | None,
+    note: str | None,
+    settings: InboxSettings,
+    now: datetime | None = None,
+) -> NluInboxItem | None:
+    """An agent says the bot's reply `reply_id` was wrong: the customer message it answered
+    lands in the inbox (reason 'flagged', with the agent and the note). `NotFound` for an
+    unknown message, `NotABotReply` for one that is not a bot reply; None when the customer
+    message has nothing to label (e.g. a bare location)."""
+    reply = session.get(Message, reply_id)
+    if reply is None:
+        raise NotFound(f"no message {reply_id}")
+    if reply.direction != "out" or reply.sender != "bot":
+        raise NotABotReply(f"message {reply_id} is not a reply of the bot")
+    asked = session.get(Message, reply.in_reply_to_id) if reply.in_reply_to_id else None
+    if asked is None:
+        raise NotABotReply(f"message {reply_id} answers no customer message")
+    conversation_id = reply.conversation.conversation_id
+    return _message_hit(
+        session, asked, conversation_id, "flagged",
+        flagged_by=by, note=note, settings=settings, now=now,
+    )  # fmt: skip
 
 
 # --- reading ------------------------------------------------------------------------------

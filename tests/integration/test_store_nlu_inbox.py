@@ -3,6 +3,7 @@ around each hit, labelling and marking, what the trainer reads."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -329,3 +330,70 @@ def test_deleted_messages_leave_their_hits(
         hit = session.scalars(select(NluInboxHit)).one()
         assert hit.message_id is None
         assert nlu_inbox.get_item(session, item.id, settings=INBOX).hits[0].messages == []
+
+
+def test_messages_before_a_handoff(session_factory: sessionmaker[Session], now: datetime) -> None:
+    with unit_of_work(session_factory) as session:
+        ids = _say(session, now, "查电费", "电费咋这么高", "嗯嗯嗯")
+        transcripts.set_intent(session, ids[1], "query_bill", 0.55)
+        conversation = transcripts.get_conversation(session, "telegram:42")
+        assert conversation is not None
+        # not answered by the bot: a message kept pending, and one only the gateway answered
+        transcripts.record_inbound(session, conversation, text="在吗", now=now, status="pending")
+        refused = transcripts.record_inbound(session, conversation, text="x" * 5, now=now)
+        transcripts.record_outbound(
+            session, conversation, [OutboundText("太长了")], now=now, sender="system",
+            in_reply_to=refused.id,
+        )  # fmt: skip
+        _say(session, now, "别的会话", cid="web:zz")
+        items = nlu_inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=INBOX)
+        assert [i.text for i in items] == ["电费咋这么高", "嗯嗯嗯"]
+        assert items[0].reasons == ("handoff",)
+        assert (items[0].predicted_intent, items[0].confidence) == ("query_bill", 0.55)
+        assert items[1].predicted_intent is None
+        # the same handoff reported twice counts nothing twice
+        again = nlu_inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=INBOX)
+        assert [i.count for i in again] == [1, 1]
+        hit = session.scalars(select(NluInboxHit).order_by(NluInboxHit.id)).first()
+        assert hit is not None
+        assert (hit.conversation_id, hit.message_id) == ("telegram:42", ids[1])
+        off = replace(INBOX, before_handoff=0)
+        assert (
+            nlu_inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=off) == []
+        )
+
+
+def test_an_agent_flags_a_bot_reply(session_factory: sessionmaker[Session], now: datetime) -> None:
+    with unit_of_work(session_factory) as session:
+        agent = _staff(session, now)
+        (asked,) = _say(session, now, "我家电表跑得飞快")
+        transcripts.set_intent(session, asked, "query_bill", 0.72)
+        bot_reply = session.scalars(select(Message).where(Message.in_reply_to_id == asked)).one()
+        conversation = transcripts.get_conversation(session, "telegram:42")
+        assert conversation is not None
+        (notice,) = transcripts.record_outbound(
+            session, conversation, [OutboundText("系统繁忙")], now=now, sender="system",
+            in_reply_to=asked,
+        )  # fmt: skip
+        (unprompted,) = transcripts.record_outbound(
+            session, conversation, [OutboundText("您的工单已派单")], now=now
+        )
+        item = nlu_inbox.flag_reply(
+            session, reply_id=bot_reply.id, by=agent, note="应该是电表校验", settings=INBOX
+        )
+        assert item is not None
+        assert (item.text, item.reasons, item.note) == (
+            "我家电表跑得飞快",
+            ("flagged",),
+            "应该是电表校验",
+        )
+        assert (item.predicted_intent, item.confidence, item.count) == ("query_bill", 0.72, 1)
+        hit = session.scalars(select(NluInboxHit)).one()
+        assert (hit.flagged_by, hit.message_id, hit.reason) == (agent, asked, "flagged")
+        with pytest.raises(nlu_inbox.NotFound):
+            nlu_inbox.flag_reply(session, reply_id=99999, by=agent, note=None, settings=INBOX)
+        for not_a_reply in (asked, notice.id, unprompted.id):
+            with pytest.raises(nlu_inbox.NotABotReply):
+                nlu_inbox.flag_reply(
+                    session, reply_id=not_a_reply, by=agent, note=None, settings=INBOX
+                )
