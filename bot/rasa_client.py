@@ -8,8 +8,9 @@ never need to tell those cases apart.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,16 @@ class RasaRejected(Exception):
 class IntentGuess:
     name: str | None
     confidence: float | None
+    ranking: tuple[tuple[str, float], ...] = ()
+    """NLU's intent ranking (name, confidence), best first, when the tracker has it."""
+
+    def best_except(self, names: Collection[str]) -> tuple[str | None, float | None]:
+        """The best intent of the ranking that is not one of `names` (e.g. the fallback
+        intents: what NLU would have picked); (None, None) when there is none."""
+        for name, confidence in self.ranking:
+            if name not in names:
+                return name, confidence
+        return None, None
 
 
 def _button(data: Any) -> Button | None:
@@ -96,7 +107,36 @@ def intent_from_events(events: list[Any], message_key: str) -> IntentGuess | Non
     return IntentGuess(
         name if isinstance(name, str) else None,
         float(confidence) if isinstance(confidence, int | float) else None,
+        _ranking(parse_data.get("intent_ranking")),
     )
+
+
+def _ranking(data: Any) -> tuple[tuple[str, float], ...]:
+    if not isinstance(data, list):
+        return ()
+    ranked = []
+    for entry in data:
+        if not isinstance(entry, Mapping):
+            continue
+        name, confidence = entry.get("name"), entry.get("confidence")
+        if isinstance(name, str) and isinstance(confidence, int | float):
+            ranked.append((name, float(confidence)))
+    return tuple(sorted(ranked, key=lambda pair: -pair[1]))
+
+
+def is_latest(latest: Mapping[str, Any] | None, message_key: str) -> bool:
+    """Whether the tracker's `latest_message` is the user message with this key."""
+    metadata = latest.get("metadata") if latest is not None else None
+    return isinstance(metadata, Mapping) and str(metadata.get(MESSAGE_KEY)) == message_key
+
+
+def intent_from_latest(latest: Mapping[str, Any] | None, message_key: str) -> IntentGuess | None:
+    """The intent of this message when the tracker's `latest_message` is this message; None
+    when it is another one (or none): then only the events can tell."""
+    if latest is None or not is_latest(latest, message_key):
+        return None
+    event = {"event": "user", "metadata": latest.get("metadata"), "parse_data": latest}
+    return intent_from_events([event], message_key)
 
 
 def replies_from_events(events: list[Any], message_key: str) -> list[Reply] | None:
@@ -202,11 +242,9 @@ class RasaClient:
         Asks for the tracker's state without events first (its `latest_message` is usually this
         message): a constant-size answer instead of the whole, growing conversation on every
         turn. Only when another message came in meanwhile are the events read."""
-        latest = await self.latest_message(sender)
-        metadata = latest.get("metadata") if latest is not None else None
-        if isinstance(metadata, Mapping) and str(metadata.get(MESSAGE_KEY)) == message_key:
-            event = {"event": "user", "metadata": metadata, "parse_data": latest}
-            return intent_from_events([event], message_key)
+        guess = intent_from_latest(await self.latest_message(sender), message_key)
+        if guess is not None:
+            return guess
         return intent_from_events(await self.events(sender), message_key)
 
     async def latest_message(self, sender: str) -> Mapping[str, Any] | None:
@@ -219,6 +257,36 @@ class RasaClient:
         """The replies Rasa already gave this message (e.g. it finished after our timeout), or
         None when it must be sent (again)."""
         return replies_from_events(await self.events(sender), message_key)
+
+
+class TurnTracker:
+    """One turn's view of a conversation's tracker: its latest message and its events, each
+    requested from Rasa at most once however many readers ask (the handoff triggers on the
+    reply's path, the recorded intent in the background). A failed request fails every reader
+    with the same `RasaUnavailable`."""
+
+    def __init__(self, client: RasaClient, sender: str) -> None:
+        self._client = client
+        self._sender = sender
+        self._latest: asyncio.Future[Mapping[str, Any] | None] | None = None
+        self._events: asyncio.Future[list[Any]] | None = None
+
+    async def latest(self) -> Mapping[str, Any] | None:
+        if self._latest is None:
+            self._latest = asyncio.ensure_future(self._client.latest_message(self._sender))
+        return await asyncio.shield(self._latest)
+
+    async def events(self) -> list[Any]:
+        if self._events is None:
+            self._events = asyncio.ensure_future(self._client.events(self._sender))
+        return await asyncio.shield(self._events)
+
+    async def intent_of(self, message_key: str) -> IntentGuess | None:
+        """As `RasaClient.intent_of`, from this turn's reads."""
+        guess = intent_from_latest(await self.latest(), message_key)
+        if guess is not None:
+            return guess
+        return intent_from_events(await self.events(), message_key)
 
 
 async def probe(

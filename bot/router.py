@@ -25,23 +25,49 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
 
 from bot.backends import Backends
 from bot.channels.base import Channel
 from bot.events import EventHub
 from bot.inbound import choose_language, location_of, triage
 from bot.messages import Attachment, HandleResult, Inbound, Reply, TranscriptEntry
-from bot.rasa_client import MESSAGE_KEY, RasaRejected, RasaUnavailable
+from bot.rasa_client import MESSAGE_KEY, RasaRejected, RasaUnavailable, TurnTracker
 from bot.texts import GatewayTexts
 from bot.transcript import StoredInbound, Transcript, split_conversation_id
+from store.services import nlu_inbox
 
 if TYPE_CHECKING:
     from bot.handoff.desk import AgentRef, HandoffDesk
+    from bot.rasa_client import IntentGuess
+    from nlu.settings import InboxSettings
 
 log = logging.getLogger(__name__)
+
+
+def inbox_landing(
+    guess: IntentGuess, inbox: InboxSettings
+) -> tuple[str, str | None, float | None] | None:
+    """Whether a message goes to the NLU inbox: (reason, predicted intent, confidence), or None.
+
+    A fallback intent (conf/nlu.yml inbox.fallback_intents) lands as 'fallback' with the best
+    other intent of the ranking as the prediction (the fallback's own confidence is only its
+    threshold); a best intent below inbox.confidence_below lands as 'low_confidence'.
+    """
+    if guess.name is None:
+        return None
+    if guess.name in inbox.fallback_intents:
+        intent, confidence = guess.best_except(inbox.fallback_intents)
+        if intent is None:
+            return "fallback", guess.name, guess.confidence
+        return "fallback", intent, confidence
+    if guess.confidence is not None and guess.confidence < inbox.confidence_below:
+        return "low_confidence", guess.name, guess.confidence
+    return None
 
 
 class RouterClosed(RuntimeError):
@@ -66,6 +92,7 @@ class Router:
         hotline: str,
         events: EventHub | None = None,
         handoff: HandoffDesk | None = None,
+        inbox: InboxSettings | None = None,
     ) -> None:
         self._transcript = transcript
         self.events = events if events is not None else EventHub()
@@ -75,6 +102,9 @@ class Router:
         if handoff is not None:
             handoff.bind(self._deliver_for_desk)
         self._backends = backends
+        self._inbox = inbox
+        """conf/nlu.yml's inbox settings: unsure or fallback messages go to the NLU inbox;
+        None: nothing is captured."""
         self._rasa = backends.rasa
         self._texts = texts
         self._max_chars = max_text_chars
@@ -223,14 +253,20 @@ class Router:
                 # Rasa swallows action server errors and answers nothing
                 raise RasaUnavailable("the action server is down")
         result = tuple(replies)
-        await self._transcript.answer(
-            stored.id, stored.conversation_id, result, inbound_status="processed"
+        # What NLU made of the message (the tracker's latest message), read once per turn while
+        # the replies are stored: the handoff triggers and the recorded intent both use it.
+        tracker = TurnTracker(self._rasa, stored.conversation_id)
+        _, latest = await asyncio.gather(
+            self._transcript.answer(
+                stored.id, stored.conversation_id, result, inbound_status="processed"
+            ),
+            self._latest_message(tracker),
         )
         self._publish_out(stored.conversation_id, result, "bot")
-        self._spawn(self._record_intent(stored))
+        self._spawn(self._record_intent(stored, tracker))
         # HANDOFF HOOK (triggers): the turn may have queued the conversation for a person
         if self.handoff is not None:
-            extra = await self.handoff.after_turn(stored)
+            extra = await self.handoff.after_turn(stored, latest=latest, events=tracker.events)
             if extra:
                 await self._transcript.deliver(stored.conversation_id, extra, sender="system")
                 self._publish_out(stored.conversation_id, extra, "system")
@@ -271,14 +307,54 @@ class Router:
         self._publish_out(stored.conversation_id, error, "system")
         return error
 
-    async def _record_intent(self, stored: StoredInbound) -> None:
+    @staticmethod
+    async def _latest_message(tracker: TurnTracker) -> Mapping[str, Any] | None:
+        """The tracker's latest user message, or None when Rasa did not give it (the readers
+        then fall back to the conversation's events)."""
         try:
-            guess = await self._rasa.intent_of(stored.conversation_id, stored.key)
+            return await tracker.latest()
+        except RasaUnavailable as exc:
+            log.info("no latest message from the tracker (%s)", exc)
+            return None
+
+    async def _record_intent(self, stored: StoredInbound, tracker: TurnTracker) -> None:
+        try:
+            guess = await tracker.intent_of(stored.key)
         except RasaUnavailable as exc:
             log.info("%s: intent not recorded (%s)", stored.conversation_id, exc)
             return
         if guess is not None:
             await self._transcript.set_intent(stored.id, guess.name, guess.confidence)
+            await self._to_inbox(stored, guess)
+
+    async def _to_inbox(self, stored: StoredInbound, guess: IntentGuess) -> None:
+        """NLU inbox: a message NLU was unsure about or fell back on (still in the background
+        task: never on the reply's path)."""
+        inbox = self._inbox
+        landing = inbox_landing(guess, inbox) if inbox is not None else None
+        if inbox is None or landing is None:
+            return
+        reason, intent, confidence = landing
+
+        def work(session: Session) -> int | None:
+            item = nlu_inbox.add_hit(
+                session,
+                message_id=stored.id,
+                conversation_id=stored.conversation_id,
+                text=stored.text,
+                reason=reason,
+                predicted_intent=intent,
+                confidence=confidence,
+                settings=inbox,
+            )
+            return item.id if item is not None else None
+
+        item_id = await self._transcript.run(work)
+        if item_id is not None:
+            log.info(
+                "%s: message %s in the NLU inbox (item %s, %s)",
+                stored.conversation_id, stored.id, item_id, reason,
+            )  # fmt: skip
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

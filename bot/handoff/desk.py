@@ -37,10 +37,11 @@ from bot.messages import Button, Reply
 from store.config import Settings
 from store.db import unit_of_work
 from store.models import Conversation, Handoff, HandoffRequest, Rating, StaffUser
-from store.services import handoffs, ratings, ticket_intake, transcripts
+from store.services import handoffs, nlu_inbox, ratings, ticket_intake, transcripts
 
 if TYPE_CHECKING:
     from bot.transcript import StoredInbound
+    from nlu.settings import InboxSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -173,6 +174,13 @@ def parse_rating(text: str) -> int | None:
     return int(bare.group(1)) if bare else None
 
 
+class _Unread:
+    """The caller did not read the tracker's latest message (distinct from None: read, none)."""
+
+
+UNREAD = _Unread()
+
+
 class HandoffDesk:
     def __init__(
         self,
@@ -184,6 +192,7 @@ class HandoffDesk:
         tracker_events: Callable[[str], Awaitable[list[Any]]] | None = None,
         tracker_latest: Callable[[str], Awaitable[Mapping[str, Any] | None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        inbox: InboxSettings | None = None,
     ) -> None:
         self._factory = factory
         self.events = events
@@ -191,6 +200,9 @@ class HandoffDesk:
         self._store_settings = store_settings
         self._tracker_events = tracker_events
         self._tracker_latest = tracker_latest
+        self._inbox = inbox
+        """conf/nlu.yml's inbox settings: the messages before a handoff go to the NLU inbox;
+        None: nothing is captured."""
         """Cheap first look (no events) so most turns never read the whole conversation."""
         self.clock = clock
         """Replaceable (tests): every decision about time uses it."""
@@ -324,6 +336,7 @@ class HandoffDesk:
             return handoff
         language = conversation.language
         self._changed(outcome, handoff, "bot", actor=actor, why=reason)
+        self._inbox_before_handoff(session, conversation, now)
         if reason == "safety_hazard":
             outcome.events.append(
                 (
@@ -354,6 +367,33 @@ class HandoffDesk:
         session.refresh(handoff)
         outcome.view = HandoffView.of(handoff)
         return handoff
+
+    def _inbox_before_handoff(
+        self, session: Session, conversation: Conversation, now: datetime
+    ) -> None:
+        """NLU inbox: whatever the trigger, the customer's last bot-answered messages before
+        the handoff (what the bot may have misunderstood). Never fails the handoff: done in a
+        savepoint (the handoff's INSERT has begun the transaction, SQLite too)."""
+        if self._inbox is None:
+            return
+        try:
+            with session.begin_nested():
+                items = nlu_inbox.add_handoff_hits(
+                    session, conversation_pk=conversation.id, settings=self._inbox, now=now
+                )
+        except Exception:
+            log.exception(
+                "%s: the messages before the handoff did not reach the NLU inbox",
+                conversation.conversation_id,
+            )
+            return
+        if items:
+            log.info(
+                "%s: %d message(s) before the handoff in the NLU inbox (items %s)",
+                conversation.conversation_id,
+                len(items),
+                ", ".join(str(i.id) for i in items),
+            )
 
     def _auto_assign_one(
         self, session: Session, handoff: Handoff, outcome: _Outcome, now: datetime
@@ -514,8 +554,18 @@ class HandoffDesk:
             return GateResult(True, (self._reply("comment_thanks", language),))
         return GateResult(False)
 
-    async def after_turn(self, stored: StoredInbound) -> tuple[Reply, ...]:
-        """After Rasa answered: queue a handoff when a trigger fires; the customer texts."""
+    async def after_turn(
+        self,
+        stored: StoredInbound,
+        *,
+        latest: Mapping[str, Any] | _Unread | None = UNREAD,
+        events: Callable[[], Awaitable[list[Any]]] | None = None,
+    ) -> tuple[Reply, ...]:
+        """After Rasa answered: queue a handoff when a trigger fires; the customer texts.
+        `latest` is the tracker's latest message when the caller already read it (None: the
+        read failed), `events` reads the conversation's events (shared with the caller's other
+        readers); without them the desk's own tracker readers are used when a trigger needs
+        them."""
         triggers = self.config.triggers
         reason: str | None = None
         detail: str | None = None
@@ -527,7 +577,7 @@ class HandoffDesk:
             if request_id is not None:
                 reason = "request_human"
         if reason is None and self._tracker_events is not None and self._intent_triggers():
-            reason, detail = await self._intent_trigger(stored)
+            reason, detail = await self._intent_trigger(stored, latest, events)
         if reason is None:
             return ()
         return await self._escalate_now(stored, reason=reason, detail=detail, request_id=request_id)
@@ -536,16 +586,21 @@ class HandoffDesk:
         t = self.config.triggers
         return bool(t.fallback_in_a_row or t.complaint or t.safety_hazard)
 
-    async def _intent_trigger(self, stored: StoredInbound) -> tuple[str | None, str | None]:
+    async def _intent_trigger(
+        self,
+        stored: StoredInbound,
+        latest: Mapping[str, Any] | _Unread | None,
+        read_events: Callable[[], Awaitable[list[Any]]] | None,
+    ) -> tuple[str | None, str | None]:
         """Fallbacks in a row fire at once. A complaint or a hazard fires once the bot's form
         for it is finished (the bot still opens the complaint/hazard ticket and collects the
         location first); a hazard alerts the on-duty staff immediately all the same."""
         assert self._tracker_events is not None
         cid = stored.conversation_id
-        if cid not in self._postponed and not await self._may_trigger(stored):
+        if cid not in self._postponed and not await self._may_trigger(stored, latest):
             return None, None
         try:
-            events = await self._tracker_events(cid)
+            events = await (read_events() if read_events else self._tracker_events(cid))
         except Exception as exc:  # the tracker is a nice-to-have here
             log.info("%s: no tracker for the handoff triggers (%s)", cid, exc)
             return None, None
@@ -576,23 +631,23 @@ class HandoffDesk:
             return "fallback", f"{n} messages in a row not understood: {stored.text[:300]}"
         return None, None
 
-    async def _may_trigger(self, stored: StoredInbound) -> bool:
+    async def _may_trigger(
+        self, stored: StoredInbound, latest: Mapping[str, Any] | _Unread | None
+    ) -> bool:
         """False only when the tracker's latest message is this one and its intent can fire
         no trigger (the usual turn): then the whole conversation need not be read, which
         keeps the reply's extra cost small and constant. True when in doubt."""
-        from bot.rasa_client import MESSAGE_KEY  # (imported here as _user_intents does)
+        from bot.rasa_client import is_latest  # (imported here as _user_intents does)
 
-        if self._tracker_latest is None:
-            return True
-        try:
-            latest = await self._tracker_latest(stored.conversation_id)
-        except Exception:  # the full read decides
-            return True
-        metadata = latest.get("metadata") if latest is not None else None
+        if isinstance(latest, _Unread):
+            if self._tracker_latest is None:
+                return True
+            try:
+                latest = await self._tracker_latest(stored.conversation_id)
+            except Exception:  # the full read decides
+                return True
         intent = latest.get("intent") if latest is not None else None
-        if not isinstance(metadata, Mapping) or not isinstance(intent, Mapping):
-            return True
-        if str(metadata.get(MESSAGE_KEY)) != stored.key:
+        if not isinstance(intent, Mapping) or not is_latest(latest, stored.key):
             return True
         t = self.config.triggers
         watched = {*t.fallback_intents, *t.complaint_intents, *t.safety_hazard_intents}

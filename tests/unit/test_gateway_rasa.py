@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from bot.rasa_client import (
     MESSAGE_KEY,
     IntentGuess,
     RasaUnavailable,
+    TurnTracker,
     intent_from_events,
     parse_replies,
     replies_from_events,
@@ -79,3 +81,59 @@ def test_replies_already_given_to_a_message() -> None:
     ]
     assert replies_from_events(EVENTS, "3") is None  # no answer: send it again
     assert replies_from_events(EVENTS, "9") is None
+
+
+class _CountingClient:
+    """Stands in for RasaClient: counts the tracker requests a TurnTracker makes."""
+
+    def __init__(self, latest: dict[str, Any] | None, events: list[Any], fail: bool = False):
+        self._latest, self._events, self._fail = latest, events, fail
+        self.calls: list[str] = []
+
+    async def latest_message(self, sender: str) -> dict[str, Any] | None:
+        self.calls.append("NONE")
+        await asyncio.sleep(0)
+        if self._fail:
+            raise RasaUnavailable("down")
+        return self._latest
+
+    async def events(self, sender: str) -> list[Any]:
+        self.calls.append("ALL")
+        await asyncio.sleep(0)
+        return self._events
+
+
+async def test_one_turn_reads_the_tracker_once_however_many_readers() -> None:
+    latest = {"intent": {"name": "greet", "confidence": 0.9}, "metadata": {MESSAGE_KEY: "7"}}
+    client = _CountingClient(latest, [])
+    turn = TurnTracker(client, "web:1")  # type: ignore[arg-type]
+    results = await asyncio.gather(turn.latest(), turn.intent_of("7"), turn.latest())
+    assert results[1] == IntentGuess("greet", 0.9)
+    assert client.calls == ["NONE"]
+
+
+async def test_a_message_not_latest_is_found_in_events_read_once() -> None:
+    """Inside a form Rasa's latest message stays the one that opened it: the events tell,
+    and the trigger check and the recorded intent share one read of them."""
+    latest = {"intent": {"name": "query_bill", "confidence": 0.9}, "metadata": {MESSAGE_KEY: "5"}}
+    client = _CountingClient(
+        latest,
+        [
+            _user("5", {"name": "query_bill", "confidence": 0.9}),
+            _user("6", {"name": "inform", "confidence": 0.9}),
+        ],
+    )
+    turn = TurnTracker(client, "web:1")  # type: ignore[arg-type]
+    guess, events = await asyncio.gather(turn.intent_of("6"), turn.events())
+    assert guess == IntentGuess("inform", 0.9)
+    assert len(events) == 2
+    assert client.calls == ["NONE", "ALL"]
+
+
+async def test_a_failed_read_fails_every_reader() -> None:
+    client = _CountingClient(None, [], fail=True)
+    turn = TurnTracker(client, "web:1")  # type: ignore[arg-type]
+    for _ in range(2):
+        with pytest.raises(RasaUnavailable):
+            await turn.latest()
+    assert client.calls == ["NONE"]
