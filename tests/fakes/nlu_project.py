@@ -1,0 +1,63 @@
+"""A throw-away copy of the project for the NLU loop's tests: they edit data/ and domain.yml,
+train and deploy, and must never touch the repository's own files."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from nlu.settings import NluSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+#: What the loop reads: the training inputs (scripts/train.sh), the held-out set, conf/nlu.yml.
+COPIED = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "nlu/dict",
+    "requirements/rasa.in",
+    "tests/nlu/holdout.yml",
+    "tests/nlu_fast_config.yml",
+    "conf/nlu.yml",
+)
+
+
+def copy_project(target: Path) -> Path:
+    """Copy the loop's inputs into `target` (a new folder) and return it."""
+    for name in COPIED:
+        source = ROOT / name
+        if not source.exists():
+            continue
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, destination)
+        else:
+            shutil.copy2(source, destination)
+    return target
+
+
+def project_settings(
+    project: Path, rasa_bin: Path | None = None, extra: Mapping[str, str] | None = None
+) -> NluSettings:
+    """Settings pointing at the copy: its conf/, models/ and (optionally) a fake rasa."""
+    env = {
+        "CONF_DIR": str(project / "conf"),
+        "NLU_PROJECT_DIR": str(project),
+        "NLU_MODELS_DIR": str(project / "models"),
+        "RASA_BIN": str(rasa_bin or ROOT / ".venv-rasa" / "bin" / "rasa"),
+        **(extra or {}),
+    }
+    return NluSettings.load(env)
+
+
+def make_fake_rasa(directory: Path) -> Path:
+    """An executable `rasa` that runs tests/fakes/fake_rasa.py with this interpreter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    script = directory / "rasa"
+    fake = Path(__file__).resolve().parent / "fake_rasa.py"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n', encoding="utf-8")
+    script.chmod(0o755)
+    return script
