@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -30,13 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    env = dict(os.environ)
+    if args.host:
+        env["GATEWAY_HOST"] = args.host  # checked like the variable (no open API by accident)
     try:
-        settings = GatewaySettings.from_env()
+        settings = GatewaySettings.from_env(env)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 3
-    if args.host:
-        settings = replace(settings, host=args.host)
     if args.port:
         settings = replace(settings, port=args.port)
     try:

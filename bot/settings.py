@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -87,6 +88,16 @@ def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def _loopback(host: str) -> bool:
+    """Whether a listening address is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:  # a host name or "" (all interfaces)
+        return False
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
     host: str = "127.0.0.1"
@@ -134,8 +145,15 @@ class GatewaySettings:
         secret = env.get("TELEGRAM_WEBHOOK_SECRET") or None
         if webhook_url and not secret:
             raise ConfigError("TELEGRAM_WEBHOOK_URL is set: set TELEGRAM_WEBHOOK_SECRET too")
+        host = env.get("GATEWAY_HOST", cls.host)
+        if not env.get("GATEWAY_API_TOKEN") and not _loopback(host):
+            # /api/v1/messages shows any sender's conversation: never open beyond this machine
+            raise ConfigError(
+                f"GATEWAY_HOST={host} makes the JSON API reachable from other machines: "
+                "set GATEWAY_API_TOKEN (callers then send 'Authorization: Bearer <token>')"
+            )
         return cls(
-            host=env.get("GATEWAY_HOST", cls.host),
+            host=host,
             port=_int(env, "GATEWAY_PORT", cls.port),
             rasa_url=env.get("RASA_URL", cls.rasa_url).rstrip("/"),
             rasa_token=env.get("RASA_TOKEN") or None,

@@ -109,3 +109,17 @@ def test_settings_from_env() -> None:
 def test_bad_settings_are_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         GatewaySettings.from_env({name: value})
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.168.1.20", "gateway.example.cn"])
+def test_an_api_reachable_from_other_machines_needs_a_token(host: str) -> None:
+    """The JSON API shows any sender's conversation: listening beyond loopback without
+    GATEWAY_API_TOKEN is refused at start-up, with what to do."""
+    with pytest.raises(ConfigError, match="GATEWAY_API_TOKEN"):
+        GatewaySettings.from_env({"GATEWAY_HOST": host})
+    assert GatewaySettings.from_env({"GATEWAY_HOST": host, "GATEWAY_API_TOKEN": "t"}).host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"])
+def test_a_loopback_gateway_may_run_without_a_token(host: str) -> None:
+    assert GatewaySettings.from_env({"GATEWAY_HOST": host}).api_token is None
