@@ -592,6 +592,16 @@ the regression guard, an operator's override, ...)."""
 NLU_JOB_KINDS = ("train", "cross_validation")
 NLU_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 NLU_JOB_ACTIVE_STATUSES = ("queued", "running")
+NLU_JOB_ACTIVE_WHERE = _in("status", NLU_JOB_ACTIVE_STATUSES)
+"""The partial unique index's predicate: at most one job queued or running."""
+NLU_INBOX_OPEN_WHERE = "status = 'open'"
+"""The partial unique index's predicate: at most one open inbox item per group_key."""
+
+
+def _partial_unique(name: str, column: str, where: str) -> Index:
+    """A unique index over the rows matching `where` only (SQLite and PostgreSQL)."""
+    predicate = sql_text(where)
+    return Index(name, column, unique=True, sqlite_where=predicate, postgresql_where=predicate)
 
 
 class NluModel(Base):
@@ -664,13 +674,7 @@ class NluTrainingJob(Base):
         CheckConstraint(_in("kind", NLU_JOB_KINDS), name="kind"),
         CheckConstraint(_in("status", NLU_JOB_STATUSES), name="status"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
-        Index(
-            "uq_nlu_training_jobs_active",
-            "status",
-            unique=True,
-            sqlite_where=sql_text(_in("status", NLU_JOB_ACTIVE_STATUSES)),
-            postgresql_where=sql_text(_in("status", NLU_JOB_ACTIVE_STATUSES)),
-        ),
+        _partial_unique("uq_nlu_training_jobs_active", "status", NLU_JOB_ACTIVE_WHERE),
         Index("ix_nlu_training_jobs_created_at", "created_at"),
     )
 
@@ -692,6 +696,9 @@ class NluTrainingJob(Base):
 class NluInboxItem(Base):
     """A group of near-identical customer messages the bot may have misunderstood.
 
+    At most one *open* item per `group_key` (a partial unique index): concurrent captures of
+    the same text meet in one item.
+
     `reasons` is stored as a sorted comma-separated string of NLU_INBOX_REASONS and read as a
     tuple (`reasons`); `label_entities` is a list of {"entity", "value", "start", "end"} with
     offsets into `text`.
@@ -703,6 +710,7 @@ class NluInboxItem(Base):
         CheckConstraint("count >= 0", name="count"),
         Index("ix_nlu_inbox_items_status_last_seen_at", "status", "last_seen_at"),
         Index("ix_nlu_inbox_items_status_count", "status", "count"),
+        _partial_unique("uq_nlu_inbox_items_open_group_key", "group_key", NLU_INBOX_OPEN_WHERE),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

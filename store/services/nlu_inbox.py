@@ -30,9 +30,11 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import func, or_, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, aliased
 
 from store.models import (
+    NLU_INBOX_OPEN_WHERE,
     NLU_INBOX_REASONS,
     NLU_INBOX_STATUSES,
     Conversation,
@@ -167,6 +169,28 @@ def _open_item_for(session: Session, key: str, threshold: float) -> NluInboxItem
     return session.get(NluInboxItem, best_id) if best_id is not None else None
 
 
+def _new_open_item(session: Session, key: str, example: str, now: datetime) -> NluInboxItem:
+    """The open item of `key`, created now unless a concurrent capture just did (the partial
+    unique index on open items' group_key decides; INSERT ... ON CONFLICT DO NOTHING)."""
+    insert_ignore(
+        session,
+        NluInboxItem,
+        {
+            "group_key": key,
+            "text": example,
+            "count": 0,
+            "reasons_text": "",
+            "status": "open",
+            "first_seen_at": now,
+            "last_seen_at": now,
+        },
+        [NluInboxItem.group_key],
+        index_where=sql_text(NLU_INBOX_OPEN_WHERE),  # literally: PostgreSQL infers the index
+    )
+    stmt = select(NluInboxItem).where(NluInboxItem.status == "open", NluInboxItem.group_key == key)
+    return session.scalars(stmt).one()
+
+
 def add_hit(
     session: Session,
     *,
@@ -201,17 +225,7 @@ def add_hit(
         return None
     item = _open_item_for(session, key, float(settings.group_similarity))
     if item is None:
-        item = NluInboxItem(
-            group_key=key,
-            text=stripped[:TEXT_CHARS],
-            count=0,
-            reasons_text="",
-            status="open",
-            first_seen_at=now,
-            last_seen_at=now,
-        )
-        session.add(item)
-        session.flush()
+        item = _new_open_item(session, key, stripped[:TEXT_CHARS], now)
     counted = insert_ignore(
         session,
         NluInboxHit,
@@ -585,11 +599,22 @@ def mark(
     session: Session, item: NluInboxItem | int, status: str, *, by: int | None, now: datetime
 ) -> NluInboxItem:
     """Out of scope, ignored, or open again ('open' clears the label). Reopening an item
-    whose text now has another open item merges nothing: both stay (the newer collects)."""
+    whose text has a newer open item merges it into that one (its hits move over, the
+    reopened item is deleted) and returns that item."""
     require_aware(now)
     found = _item(session, item)
     if status not in MARK_STATUSES:
         raise InboxError(f"mark sets one of {MARK_STATUSES}, not {status!r}")
+    if status == "open" and found.status != "open":
+        twin = session.scalars(
+            select(NluInboxItem).where(
+                NluInboxItem.status == "open",
+                NluInboxItem.group_key == found.group_key,
+                NluInboxItem.id != found.id,
+            )
+        ).first()
+        if twin is not None:  # the text came again meanwhile: one open item for both
+            return _merge(session, found, twin)
     found.status = status
     found.label_intent = None
     found.label_entities = None
@@ -598,6 +623,37 @@ def mark(
     found.labelled_at = None if status == "open" else now
     session.flush()
     return found
+
+
+def _merge(session: Session, source: NluInboxItem, target: NluInboxItem) -> NluInboxItem:
+    taken = set(
+        session.scalars(
+            select(NluInboxHit.message_id).where(
+                NluInboxHit.item_id == target.id, NluInboxHit.message_id.is_not(None)
+            )
+        )
+    )
+    for hit in list(source.hits):
+        if hit.message_id is not None and hit.message_id in taken:
+            source.hits.remove(hit)  # counted there already (delete-orphan removes it)
+        else:
+            hit.item = target
+    target.reasons = {*target.reasons, *source.reasons}
+    target.first_seen_at = min(target.first_seen_at, source.first_seen_at)
+    target.last_seen_at = max(target.last_seen_at, source.last_seen_at)
+    if source.note:
+        for line in source.note.split("\n"):
+            target.note = _add_note(target.note, line)
+    session.flush()
+    target.count = (
+        session.scalar(
+            select(func.count()).select_from(NluInboxHit).where(NluInboxHit.item_id == target.id)
+        )
+        or 0
+    )
+    session.delete(source)
+    session.flush()
+    return target
 
 
 def pending_training(

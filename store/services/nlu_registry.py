@@ -25,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from store.models import (
     NLU_JOB_ACTIVE_STATUSES,
+    NLU_JOB_ACTIVE_WHERE,
     NLU_JOB_KINDS,
     NLU_JOB_STATUSES,
     NLU_MODEL_ACTIONS,
@@ -356,7 +357,8 @@ def start_job(
             "created_at": now,
         },
         [NluTrainingJob.status],
-        index_where=NluTrainingJob.status.in_(NLU_JOB_ACTIVE_STATUSES),
+        # literally the index's predicate, so PostgreSQL can infer the index
+        index_where=text(NLU_JOB_ACTIVE_WHERE),
     )
     current = active_job(session)
     if not inserted or current is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement
+from sqlalchemy import Column, ColumnElement, TextClause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -22,7 +22,7 @@ def insert_ignore(
     values: Mapping[str, Any],
     keys: Sequence[InstrumentedAttribute[Any] | Column[Any]],
     *,
-    index_where: ColumnElement[bool] | None = None,
+    index_where: ColumnElement[bool] | TextClause | None = None,
 ) -> bool:
     """Insert one row unless a row with the same `keys` exists; True when this call inserted.
 

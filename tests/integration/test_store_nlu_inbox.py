@@ -3,6 +3,8 @@ around each hit, labelling and marking, what the trainer reads."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -397,3 +399,52 @@ def test_an_agent_flags_a_bot_reply(session_factory: sessionmaker[Session], now:
                 nlu_inbox.flag_reply(
                     session, reply_id=not_a_reply, by=agent, note=None, settings=INBOX
                 )
+
+
+def test_reopening_merges_into_the_newer_open_item(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    with unit_of_work(session_factory) as session:
+        agent = _staff(session, now)
+        ids = _say(session, now, "电费贵", "电费贵!", "电费贵。")
+        old = _hit(session, now, ids[0], "电费贵", "fallback", note="第一次")
+        assert old is not None
+        nlu_inbox.mark(session, old, "ignored", by=agent, now=now)
+        later = now + timedelta(hours=1)
+        new = _hit(session, later, ids[1], "电费贵!", "low_confidence")
+        assert new is not None
+        assert new.id != old.id
+        _hit(session, later, ids[2], "电费贵。")
+        # the same message was also counted in the ignored item: not twice after the merge
+        session.add(
+            NluInboxHit(item_id=old.id, message_id=ids[1], reason="handoff", created_at=now)
+        )
+        old_id = old.id
+        merged = nlu_inbox.mark(session, old, "open", by=agent, now=later)
+        assert merged is new
+        assert (merged.count, merged.reasons) == (3, ("fallback", "low_confidence"))
+        assert (merged.first_seen_at, merged.last_seen_at, merged.note) == (now, later, "第一次")
+        assert session.get(NluInboxItem, old_id) is None
+        assert sorted(h.message_id or 0 for h in merged.hits) == ids
+        assert nlu_inbox.list_items(session).items == [merged]
+
+
+def test_concurrent_captures_of_one_text_meet_in_one_item(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    barrier = threading.Barrier(4)
+
+    def capture(n: int) -> int:
+        with unit_of_work(session_factory) as session:
+            nlu_inbox.list_items(session)  # everyone looks before anyone writes
+            barrier.wait(timeout=10)
+            item = _hit(session, now, None, f"户号33010000{n:02d}查电费")
+            assert item is not None
+            return item.id
+
+    with ThreadPoolExecutor(4) as pool:
+        item_ids = set(pool.map(capture, range(4)))
+    assert len(item_ids) == 1
+    with unit_of_work(session_factory) as session:
+        (item,) = nlu_inbox.list_items(session).items
+        assert item.count == 4

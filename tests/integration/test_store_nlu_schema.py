@@ -1,4 +1,4 @@
-"""Migration 0004_nlu: downgrade and upgrade again; the constraints the NLU services rely on."""
+"""Migrations 0004_nlu and 0005: down and up again; the constraints the NLU services rely on."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def test_downgrade_and_upgrade_again(backend: str, tmp_path: Path) -> None:
                 assert not NLU_TABLES & set(inspect(conn).get_table_names())
             migrate(url)
             with engine.connect() as conn:
-                assert MigrationContext.configure(conn).get_current_revision() == "0004_nlu"
+                revision = MigrationContext.configure(conn).get_current_revision()
+                assert revision == "0005_nlu_open_items"
                 assert set(inspect(conn).get_table_names()) >= NLU_TABLES
         finally:
             engine.dispose()
@@ -88,3 +89,24 @@ def test_a_message_counts_once_per_item(
     with unit_of_work(session_factory) as session:
         assert session.get(NluInboxItem, item_id).reasons_text == "fallback,low_confidence"  # type: ignore[union-attr]
         assert session.query(NluInboxHit).count() == 2
+
+
+def _item(status: str, now: datetime) -> NluInboxItem:
+    return NluInboxItem(
+        group_key="电费#", text="电费1", count=1, reasons_text="", status=status,
+        first_seen_at=now, last_seen_at=now,
+    )  # fmt: skip
+
+
+def _add_item(factory: sessionmaker[Session], item: NluInboxItem) -> None:
+    with unit_of_work(factory) as session:
+        session.add(item)
+
+
+def test_one_open_item_per_text(session_factory: sessionmaker[Session], now: datetime) -> None:
+    for status in ("labelled", "ignored", "labelled", "open"):
+        _add_item(session_factory, _item(status, now))
+    with pytest.raises(IntegrityError):
+        _add_item(session_factory, _item("open", now))
+    with unit_of_work(session_factory) as session:
+        assert session.query(NluInboxItem).count() == 4
