@@ -13,9 +13,11 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -24,7 +26,7 @@ from bot import api, console, health
 from bot.backends import Backends
 from bot.events import EventHub
 from bot.handoff import HandoffDesk, load_handoff_config
-from bot.keys import BACKENDS, CORE_ROUTER, EVENTS, HANDOFF, ROUTER, SETTINGS
+from bot.keys import BACKENDS, CORE_ROUTER, EVENTS, HANDOFF, NLU_SETTINGS, ROUTER, SETTINGS
 from bot.notifier import Notifier
 from bot.rasa_client import RasaClient
 from bot.retry import RetryWorker
@@ -32,19 +34,25 @@ from bot.router import Router
 from bot.settings import GatewaySettings
 from bot.texts import load_texts
 from bot.transcript import Transcript
+from nlu.settings import NluSettings
 from store.config import default_conf_dir, load_settings
 from store.db import make_engine, make_session_factory
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: GatewaySettings, *, channels: bool = True) -> web.Application:
+def create_app(
+    settings: GatewaySettings, *, channels: bool = True, nlu_settings: NluSettings | None = None
+) -> web.Application:
     """The gateway's aiohttp application (run it with `python -m bot`).
 
     `channels=False` leaves out the web chat and Telegram (tests of the core alone).
+    `nlu_settings`: conf/nlu.yml's settings (tests); by default read when the core starts.
     """
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
+    if nlu_settings is not None:
+        app[NLU_SETTINGS] = nlu_settings
     app.cleanup_ctx.append(_core)
     health.setup(app)
     api.setup(app)
@@ -54,6 +62,11 @@ def create_app(settings: GatewaySettings, *, channels: bool = True) -> web.Appli
         if settings.telegram_token:
             _setup_channel(app, "bot.channels.telegram")
     return app
+
+
+def load_nlu_settings(conf_dir: Path) -> NluSettings:
+    """conf/nlu.yml of `conf_dir` (ConfigError naming the file and key when it is wrong)."""
+    return NluSettings.load({**os.environ, "CONF_DIR": str(conf_dir)})
 
 
 def _setup_channel(app: web.Application, module_name: str) -> None:
@@ -81,6 +94,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     store_settings = load_settings(conf_dir)
     texts = load_texts(conf_dir)
     handoff_config = load_handoff_config(conf_dir)
+    nlu_settings = app.get(NLU_SETTINGS) or load_nlu_settings(conf_dir)
     if not settings.handoff_triggers:
         handoff_config = replace(handoff_config, triggers=handoff_config.triggers.off())
     if not settings.api_token and not _is_loopback(settings.host):
@@ -102,6 +116,7 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             store_settings=store_settings,
             tracker_events=rasa.events,
             tracker_latest=rasa.latest_message,
+            inbox=nlu_settings.inbox,
         )
         router = Router(
             transcript=Transcript(factory),
@@ -111,8 +126,10 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             hotline=store_settings.service.hotline,
             events=events,
             handoff=desk,
+            inbox=nlu_settings.inbox,
         )
         app[ROUTER] = router
+        app[NLU_SETTINGS] = nlu_settings
         app[EVENTS] = events
         app[HANDOFF] = desk
         app[CORE_ROUTER] = router

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.handoff.desk import HandoffDesk
     from bot.router import Router
     from bot.settings import GatewaySettings
+    from nlu.settings import NluSettings
 
 SETTINGS: web.AppKey[GatewaySettings] = web.AppKey("settings")
 ROUTER: web.AppKey[MessageHandler] = web.AppKey("router")
@@ -24,3 +25,6 @@ BACKENDS: web.AppKey[Backends] = web.AppKey("backends")
 EVENTS: web.AppKey[EventHub] = web.AppKey("events")
 # The human handoff desk (bot/handoff/desk.py): the console's actions; set by bot.app.
 HANDOFF: web.AppKey[HandoffDesk] = web.AppKey("handoff")
+# conf/nlu.yml (the NLU inbox's threshold, ...): read once when the core starts, unless the
+# test passed its own to create_app.
+NLU_SETTINGS: web.AppKey[NluSettings] = web.AppKey("nlu_settings")

@@ -105,6 +105,7 @@ class Router:
         self._inbox = inbox
         """conf/nlu.yml's inbox settings: unsure or fallback messages go to the NLU inbox;
         None: nothing is captured."""
+        self._inbox_lock = asyncio.Lock()
         self._rasa = backends.rasa
         self._texts = texts
         self._max_chars = max_text_chars
@@ -349,7 +350,8 @@ class Router:
             )
             return item.id if item is not None else None
 
-        item_id = await self._transcript.run(work)
+        async with self._inbox_lock:  # near-duplicates captured at once would miss each other
+            item_id = await self._transcript.run(work)
         if item_id is not None:
             log.info(
                 "%s: message %s in the NLU inbox (item %s, %s)",

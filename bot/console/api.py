@@ -4,6 +4,8 @@ Same auth as the pages: the session cookie, and on every POST the session's CSRF
 `X-CSRF-Token` header. Errors are {"error": {"code", "message"}}: 401 not logged in, 403 role
 not allowed / CSRF / not your chat, 404 unknown handoff or conversation, 409 claimed by
 someone else / at your chat limit / not in a state that allows it, 422 invalid body.
+`POST /flag` (an agent marks a bot reply as wrong: the NLU inbox) answers 400 for a message
+that is not a bot reply.
 Reference: docs/agents.md.
 """
 
@@ -19,11 +21,12 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from bot.console import auth, live
-from bot.console.auth import AGENT_ROLES, SUPERVISOR_ROLES
+from bot.console.auth import AGENT_ROLES, ALL_ROLES, SUPERVISOR_ROLES
 from bot.console.login import user_json
 from bot.console.state import CONSOLE, ApiError, ConsoleState
+from bot.keys import NLU_SETTINGS
 from store.models import Handoff, StaffUser
-from store.services import console_queries, handoffs
+from store.services import console_queries, handoffs, nlu_inbox
 from store.services.console_sessions import StaffIdentity
 from store.workflow import IllegalTransition
 
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_NOTE_CHARS: Final = 2000
+MAX_FLAG_NOTE_CHARS: Final = 500
 AVAILABILITY_CHOICES: Final = ("available", "away")
 
 
@@ -301,6 +305,52 @@ async def post_availability(request: web.Request) -> web.Response:
     return web.json_response({"availability": value})
 
 
+@auth.require(ALL_ROLES)
+async def post_flag(request: web.Request) -> web.Response:
+    """The bot's reply `message_id` was wrong: the customer message it answered goes to the
+    NLU inbox (reason 'flagged') with the note, for the operators to label."""
+    data = await _body(request)
+    message_id = _int_field(data, "message_id")
+    note = data.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ApiError(422, "invalid", "note must be a string")
+    note = note.strip() if note else None
+    if note and len(note) > MAX_FLAG_NOTE_CHARS:
+        raise ApiError(422, "too_long", f"note may have at most {MAX_FLAG_NOTE_CHARS} characters")
+    nlu_settings = request.app.get(NLU_SETTINGS)
+    if nlu_settings is None:
+        raise ApiError(503, "unavailable", "the gateway is starting")
+    me = auth.staff_of(request)
+    now = _state(request).clock()
+
+    def work(session: Session) -> dict[str, Any] | None:
+        try:
+            item = nlu_inbox.flag_reply(
+                session,
+                reply_id=message_id,
+                by=me.user_id,
+                note=note or None,
+                settings=nlu_settings.inbox,
+                now=now,
+            )
+        except nlu_inbox.NotFound:
+            raise ApiError(404, "not_found", f"no message {message_id}") from None
+        except nlu_inbox.NotABotReply as exc:
+            raise ApiError(400, "not_a_bot_reply", str(exc)) from None
+        if item is None:
+            return None
+        return {"id": item.id, "count": item.count, "status": item.status}
+
+    item = await _db(request, work)
+    log.info(
+        "console: %s flagged bot reply %s as wrong (inbox item %s)",
+        me.username,
+        message_id,
+        item["id"] if item else None,
+    )
+    return web.json_response({"ok": True, "item": item})
+
+
 def setup(app: web.Application) -> None:
     base = "/api/v1/agent"
     add = app.router
@@ -318,3 +368,4 @@ def setup(app: web.Application) -> None:
     add.add_get(f"{base}/canned-replies", get_canned_replies, name="agent-canned-replies")
     add.add_get(f"{base}/agents", get_agents, name="agent-agents")
     add.add_get(f"{base}/supervisor/overview", get_overview, name="agent-supervisor-overview")
+    add.add_post(f"{base}/flag", post_flag, name="agent-flag")

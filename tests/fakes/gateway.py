@@ -18,6 +18,7 @@ from bot.keys import CORE_ROUTER
 from bot.messages import Inbound, Reply
 from bot.router import Router
 from bot.settings import GatewaySettings
+from nlu.settings import NluSettings
 from tests.fakes.rasa import FakeRasa
 
 
@@ -93,10 +94,12 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_gateway(settings: GatewaySettings, rasa: FakeRasa) -> AsyncIterator[Harness]:
+async def running_gateway(
+    settings: GatewaySettings, rasa: FakeRasa, *, nlu_settings: NluSettings | None = None
+) -> AsyncIterator[Harness]:
     """The gateway core (no web chat, no Telegram) serving on loopback, with a recording
-    channel named 'fake' registered with its router."""
-    app = create_app(settings, channels=False)
+    channel named 'fake' registered with its router (`nlu_settings`: instead of conf/nlu.yml)."""
+    app = create_app(settings, channels=False, nlu_settings=nlu_settings)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     try:

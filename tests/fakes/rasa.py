@@ -4,7 +4,8 @@ It speaks the routes the gateway uses, with Rasa 3.6's shapes:
 
 - POST /webhooks/rest/webhook {"sender", "message", "metadata", "input_channel"} → a JSON list
   of {"recipient_id", "text", "buttons"?, "image"?}; the turn is recorded in the tracker as a
-  `user` event (with parse_data.intent and the metadata) followed by `bot` events;
+  `user` event (with parse_data.intent, intent_ranking and the metadata) followed by `bot`
+  events;
 - GET /conversations/{sender}/tracker?token=... → {"sender_id", "events": [...]};
 - GET /status?token=... → 200 (401 with a wrong token), GET / → "Hello from Rasa: 3.6.21".
 
@@ -60,11 +61,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: What NLU ranked behind the FallbackClassifier's nlu_fallback (Rasa keeps the others).
+FALLBACK_RUNNERS_UP: list[tuple[str, float]] = [("query_outage", 0.28), ("greet", 0.11)]
+
+
 def classify(text: str) -> tuple[str, float]:
     for needle, intent, confidence in INTENTS:
         if needle in text:
             return intent, confidence
     return "nlu_fallback", 0.31
+
+
+def ranking(intent: str, confidence: float) -> list[dict[str, Any]]:
+    """parse_data.intent_ranking as Rasa gives it, best first."""
+    ranked = [(intent, confidence)]
+    if intent == "nlu_fallback":
+        ranked += FALLBACK_RUNNERS_UP
+    return [{"name": name, "confidence": value} for name, value in ranked]
 
 
 @dataclass
@@ -174,6 +187,7 @@ class FakeRasa:
                 "parse_data": {
                     "text": text,
                     "intent": {"name": intent, "confidence": confidence},
+                    "intent_ranking": ranking(intent, confidence),
                     "entities": [],
                 },
                 "input_channel": body.get("input_channel") or "rest",
