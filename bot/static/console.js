@@ -32,6 +32,7 @@
     socket: null,
     backoff: 1000,
     reloadTimer: null,
+    flagged: new Set(), // bot replies this page marked as wrong (kept across reloads)
   };
 
   function el(tag, text, className) {
@@ -165,11 +166,42 @@
       const confidence = typeof message.confidence === "number" ? " " + Math.round(message.confidence * 100) + "%" : "";
       head.append(el("span", message.intent + confidence, "msg-intent"));
     }
+    if (message.sender === "bot" && message.id) head.append(flagButton(message));
     li.append(head, el("div", message.text, "msg-text"));
     if (message.buttons && message.buttons.length) {
       li.append(el("div", "按钮：" + message.buttons.join(" / "), "msg-buttons"));
     }
     return li;
+  }
+
+  // "答错了": the bot misunderstood; the customer's question goes to the NLU inbox, where
+  // operators label it for the next training (POST /api/v1/agent/flag).
+  function flagButton(message) {
+    const button = el("button", "答错了", "msg-flag");
+    button.type = "button";
+    button.title = "机器人这条回复答错了：把客户的问题交给运维改进";
+    if (state.flagged.has(message.id)) {
+      button.textContent = "已标记";
+      button.classList.add("msg-flagged");
+      button.disabled = true;
+      return button;
+    }
+    button.addEventListener("click", async () => {
+      const note = window.prompt("机器人哪里答错了？客户其实想问什么？（可不填）", "");
+      if (note === null) return;
+      button.disabled = true;
+      try {
+        await api("POST", "flag", { message_id: message.id, note: note.trim().slice(0, 500) });
+        state.flagged.add(message.id);
+        button.textContent = "已标记";
+        button.classList.add("msg-flagged");
+        notice("已记录：客户的这句话已交给运维，用于改进机器人。谢谢！");
+      } catch (error) {
+        button.disabled = false;
+        notice("标记失败：" + error.message);
+      }
+    });
+    return button;
   }
 
   async function loadTranscript() {

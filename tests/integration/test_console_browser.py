@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import create_app
 from bot.keys import HANDOFF
 from store.db import unit_of_work
-from store.models import Rating
+from store.models import NluInboxItem, Rating
 from tests.browser import GatewayThread, chromium_executable
 from tests.fakes.gateway import settings_for
 from tests.fakes.rasa import FakeRasa
@@ -250,3 +250,30 @@ def test_supervisor_overview_is_live(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(re.compile(r"/console/login$"))
     page.goto(stack.gateway.url + "/console/supervisor")
     expect(page).to_have_url(re.compile(r"/console/login$"))
+
+
+def test_agent_flags_a_wrong_bot_reply(
+    page: Page, stack: Stack, session_factory: sessionmaker[Session]
+) -> None:
+    stack.say("你好")
+    stack.sent(1)
+    queue_for_a_person(stack)
+    page.goto(stack.gateway.url + "/console/login")
+    page.get_by_label("用户名").fill("agent1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.locator("#queue .item-button").filter(has_text=CONVERSATION).click()
+    bot_reply = page.locator("#transcript .msg-bot").first
+    expect(bot_reply.locator(".msg-text")).to_have_text("收到：你好")
+    # the customer's own messages have no such button
+    expect(page.locator("#transcript .msg-customer .msg-flag")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept("客户其实在问停电"))
+    bot_reply.get_by_role("button", name="答错了").click()
+    expect(page.locator("#notice")).to_contain_text("已记录")
+    expect(bot_reply.locator(".msg-flag")).to_have_text("已标记")
+    expect(bot_reply.locator(".msg-flag")).to_be_disabled()
+    with unit_of_work(session_factory) as session:
+        item = session.scalars(select(NluInboxItem)).one()
+        # counted once: it was in the inbox already as a message before the handoff
+        assert (item.text, item.count, item.note) == ("你好", 1, "客户其实在问停电")
+        assert item.reasons == ("flagged", "handoff")
