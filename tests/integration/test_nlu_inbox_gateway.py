@@ -15,11 +15,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import bot.handoff.desk as desk_module
 from bot.app import create_app
 from nlu.settings import ConfigError, NluSettings
 from store.config import default_conf_dir
 from store.db import unit_of_work
-from store.models import Message, NluInboxHit, NluInboxItem
+from store.models import Handoff, Message, NluInboxHit, NluInboxItem
 from tests.fakes import rasa as fake_rasa_module
 from tests.fakes.gateway import (
     Harness,
@@ -209,3 +210,27 @@ async def _started(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await client.close()
+
+
+async def test_the_inbox_never_stops_a_handoff(
+    rasa: FakeRasa,
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(session: Session, **kw: object) -> list[NluInboxItem]:
+        session.execute(select(NluInboxItem.id))
+        raise RuntimeError("inbox down")
+
+    monkeypatch.setattr(desk_module.nlu_inbox, "add_handoff_hits", broken)
+    settings = settings_for(rasa, db_url, handoff_triggers=True)
+    async with running_gateway(settings, rasa, nlu_settings=NLU) as gw:
+        result = await gw.router.handle(message("我要投诉你们"))
+        assert any("人工" in r.text for r in result.replies)
+        await gw.router.close(5)
+    with unit_of_work(session_factory) as session:
+        (handoff,) = session.scalars(select(Handoff))
+        assert (handoff.state, handoff.reason) == ("queued", "complaint")
+    assert items(session_factory) == []
+    assert "did not reach the NLU inbox" in caplog.text
