@@ -71,7 +71,7 @@ def _sha256sum_line(digest: str, name: bytes) -> bytes:
     return digest.encode() + b"  " + name + b"\n"
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -89,7 +89,7 @@ def hash_files(root: Path, inputs: Iterable[str] = TRAINING_INPUTS) -> str:
         # xargs runs sha256sum once without arguments: it hashes its (empty) stdin
         outer.update(_sha256sum_line(hashlib.sha256(b"").hexdigest(), b"-"))
     for name in names:
-        outer.update(_sha256sum_line(_file_digest(root / os.fsdecode(name)), name))
+        outer.update(_sha256sum_line(file_sha256(root / os.fsdecode(name)), name))
     return outer.hexdigest()
 
 
