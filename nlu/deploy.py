@@ -1,0 +1,169 @@
+"""Loading a registry model into the running Rasa server, and making it the one `make run` uses.
+
+Rasa 3.6's `PUT /model {"model_file": PATH}` (rasa/server.py `load_model`) builds a new agent
+with the endpoints the server started with: the same SQL tracker store (conversations are
+kept: a customer in the middle of a form continues it) and the old agent's lock store, then
+swaps it in and answers 204. The server keeps answering with the old model until the swap;
+the load itself (unpacking the archive, building the TensorFlow graph) runs on Rasa's event
+loop, so messages that arrive during it wait a few seconds and are answered by the new model
+(the gateway keeps a message it could not get answered within RASA_TIMEOUT and retries it).
+`GET /status` then reports the new `model_file` (the file name) and `model_id`.
+
+After Rasa confirms, the model file is copied to models/current.tar.gz and its training inputs'
+hash to models/current.fingerprint (nlu.fingerprint = scripts/lib.sh hash_files), so a restart
+with `make run` starts the deployed model instead of training again. When Rasa is unreachable
+or refuses the model, nothing is copied and `DeployError` says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from nlu.settings import NluSettings
+
+DEFAULT_PORT = "5005"
+LOAD_TIMEOUT = 600.0
+"""Seconds a model load may take (a large model on a busy machine)."""
+CONFIRM_TIMEOUT = 60.0
+POLL_INTERVAL = 0.5
+
+
+class DeployError(RuntimeError):
+    """The model was not loaded; nothing was changed."""
+
+
+class RasaUnreachable(DeployError):
+    pass
+
+
+@dataclass(frozen=True)
+class RasaServer:
+    """Rasa's HTTP API as the gateway reaches it (RASA_URL, RASA_TOKEN)."""
+
+    url: str
+    token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RasaServer:
+        env = os.environ if env is None else env
+        port = env.get("RASA_PORT") or DEFAULT_PORT
+        url = env.get("RASA_URL") or f"http://127.0.0.1:{port}"
+        return cls(url=url.rstrip("/"), token=env.get("RASA_TOKEN") or None)
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {"token": self.token} if self.token else {}
+
+
+def _rasa_message(status: int, body: str) -> str:
+    """Rasa's error JSON {"status", "message", "reason", ...} as one line."""
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        return f"HTTP {status}: {body.strip()[:300]}"
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("reason") or body
+        return f"HTTP {status}: {str(message).strip()[:300]}"
+    return f"HTTP {status}: {body.strip()[:300]}"
+
+
+async def model_status(server: RasaServer, session: aiohttp.ClientSession) -> dict[str, Any]:
+    """GET /status: {"model_file", "model_id", "num_active_training_jobs"}."""
+    try:
+        async with session.get(f"{server.url}/status", params=server.params) as response:
+            body = await response.text()
+            if response.status != 200:
+                raise DeployError(f"Rasa's /status answered {_rasa_message(response.status, body)}")
+            data = await response.json(content_type=None)
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        raise RasaUnreachable(f"Rasa is not reachable at {server.url} ({exc})") from exc
+    return data if isinstance(data, dict) else {}
+
+
+async def load_model(
+    server: RasaServer,
+    model: Path,
+    *,
+    load_timeout: float = LOAD_TIMEOUT,
+    confirm_timeout: float = CONFIRM_TIMEOUT,
+) -> dict[str, Any]:
+    """PUT /model with the model's absolute path, then wait until /status reports the file.
+    Returns the final status. DeployError (RasaUnreachable) when it did not happen."""
+    timeout = aiohttp.ClientTimeout(total=load_timeout, sock_connect=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        # a first look: an unreachable Rasa is said as such before anything is sent
+        await model_status(server, session)
+        try:
+            async with session.put(
+                f"{server.url}/model",
+                params=server.params,
+                json={"model_file": str(model)},
+            ) as response:
+                body = await response.text()
+                if response.status not in (200, 204):
+                    raise DeployError(
+                        f"Rasa did not load {model.name}: {_rasa_message(response.status, body)}"
+                    )
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise RasaUnreachable(
+                f"Rasa at {server.url} did not answer while loading {model.name} ({exc})"
+            ) from exc
+        deadline = time.monotonic() + confirm_timeout
+        while True:
+            status = await model_status(server, session)
+            if status.get("model_file") == model.name:
+                return status
+            if time.monotonic() > deadline:
+                raise DeployError(
+                    f"Rasa accepted {model.name} but /status still reports"
+                    f" {status.get('model_file')!r}"
+                )
+            await asyncio.sleep(POLL_INTERVAL)
+
+
+def _replace(path: Path, write: Any) -> None:
+    """Write a sibling temporary file with `write(handle)` and rename it over `path`."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def install_current(settings: NluSettings, model: Path, data_hash: str) -> None:
+    """models/current.tar.gz ← the model, models/current.fingerprint ← its inputs' hash.
+
+    The old fingerprint goes first: a crash halfway leaves no fingerprint (make run trains
+    again), never a fingerprint that vouches for the wrong model."""
+    current = settings.current_model
+    fingerprint = current.with_name("current.fingerprint")
+    current.parent.mkdir(parents=True, exist_ok=True)
+    fingerprint.unlink(missing_ok=True)
+    with model.open("rb") as source:
+        _replace(current, lambda handle: shutil.copyfileobj(source, handle, 1 << 20))
+    _replace(fingerprint, lambda handle: handle.write(f"{data_hash}\n".encode()))
+
+
+def current_fingerprint(settings: NluSettings) -> str | None:
+    path = settings.current_model.with_name("current.fingerprint")
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
