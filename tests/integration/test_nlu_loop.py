@@ -1,0 +1,397 @@
+"""nlu.loop end to end without real training: inbox items are labelled into a copy of the
+project, a fake `rasa` trains and evaluates, the registry and the jobs table follow, and a fake
+Rasa server receives the deployed model. Runs on SQLite (and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from nlu.deploy import RasaServer, current_fingerprint
+from nlu.fingerprint import training_fingerprint
+from nlu.loop import FileLock, LoopError, NluLoop
+from nlu.settings import NluSettings
+from store.models import NluInboxItem
+from store.services import nlu_inbox, nlu_registry
+from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
+from tests.fakes.rasa_models import FakeRasaModels, running
+from tests.integration.test_nlu_deploy import fake_model
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[FakeRasaModels]:
+    async with running(FakeRasaModels()) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NluSettings:
+    monkeypatch.setenv("FAKE_RASA_LOG", str(tmp_path / "calls.jsonl"))
+    project = copy_project(tmp_path / "project")
+    found = project_settings(project, make_fake_rasa(tmp_path / "bin"))
+    fake_model(found.current_model, b"the model make run trained")
+    (found.models_dir / "current.fingerprint").write_text("f" * 64 + "\n")
+    return found
+
+
+@pytest.fixture
+def loop(
+    settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasaModels
+) -> NluLoop:
+    return NluLoop(
+        settings, session_factory, rasa=RasaServer(rasa.url, rasa.token), clock=lambda: NOW
+    )
+
+
+def add_item(loop: NluLoop, text: str, predicted: str = "greet") -> int:
+    def work(session: Session) -> int:
+        item = nlu_inbox.add_hit(
+            session,
+            message_id=None,
+            conversation_id="api:c1",
+            text=text,
+            reason="low_confidence",
+            predicted_intent=predicted,
+            confidence=0.31,
+            settings=loop.settings.inbox,
+            now=NOW,
+        )
+        assert item is not None
+        return item.id
+
+    return loop._tx(work)
+
+
+def item(loop: NluLoop, item_id: int) -> NluInboxItem:
+    found = loop._tx(lambda s: s.get(NluInboxItem, item_id))
+    assert found is not None
+    return found
+
+
+def reports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **by_model: Any) -> None:
+    """FAKE_RASA_REPORTS: the intent report `rasa test nlu` writes for each model file."""
+    path = tmp_path / "reports.json"
+    path.write_text(json.dumps(by_model), encoding="utf-8")
+    monkeypatch.setenv("FAKE_RASA_REPORTS", str(path))
+
+
+def calls(loop: NluLoop) -> list[dict[str, Any]]:
+    """The fake rasa's invocations so far."""
+    log = loop.settings.project_dir.parent / "calls.jsonl"
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def report(recalls: dict[str, float], default: float = 0.9) -> dict[str, Any]:
+    holdout = yaml.safe_load(Path("tests/nlu/holdout.yml").read_text(encoding="utf-8"))
+    body: dict[str, Any] = {}
+    for block in holdout["nlu"]:
+        recall = recalls.get(block["intent"], default)
+        body[block["intent"]] = {
+            "precision": 0.9,
+            "recall": recall,
+            "f1-score": 2 * 0.9 * recall / (0.9 + recall),
+            "support": 12,
+            "confused_with": {"nlu_fallback": 1} if recall < 0.9 else {},
+        }
+    body["accuracy"] = 0.9
+    return body
+
+
+# --- annotating ------------------------------------------------------------------------------
+
+
+def test_label_writes_the_example_and_records_the_label(loop: NluLoop) -> None:
+    item_id = add_item(loop, "俺们东山村3组没电了")
+    result = loop.label_item(
+        item_id,
+        "report_fault",
+        [{"entity": "address", "start": 2, "end": 7}],
+        actor="op",
+    )
+    assert result.line == "俺们[东山村3组](address)没电了"
+    assert result.files == ("data/nlu/faults.yml",)
+    labelled = item(loop, item_id)
+    assert labelled.status == "labelled"
+    assert labelled.label_intent == "report_fault"
+    assert labelled.label_entities == [
+        {"entity": "address", "value": "东山村3组", "start": 2, "end": 7}
+    ]
+    # a second label of the same item is refused (its example is in data/ already)
+    with pytest.raises(LoopError, match="already labelled as report_fault") as refused:
+        loop.label_item(item_id, "greet", actor="op")
+    assert refused.value.kind == "conflict"
+
+
+def test_a_refused_label_changes_nothing(loop: NluLoop) -> None:
+    item_id = add_item(loop, "电费")
+    faults = (loop.settings.data_dir / "nlu" / "billing.yml").read_text()
+    with pytest.raises(LoopError, match="already belongs to intent query_bill") as refused:
+        loop.label_item(item_id, "greet", actor="op")
+    assert refused.value.kind == "invalid"
+    assert item(loop, item_id).status == "open"
+    assert (loop.settings.data_dir / "nlu" / "billing.yml").read_text() == faults
+
+
+def test_out_of_scope_ignore_and_new_intent(loop: NluLoop) -> None:
+    oos, ignored, new = (add_item(loop, t) for t in ("帮我叫个外卖", "嗯嗯嗯", "充电桩能装不"))
+    assert loop.mark_item(oos, "out_of_scope", actor="op") is not None
+    assert item(loop, oos).status == "out_of_scope"
+    assert loop.mark_item(ignored, "ignored", actor="op") is None
+    assert item(loop, ignored).status == "ignored"
+    result = loop.create_intent(
+        new, "ask_ev_charging", response_zh="请到营业厅申请安装充电桩。", actor="op"
+    )
+    assert result.files == ("data/nlu/operator.yml", "domain.yml", "data/rules.yml")
+    assert item(loop, new).status == "new_intent"
+    assert item(loop, new).label_intent == "ask_ev_charging"
+    with pytest.raises(LoopError, match="no inbox item 999") as missing:
+        loop.mark_item(999, "ignored", actor="op")
+    assert missing.value.kind == "not_found"
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+async def test_a_training_job_registers_evaluates_and_compares(
+    loop: NluLoop, settings: NluSettings
+) -> None:
+    item_id = add_item(loop, "俺家灯一闪一闪的咋回事")
+    await asyncio.to_thread(loop.label_item, item_id, "report_fault", actor="op")
+    seen: list[tuple[str, int]] = []
+    result = await loop.train(actor="op", on_progress=lambda s, p: seen.append((s, p)))
+
+    assert result.status == "succeeded", result.error
+    assert result.guard_passed is True
+    percents = [p for _, p in seen]
+    assert percents == sorted(percents)
+    assert percents[-1] >= 96
+    assert any("epoch 5/5" in stage for stage, _ in seen)
+
+    models = {m.status: m for m in loop.models()}
+    baseline, candidate = models["live"], models["candidate"]
+    assert baseline.file_name.startswith("baseline-")
+    assert baseline.created_by_name == "make train"
+    assert baseline.data_hash == "f" * 64
+    assert baseline.metrics is not None  # evaluated the first time, for the comparison
+    assert candidate.id == result.model_id
+    assert candidate.parent_id == baseline.id
+    assert candidate.data_hash == training_fingerprint(settings.project_dir)
+    assert candidate.created_by_name == "op"
+    assert candidate.metrics is not None
+    assert candidate.metrics["macro_f1"] == pytest.approx(0.9)
+    assert candidate.comparison is not None
+    assert candidate.comparison["passed"] is True
+    assert len(candidate.comparison["rows"]) == 29
+    detail = loop.model(candidate.id)
+    assert detail.file_exists
+    assert detail.confusion_matrix is not None
+    assert detail.report is not None
+    assert detail.report.parent.name == candidate.file_name[:-7]
+    assert item(loop, item_id).trained_model_id == candidate.id
+
+    job = loop.job(result.job_id)
+    assert (job.status, job.progress, job.stage, job.model_id) == (
+        "succeeded",
+        100,
+        "done",
+        candidate.id,
+    )
+    assert "Your Rasa model is trained" in job.log_tail
+
+    train = next(c for c in calls(loop) if c["argv"][0] == "train")
+    assert train["argv"][train["argv"].index("--out") + 1] == str(settings.registry_dir)
+    assert train["argv"][-2:] == ["--augmentation", "0"]
+    assert train["env"]["RASA_CACHE_DIRECTORY"] == str(settings.project_dir / ".rasa" / "cache")
+
+    # the second training compares with the stored metrics: the live model is not evaluated again
+    before = len(calls(loop))
+    second = await loop.train(actor="op")
+    assert second.status == "succeeded"
+    assert [c["argv"][:2] for c in calls(loop)[before:]] == [
+        ["train", "--config"],
+        ["test", "nlu"],
+    ]
+
+
+async def test_a_regression_is_refused_with_reasons(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    reports(
+        monkeypatch,
+        tmp_path,
+        **{
+            "*": report({}),
+            "nlu-20261126-090000-job1.tar.gz": report({"report_safety_hazard": 0.75}),
+        },
+    )
+    result = await loop.train(actor="op")
+    assert result.status == "succeeded"
+    assert result.guard_passed is False
+    assert result.guard_reasons == (
+        "recall on report_safety_hazard fell from 0.90 to 0.75, more than 0.10",
+    )
+    refused = loop.model(result.model_id or 0).model
+    assert refused.status == "refused"
+    assert refused.guard_reasons == list(result.guard_reasons)
+
+
+async def test_a_failed_training_fails_the_job_and_the_model(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_TRAIN", "fail")
+    result = await loop.train(actor="op")
+    assert result.status == "failed"
+    assert result.error is not None
+    assert "ValueError: the fake training failed on purpose" in result.error
+    job = loop.job(result.job_id)
+    assert job.status == "failed"
+    assert "failed on purpose" in (job.error or "")
+    assert loop.model(result.model_id or 0).model.status == "failed"
+    assert not list(loop.settings.registry_dir.glob("nlu-*.tar.gz"))
+
+
+async def test_a_running_job_can_be_cancelled_and_only_one_runs(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_TRAIN", "hang")
+    job_id = await loop.start_training(actor="op")
+    with pytest.raises(LoopError, match="already running") as busy:
+        await loop.start_training(actor="other")
+    assert busy.value.kind == "conflict"
+    for _ in range(200):  # until the fake is in its first epoch
+        job = loop.job(job_id)
+        if "epoch 1/" in job.stage:
+            break
+        await asyncio.sleep(0.05)
+    assert job.status == "running"
+    loop.cancel_job(job_id, actor="op")
+    await asyncio.wait_for(loop.wait_for_jobs(), 30)
+    job = loop.job(job_id)
+    assert job.status == "cancelled"
+    assert "cancelled by op" in job.log_tail
+    assert loop.model(job.model_id or 0).model.status == "failed"
+
+
+def test_recover_fails_orphaned_jobs_only(loop: NluLoop) -> None:
+    def orphan(session: Session) -> int:
+        job = nlu_registry.start_job(session, kind="train", requested_by_name="op", now=NOW)
+        nlu_registry.update_job_progress(session, job.id, now=NOW, stage="training", progress=40)
+        return job.id
+
+    job_id = loop._tx(orphan)
+    held = FileLock.try_acquire(loop.settings.models_dir / ".nlu-training.lock")
+    assert held is not None
+    assert loop.recover() == 0  # its worker is alive (holds the lock)
+    assert loop.job(job_id).status == "running"
+    held.release()
+    assert loop.recover() == 1
+    assert loop.job(job_id).status == "failed"
+    assert "ended before the job finished" in (loop.job(job_id).error or "")
+
+
+# --- deploying -------------------------------------------------------------------------------
+
+
+async def test_deploy_loads_installs_and_records(
+    loop: NluLoop, settings: NluSettings, rasa: FakeRasaModels
+) -> None:
+    trained = await loop.train(actor="op")
+    model_id = trained.model_id or 0
+    deployed = await loop.deploy(model_id, actor="alice")
+    assert deployed.status == "live"
+    assert deployed.deployed_by_name == "alice"
+    path = settings.registry_dir / deployed.file_name
+    assert rasa.loads == [str(path)]  # an absolute path, as Rasa reads it
+    assert settings.current_model.read_bytes() == path.read_bytes()
+    assert current_fingerprint(settings) == deployed.data_hash
+    assert current_fingerprint(settings) == training_fingerprint(settings.project_dir)
+    statuses = {m.id: m.status for m in loop.models()}
+    assert list(statuses.values()).count("live") == 1
+    baseline = next(m for m in loop.models() if m.file_name.startswith("baseline-"))
+    assert baseline.status == "retired"
+    actions = [(e.action, e.actor_name) for e in loop.model(model_id).events]
+    assert actions[-1] == ("deploy", "alice")
+
+    # rollback: one action, a reason required
+    with pytest.raises(LoopError, match="at least 10 characters"):
+        await loop.rollback(baseline.id, actor="alice", reason="oops")
+    back = await loop.rollback(baseline.id, actor="alice", reason="complaints about greetings")
+    assert back.status == "live"
+    assert rasa.model_file == baseline.file_name
+    assert (
+        settings.current_model.read_bytes()
+        == (settings.registry_dir / baseline.file_name).read_bytes()
+    )
+    assert current_fingerprint(settings) == "f" * 64
+    events = loop.model(baseline.id).events
+    assert (events[-1].action, events[-1].reason) == ("rollback", "complaints about greetings")
+
+
+async def test_a_refused_candidate_needs_a_written_override(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    reports(
+        monkeypatch,
+        tmp_path,
+        **{"*": report({}), "nlu-20261126-090000-job1.tar.gz": report({}, 0.5)},
+    )
+    refused = await loop.train(actor="op")
+    assert refused.guard_passed is False
+    with pytest.raises(LoopError, match="at least 10 characters"):
+        await loop.deploy(refused.model_id or 0, actor="bob")
+    with pytest.raises(LoopError, match="at least 10 characters"):
+        await loop.deploy(refused.model_id or 0, actor="bob", override_reason="because")
+    live = await loop.deploy(
+        refused.model_id or 0, actor="bob", override_reason="held-out set is outdated, see #12"
+    )
+    assert live.override_by_name == "bob"
+    assert live.override_reason == "held-out set is outdated, see #12"
+    assert [e.action for e in loop.model(live.id).events][-2:] == ["override", "deploy"]
+
+
+async def test_nothing_changes_when_rasa_is_down(
+    loop: NluLoop, settings: NluSettings, rasa: FakeRasaModels
+) -> None:
+    trained = await loop.train(actor="op")
+    before = {m.id: m.status for m in loop.models()}
+    current = settings.current_model.read_bytes()
+    await rasa.down()
+    with pytest.raises(LoopError, match="not reachable") as down:
+        await loop.deploy(trained.model_id or 0, actor="alice")
+    assert down.value.kind == "unavailable"
+    assert {m.id: m.status for m in loop.models()} == before
+    assert settings.current_model.read_bytes() == current
+    assert current_fingerprint(settings) == "f" * 64
+
+
+async def test_only_candidates_are_deployed(loop: NluLoop) -> None:
+    trained = await loop.train(actor="op")
+    live = next(m for m in loop.models() if m.status == "live")
+    with pytest.raises(LoopError, match="already live"):
+        await loop.deploy(live.id, actor="op")
+    await loop.deploy(trained.model_id or 0, actor="op")
+    with pytest.raises(LoopError, match="roll back to it"):
+        await loop.deploy(live.id, actor="op")
+    with pytest.raises(LoopError, match="no model 999"):
+        await loop.deploy(999, actor="op")
+
+
+async def test_cross_validation_on_demand(loop: NluLoop) -> None:
+    result = await loop.train(actor="op", kind="cross_validation")
+    assert result.status == "succeeded"
+    assert result.model_id is None
+    outcome = loop.cross_validation_result(result.job_id)
+    assert outcome is not None
+    assert outcome["folds"] == 3
+    assert outcome["confusion_matrix"].endswith("intent_confusion_matrix.png")
+    assert loop.job(result.job_id).kind == "cross_validation"
