@@ -9,8 +9,8 @@ It answers the three commands the loop runs, with Rasa 3.6's output shapes and f
   DIR/NAME.tar.gz (a real tar.gz); FAKE_RASA_TRAIN=fail exits 1 halfway, =hang never ends;
 - `test nlu --nlu FILE_OR_DIR --out DIR [--model M | --cross-validation ...]`:
   DIR/intent_report.json and DIR/intent_confusion_matrix.png. The report is FAKE_RASA_REPORTS
-  (a JSON file: model file name, or "cross-validation", → report; "*" for any), else every
-  intent of the test data at 0.9.
+  (a JSON file: the model file name or its beginning (the longest that matches), or
+  "cross-validation", → report; "*" for any other), else every intent of the test data at 0.9.
 
 Every call appends {"argv", "cwd", "env"} as a JSON line to FAKE_RASA_LOG when it is set.
 """
@@ -148,7 +148,9 @@ def test_nlu(args: list[str]) -> int:
         return 1
     reports_file = os.environ.get("FAKE_RASA_REPORTS")
     reports = json.loads(Path(reports_file).read_text()) if reports_file else {}
-    report = reports.get(key) or reports.get("*") or default_report(intents_of(data))
+    prefixes = sorted((k for k in reports if key.startswith(k)), key=len, reverse=True)
+    report = reports[prefixes[0]] if prefixes else reports.get("*")
+    report = report or default_report(intents_of(data))
     out.mkdir(parents=True, exist_ok=True)
     (out / "intent_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     (out / "intent_confusion_matrix.png").write_bytes(PNG)
