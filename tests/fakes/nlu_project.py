@@ -6,9 +6,13 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from nlu.settings import NluSettings
+from store.services import nlu_inbox
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the loop reads: the training inputs (scripts/train.sh), the held-out set, conf/nlu.yml.
@@ -61,3 +65,22 @@ def make_fake_rasa(directory: Path) -> Path:
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n', encoding="utf-8")
     script.chmod(0o755)
     return script
+
+
+def add_inbox_item(
+    session: Session, settings: NluSettings, text: str, predicted: str, now: datetime
+) -> int:
+    """A customer message the bot understood badly (confidence 0.3), in the NLU inbox."""
+    item = nlu_inbox.add_hit(
+        session,
+        message_id=None,
+        conversation_id="api:c1",
+        text=text,
+        reason="low_confidence",
+        predicted_intent=predicted,
+        confidence=0.3,
+        settings=settings.inbox,
+        now=now,
+    )
+    assert item is not None
+    return item.id

@@ -14,8 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from nlu.__main__ import main
 from nlu.settings import NluSettings
 from store.db import unit_of_work
-from store.services import nlu_inbox
-from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
+from tests.fakes.nlu_project import (
+    add_inbox_item,
+    copy_project,
+    make_fake_rasa,
+    project_settings,
+)
 from tests.fakes.rasa_models import FakeRasaModels, serve_in_thread
 from tests.integration.test_nlu_deploy import fake_model
 
@@ -54,17 +58,7 @@ def project(
     fake_model(settings.current_model, b"baseline")
     with unit_of_work(session_factory) as session:
         for text, guess in (("俺们东山村3组没电了", "greet"), ("帮我叫个外卖", "query_bill")):
-            nlu_inbox.add_hit(
-                session,
-                message_id=None,
-                conversation_id="api:c1",
-                text=text,
-                reason="low_confidence",
-                predicted_intent=guess,
-                confidence=0.3,
-                settings=settings.inbox,
-                now=NOW,
-            )
+            add_inbox_item(session, settings, text, guess, NOW)
     return settings
 
 

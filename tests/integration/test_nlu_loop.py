@@ -20,8 +20,13 @@ from nlu.fingerprint import training_fingerprint
 from nlu.loop import FileLock, LoopError, NluLoop
 from nlu.settings import NluSettings
 from store.models import NluInboxItem
-from store.services import nlu_inbox, nlu_registry
-from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
+from store.services import nlu_registry
+from tests.fakes.nlu_project import (
+    add_inbox_item,
+    copy_project,
+    make_fake_rasa,
+    project_settings,
+)
 from tests.fakes.rasa_models import FakeRasaModels, running
 from tests.integration.test_nlu_deploy import fake_model
 
@@ -54,22 +59,7 @@ def loop(
 
 
 def add_item(loop: NluLoop, text: str, predicted: str = "greet") -> int:
-    def work(session: Session) -> int:
-        item = nlu_inbox.add_hit(
-            session,
-            message_id=None,
-            conversation_id="api:c1",
-            text=text,
-            reason="low_confidence",
-            predicted_intent=predicted,
-            confidence=0.31,
-            settings=loop.settings.inbox,
-            now=NOW,
-        )
-        assert item is not None
-        return item.id
-
-    return loop._tx(work)
+    return loop._tx(lambda s: add_inbox_item(s, loop.settings, text, predicted, NOW))
 
 
 def item(loop: NluLoop, item_id: int) -> NluInboxItem:
