@@ -3,13 +3,15 @@
 `setup(app)` registers
 
 - pages: ``/console/login`` (GET form, POST), ``/console/logout`` (POST), ``/console``
-  (agents), ``/console/supervisor`` (supervisors, operators), ``/console/static/<name>``;
+  (agents), ``/console/supervisor`` (supervisors, operators), ``/console/nlu`` (operators: the
+  NLU inbox, retraining, the model registry), ``/console/static/<name>``;
 - ``/console/ws``: the live feed (bot/events.py events) for the logged-in staff member;
-- the agent API under ``/api/v1/agent/`` (bot/console/api.py).
+- the agent API under ``/api/v1/agent/`` (bot/console/api.py);
+- the operators' NLU API under ``/api/v1/nlu/`` (bot/console/nlu_api.py).
 
-Modules: `auth` (sessions, CSRF, roles), `login`, `pages` (files, CSP), `api`, `ws`, `live`
-(publishing, sending as an agent), `ratelimit`, `state`. Staff guide and API reference:
-docs/agents.md.
+Modules: `auth` (sessions, CSRF, roles), `login`, `pages` (files, CSP), `api`, `nlu_api`, `ws`,
+`live` (publishing, sending as an agent), `ratelimit`, `state`. Staff guide and API reference:
+docs/agents.md; the operators' page: docs/operators.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from bot.console import api, auth, login, ws
+from bot.console import api, auth, login, nlu_api, ws
 from bot.console.canned import load_canned_replies
 from bot.console.pages import ConsoleFiles, asset, page_response
 from bot.console.state import CONSOLE, ConsoleState
@@ -45,12 +47,14 @@ def setup(app: web.Application) -> None:
     add.add_post("/console/logout", login.logout_form, name="console-logout")
     add.add_get("/console", agent_page, name="console-page")
     add.add_get("/console/supervisor", supervisor_page, name="console-supervisor")
+    add.add_get("/console/nlu", nlu_page, name="console-nlu")
     add.add_get("/console/static/{name}", static_file, name="console-static")
     add.add_get("/console/ws", ws.websocket, name="console-ws")
     add.add_post("/api/v1/agent/login", login.login_json, name="agent-login")
     add.add_post("/api/v1/agent/logout", login.logout_json, name="agent-logout")
     api.setup(app)
     app.cleanup_ctx.append(_database)
+    nlu_api.setup(app)  # after _database: its loop uses the console's database
     app.on_shutdown.append(_close_sockets)
 
 
@@ -100,6 +104,12 @@ async def agent_page(request: web.Request) -> web.StreamResponse:
 async def supervisor_page(request: web.Request) -> web.StreamResponse:
     files = request.app[CONSOLE].files
     return await page_response(request, files, "console-supervisor.html", _values(request))
+
+
+@auth.require(auth.OPERATOR_ROLES, kind="page")
+async def nlu_page(request: web.Request) -> web.StreamResponse:
+    files = request.app[CONSOLE].files
+    return await page_response(request, files, "console-nlu.html", _values(request))
 
 
 async def static_file(request: web.Request) -> web.StreamResponse:

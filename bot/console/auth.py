@@ -39,6 +39,8 @@ AGENT_ROLES: Final = frozenset({"agent", "supervisor"})
 """Who works chats: agents, and supervisors who step in."""
 SUPERVISOR_ROLES: Final = frozenset({"supervisor", "operator"})
 """Who sees the supervisor overview: supervisors and the station's operators."""
+OPERATOR_ROLES: Final = frozenset({"operator"})
+"""Who retrains the bot's NLU (the NLU inbox, training, the model registry): operators only."""
 ALL_ROLES: Final = frozenset({"agent", "supervisor", "operator"})
 
 STAFF: Final = web.RequestKey("console_staff", StaffIdentity)

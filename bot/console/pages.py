@@ -21,11 +21,17 @@ from aiohttp import hdrs, web
 ASSETS: Final[Mapping[str, str]] = {
     "console.js": "text/javascript; charset=utf-8",
     "console-supervisor.js": "text/javascript; charset=utf-8",
+    "console-nlu.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 """The only files served under /console/static/."""
-PAGES: Final = ("console-login.html", "console.html", "console-supervisor.html")
+PAGES: Final = (
+    "console-login.html",
+    "console.html",
+    "console-supervisor.html",
+    "console-nlu.html",
+)
 
 _HOST_RE: Final = re.compile(r"[a-z0-9.\-]+(:\d{1,5})?|\[[0-9a-f:.]+\](:\d{1,5})?")
 _PLACEHOLDER: Final = re.compile(r"\{\{([a-z_]+)\}\}")

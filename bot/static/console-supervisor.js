@@ -81,6 +81,7 @@
   }
 
   if (document.body.dataset.role === "supervisor") $("agent-link").hidden = false;
+  if (document.body.dataset.role === "operator") $("nlu-link").hidden = false;
   refresh();
   connect();
   setInterval(refresh, 15000);

@@ -3,7 +3,7 @@ the fake Rasa, staff users, a queued handoff, and one HTTP client (cookie jar) p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session, sessionmaker
@@ -161,9 +162,17 @@ class Console:
 
 @asynccontextmanager
 async def running_console(
-    rasa: FakeRasa, db_url: str, factory: sessionmaker[Session], **overrides: Any
+    rasa: FakeRasa,
+    db_url: str,
+    factory: sessionmaker[Session],
+    *,
+    prepare: Callable[[web.Application], None] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Console]:
+    """The gateway with the console; `prepare` sees the app before it starts."""
     app = create_app(settings_for(rasa, db_url, **overrides), channels=False)
+    if prepare is not None:
+        prepare(app)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     console = Console(client, app[CORE_ROUTER], RecordingChannel(), factory, make_staff(factory))

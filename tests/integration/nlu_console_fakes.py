@@ -1,0 +1,100 @@
+"""Helpers for the console's NLU page tests: a throw-away copy of the project with the fake
+`rasa` (tests/fakes/fake_rasa.py trains, evaluates and validates in a blink), a fake Rasa server
+for deployments, the loop wired into the gateway before it starts, and inbox items captured
+from a real stored conversation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.console.nlu_api import NLU_CONSOLE
+from nlu.deploy import RasaServer
+from nlu.loop import NluLoop
+from nlu.settings import NluSettings
+from store.db import unit_of_work
+from store.services import nlu_inbox, transcripts
+from store.services.transcripts import OutboundText
+from tests.fakes.fake_rasa import default_report, intents_of
+from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
+from tests.fakes.rasa_models import FakeRasaModels
+
+API = "/api/v1/nlu"
+
+
+def nlu_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NluSettings:
+    """Settings of a copy of the project (data/, domain.yml, the held-out set, conf/nlu.yml)
+    whose `rasa` is the fake; its calls are logged to tmp_path/rasa-calls.jsonl."""
+    monkeypatch.setenv("FAKE_RASA_LOG", str(tmp_path / "rasa-calls.jsonl"))
+    project = copy_project(tmp_path / "project")
+    return project_settings(project, make_fake_rasa(tmp_path / "bin"))
+
+
+def with_loop(
+    settings: NluSettings, factory: sessionmaker[Session], models: FakeRasaModels
+) -> Callable[[web.Application], None]:
+    """`running_console(prepare=...)`: the app's NLU loop on the copy, deploying to `models`."""
+
+    def prepare(app: web.Application) -> None:
+        app[NLU_CONSOLE].loop = NluLoop(
+            settings, factory, rasa=RasaServer(models.url, models.token)
+        )
+
+    return prepare
+
+
+def capture(
+    factory: sessionmaker[Session],
+    settings: NluSettings,
+    texts: Sequence[str],
+    *,
+    chat: str = "42",
+    reason: str = "low_confidence",
+    predicted: str = "query_bill",
+    confidence: float = 0.42,
+) -> list[int]:
+    """A Telegram conversation in which the bot answered each text, every text captured in the
+    NLU inbox (the item ids, in order; near-duplicates share one)."""
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    ids = []
+    with unit_of_work(factory) as session:
+        conversation = transcripts.touch_conversation(
+            session, conversation_id=f"telegram:{chat}", channel="telegram", chat_id=chat, now=now
+        )
+        for number, text in enumerate(texts):
+            at = now + timedelta(seconds=number)
+            inbound = transcripts.record_inbound(session, conversation, text=text, now=at)
+            inbound.intent, inbound.intent_confidence = predicted, confidence
+            transcripts.record_outbound(
+                session, conversation, [OutboundText(f"答：{text}")], now=at, in_reply_to=inbound.id
+            )
+            item = nlu_inbox.add_hit(
+                session,
+                message_id=inbound.id,
+                conversation_id=conversation.conversation_id,
+                text=text,
+                reason=reason,
+                predicted_intent=predicted,
+                confidence=confidence,
+                settings=settings.inbox,
+                now=at,
+            )
+            assert item is not None
+            ids.append(item.id)
+    return ids
+
+
+def worse_report(settings: NluSettings, intent: str, recall: float) -> Path:
+    """A FAKE_RASA_REPORTS file: every evaluation scores 0.9, but `intent` has `recall`."""
+    report: dict[str, Any] = default_report(intents_of(settings.training.holdout))
+    report[intent] = {**report[intent], "recall": recall, "f1-score": recall}
+    path = settings.project_dir / "worse-report.json"
+    path.write_text(json.dumps({"*": report}), encoding="utf-8")
+    return path
