@@ -50,6 +50,8 @@ COMPONENT = re.compile(
     r"(Starting to train|Finished training|Restored) component '([A-Za-z0-9_]+)'"
 )
 TRAINED = "Your Rasa model is trained"
+PROGRESS_BAR = re.compile(r"^([^:]{1,40}):\s+\d+%\|")
+NUMBERS_ONLY = re.compile(r"^[\s\d\[\]]+$")
 
 Progress = Callable[[str, int], None]
 """(stage, percent of the whole job) → None; called from the event loop, keep it quick."""
@@ -73,8 +75,11 @@ class LogTail:
 
     def add(self, line: str) -> None:
         line = line.rstrip()
-        if not line:
-            return
+        if not line or NUMBERS_ONLY.match(line):
+            return  # blank, or a row of the confusion matrix Rasa prints
+        bar = PROGRESS_BAR.match(line)
+        if bar and self._lines and self._lines[-1].startswith(bar.group(1) + ":"):
+            self._size -= len(self._lines.pop()) + 1  # a tqdm redraw replaces the bar before
         self._lines.append(line)
         self._size += len(line) + 1
         while self._size > self.limit and len(self._lines) > 1:
