@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.runtime import Runtime, set_runtime
 from store.config import Settings
+from tests.integration.nlu_console_fakes import NluStack, running_nlu_console
 from tests.integration.rasa_fakes import Conversation
 
 
@@ -28,3 +30,16 @@ def runtime(
 @pytest.fixture
 def convo(runtime: Runtime) -> Conversation:
     return Conversation(sender_id="tg-424242")
+
+
+@pytest.fixture
+async def nlu_stack(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    session_factory: sessionmaker[Session],
+) -> AsyncIterator[NluStack]:
+    """The gateway whose console's NLU loop works on a copy of the project with the fake
+    `rasa` and deploys to a fake Rasa server (tests/integration/nlu_console_fakes.py)."""
+    async with running_nlu_console(tmp_path, monkeypatch, db_url, session_factory) as stack:
+        yield stack

@@ -6,7 +6,9 @@ from a real stored conversation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,10 @@ from store.db import unit_of_work
 from store.services import nlu_inbox, transcripts
 from store.services.transcripts import OutboundText
 from tests.fakes.fake_rasa import default_report, intents_of
+from tests.fakes.gateway import fake_rasa_server
 from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
 from tests.fakes.rasa_models import FakeRasaModels
+from tests.integration.console_fakes import Console, cheap_password_hashing, running_console
 
 API = "/api/v1/nlu"
 
@@ -48,6 +52,49 @@ def with_loop(
         )
 
     return prepare
+
+
+@dataclass
+class NluStack:
+    console: Console
+    settings: NluSettings
+    models: FakeRasaModels
+    """The Rasa server deployments load models into."""
+
+    @property
+    def loop(self) -> NluLoop:
+        app = self.console.client.app
+        assert app is not None
+        loop = app[NLU_CONSOLE].loop
+        assert loop is not None
+        return loop
+
+
+@asynccontextmanager
+async def running_nlu_console(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    factory: sessionmaker[Session],
+) -> AsyncIterator[NluStack]:
+    """The gateway (fake Rasa for chats) whose NLU loop works on a copy of the project and
+    deploys to a fake Rasa model server; background trainings are waited for at the end."""
+    cheap_password_hashing(monkeypatch)
+    settings = nlu_project(tmp_path, monkeypatch)
+    models = FakeRasaModels()
+    await models.start()
+    try:
+        async with (
+            fake_rasa_server() as rasa,
+            running_console(
+                rasa, db_url, factory, prepare=with_loop(settings, factory, models)
+            ) as console,
+        ):
+            stack = NluStack(console, settings, models)
+            yield stack
+            await stack.loop.wait_for_jobs()
+    finally:
+        await models.down()
 
 
 def capture(

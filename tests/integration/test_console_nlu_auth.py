@@ -7,7 +7,6 @@ the fake `rasa`, so an operator's POST cannot touch the repository."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,49 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.console import auth
 from bot.console.nlu_api import NLU_CONSOLE
 from bot.keys import NLU_SETTINGS
-from nlu.settings import NluSettings
 from tests.fakes.gateway import fake_rasa_server
-from tests.fakes.rasa import FakeRasa
-from tests.fakes.rasa_models import FakeRasaModels
 from tests.integration.console_fakes import Console, cheap_password_hashing, running_console
-from tests.integration.nlu_console_fakes import nlu_project, with_loop
+from tests.integration.nlu_console_fakes import NluStack, nlu_project
 
 PARAMS = {"item_id": "1", "job_id": "1", "model_id": "1"}
 PAGE = "/console/nlu"
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def models() -> AsyncIterator[FakeRasaModels]:
-    server = FakeRasaModels()
-    await server.start()
-    yield server
-    await server.down()
-
-
-@pytest.fixture
-def nlu_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NluSettings:
-    return nlu_project(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-async def console(
-    rasa: FakeRasa,
-    models: FakeRasaModels,
-    nlu_settings: NluSettings,
-    db_url: str,
-    session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Console]:
-    cheap_password_hashing(monkeypatch)
-    prepare = with_loop(nlu_settings, session_factory, models)
-    async with running_console(rasa, db_url, session_factory, prepare=prepare) as running:
-        yield running
+def console(nlu_stack: NluStack) -> Console:
+    return nlu_stack.console
 
 
 def nlu_routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:
@@ -103,9 +70,6 @@ async def test_every_nlu_route_is_for_operators_only(console: Console) -> None:
         response = await (operator.get(url) if method == "GET" else operator.post(url))
         assert response.status not in (401, 403), (method, path, response.status)
         assert response.status < 500, (method, path, response.status, await response.text())
-    loop = app[NLU_CONSOLE].loop
-    assert loop is not None
-    await loop.wait_for_jobs()  # the operator's POST /train started a (fake) training
 
 
 async def test_every_nlu_post_needs_the_csrf_token(console: Console) -> None:
@@ -143,18 +107,21 @@ async def test_the_operator_gets_the_page_and_a_link_to_it(console: Console) -> 
 
 
 async def test_the_gateway_makes_its_loop_from_its_own_settings(
-    rasa: FakeRasa,
-    nlu_settings: NluSettings,
+    tmp_path: Path,
     db_url: str,
     session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without a test's loop: conf/nlu.yml as the core read it, the gateway's Rasa."""
     cheap_password_hashing(monkeypatch)
+    nlu_settings = nlu_project(tmp_path, monkeypatch)
     monkeypatch.setenv("NLU_PROJECT_DIR", str(nlu_settings.project_dir))
     monkeypatch.setenv("NLU_MODELS_DIR", str(nlu_settings.models_dir))
     monkeypatch.setenv("RASA_BIN", str(nlu_settings.rasa_bin))
-    async with running_console(rasa, db_url, session_factory) as console:
+    async with (
+        fake_rasa_server() as rasa,
+        running_console(rasa, db_url, session_factory) as console,
+    ):
         app = console.client.app
         assert app is not None
         loop = app[NLU_CONSOLE].loop
