@@ -514,6 +514,12 @@ class NluLoop:
                 result = await self._train_and_evaluate(state, actor)
         except training.Cancelled as exc:
             return await self._end(state, "cancelled", str(exc))
+        except asyncio.CancelledError:
+            # the process is stopping (Ctrl-C, shutdown): the rasa child was stopped; record it
+            # rather than leave the job running until the next start-up
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._end(state, "cancelled", "the process was stopped"))
+            raise
         except (training.RasaFailed, LoopError, OSError, FingerprintError) as exc:
             return await self._end(state, "failed", str(exc))
         except Exception as exc:

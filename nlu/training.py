@@ -218,6 +218,11 @@ async def _read_lines(process: asyncio.subprocess.Process, feed: Callable[[str],
         *lines, pending = pending.split("\n")
         for line in lines:
             feed(line)
+        if pending.endswith("]") and PROGRESS_BAR.match(pending):
+            # tqdm draws "\r<bar>" and leaves it there until its next update: a whole bar
+            # is the current state, not half a line
+            feed(pending)
+            pending = ""
     pending += clean_output(decoder.decode(b"", final=True))
     if pending:
         feed(pending)

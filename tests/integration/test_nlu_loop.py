@@ -385,3 +385,24 @@ async def test_cross_validation_on_demand(loop: NluLoop) -> None:
     assert outcome["folds"] == 3
     assert outcome["confusion_matrix"].endswith("intent_confusion_matrix.png")
     assert loop.job(result.job_id).kind == "cross_validation"
+
+
+async def test_a_job_whose_task_is_cancelled_is_recorded_cancelled(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_TRAIN", "hang")
+    task = asyncio.create_task(loop.train(actor="op"))
+    for _ in range(200):
+        jobs = loop.jobs()
+        if jobs and "epoch 1/" in jobs[0].stage:
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()  # what Ctrl-C does to `python -m nlu train`
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    job = loop.jobs()[0]
+    assert job.status == "cancelled"
+    assert job.error == "the process was stopped"
+    # the lock is free again: a new job can start
+    monkeypatch.delenv("FAKE_RASA_TRAIN")
+    assert (await loop.train(actor="op")).status == "succeeded"
