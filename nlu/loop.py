@@ -153,6 +153,7 @@ class _JobState:
     log: training.LogTail
     cancel: asyncio.Event
     on_progress: ProgressCallback | None
+    event_loop: asyncio.AbstractEventLoop
     stage: str = "starting"
     percent: int = 0
     model_id: int | None = None
@@ -445,11 +446,16 @@ class NluLoop:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def cancel_job(self, job_id: int, *, actor: str) -> None:
-        """Stop a queued or running job (here or in another process)."""
+        """Stop a queued or running job (here or in another process). Safe to call from any
+        thread (e.g. through asyncio.to_thread)."""
         state = self._jobs.get(job_id)
         if state is not None:
-            state.log.add(f"cancelled by {actor}")
-            state.cancel.set()
+
+            def cancel() -> None:
+                state.log.add(f"cancelled by {actor}")
+                state.cancel.set()
+
+            state.event_loop.call_soon_threadsafe(cancel)
             return
         with self._errors():
             self._tx(
@@ -461,7 +467,9 @@ class NluLoop:
     async def _run_locked(
         self, job_id: int, lock: FileLock, on_progress: ProgressCallback | None
     ) -> JobResult:
-        state = _JobState(job_id, training.LogTail(), asyncio.Event(), on_progress)
+        state = _JobState(
+            job_id, training.LogTail(), asyncio.Event(), on_progress, asyncio.get_running_loop()
+        )
         self._jobs[job_id] = state
         writer = asyncio.create_task(self._write_progress(state))
         try:

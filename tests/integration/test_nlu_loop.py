@@ -264,7 +264,7 @@ async def test_a_running_job_can_be_cancelled_and_only_one_runs(
             break
         await asyncio.sleep(0.05)
     assert job.status == "running"
-    loop.cancel_job(job_id, actor="op")
+    await asyncio.to_thread(loop.cancel_job, job_id, actor="op")  # as the console calls it
     await asyncio.wait_for(loop.wait_for_jobs(), 30)
     job = loop.job(job_id)
     assert job.status == "cancelled"
