@@ -83,13 +83,15 @@ async def _unsure_and_fallback(gw: Harness, session_factory: sessionmaker[Sessio
     await gw.router.handle(message("户号3301000005", chat="44"))  # the same, once normalised
     await eventually(lambda: sum(i.count for i in items(session_factory)) == 5)
     await gw.router.close(5)
-    by_key = {i.group_key: i for i in items(session_factory)}  # (the order is the tasks')
+    # items are created in the order the background tasks finish: found by their texts
+    by_key = {i.group_key[:3]: i for i in items(session_factory)}
     assert len(by_key) == 3
-    meter, hmm, account = by_key["我家电表跑得好快"], by_key["嗯嗯嗯"], by_key["户号#"]
+    meter, hmm, account = by_key["我家电"], by_key["嗯嗯嗯"], by_key["户号#"]
     assert (meter.text, meter.reasons, meter.count) == ("我家电表跑得好快", ("low_confidence",), 1)
     assert (meter.predicted_intent, meter.confidence) == ("report_meter_issue", 0.45)
     # a fallback records what NLU ranked best behind nlu_fallback (tests/fakes/rasa.py)
-    assert (hmm.text, hmm.reasons, hmm.count) == ("嗯嗯嗯", ("fallback",), 2)
+    assert (hmm.reasons, hmm.count) == (("fallback",), 2)
+    assert hmm.text in ("嗯嗯嗯", "嗯嗯嗯嗯")  # the first one captured
     assert (hmm.predicted_intent, hmm.confidence) == ("query_outage", 0.28)
     assert account.count == 2
     assert account.text in ("户号3301000001", "户号3301000005")
