@@ -12,12 +12,16 @@ import asyncio
 import os
 import shutil
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 T = TypeVar("T")
 
@@ -82,3 +86,38 @@ class GatewayThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+@contextmanager
+def watched_page(
+    browser: Browser,
+    origin: str,
+    *,
+    errors: list[str],
+    foreign: list[str],
+    viewport: tuple[int, int] = (1280, 860),
+) -> Iterator[Page]:
+    """A zh-CN page that may reach only `origin` (any other request is aborted and listed in
+    `foreign`), its console errors and uncaught exceptions listed in `errors` (CSP and Trusted
+    Types violations among them). At the end both lists must be empty."""
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    context.set_default_timeout(15_000)
+
+    def only_the_origin(route: Any) -> None:
+        if route.request.url.startswith(origin + "/"):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_origin)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert foreign == [], "the page reached outside the gateway"
+    assert errors == [], "console errors"

@@ -299,11 +299,7 @@
       ...(item.note ? field("坐席备注", item.note) : []),
     );
     $("example").value = item.text;
-    if (item.predicted_intent && [...$("intent").options].some((o) => o.value === item.predicted_intent)) {
-      $("intent").value = item.predicted_intent;
-    } else {
-      $("intent").value = "";
-    }
+    $("intent").value = ""; // a conscious choice: the prediction is often what went wrong
     $("item-status").textContent = "";
     const editable = item.status === "open" || item.status === "ignored";
     for (const id of ["do-label", "do-oos", "do-ignore", "do-new-intent", "add-entity"]) $(id).disabled = !editable;
@@ -513,12 +509,16 @@
     const verdict =
       guard.passed === true ? "回归检查通过" : guard.passed === false ? "回归检查未通过" : "尚未评估";
     $("guard").replaceChildren(
-      el("p", { class: guard.passed === false ? "guard-bad" : "guard-ok" }, verdict),
-      guard.reasons.length ? el("ul", {}, ...guard.reasons.map((r) => el("li", {}, r))) : null,
-      model.override_reason ? el("p", {}, "强制部署理由（" + model.override_by + "）：" + model.override_reason) : null,
+      ...[
+        el("p", { class: guard.passed === false ? "guard-bad" : "guard-ok" }, verdict),
+        guard.reasons.length ? el("ul", {}, ...guard.reasons.map((r) => el("li", {}, r))) : null,
+        model.override_reason ? el("p", {}, "强制部署理由（" + model.override_by + "）：" + model.override_reason) : null,
+      ].filter(Boolean),
     );
     const comparison = model.comparison;
     const rows = comparison && comparison.rows ? comparison.rows : metricsRows(model.metrics);
+    const fall = (row) => (typeof row.recall.delta === "number" ? row.recall.delta : 0);
+    rows.sort((a, b) => fall(a) - fall(b) || a.intent.localeCompare(b.intent)); // drops first
     $("compare").replaceChildren(...rows.map((r) => compareRow(r, guard)));
     let caption = "";
     if (comparison && model.compared_with) {

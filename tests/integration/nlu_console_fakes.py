@@ -117,7 +117,9 @@ def capture(
         )
         for number, text in enumerate(texts):
             at = now + timedelta(seconds=number)
-            inbound = transcripts.record_inbound(session, conversation, text=text, now=at)
+            inbound = transcripts.record_inbound(
+                session, conversation, text=text, now=at, status="processed"
+            )  # answered: the gateway's retry worker leaves it alone
             inbound.intent, inbound.intent_confidence = predicted, confidence
             transcripts.record_outbound(
                 session, conversation, [OutboundText(f"答：{text}")], now=at, in_reply_to=inbound.id

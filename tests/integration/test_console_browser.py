@@ -26,7 +26,7 @@ from bot.app import create_app
 from bot.keys import HANDOFF
 from store.db import unit_of_work
 from store.models import NluInboxItem, Rating
-from tests.browser import GatewayThread, chromium_executable
+from tests.browser import GatewayThread, chromium_executable, watched_page
 from tests.fakes.gateway import settings_for
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram_api import FakeTelegram
@@ -122,24 +122,10 @@ def stack(
 
 @pytest.fixture
 def page(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-    context.set_default_timeout(15_000)
-
-    def only_the_gateway(route: Any) -> None:
-        if route.request.url.startswith(stack.gateway.url + "/"):
-            route.continue_()
-        else:
-            stack.foreign.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_the_gateway)
-    page = context.new_page()
-    page.on("console", lambda m: stack.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: stack.errors.append(str(error)))
-    yield page
-    context.close()
-    assert stack.foreign == [], "the page reached outside the gateway"
-    assert stack.errors == [], "console errors"
+    with watched_page(
+        browser, stack.gateway.url, errors=stack.errors, foreign=stack.foreign
+    ) as page:
+        yield page
 
 
 def queue_for_a_person(stack: Stack) -> None:
