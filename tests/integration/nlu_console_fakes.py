@@ -78,7 +78,8 @@ async def running_nlu_console(
     factory: sessionmaker[Session],
 ) -> AsyncIterator[NluStack]:
     """The gateway (fake Rasa for chats) whose NLU loop works on a copy of the project and
-    deploys to a fake Rasa model server; background trainings are waited for at the end."""
+    deploys to a fake Rasa model server. Trainings still running at the end are cancelled by
+    the gateway's shutdown."""
     cheap_password_hashing(monkeypatch)
     settings = nlu_project(tmp_path, monkeypatch)
     models = FakeRasaModels()
@@ -90,9 +91,7 @@ async def running_nlu_console(
                 rasa, db_url, factory, prepare=with_loop(settings, factory, models)
             ) as console,
         ):
-            stack = NluStack(console, settings, models)
-            yield stack
-            await stack.loop.wait_for_jobs()
+            yield NluStack(console, settings, models)
     finally:
         await models.down()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.orm import Session, sessionmaker
 
 from nlu import datafile, training
 from store.db import unit_of_work
@@ -24,6 +25,7 @@ from tests.integration.nlu_console_fakes import (
     API,
     NluStack,
     capture,
+    running_nlu_console,
     worse_report,
 )
 
@@ -284,6 +286,33 @@ async def test_training_runs_in_the_background_one_at_a_time(
     assert "confusion_matrix" not in done["cross_validation"]  # no server paths
 
     await refused(ops, "GET", f"{API}/jobs/4242", 404, "not_found")
+
+
+async def test_shutdown_cancels_a_running_training(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    db_url: str,
+    session_factory: sessionmaker[Session],
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_TRAIN", "hang")  # rasa train never ends
+    async with running_nlu_console(tmp_path, monkeypatch, db_url, session_factory) as stack:
+        ops = await stack.console.browser("ops")
+        status, body = await ops.json("POST", f"{API}/train", {})
+        assert status == 202
+        job_id = body["job"]["id"]
+        deadline = time.monotonic() + 20
+        while "epoch" not in body["job"]["stage"]:  # rasa train is running
+            assert time.monotonic() < deadline, body
+            await asyncio.sleep(0.1)
+            _, body = await ops.json("GET", f"{API}/jobs/{job_id}")
+    started = time.monotonic()
+    with unit_of_work(session_factory) as session:
+        job = nlu_registry.get_job(session, job_id)
+        assert job.status == "cancelled", (job.status, job.error)
+        assert job.model_id is not None
+        assert nlu_registry.get_model(session, job.model_id).status == "failed"
+    assert time.monotonic() - started < 5
+    assert not any(stack.settings.registry_dir.glob("*.tar.gz"))  # the half model is gone
 
 
 async def train(ops: StaffClient) -> int:
