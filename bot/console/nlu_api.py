@@ -137,7 +137,7 @@ async def _db(request: web.Request, work: Callable[[Session], T]) -> T:
 
 def _id(request: web.Request, name: str, what: str) -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise ApiError(404, "not_found", f"no {what} {raw}")
     return int(raw)
 
@@ -146,7 +146,7 @@ def _query_int(request: web.Request, name: str, default: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) > high:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) > high:
         raise ApiError(422, "invalid", f"{name} must be an integer from 0 to {high}")
     return int(raw)
 
