@@ -1,0 +1,53 @@
+# The assistant's own code on Python 3.11: the gateway (default command, `python -m bot`), the
+# action server (`python -m actions`) and the database job (`sh deploy/migrate.sh`), one image.
+# Built by docker-compose.yml (context: the repository root; needs BuildKit, the default of
+# Docker Engine 23+ and Compose v2).
+
+# --- the project as a wheel (packages and their data: migrations, web chat, console) --------
+FROM python:3.11-slim AS wheel
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY actions/ actions/
+COPY bot/ bot/
+COPY nlu/ nlu/
+COPY store/ store/
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+# --- the runtime image -----------------------------------------------------------------------
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SQLALCHEMY_SILENCE_UBER_WARNING=1 \
+    CONF_DIR=/app/conf \
+    NLU_PROJECT_DIR=/app
+
+# The runtime dependencies exactly as pyproject.toml pins them ([project].dependencies, all
+# `==`), in a layer of their own: a code change does not reinstall them. Not the dev extras.
+COPY pyproject.toml /tmp/pyproject.toml
+RUN python -c "import tomllib; deps = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps) + chr(10))" \
+ && pip install -r /tmp/requirements.txt \
+ && rm /tmp/pyproject.toml /tmp/requirements.txt
+
+# The project itself (its dependencies are already there).
+RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \
+    pip install --no-deps /tmp/wheels/*.whl
+
+# What the code reads at run time from /app: conf/ (CONF_DIR), endpoints.yml (the action
+# server looks for tracing settings in it), the domain and training data (the console's NLU
+# pages read them; retraining is not available in the containers), the deploy helpers.
+WORKDIR /app
+COPY conf/ conf/
+COPY config.yml domain.yml endpoints.yml ./
+COPY data/ data/
+COPY deploy/healthcheck.py deploy/migrate.sh deploy/
+
+# Not root: the files above belong to root and stay read-only for the services.
+RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app
+USER app
+
+EXPOSE 8080 5055
+CMD ["python", "-m", "bot"]
