@@ -147,18 +147,26 @@ def _replace(path: Path, write: Any) -> None:
         raise
 
 
+SOURCE_MARKER = "current.source"
+"""Beside models/current.tar.gz when the model registry put it there (scripts/train.sh)."""
+
+
 def install_current(settings: NluSettings, model: Path, data_hash: str) -> None:
     """models/current.tar.gz ← the model, models/current.fingerprint ← its inputs' hash.
 
     The old fingerprint goes first: a crash halfway leaves no fingerprint (make run trains
-    again), never a fingerprint that vouches for the wrong model."""
+    again), never a fingerprint that vouches for the wrong model. models/current.source then
+    names the registry's file: scripts/train.sh never replaces a model operators deployed (or
+    rolled back to) with one trained outside the guard, even when data/ changed since."""
     current = settings.current_model
     fingerprint = current.with_name("current.fingerprint")
+    source_marker = current.with_name(SOURCE_MARKER)
     current.parent.mkdir(parents=True, exist_ok=True)
     fingerprint.unlink(missing_ok=True)
     with model.open("rb") as source:
         _replace(current, lambda handle: shutil.copyfileobj(source, handle, 1 << 20))
     _replace(fingerprint, lambda handle: handle.write(f"{data_hash}\n".encode()))
+    _replace(source_marker, lambda handle: handle.write(f"registry {model.name}\n".encode()))
 
 
 def current_fingerprint(settings: NluSettings) -> str | None:

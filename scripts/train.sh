@@ -4,6 +4,14 @@
 # models/current.tar.gz with the inputs' hash beside it.
 . "$(dirname "$0")/lib.sh"
 
+SOURCE="$MODEL_DIR/current.source"
+if [ "${FORCE:-0}" != "1" ] && [ -f "$MODEL" ] && [ -f "$SOURCE" ]; then
+  # operators deployed (or rolled back to) this model from the registry, behind the regression
+  # guard: a training here would replace it without one
+  log "the live model was deployed from the model registry ($(cut -d' ' -f2 "$SOURCE")): not retrained here;" \
+    "operators retrain in the console (/console/nlu) or with 'python -m nlu train' (FORCE=1 trains anyway)"
+  exit 0
+fi
 inputs_hash="$(hash_files config.yml domain.yml data nlu/dict requirements/rasa.in)"
 if [ "${FORCE:-0}" != "1" ] && [ -f "$MODEL" ] && [ "$(cat "$FINGERPRINT" 2>/dev/null)" = "$inputs_hash" ]; then
   log "model is up to date ($MODEL)"
@@ -15,5 +23,6 @@ start=$(date +%s)
 "$RASA" train --config "$ROOT/config.yml" --domain "$ROOT/domain.yml" --data "$ROOT/data" \
   --out "$MODEL_DIR" --fixed-model-name candidate --augmentation 0 --quiet
 mv -f "$MODEL_DIR/candidate.tar.gz" "$MODEL"
+rm -f "$SOURCE"
 echo "$inputs_hash" > "$FINGERPRINT"
 log "trained in $(( $(date +%s) - start )) s → $MODEL"

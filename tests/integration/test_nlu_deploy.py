@@ -103,4 +103,7 @@ def test_install_current_writes_the_model_and_its_fingerprint(tmp_path: Path) ->
     # what scripts/train.sh compares: the deployed model is up to date, no retraining
     fingerprint = settings.models_dir / "current.fingerprint"
     assert fingerprint.read_text() == f"{data_hash}\n"
+    # what scripts/train.sh reads: an operator's model is never retrained over by make run
+    source = settings.models_dir / "current.source"
+    assert source.read_text() == "registry nlu-3.tar.gz\n"
     assert [p.name for p in settings.models_dir.iterdir() if p.name.startswith(".")] == []
