@@ -11,7 +11,6 @@ closed only after the channels have stopped.
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ from bot.notifier import Notifier
 from bot.rasa_client import RasaClient
 from bot.retry import RetryWorker
 from bot.router import Router
+from bot.serving import ServingFollower
 from bot.settings import GatewaySettings
 from bot.texts import load_texts
 from bot.transcript import Transcript
@@ -81,13 +81,6 @@ def _setup_channel(app: web.Application, module_name: str) -> None:
     setup(app)
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 async def _core(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     conf_dir = settings.conf_dir or default_conf_dir()
@@ -97,8 +90,6 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     nlu_settings = app.get(NLU_SETTINGS) or load_nlu_settings(conf_dir)
     if not settings.handoff_triggers:
         handoff_config = replace(handoff_config, triggers=handoff_config.triggers.off())
-    if not settings.api_token and not _is_loopback(settings.host):
-        log.warning("GATEWAY_API_TOKEN is not set: the JSON API is open to the network")
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     session = aiohttp.ClientSession()
@@ -107,6 +98,11 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         rasa = RasaClient(
             session, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout
         )
+        follower: ServingFollower | None = None
+        if settings.rasa_standby_url:  # blue/green: answer from the server the database names
+            pair = (settings.rasa_url, settings.rasa_standby_url)
+            follower = ServingFollower(rasa, factory, pair)
+            await follower.sync()
         backends = Backends(rasa, session, settings.action_server_url)
         events = EventHub()
         desk = HandoffDesk(
@@ -151,10 +147,14 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             notifier.start()
         if settings.handoff_watch:
             desk.start()  # wait limits, abandon timer, auto-assignment (conf/handoff.yml)
-        log.info("gateway core started (Rasa at %s)", settings.rasa_url)
+        if follower is not None:
+            follower.start()
+        log.info("gateway core started (Rasa at %s)", rasa.base_url)
         try:
             yield
         finally:
+            if follower is not None:
+                await follower.stop()
             await desk.stop(grace)
             await notifier.stop(grace)
             await router.close(grace)

@@ -178,6 +178,18 @@ class RasaClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._probe_timeout = aiohttp.ClientTimeout(total=min(timeout, probe_timeout))
 
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    def switch_to(self, base_url: str) -> None:
+        """Send the next requests to another Rasa server (blue/green deployment: the standby
+        now runs the new model). Requests already on their way finish where they are."""
+        base = base_url.rstrip("/")
+        if base != self._base:
+            log.info("Rasa: now answering from %s (was %s)", base, self._base)
+            self._base = base
+
     def _params(self) -> dict[str, str]:
         return {"token": self._token} if self._token else {}
 

@@ -104,6 +104,9 @@ class GatewaySettings:
     port: int = 8080
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_token: str | None = None
+    rasa_standby_url: str | None = None
+    """RASA_STANDBY_URL: a second Rasa server for blue/green model deployments; the gateway
+    follows the database's rasa_serving row between the two (nlu/deploy.py)."""
     rasa_timeout: float = 15.0
     """Seconds to wait for Rasa before answering '系统繁忙' and keeping the message pending."""
     database_url: str | None = None
@@ -157,6 +160,7 @@ class GatewaySettings:
             port=_int(env, "GATEWAY_PORT", cls.port),
             rasa_url=env.get("RASA_URL", cls.rasa_url).rstrip("/"),
             rasa_token=env.get("RASA_TOKEN") or None,
+            rasa_standby_url=(env.get("RASA_STANDBY_URL") or "").rstrip("/") or None,
             rasa_timeout=_positive_float(env, "RASA_TIMEOUT", cls.rasa_timeout),
             database_url=env.get("DATABASE_URL") or None,
             max_text_chars=_positive_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),

@@ -4,10 +4,13 @@ Rasa 3.6's `PUT /model {"model_file": PATH}` (rasa/server.py `load_model`) build
 with the endpoints the server started with: the same SQL tracker store (conversations are
 kept: a customer in the middle of a form continues it) and the old agent's lock store, then
 swaps it in and answers 204. The server keeps answering with the old model until the swap;
-the load itself (unpacking the archive, building the TensorFlow graph) runs on Rasa's event
-loop, so messages that arrive during it wait a few seconds and are answered by the new model
-(the gateway keeps a message it could not get answered within RASA_TIMEOUT and retries it).
-`GET /status` then reports the new `model_file` (the file name) and `model_id`.
+the load itself (unpacking the archive, building the TensorFlow graph, ~15 s on 2 cores) runs
+on Rasa's event loop, so that server answers nothing meanwhile. Hence blue/green
+(`RasaServer.standby_url`, RASA_STANDBY_URL): nlu.loop loads the model into the server that is
+not serving and then switches customers to it (store.services.rasa_serving; the gateways follow,
+bot/serving.py). With one server, messages that arrive during the load wait and are answered by
+the new model (the gateway keeps a message it could not get answered within RASA_TIMEOUT and
+retries it). `GET /status` then reports the new `model_file` (the file name) and `model_id`.
 
 After Rasa confirms, the model file is copied to models/current.tar.gz and its training inputs'
 hash to models/current.fingerprint (nlu.fingerprint = scripts/lib.sh hash_files), so a restart
@@ -49,17 +52,29 @@ class RasaUnreachable(DeployError):
 
 @dataclass(frozen=True)
 class RasaServer:
-    """Rasa's HTTP API as the gateway reaches it (RASA_URL, RASA_TOKEN)."""
+    """Rasa's HTTP API as the gateway reaches it (RASA_URL, RASA_TOKEN), and the standby
+    server of blue/green deployments (RASA_STANDBY_URL, same token) when there is one."""
 
     url: str
     token: str | None = None
+    standby_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RasaServer:
         env = os.environ if env is None else env
         port = env.get("RASA_PORT") or DEFAULT_PORT
         url = env.get("RASA_URL") or f"http://127.0.0.1:{port}"
-        return cls(url=url.rstrip("/"), token=env.get("RASA_TOKEN") or None)
+        standby = (env.get("RASA_STANDBY_URL") or "").rstrip("/") or None
+        return cls(url=url.rstrip("/"), token=env.get("RASA_TOKEN") or None, standby_url=standby)
+
+    def at(self, url: str) -> RasaServer:
+        """The server at `url` (one of the pair), with the same token."""
+        return RasaServer(url=url, token=self.token)
+
+    def other(self, serving: str | None) -> str:
+        """The server of the pair that is not `serving` (blue/green: where a model loads)."""
+        assert self.standby_url is not None
+        return self.standby_url if (serving or self.url) == self.url else self.url
 
     @property
     def params(self) -> dict[str, str]:
@@ -79,16 +94,25 @@ def _rasa_message(status: int, body: str) -> str:
 
 
 async def model_status(server: RasaServer, session: aiohttp.ClientSession) -> dict[str, Any]:
-    """GET /status: {"model_file", "model_id", "num_active_training_jobs"}."""
+    """GET /status: {"model_file", "model_id", "num_active_training_jobs"}; a server that has
+    no model loaded yet (409 "No agent loaded") is {"model_file": None}."""
     try:
         async with session.get(f"{server.url}/status", params=server.params) as response:
             body = await response.text()
+            if response.status == 409:
+                return {"model_file": None}
             if response.status != 200:
                 raise DeployError(f"Rasa's /status answered {_rasa_message(response.status, body)}")
             data = await response.json(content_type=None)
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:
         raise RasaUnreachable(f"Rasa is not reachable at {server.url} ({exc})") from exc
     return data if isinstance(data, dict) else {}
+
+
+async def loaded_model(server: RasaServer) -> str | None:
+    """The file name of the model the server runs (None: none); RasaUnreachable if down."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        return (await model_status(server, session)).get("model_file")
 
 
 async def load_model(

@@ -48,14 +48,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nlu import datafile, training
 from nlu.datafile import DataEditError, EditResult, EntitySpan
-from nlu.deploy import DeployError, RasaServer, current_fingerprint, install_current, load_model
+from nlu.deploy import (
+    DeployError,
+    RasaServer,
+    current_fingerprint,
+    install_current,
+    load_model,
+    loaded_model,
+)
 from nlu.fingerprint import FingerprintError, file_sha256, training_fingerprint
 from nlu.guard import OverrideRefused, check_override, compare
 from nlu.settings import NluSettings
 from nlu.validate import edit_lock, validated_edit
 from store.db import unit_of_work
 from store.models import NluInboxItem, NluModel, NluModelEvent, NluTrainingJob
-from store.services import nlu_inbox, nlu_registry
+from store.services import nlu_inbox, nlu_registry, rasa_serving
 from store.workflow import IllegalTransition
 
 T = TypeVar("T")
@@ -171,6 +178,9 @@ class NluLoop:
     settings: NluSettings
     session_factory: sessionmaker[Session]
     rasa: RasaServer = field(default_factory=RasaServer.from_env)
+    on_switch: Callable[[str], None] | None = None
+    """Told the URL of the Rasa server that answers customers after a deployment (the gateway
+    of this process switches at once; other processes follow the rasa_serving row)."""
     clock: Callable[[], datetime] = utc_now
     validate: bool = True
     """Run `rasa data validate` after each edit (tests of other parts switch it off)."""
@@ -902,18 +912,42 @@ class NluLoop:
                     " (sha256 differs): not deployed",
                     "failed",
                 )
-            await load_model(self.rasa, path)
+            target = await self._load(path)
             await asyncio.to_thread(install_current, self.settings, path, model.data_hash)
-            return await self._atx(
-                lambda s: nlu_registry.set_status(
-                    s,
+
+            def go_live(session: Session) -> NluModel:
+                now = self.clock()
+                if self.rasa.standby_url:  # blue/green: customers move to the new server
+                    rasa_serving.switch(
+                        session, url=target, model_file=path.name, actor_name=actor, now=now
+                    )
+                return nlu_registry.set_status(
+                    session,
                     model.id,
                     "live",
                     actor_name=actor,
-                    now=self.clock(),
+                    now=now,
                     reason=reason,
                     override_reason=override,
                 )
-            )
+
+            live = await self._atx(go_live)
+            if self.on_switch is not None:
+                self.on_switch(target)  # this process's gateway moves at once (others poll)
+            return live
         finally:
             lock.release()
+
+    async def _load(self, path: Path) -> str:
+        """Load the model where customers are not: the standby server of a blue/green pair
+        (customers keep being answered by the serving one meanwhile; a server that already
+        runs this model, e.g. the previous one on a rollback, is only switched to), or the one
+        server there is (Rasa answers nothing while it loads, ~15 s). The server's URL."""
+        if not self.rasa.standby_url:
+            await load_model(self.rasa, path)
+            return self.rasa.url
+        serving = await self._atx(rasa_serving.serving_url)
+        target = self.rasa.at(self.rasa.other(serving))
+        if await loaded_model(target) != path.name:
+            await load_model(target, path)
+        return target.url

@@ -5,6 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 
 RASA_PORT="${RASA_PORT:-5005}"
+# a second Rasa server for blue/green model deployments: an operator's new model loads there
+# while customers keep being answered, then they are switched to it (RASA_STANDBY=0: one server,
+# which answers nothing while a new model loads, ~15 s)
+RASA_STANDBY="${RASA_STANDBY:-1}"
+RASA_STANDBY_PORT="${RASA_STANDBY_PORT:-5006}"
 ACTION_PORT="${ACTION_PORT:-5055}"
 GATEWAY_PORT="${GATEWAY_PORT:-8080}"
 mkdir -p "$ROOT/var/log"
@@ -75,6 +80,16 @@ pids+=($!)
   --credentials "$ROOT/credentials.yml" --endpoints "$endpoints" --model "$MODEL" \
   > >(tee "$ROOT/var/log/rasa.log" | sed -u 's/^/[rasa] /') 2>&1 &
 pids+=($!)
+rasa_ready="http://127.0.0.1:$RASA_PORT/status?token=$RASA_TOKEN"
+standby_ready="$rasa_ready"
+if [ "$RASA_STANDBY" = "1" ]; then
+  "$RASA" run --enable-api --auth-token "$RASA_TOKEN" --interface 127.0.0.1 --port "$RASA_STANDBY_PORT" \
+    --credentials "$ROOT/credentials.yml" --endpoints "$endpoints" --model "$MODEL" \
+    > >(tee "$ROOT/var/log/rasa-standby.log" | sed -u 's/^/[rasa-standby] /') 2>&1 &
+  pids+=($!)
+  export RASA_STANDBY_URL="${RASA_STANDBY_URL:-http://127.0.0.1:$RASA_STANDBY_PORT}"
+  standby_ready="http://127.0.0.1:$RASA_STANDBY_PORT/status?token=$RASA_TOKEN"
+fi
 
 # The gateway: the customers' only front door. It talks to Rasa and the action server on
 # loopback and answers '系统繁忙' (keeping the message) while they are still starting.
@@ -91,7 +106,7 @@ telegram_state="off (set TELEGRAM_BOT_TOKEN to turn it on)"
 log "waiting for the servers ..."
 for _ in $(seq 1 180); do
   if curl -fs "http://127.0.0.1:$ACTION_PORT/health" >/dev/null &&
-    curl -fs "http://127.0.0.1:$RASA_PORT/status?token=$RASA_TOKEN" >/dev/null &&
+    curl -fs "$rasa_ready" >/dev/null && curl -fs "$standby_ready" >/dev/null &&
     curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null; then
     cat >&2 <<MSG
 
@@ -102,7 +117,7 @@ for _ in $(seq 1 180); do
   JSON API          : http://127.0.0.1:$GATEWAY_PORT/api/v1/messages
   Health            : http://127.0.0.1:$GATEWAY_PORT/health
   Telegram          : $telegram_state
-  Internal, loopback only: Rasa :$RASA_PORT (token in var/secrets.env), actions :$ACTION_PORT
+  Internal, loopback only: Rasa :$RASA_PORT$([ "$RASA_STANDBY" = "1" ] && echo " and its standby :$RASA_STANDBY_PORT") (token in var/secrets.env), actions :$ACTION_PORT
   Try:
     curl -s -XPOST localhost:$GATEWAY_PORT/api/v1/messages -H 'Content-Type: application/json'$auth_hint \\
          -d '{"sender": "me", "text": "东山村停电了"}'

@@ -779,3 +779,17 @@ class NluInboxHit(Base):
     created_at: Mapped[datetime]
 
     item: Mapped[NluInboxItem] = relationship(back_populates="hits")
+
+
+class RasaServing(Base):
+    """Which Rasa server answers customers, when a standby server is configured
+    (RASA_STANDBY_URL): a deployment loads the new model into the server that is not serving,
+    then points this row at it, and every gateway process follows the row. One row ('nlu')."""
+
+    __tablename__ = "rasa_serving"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    url: Mapped[str] = mapped_column(String(255))
+    model_file: Mapped[str | None] = mapped_column(String(255))
+    switched_at: Mapped[datetime]
+    switched_by: Mapped[str] = mapped_column(String(64))

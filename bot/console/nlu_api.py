@@ -48,7 +48,7 @@ from bot.console.api import _body
 from bot.console.auth import OPERATOR_ROLES
 from bot.console.pages import security_headers
 from bot.console.state import CONSOLE, ApiError
-from bot.keys import NLU_SETTINGS
+from bot.keys import BACKENDS, NLU_SETTINGS
 from nlu import datafile, guard
 from nlu.deploy import RasaServer
 from nlu.loop import LoopError, ModelDetail, NluLoop
@@ -647,7 +647,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         state.loop = NluLoop(
             settings,
             console.factory,
-            rasa=RasaServer(url=gateway.rasa_url, token=gateway.rasa_token),
+            rasa=RasaServer(
+                url=gateway.rasa_url,
+                token=gateway.rasa_token,
+                standby_url=gateway.rasa_standby_url,
+            ),
+            on_switch=lambda url: _switch_rasa(app, url),
         )
     loop = state.loop
     try:
@@ -660,6 +665,13 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await _stop_jobs(loop, state.started_jobs)
+
+
+def _switch_rasa(app: web.Application, url: str) -> None:
+    """After a blue/green deployment: this gateway's Rasa client moves to `url` at once."""
+    backends = app.get(BACKENDS)
+    if backends is not None:
+        backends.rasa.switch_to(url)
 
 
 async def _stop_jobs(loop: NluLoop, job_ids: set[int]) -> None:

@@ -11,16 +11,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.rasa_client import RasaClient
+from bot.serving import ServingFollower
 from nlu.deploy import RasaServer, current_fingerprint
 from nlu.fingerprint import training_fingerprint
 from nlu.loop import FileLock, LoopError, NluLoop
 from nlu.settings import NluSettings
+from store.db import unit_of_work
 from store.models import NluInboxItem
-from store.services import nlu_registry
+from store.services import nlu_registry, rasa_serving
+from tests.fakes.gateway import eventually
 from tests.fakes.nlu_project import (
     add_inbox_item,
     copy_project,
@@ -406,3 +411,73 @@ async def test_a_job_whose_task_is_cancelled_is_recorded_cancelled(
     # the lock is free again: a new job can start
     monkeypatch.delenv("FAKE_RASA_TRAIN")
     assert (await loop.train(actor="op")).status == "succeeded"
+
+
+async def test_blue_green_loads_into_the_standby_and_switches_customers(
+    settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasaModels
+) -> None:
+    """With a standby server the model loads where no customer is (the serving server keeps
+    answering, whatever the load takes), then customers are switched to it; a rollback to the
+    model the other server still runs is a switch, not a load."""
+    switched: list[str] = []
+    async with running(FakeRasaModels(load_seconds=0.5)) as standby:
+        loop = NluLoop(
+            settings,
+            session_factory,
+            rasa=RasaServer(rasa.url, rasa.token, standby_url=standby.url),
+            clock=lambda: NOW,
+            on_switch=switched.append,
+        )
+        standby.token = rasa.token
+        trained = await loop.train(actor="op")
+        deploying = asyncio.create_task(loop.deploy(trained.model_id or 0, actor="alice"))
+        await asyncio.sleep(0.2)  # the standby is loading: the serving server is untouched
+        assert not deploying.done()
+        assert rasa.loads == []
+        deployed = await deploying
+        assert standby.loads == [str(settings.registry_dir / deployed.file_name)]
+        assert switched == [standby.url]
+        with unit_of_work(session_factory) as session:
+            row = rasa_serving.serving(session)
+            assert row is not None
+            assert (row.url, row.model_file, row.switched_by) == (
+                standby.url,
+                deployed.file_name,
+                "alice",
+            )
+
+        # the other server still runs the model the registry registered as the baseline
+        baseline = next(m for m in loop.models() if m.file_name.startswith("baseline-"))
+        rasa.model_file = baseline.file_name
+        back = await loop.rollback(baseline.id, actor="alice", reason="back to the baseline")
+        assert back.status == "live"
+        assert rasa.loads == []  # no load: customers were switched back
+        assert switched == [standby.url, rasa.url]
+        with unit_of_work(session_factory) as session:
+            assert rasa_serving.serving_url(session) == rasa.url
+
+
+async def test_the_gateway_follows_the_serving_row(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Another process deployed: this gateway's Rasa client moves within a poll; a row naming
+    a server outside the pair is ignored."""
+    blue, green = "http://127.0.0.1:5005", "http://127.0.0.1:5006"
+    async with aiohttp.ClientSession() as http:
+        client = RasaClient(http, blue, token=None, timeout=5)
+        follower = ServingFollower(client, session_factory, (blue, green), interval=0.05)
+        await follower.sync()
+        assert client.base_url == blue  # no row yet
+        follower.start()
+        try:
+            with unit_of_work(session_factory) as session:
+                rasa_serving.switch(session, url=green, model_file="m.tar.gz", actor_name="op",
+                                    now=NOW)  # fmt: skip
+            await eventually(lambda: client.base_url == green)
+            with unit_of_work(session_factory) as session:
+                rasa_serving.switch(session, url="http://elsewhere:5005", model_file=None,
+                                    actor_name="op", now=NOW)  # fmt: skip
+            await asyncio.sleep(0.2)
+            assert client.base_url == green
+        finally:
+            await follower.stop()
