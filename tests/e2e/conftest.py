@@ -143,13 +143,18 @@ def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             actions_url=f"http://127.0.0.1:{action_port}",
         )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(processes)
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate the servers, all at once; kill those still there after 20 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class Gateway:
