@@ -71,8 +71,9 @@ def inbox_landing(
 
 
 class RouterClosed(RuntimeError):
-    """The gateway is shutting down and takes no new messages: the channel should have the
-    message delivered again later (a webhook answers 503)."""
+    """The gateway is shutting down and could not even keep the message for its next start
+    (the database is already closed): the channel should have it delivered again later (a
+    webhook answers 503)."""
 
 
 class NotYourChat(PermissionError):
@@ -137,7 +138,7 @@ class Router:
     async def handle(self, message: Inbound) -> HandleResult:
         """Persist, dedupe, ask Rasa, persist and return the replies (see the module doc)."""
         if not self._accepting:
-            raise RouterClosed("the gateway is shutting down")
+            return await self._keep_for_next_start(message)
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
@@ -150,6 +151,35 @@ class Router:
                 self._inflight.discard(task)
             if not self._inflight:
                 self._idle.set()
+
+    async def _keep_for_next_start(self, message: Inbound) -> HandleResult:
+        """Shutting down: the message is stored pending (the next start answers it, as after
+        an outage of Rasa) and the customer told the system is busy, so a channel that has
+        already acknowledged it (Telegram polling) loses nothing. RouterClosed only when even
+        that fails (the database is gone): the channel then has it delivered again."""
+        verdict = triage(message.text, message.attachments, self._max_chars)
+        kept = verdict.verdict == "rasa"
+        try:
+            stored = await self._transcript.receive(
+                message,
+                text=verdict.text,
+                status="pending" if kept else "processed",
+                language=lambda previous: choose_language(message.language, verdict.text, previous),
+            )
+            if stored is None:
+                return HandleResult(message.conversation_id, (), duplicate=True)
+            notice = (self._reply("busy" if kept else verdict.verdict, stored.language),)
+            await self._transcript.answer(
+                stored.id,
+                stored.conversation_id,
+                notice,
+                inbound_status="pending" if kept else "processed",
+                sender="system",
+            )
+        except Exception as exc:
+            raise RouterClosed("the gateway is shutting down") from exc
+        log.info("%s: shutting down: message kept for the next start", stored.conversation_id)
+        return HandleResult(stored.conversation_id, notice, degraded=kept)
 
     # --- the pieces -----------------------------------------------------------------------
 

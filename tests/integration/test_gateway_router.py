@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Attachment
 from bot.rasa_client import MESSAGE_KEY
-from bot.router import RouterClosed
 from store.db import unit_of_work
 from store.models import Conversation, Message
 from tests.fakes.gateway import (
@@ -351,7 +350,9 @@ async def test_a_failing_channel_does_not_stop_the_retries(
     assert len(outbound) == 2
 
 
-async def test_shutdown_finishes_the_message_being_handled(gw: Harness, rasa: FakeRasa) -> None:
+async def test_shutdown_finishes_the_message_being_handled(
+    gw: Harness, rasa: FakeRasa, session_factory: sessionmaker[Session]
+) -> None:
     rasa.delay = 0.4
     in_flight = asyncio.create_task(gw.router.handle(message("停电了")))
     await eventually(lambda: rasa.requests == 1)
@@ -359,8 +360,14 @@ async def test_shutdown_finishes_the_message_being_handled(gw: Harness, rasa: Fa
     result = in_flight.result()
     assert not result.degraded
     assert [r.text for r in result.replies] == ["收到：停电了"]
-    with pytest.raises(RouterClosed):
-        await gw.router.handle(message("还在吗"))
+    # a message arriving during the shutdown (e.g. already fetched from Telegram) is kept for
+    # the next start, and the customer is told the system is busy: nothing is lost
+    late = await gw.router.handle(message("还在吗", external_id="late-1"))
+    assert late.degraded
+    assert "系统繁忙" in late.replies[0].text
+    assert [(m.text, m.status) for m in _inbound(session_factory)][-1] == ("还在吗", "pending")
+    again = await gw.router.handle(message("还在吗", external_id="late-1"))
+    assert again.duplicate
 
 
 async def test_shutdown_is_bounded_and_leaves_the_rest_pending(
