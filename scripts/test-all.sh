@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything CI runs. Two lanes share the machine so the suite finishes sooner:
 #   model lane (background): rasa data validate → train (if inputs changed) → test stories → eval
-#   code lane  (foreground): lint, then every pytest test that needs no trained model
+#   code lane  (foreground): lint, every pytest test that needs no trained model, then the
+#              operators' retraining loop end to end (it trains its own small models)
 # then the end-to-end tests, which need the model. Any failure fails the run.
 . "$(dirname "$0")/lib.sh"
 
@@ -24,12 +25,14 @@ log "lint ..."
 (cd "$ROOT" && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy) || code=1
 log "tests that need no trained model ..."
 (cd "$ROOT" && "$PY" -m pytest -q -m "not e2e") || code=1
+log "the operators' retraining loop, end to end (trains small models beside the model lane) ..."
+(cd "$ROOT" && "$PY" -m pytest -q -m retraining) || code=1
 
 log "waiting for the model lane (validate, train, test stories, eval; log: reports/model-lane.log) ..."
 if wait "$lane"; then
   grep -E "^\S*\[(validate|train|test-stories|eval)\]|macro-F1|^OK" "$lane_log" >&2 || true
   log "end-to-end tests (trained model, real servers) ..."
-  (cd "$ROOT" && "$PY" -m pytest -q -m e2e) || code=1
+  (cd "$ROOT" && "$PY" -m pytest -q -m "e2e and not retraining") || code=1
 else
   tail -60 "$lane_log" >&2
   log "the model lane failed: end-to-end tests not run"
