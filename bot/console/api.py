@@ -42,7 +42,7 @@ def _state(request: web.Request) -> ConsoleState:
     return request.app[CONSOLE]
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
@@ -207,7 +207,7 @@ async def post_claim(request: web.Request) -> web.Response:
 
 @auth.require(AGENT_ROLES)
 async def post_reply(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await json_body(request)
     handoff_id = _int_field(data, "handoff_id")
     limit = request.app[CONSOLE].settings.max_text_chars
     text = _text_field(data, "text", limit)
@@ -224,7 +224,7 @@ async def post_reply(request: web.Request) -> web.Response:
 
 @auth.require(AGENT_ROLES)
 async def post_note(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await json_body(request)
     handoff_id = _int_field(data, "handoff_id")
     text = _text_field(data, "text", MAX_NOTE_CHARS)
     me = auth.staff_of(request)
@@ -242,7 +242,7 @@ async def post_note(request: web.Request) -> web.Response:
 
 @auth.require(AGENT_ROLES)
 async def post_transfer(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await json_body(request)
     handoff_id = _int_field(data, "handoff_id")
     to_agent_id = _int_field(data, "to_agent_id")
     me = auth.staff_of(request)
@@ -268,7 +268,7 @@ async def post_transfer(request: web.Request) -> web.Response:
 
 
 async def _finish(request: web.Request, action: str) -> web.Response:
-    data = await _body(request)
+    data = await json_body(request)
     handoff_id = _int_field(data, "handoff_id")
     me = auth.staff_of(request)
     desk = live.desk_of(request.app)
@@ -296,7 +296,7 @@ async def post_close(request: web.Request) -> web.Response:
 
 @auth.require(AGENT_ROLES)
 async def post_availability(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await json_body(request)
     value = data.get("availability")
     if value not in AVAILABILITY_CHOICES:
         raise ApiError(422, "invalid", "availability must be 'available' or 'away'")
@@ -309,7 +309,7 @@ async def post_availability(request: web.Request) -> web.Response:
 async def post_flag(request: web.Request) -> web.Response:
     """The bot's reply `message_id` was wrong: the customer message it answered goes to the
     NLU inbox (reason 'flagged') with the note, for the operators to label."""
-    data = await _body(request)
+    data = await json_body(request)
     message_id = _int_field(data, "message_id")
     note = data.get("note")
     if note is not None and not isinstance(note, str):

@@ -44,7 +44,7 @@ from aiohttp import hdrs, web
 from sqlalchemy.orm import Session
 
 from bot.console import auth
-from bot.console.api import _body
+from bot.console.api import json_body
 from bot.console.auth import OPERATOR_ROLES
 from bot.console.pages import security_headers
 from bot.console.state import CONSOLE, ApiError
@@ -420,7 +420,7 @@ async def _annotated(
 @auth.require(OPERATOR_ROLES)
 async def post_label(request: web.Request) -> web.Response:
     item_id = _id(request, "item_id", "inbox item")
-    data = await _body(request)
+    data = await json_body(request)
     intent = _required(data, "intent", 128)
     entities = _entities(data)
     loop, me = _loop(request), auth.staff_of(request)
@@ -452,7 +452,7 @@ post_ignore = _marker("ignored")
 @auth.require(OPERATOR_ROLES)
 async def post_new_intent(request: web.Request) -> web.Response:
     item_id = _id(request, "item_id", "inbox item")
-    data = await _body(request)
+    data = await json_body(request)
     name = _required(data, "name", datafile.MAX_INTENT_NAME)
     response_zh = _required(data, "response_zh", MAX_RESPONSE_CHARS)
     response_en = _text(data, "response_en", MAX_RESPONSE_CHARS)
@@ -494,7 +494,7 @@ async def get_intents(request: web.Request) -> web.Response:
 
 @auth.require(OPERATOR_ROLES)
 async def post_train(request: web.Request) -> web.Response:
-    data = await _body(request)
+    data = await json_body(request)
     cross_validation = data.get("cross_validation", False)
     if not isinstance(cross_validation, bool):
         raise ApiError(422, "invalid", "cross_validation must be true or false")
@@ -606,7 +606,7 @@ def _guard_refusal(model: dict[str, Any]) -> web.Response:
 @auth.require(OPERATOR_ROLES)
 async def post_deploy(request: web.Request) -> web.Response:
     model_id = _id(request, "model_id", "model")
-    data = await _body(request)
+    data = await json_body(request)
     reason = _text(data, "override_reason", MAX_REASON_CHARS)
     loop, me = _loop(request), auth.staff_of(request)
     before = await _detail(request, model_id)
@@ -620,7 +620,7 @@ async def post_deploy(request: web.Request) -> web.Response:
 @auth.require(OPERATOR_ROLES)
 async def post_rollback(request: web.Request) -> web.Response:
     model_id = _id(request, "model_id", "model")
-    data = await _body(request)
+    data = await json_body(request)
     reason = _required(data, "reason", MAX_REASON_CHARS)
     loop, me = _loop(request), auth.staff_of(request)
     await _await(loop.rollback(model_id, actor=me.username, reason=reason))
