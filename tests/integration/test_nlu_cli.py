@@ -183,7 +183,7 @@ def test_a_refused_candidate_exits_3(
     code, out, _ = run(capsys, "train")
     assert code == 3
     assert "REFUSED by the regression guard:" in out
-    assert "  - macro-F1 dropped from 1.000 to 0.500 (more than the allowed 0.010)" in out
+    assert "  - macro-F1 dropped from 1.000 to 0.500 (more than the allowed 0.030)" in out
     assert "python -m nlu deploy 2 --override-reason" in out
     code, _, err = run(capsys, "deploy", "2")
     assert (code, "at least 10 characters" in err) == (1, True)

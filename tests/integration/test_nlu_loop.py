@@ -226,14 +226,14 @@ async def test_a_regression_is_refused_with_reasons(
         tmp_path,
         **{
             "*": report({}),
-            "nlu-20261126-090000-job1.tar.gz": report({"report_safety_hazard": 0.6}),
+            "nlu-20261126-090000-job1.tar.gz": report({"report_safety_hazard": 0.5}),
         },
     )
     result = await loop.train(actor="op")
     assert result.status == "succeeded"
     assert result.guard_passed is False
     assert result.guard_reasons == (
-        "recall on report_safety_hazard fell from 0.90 to 0.60, more than 0.20",
+        "recall on report_safety_hazard fell from 0.90 to 0.50, more than 0.30",
     )
     refused = loop.model(result.model_id or 0).model
     assert refused.status == "refused"
