@@ -48,7 +48,7 @@ test-integration: setup ## Integration tests (SQLite, PostgreSQL when TEST_DATAB
 test-e2e: train ## End-to-end tests: trained model, real Rasa and action servers
 	$(PY) -m pytest tests/e2e -q
 
-bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; BENCH_TRAIN=1 times a training)
+bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; BENCH_TRAIN=1 also times training and retrain-to-deployed, ~7 min more)
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy

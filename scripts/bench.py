@@ -1,19 +1,22 @@
-"""`make bench`: what the gateway costs in front of Rasa (latency, throughput, memory).
+"""`make bench`: what the gateway costs in front of Rasa (latency, throughput, memory), and on
+request how long training and an operator's retrain-to-deployed take.
 
-It starts its own stack on free loopback ports: a temporary SQLite database, migrated and seeded
-with the demo; the action server; `rasa run` with the trained model; the gateway in front. After
-a warm-up it drives 1, 10 and 50 simulated customers (scripts/benchlib.py `Customer`) through the
-gateway's JSON API and, alternating with it in rounds, straight to Rasa's REST webhook, samples
-the gateway's memory, prints the figures and rewrites the generated part of BENCHMARKS.md with
-the verdicts against the issue's targets. Every server it started is stopped at the end, also on
-failure and on Ctrl-C.
+The gateway part starts its own stack on free loopback ports: a temporary SQLite database,
+migrated and seeded with the demo; the action server; `rasa run` with the trained model; the
+gateway in front. After a warm-up it drives 1, 10 and 50 simulated customers (scripts/benchlib.py
+`Customer`) through the gateway's JSON API and, alternating with it in rounds, straight to
+Rasa's REST webhook, samples the gateway's memory, prints the figures and rewrites the generated
+part of BENCHMARKS.md with the verdicts against the issue's targets. Every server it started is
+stopped at the end, also on failure and on Ctrl-C.
 
     python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
-                            [--training-seconds N] [--note TEXT] [--output BENCHMARKS.md]
+                            [--only gateway|training] [--note TEXT] [--output BENCHMARKS.md]
 
-BENCH_TRAIN=1 first measures a full training of the shipped data (`FORCE=1 scripts/train.sh`,
-several minutes, and it replaces models/current.tar.gz); without it the training time is taken
-from --training-seconds or carried over from the previous BENCHMARKS.md, and says so.
+The training part (scripts/benchtrain.py, several minutes) runs first with BENCH_TRAIN=1, or
+alone with `--only training`: a full training of the shipped data with an empty Rasa cache, then
+an operator's retraining after a few new examples, evaluated, guarded and deployed into a
+running Rasa, all in a scratch copy of the project (models/current.tar.gz stays as it is).
+A part this run does not measure is carried over from the previous BENCHMARKS.md, and says so.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,23 +44,28 @@ import aiohttp
 from scripts.benchlib import (
     GATEWAY,
     RASA,
+    CarriedGateway,
     Customer,
+    GatewayRun,
     Level,
     Machine,
     PathRun,
     Report,
-    Training,
+    RunInfo,
     command_line,
+    conditions_text,
     cpu_model_and_cores,
+    lost_gateway_figures,
     meminfo_total_gib,
     merge_benchmarks,
     os_name,
     percentile,
     phone_number,
+    previous_gateway,
     previous_training,
     render_markdown,
     summary_text,
-    training_seconds,
+    training_summary,
 )
 from scripts.benchstack import (
     MODEL,
@@ -71,11 +78,11 @@ from scripts.benchstack import (
     MemorySampler,
     Servers,
     Stack,
-    child_env,
     read,
     say,
     start_stack,
 )
+from scripts.benchtrain import measure_training
 
 REQUEST_TIMEOUT = 60.0
 """Seconds a client waits for one reply before counting a timeout."""
@@ -319,18 +326,14 @@ async def measure(
 # --- facts for the report ---------------------------------------------------------------------
 
 
-def machine_facts(stack: Stack) -> Machine:
+def machine_facts() -> Machine:
     model, cores = cpu_model_and_cores(read("/proc/cpuinfo"))
-    try:
-        with urllib.request.urlopen(f"{stack.rasa_url}/version", timeout=10) as response:
-            rasa = str(json.load(response).get("version", "unknown"))
-    except (OSError, ValueError):
-        rasa = "unknown"
-    model_date = datetime.fromtimestamp(MODEL.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    rasa_python = subprocess.run(
-        [str(RASA_PYTHON), "-c", "import platform; print(platform.python_version())"],
+    versions = subprocess.run(
+        [str(RASA_PYTHON), "-c", "import importlib.metadata as m, platform;"
+         " print(platform.python_version(), m.version('rasa'))"],
         capture_output=True, text=True, check=False,
-    ).stdout.strip() or "unknown"  # fmt: skip
+    ).stdout.split()  # fmt: skip
+    rasa_python, rasa = versions if len(versions) == 2 else ("unknown", "unknown")
     return Machine(
         cpu=model,
         cores=cores or os.cpu_count() or 0,
@@ -339,7 +342,6 @@ def machine_facts(stack: Stack) -> Machine:
         python=platform.python_version(),
         rasa_python=rasa_python,
         rasa=rasa,
-        model=f"`models/current.tar.gz`, trained {model_date}",
     )
 
 
@@ -351,29 +353,6 @@ def git_commit() -> str:
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = git("status", "--porcelain", "--untracked-files=no")
     return f"{commit} (with uncommitted changes in the work tree)" if dirty else commit
-
-
-def measure_training(date: str) -> Training:
-    """`FORCE=1 scripts/train.sh` with an empty Rasa cache: Rasa reuses the components it has
-    trained before (.rasa/cache), which would time only what changed, not a full training."""
-    say("BENCH_TRAIN=1: a full training, FORCE=1 scripts/train.sh (several minutes) ...")
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-rasa-cache-") as cache:
-        env = child_env(FORCE="1", RASA_CACHE_DIRECTORY=cache)
-        process = subprocess.Popen(
-            [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        output = []
-        assert process.stdout is not None
-        for line in process.stdout:
-            sys.stderr.write(line)
-            output.append(line)
-        if process.wait() != 0:
-            raise BenchError("scripts/train.sh failed")
-    seconds = training_seconds("".join(output)) or round(time.monotonic() - started)
-    how = "`FORCE=1 scripts/train.sh` with an empty Rasa cache, measured by this run"
-    return Training(seconds, how, date)
 
 
 GATEWAY_KNOBS = ("RASA_TIMEOUT", "NOTIFY_INTERVAL", "RASA_RETRY_MAX_BACKOFF", "MAX_TEXT_CHARS")
@@ -402,17 +381,6 @@ def setup_text(levels: list[int], duration: float, rounds: int, warmup: int) -> 
     )
 
 
-def conditions_text(load_before: str, shares: tuple[float, float], cores: int, note: str) -> str:
-    mine, others = shares
-    busy = "busy: " if others >= 0.10 else ""
-    text = (
-        f"{busy}1-minute load average {load_before} before the stack started; during the"
-        f" measurement the bench's stack and client used {mine:.0%} of the {cores} cores' time,"
-        f" other processes {others:.0%} (a machine shared with other engineers)"
-    )
-    return f"{text}; {note}" if note else text
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -438,7 +406,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=2, help="alternations per level [2]")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up conversations per path [3]")
-    parser.add_argument("--training-seconds", type=float, help="a measured full training time")
+    parser.add_argument(
+        "--only",
+        choices=("gateway", "training"),
+        help="measure only this part (training: no BENCH_TRAIN=1 needed); the other is carried"
+        " over from the previous report",
+    )
     parser.add_argument("--note", default="", help="conditions worth recording in the report")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -447,44 +420,60 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run(argv: list[str]) -> int:
-    args = parse_args(argv)
-    if not RASA_BIN.exists():
-        raise BenchError(".venv-rasa is missing: run `make setup`")
-    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    existing = read(args.output) or None
-    train = os.environ.get("BENCH_TRAIN") == "1"
-    if train:
-        training: Training | None = measure_training(date)
-    elif args.training_seconds is not None:
-        training = Training(args.training_seconds, "given with `--training-seconds`", date)
-    else:
-        training = previous_training(existing or "")
+def measure_gateway(run: RunInfo, args: argparse.Namespace) -> GatewayRun:
     if not MODEL.exists():
         raise BenchError(f"{MODEL} is missing: run `make train`")
-    began = time.monotonic()
     load_before = read("/proc/loadavg").split(" ")[0] or "unknown"
+    model_date = datetime.fromtimestamp(MODEL.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     with tempfile.TemporaryDirectory(prefix="bench-") as work, Servers(Path(work)) as servers:
         stack = start_stack(servers, Path(work))
-        machine = machine_facts(stack)
         measured = asyncio.run(
             measure(stack, servers.groups(), args.levels, args.duration, args.rounds, args.warmup)
         )
         servers.check()  # every server still up at the end, or the figures are suspect
         say("stopping the servers ...")
-    report = Report(
-        date=date,
-        command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=train),
-        commit=git_commit(),
-        machine=machine,
-        conditions=conditions_text(load_before, measured.cpu_shares, machine.cores, args.note),
+    cores = cpu_model_and_cores(read("/proc/cpuinfo"))[1] or os.cpu_count() or 0
+    return GatewayRun(
+        run=run,
+        model=f"`models/current.tar.gz`, trained {model_date}",
+        conditions=conditions_text(load_before, measured.cpu_shares, cores, args.note),
         setup=setup_text(args.levels, args.duration, args.rounds, args.warmup),
         levels=measured.levels,
         gateway_peak_mb=measured.gateway_peak_mb,
-        training=training,
         errors_by_kind=measured.errors_by_kind,
     )
-    print(summary_text(report.levels, report.gateway_peak_mb))
+
+
+def run(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if not RASA_BIN.exists():
+        raise BenchError(".venv-rasa is missing: run `make setup`")
+    began = time.monotonic()
+    existing = read(args.output) or None
+    bench_train = os.environ.get("BENCH_TRAIN") == "1"
+    train = args.only == "training" or (bench_train and args.only != "gateway")
+    info = RunInfo(
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=bench_train),
+        commit=git_commit(),
+    )
+    if args.only == "training" and lost_gateway_figures(existing or ""):
+        raise BenchError(
+            f"{args.output} holds gateway figures of an older format, which --only training"
+            " cannot carry over: run the whole bench once (BENCH_TRAIN=1 make bench)"
+        )
+    if args.only != "training" and not MODEL.exists():
+        raise BenchError(f"{MODEL} is missing: run `make train`")
+    training = measure_training(info, args.note) if train else previous_training(existing or "")
+    gateway: GatewayRun | CarriedGateway | None
+    if args.only == "training":
+        gateway = previous_gateway(existing or "")
+    else:
+        gateway = measure_gateway(info, args)
+        print(summary_text(gateway.levels, gateway.gateway_peak_mb))
+    if train and training is not None:
+        print(training_summary(training))
+    report = Report(info, machine_facts(), gateway, training)
     output = merge_benchmarks(existing, render_markdown(report))
     partial = args.output.with_name(args.output.name + ".partial")
     partial.write_text(output, encoding="utf-8")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from scripts.benchlib import machine_ticks, process_ticks, status_kib
+from scripts.benchlib import cpu_shares, machine_ticks, process_ticks, status_kib
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -143,6 +143,27 @@ def healthy(url: str) -> bool:
         return False
 
 
+def rasa_run_args(port: int, token: str, endpoints: Path, model: Path) -> list[str]:
+    """`rasa run` with its HTTP API (the token required) on loopback, as the gateway uses it."""
+    return [str(RASA_BIN), "run", "--enable-api", "--auth-token", token,
+            "--interface", "127.0.0.1", "--port", str(port),
+            "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints),
+            "--model", str(model)]  # fmt: skip
+
+
+def wait_until_ready(servers: Servers, urls: list[str]) -> None:
+    """Until every URL answers 200 (BenchError when a server exits or START_TIMEOUT passes)."""
+    pending = list(urls)
+    deadline = time.monotonic() + START_TIMEOUT
+    while pending:
+        servers.check()
+        if time.monotonic() > deadline:
+            raise BenchError(f"not ready after {START_TIMEOUT:.0f} s: {', '.join(pending)}")
+        pending = [url for url in pending if not healthy(url)]
+        if pending:
+            time.sleep(0.5)
+
+
 @dataclass(frozen=True)
 class Stack:
     gateway_url: str
@@ -151,15 +172,21 @@ class Stack:
     gateway_pid: int
 
 
-def start_stack(servers: Servers, work: Path) -> Stack:
-    database_url = f"sqlite:///{work / 'assistant.db'}"
-    say("migrating and seeding a temporary SQLite database ...")
-    seeded = subprocess.run(
-        [sys.executable, "-m", "store", "--url", database_url, "seed"],
+def sqlite_database(path: Path, command: str) -> str:
+    """A SQLite database at `path` after `python -m store COMMAND` (migrate, seed); its URL."""
+    url = f"sqlite:///{path}"
+    done = subprocess.run(
+        [sys.executable, "-m", "store", "--url", url, command],
         cwd=ROOT, env=child_env(), capture_output=True, text=True, check=False,
     )  # fmt: skip
-    if seeded.returncode != 0:
-        raise BenchError(f"seeding failed:\n{seeded.stdout}{seeded.stderr}")
+    if done.returncode != 0:
+        raise BenchError(f"`python -m store {command}` failed:\n{done.stdout}{done.stderr}")
+    return url
+
+
+def start_stack(servers: Servers, work: Path) -> Stack:
+    say("migrating and seeding a temporary SQLite database ...")
+    database_url = sqlite_database(work / "assistant.db", "seed")
     action_port, rasa_port, gateway_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
     endpoints = work / "endpoints.yml"
@@ -173,14 +200,7 @@ def start_stack(servers: Servers, work: Path) -> Stack:
         [sys.executable, "-m", "actions", "--port", str(action_port)],
         child_env(DATABASE_URL=database_url),
     )
-    servers.start(
-        "rasa",
-        [str(RASA_BIN), "run", "--enable-api", "--auth-token", token,
-         "--interface", "127.0.0.1", "--port", str(rasa_port),
-         "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints),
-         "--model", str(MODEL)],
-        child_env(),
-    )  # fmt: skip
+    servers.start("rasa", rasa_run_args(rasa_port, token, endpoints, MODEL), child_env())
     gateway = servers.start(
         "gateway",
         [sys.executable, "-m", "bot"],
@@ -194,15 +214,10 @@ def start_stack(servers: Servers, work: Path) -> Stack:
             GATEWAY_SHUTDOWN_TIMEOUT="5",
         ),
     )
-    pending = [f"{actions_url}/health", f"{rasa_url}/status?token={token}", f"{gateway_url}/health"]
-    deadline = time.monotonic() + START_TIMEOUT
-    while pending:
-        servers.check()
-        if time.monotonic() > deadline:
-            raise BenchError(f"not ready after {START_TIMEOUT:.0f} s: {', '.join(pending)}")
-        pending = [url for url in pending if not healthy(url)]
-        if pending:
-            time.sleep(0.5)
+    wait_until_ready(
+        servers,
+        [f"{actions_url}/health", f"{rasa_url}/status?token={token}", f"{gateway_url}/health"],
+    )
     say("all three servers are ready")
     return Stack(gateway_url, rasa_url, token, gateway.pid)
 
@@ -254,8 +269,24 @@ class CpuWatch:
 
     def shares(self) -> tuple[float, float]:
         """(the bench's share, the others' share) of all cores' time since the start."""
-        busy0, total0, ours0 = self._start
-        busy, total, ours = self._now()
-        elapsed = max(total - total0, 1)
-        mine = max(ours - ours0, 0) / elapsed
-        return mine, max((busy - busy0) / elapsed - mine, 0.0)
+        return cpu_shares(self._start, self._now())
+
+
+class ChildrenCpu:
+    """How much CPU this process and the children it waited for (a training's `rasa`
+    processes, a server once stopped) used over a stretch of time, and everything else: a
+    finished child's time is gone from /proc but counted in ours (os.times)."""
+
+    def __init__(self) -> None:
+        self._start = self._now()
+
+    def _now(self) -> tuple[int, int, int]:
+        busy, total = machine_ticks(read("/proc/stat"))
+        t = os.times()
+        seconds = t.user + t.system + t.children_user + t.children_system
+        return busy, total, round(seconds * os.sysconf("SC_CLK_TCK"))
+
+    def shares(self) -> tuple[float, float]:
+        """(the bench's share, the others' share) of all cores' time since the start; call it
+        once the children have ended."""
+        return cpu_shares(self._start, self._now())

@@ -1,38 +1,56 @@
 """The pure parts of `make bench` (scripts/benchlib.py): the customer's script, percentiles,
-the verdicts against the targets, /proc parsing and BENCHMARKS.md. No servers, no files."""
+the verdicts against the targets, /proc parsing, the training part's timings and BENCHMARKS.md
+with what it carries over. No servers, no files."""
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 
 import pytest
 
 from scripts.benchlib import (
     DEFAULT_INTRO,
+    EVALUATING_CANDIDATE,
     GATEWAY,
     GENERATED_MARKER,
     RASA,
+    CarriedGateway,
     Customer,
+    GatewayRun,
     Level,
     Machine,
     PathRun,
     Report,
+    RunInfo,
     Training,
+    cache_use,
     command_line,
+    comment_json,
+    conditions_text,
     cpu_model_and_cores,
+    cpu_shares,
+    lost_gateway_figures,
     machine_ticks,
     meminfo_total_gib,
     merge_benchmarks,
+    minutes,
     notes,
     os_name,
     percentile,
     phone_number,
+    previous_gateway,
     previous_training,
     process_ticks,
     render_markdown,
+    seconds_text,
+    stage_seconds,
     status_kib,
     summary_text,
-    training_seconds,
+    training_summary,
+    training_time,
+    training_verdict,
     verdicts,
 )
 
@@ -224,47 +242,147 @@ def test_cpu_ticks() -> None:
     assert process_ticks(pid_stat) == (4242, 150)
 
 
-def test_training_seconds_from_the_train_script_log() -> None:
-    log = "\x1b[1;34m[train]\x1b[0m training ...\n\x1b[1;34m[train]\x1b[0m trained in 431 s → m\n"
-    assert training_seconds(log) == 431.0
-    assert training_seconds("model is up to date") is None
+def test_cpu_shares_of_the_bench_and_the_others() -> None:
+    # 1000 ticks of all cores passed; 600 busy, 450 of them the bench's
+    assert cpu_shares((100, 1000, 50), (700, 2000, 500)) == (0.45, pytest.approx(0.15))
+    assert cpu_shares((0, 0, 0), (0, 0, 0)) == (0.0, 0.0)
+    assert cpu_shares((0, 0, 100), (10, 100, 0)) == (0.0, pytest.approx(0.1))  # never negative
+
+
+def test_conditions_say_when_the_machine_was_busy() -> None:
+    quiet = conditions_text("0.50", (0.48, 0.02), 2, "")
+    assert quiet == (
+        "1-minute load average 0.50 before the stack started; during the measurement the bench's"
+        " stack and client used 48% of the 2 cores' time, other processes 2% (a machine shared"
+        " with other engineers)"
+    )
+    busy = conditions_text(
+        "1.9", (0.5, 0.3), 2, "tests ran", started="the training part started", ours="rasa"
+    )
+    assert busy.startswith("busy: 1-minute load average 1.9 before the training part started;")
+    assert "measurement rasa used 50%" in busy
+    assert busy.endswith("other engineers); tests ran")
+
+
+# --- the training part ----------------------------------------------------------------------------
+
+JOB = [
+    (0.0, "starting"),
+    (1.0, "reading the training data"),
+    (2.0, "training: loading data"),
+    (10.0, "restored JiebaTokenizer"),
+    (11.0, "training CountVectorsFeaturizer"),
+    (12.0, "trained CountVectorsFeaturizer"),
+    (13.0, "training DIET: epoch 1/40"),
+    (90.0, "trained DIETClassifier"),
+    (91.0, "restored MemoizationPolicy"),
+    (91.5, "restored RulePolicy"),
+    (92.0, "trained CountVectorsFeaturizer"),
+    (95.0, "model saved"),
+    (96.0, EVALUATING_CANDIDATE),
+    (126.5, "evaluating the live model"),
+    (126.6, "comparing with the live model"),
+]
+
+
+def test_stage_seconds_from_the_jobs_progress() -> None:
+    assert stage_seconds(JOB, EVALUATING_CANDIDATE) == pytest.approx(30.5)
+    assert stage_seconds(JOB, "evaluating the live model") == pytest.approx(0.1)
+    assert stage_seconds(JOB, "comparing with the live model") is None  # nothing after it
+    assert stage_seconds(JOB, "never reported") is None
+    repeated = [(0.0, "a"), (1.0, "a"), (3.0, "b")]
+    assert stage_seconds(repeated, "a") == 3.0
+
+
+def test_cache_use_names_each_component_once() -> None:
+    restored, trained = cache_use(JOB)
+    assert restored == ("JiebaTokenizer", "MemoizationPolicy", "RulePolicy")
+    assert trained == ("CountVectorsFeaturizer", "DIETClassifier")
+    assert cache_use([]) == ((), ())
+
+
+def test_training_time_of_some_components() -> None:
+    events = [
+        (0.0, "training MemoizationPolicy"),
+        (0.5, "trained MemoizationPolicy"),
+        (1.0, "training RulePolicy"),
+        (2.5, "trained RulePolicy"),
+        (3.0, "training CountVectorsFeaturizer"),
+        (4.0, "trained CountVectorsFeaturizer"),
+        (5.0, "training CountVectorsFeaturizer"),
+        (7.0, "trained CountVectorsFeaturizer"),
+        (8.0, "trained DIETClassifier"),  # its start was not seen
+    ]
+    assert training_time(events, ("MemoizationPolicy", "RulePolicy")) == 2.0
+    assert training_time(events, ("CountVectorsFeaturizer", "DIETClassifier")) == 3.0
+    assert training_time(events, ()) == 0.0
+
+
+def test_minutes() -> None:
+    assert seconds_text(0.4) == "<1"
+    assert seconds_text(2.6) == "3"
+    assert minutes(184.4) == "3 min 4 s"
+    assert minutes(42) == "42 s"
+    assert minutes(59.6) == "1 min 0 s"
 
 
 # --- BENCHMARKS.md --------------------------------------------------------------------------------
 
 MACHINE = Machine(
-    "AMD EPYC",
-    2,
-    23.5,
-    "Debian GNU/Linux 12 (bookworm)",
-    "3.11.7",
-    "3.10.13",
-    "3.6.21",
-    "`models/current.tar.gz`, trained 2026-11-26 02:09 UTC",
+    "AMD EPYC", 2, 23.5, "Debian GNU/Linux 12 (bookworm)", "3.11.7", "3.10.13", "3.6.21"
 )
+RUN = RunInfo("2026-11-26 03:00 UTC", "make bench", "abc1234")
+TRAIN_RUN = RunInfo("2026-11-26 02:00 UTC", "BENCH_TRAIN=1 make bench", "abc1230")
 
 
-def report(training: Training | None) -> Report:
-    return Report(
-        date="2026-11-26 03:00 UTC",
-        command="make bench",
-        commit="abc1234",
-        machine=MACHINE,
+def gateway_run() -> GatewayRun:
+    return GatewayRun(
+        run=RUN,
+        model="`models/current.tar.gz`, trained 2026-11-26 02:09 UTC",
         conditions="1-minute load average 0.50",
         setup="Setup: three servers.",
         levels=(level(1, 215.0, 200.0, 95, 100), level(10, 900.0, 880.0, 99, 100)),
         gateway_peak_mb=82.0,
-        training=training,
         errors_by_kind=(("gateway: timeout", 2),),
     )
 
 
+TRAINING = Training(
+    run=TRAIN_RUN,
+    conditions="busy: 1-minute load average 1.50",
+    full_seconds=212.4,
+    retrain_seconds=141.2,
+    evaluate_seconds=28.3,
+    other_job_seconds=2.6,
+    deploy_seconds=11.9,
+    intent="ask_tariff",
+    examples=3,
+    restored=("JiebaTokenizer", "MemoizationPolicy", "RulePolicy"),
+    restored_took_seconds=1.6,
+    retrained=("CountVectorsFeaturizer", "DIETClassifier"),
+    macro_f1=0.951,
+    live_macro_f1=0.948,
+    guard_reasons=(),
+)
+
+
+def report(
+    gateway: GatewayRun | CarriedGateway | None = None, trained: Training | None = None
+) -> Report:
+    return Report(RUN, MACHINE, gateway, trained)
+
+
 def test_markdown_has_the_machine_figures_and_honest_verdicts() -> None:
-    text = render_markdown(report(None))
+    text = render_markdown(report(gateway_run()))
     assert "| CPU | AMD EPYC, 2 cores |" in text
     assert "| Rasa | 3.6.21 on Python 3.10.13 |" in text
     assert "| model | `models/current.tar.gz`, trained 2026-11-26 02:09 UTC |" in text
-    assert "Command: `make bench` at commit abc1234." in text
+    assert "| measured | 2026-11-26 03:00 UTC by `make bench` at commit abc1234 |" in text
+    assert "| conditions | 1-minute load average 0.50 |" in text
+    assert (
+        "Command: `make bench` at commit abc1234; this run measured the gateway; the training"
+        " figures are not measured yet." in text
+    )
     assert "| 1 | gateway → Rasa | 95 | 215.0 | 215.0 | 9.5 | 0 | 0 | 80 |" in text
     assert "| 10 | Rasa alone | 100 | 880.0 | 880.0 | 10.0 | 0 | 0 |  |" in text
     assert "| 1 | +15.0 ms | 95% |" in text
@@ -272,19 +390,105 @@ def test_markdown_has_the_machine_figures_and_honest_verdicts() -> None:
     assert "95% / 99% at 1 / 10 customers | met |" in text
     assert "82 MB peak resident (VmHWM) | met |" in text
     assert "Errors by kind: gateway: timeout: 2." in text
-    assert "not measured yet" in text
+    assert "## Training and an operator's retraining\n\nNot measured yet:" in text
+    assert (
+        "| an operator's retrain-to-deployed under 3 minutes | not measured | not measured |"
+        in text
+    )
 
 
-def test_training_time_is_recorded_and_carried_over_as_such() -> None:
-    measured = Training(431, "`FORCE=1 scripts/train.sh`, measured by this run", "2026-11-26")
-    first = render_markdown(report(measured))
-    assert "**431 s** (`FORCE=1 scripts/train.sh`, measured by this run)." in first
+def test_the_training_part_and_its_verdict() -> None:
+    text = render_markdown(report(gateway_run(), TRAINING))
+    assert "this run measured the gateway and the training." in text
+    assert (
+        "| measured | 2026-11-26 02:00 UTC by `BENCH_TRAIN=1 make bench` at commit abc1230 |"
+        in (text)
+    )
+    assert "| full training of the shipped data | 212 |" in text
+    assert "| retraining after 3 new examples of `ask_tariff` | 141 |" in text
+    assert (
+        "restored the dialogue policies (MemoizationPolicy, RulePolicy) and JiebaTokenizer from"
+        " it (they took 2 s of the full training), trained CountVectorsFeaturizer,"
+        " DIETClassifier again (their inputs include the NLU examples) |" in text
+    )
+    nothing = render_markdown(report(None, replace(TRAINING, restored=(), retrained=())))
+    assert "restored nothing from it, trained nothing again" in nothing
+    assert "macro-F1 0.951 (live model 0.948); the regression guard passed it |" in text
+    assert "| deploying the candidate | 12 |" in text
+    assert "| the rest of the job | <1 |" in render_markdown(
+        report(None, replace(TRAINING, other_job_seconds=0.2))
+    )
+    assert "| **retrain-to-deployed** | **184** | the four rows above (3 min 4 s)" in text
+    assert (
+        "| an operator's retrain-to-deployed under 3 minutes | 184 s (3 min 4 s): retraining,"
+        " evaluation, guard, deployment on a busy machine (see its conditions) | **not met** |"
+        in text
+    )
+    quick = training_verdict(replace(TRAINING, retrain_seconds=100.0, conditions="quiet"))
+    assert quick.met is True
+    assert quick.measured == "143 s (2 min 23 s): retraining, evaluation, guard, deployment"
+    busy = training_verdict(TRAINING)  # its conditions start with "busy: "
+    assert busy.measured.endswith("deployment on a busy machine (see its conditions)")
+    assert training_verdict(None).met is None
+
+
+def test_training_figures_are_recorded_and_carried_over_as_such() -> None:
+    measured = replace(TRAINING, guard_reasons=("macro-F1 dropped (-0.02 --)", "greet fell"))
+    first = render_markdown(report(gateway_run(), measured))
     carried = previous_training(first)
-    assert carried == Training(431, measured.how, "2026-11-26", carried_over=True)
-    again = render_markdown(report(carried))
-    assert "recorded 2026-11-26, not measured again by this run" in again
+    assert carried == replace(measured, carried_over=True)
+    again = render_markdown(report(gateway_run(), carried))
+    assert "this run measured the gateway; the training figures are carried over" in again
+    assert "abc1230; carried over: not measured again by this run |" in again
+    assert "(see its conditions); recorded 2026-11-26 02:00 UTC, not measured again |" in again
+    assert (
+        "the regression guard refused it: macro-F1 dropped (-0.02 --); greet fell. Deployed"
+        " anyway with a written reason" in again
+    )
     assert previous_training(again) == carried
     assert previous_training("no comment here") is None
+    assert previous_training("<!-- training: 431 s | the old format | 2026-11-26 -->") is None
+    assert previous_training('<!-- training: {"full_seconds": 1} -->') is None
+
+
+def test_comment_json_never_ends_the_comment() -> None:
+    text = comment_json({"a": "x -- y --> z", "b": -1})
+    assert "--" not in text
+    assert json.loads(text) == {"a": "x -- y --> z", "b": -1}
+
+
+def test_gateway_figures_are_carried_over_verbatim_when_only_training_ran() -> None:
+    first = render_markdown(report(gateway_run(), None))
+    carried = previous_gateway(first)
+    assert carried is not None
+    assert carried.date == "2026-11-26 03:00 UTC"
+    assert [v.met for v in carried.verdicts] == [False, True, True]
+    assert carried.text in first
+    later = Report(RunInfo("2026-11-27 09:00 UTC", "x", "def5678"), MACHINE, carried, TRAINING)
+    text = render_markdown(later)
+    assert "this run measured the training only; the gateway figures are carried over" in text
+    assert "Not measured by this run: recorded 2026-11-26 03:00 UTC, carried over." in text
+    assert carried.text in text
+    assert (
+        "| 95% / 99% at 1 / 10 customers; recorded 2026-11-26 03:00 UTC, not measured again | met |"
+        in text
+    )
+    assert previous_gateway(text) == carried  # carried again, unchanged
+    assert previous_gateway("no block") is None
+
+
+def test_figures_an_older_format_cannot_carry_over_are_detected() -> None:
+    older = f"intro\n{GENERATED_MARKER}\n| 1 | gateway → Rasa | 78 | 264.5 |\n"
+    assert lost_gateway_figures(older)
+    assert not lost_gateway_figures(merge_benchmarks(None, render_markdown(report(gateway_run()))))
+    assert not lost_gateway_figures(merge_benchmarks(None, render_markdown(report())))
+    assert not lost_gateway_figures("")
+
+
+def test_nothing_measured_yet() -> None:
+    text = render_markdown(report())
+    assert "Not measured yet: `make bench` measures it." in text
+    assert text.count("| not measured | not measured |") == 4
 
 
 def test_merge_keeps_the_hand_written_intro() -> None:
@@ -299,10 +503,17 @@ def test_merge_keeps_the_hand_written_intro() -> None:
 
 
 def test_terminal_summary() -> None:
-    text = summary_text(report(None).levels, 82.0)
+    text = summary_text(gateway_run().levels, 82.0)
     assert "gateway → Rasa" in text
     assert "NOT MET  the gateway adds at most 10 ms" in text
     assert "met      gateway memory under 150 MB: 82 MB" in text
+    lines = training_summary(TRAINING).splitlines()
+    assert lines[0] == "full training of the shipped data: 212 s"
+    assert lines[1] == (
+        "retraining 141 s + evaluation 28 s + rest of the job 3 s + deployment 12 s"
+        " (the guard passed the candidate)"
+    )
+    assert lines[2].startswith("NOT MET  an operator's retrain-to-deployed under 3 minutes: 184 s")
 
 
 def test_command_line_shows_how_it_ran_but_not_the_note() -> None:
