@@ -82,14 +82,20 @@ pids+=($!)
 pids+=($!)
 rasa_ready="http://127.0.0.1:$RASA_PORT/status?token=$RASA_TOKEN"
 standby_ready="$rasa_ready"
+standby_started=1
 if [ "$RASA_STANDBY" = "1" ]; then
+  # started once the first server is up: both would create the tracker store's tables at once
+  export RASA_STANDBY_URL="${RASA_STANDBY_URL:-http://127.0.0.1:$RASA_STANDBY_PORT}"
+  standby_ready="http://127.0.0.1:$RASA_STANDBY_PORT/status?token=$RASA_TOKEN"
+  standby_started=0
+fi
+start_standby() {
   "$RASA" run --enable-api --auth-token "$RASA_TOKEN" --interface 127.0.0.1 --port "$RASA_STANDBY_PORT" \
     --credentials "$ROOT/credentials.yml" --endpoints "$endpoints" --model "$MODEL" \
     > >(tee "$ROOT/var/log/rasa-standby.log" | sed -u 's/^/[rasa-standby] /') 2>&1 &
   pids+=($!)
-  export RASA_STANDBY_URL="${RASA_STANDBY_URL:-http://127.0.0.1:$RASA_STANDBY_PORT}"
-  standby_ready="http://127.0.0.1:$RASA_STANDBY_PORT/status?token=$RASA_TOKEN"
-fi
+  standby_started=1
+}
 
 # The gateway: the customers' only front door. It talks to Rasa and the action server on
 # loopback and answers '系统繁忙' (keeping the message) while they are still starting.
@@ -104,7 +110,8 @@ auth_hint=""
 telegram_state="off (set TELEGRAM_BOT_TOKEN to turn it on)"
 [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram_state="on"
 log "waiting for the servers ..."
-for _ in $(seq 1 180); do
+for _ in $(seq 1 240); do
+  if [ "$standby_started" = "0" ] && curl -fs "$rasa_ready" >/dev/null; then start_standby; fi
   if curl -fs "http://127.0.0.1:$ACTION_PORT/health" >/dev/null &&
     curl -fs "$rasa_ready" >/dev/null && curl -fs "$standby_ready" >/dev/null &&
     curl -fs "http://127.0.0.1:$GATEWAY_PORT/health" >/dev/null; then
@@ -130,4 +137,4 @@ MSG
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || die "a server failed to start; see var/log/"; done
   sleep 1
 done
-die "servers did not become ready in 180 s; see var/log/"
+die "servers did not become ready in 240 s; see var/log/"
