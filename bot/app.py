@@ -110,8 +110,6 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             events=events,
             config=handoff_config,
             store_settings=store_settings,
-            tracker_events=rasa.events,
-            tracker_latest=rasa.latest_message,
             inbox=nlu_settings.inbox,
         )
         router = Router(

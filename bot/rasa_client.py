@@ -254,10 +254,7 @@ class RasaClient:
         Asks for the tracker's state without events first (its `latest_message` is usually this
         message): a constant-size answer instead of the whole, growing conversation on every
         turn. Only when another message came in meanwhile are the events read."""
-        guess = intent_from_latest(await self.latest_message(sender), message_key)
-        if guess is not None:
-            return guess
-        return intent_from_events(await self.events(sender), message_key)
+        return await TurnTracker(self, sender).intent_of(message_key)
 
     async def latest_message(self, sender: str) -> Mapping[str, Any] | None:
         """The tracker's last user message (parse data + metadata), without the events."""

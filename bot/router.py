@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -287,17 +287,17 @@ class Router:
         # What NLU made of the message (the tracker's latest message), read once per turn while
         # the replies are stored: the handoff triggers and the recorded intent both use it.
         tracker = TurnTracker(self._rasa, stored.conversation_id)
-        _, latest = await asyncio.gather(
+        await asyncio.gather(
             self._transcript.answer(
                 stored.id, stored.conversation_id, result, inbound_status="processed"
             ),
-            self._latest_message(tracker),
+            self._prefetch_latest(tracker),
         )
         self._publish_out(stored.conversation_id, result, "bot")
         self._spawn(self._record_intent(stored, tracker))
         # HANDOFF HOOK (triggers): the turn may have queued the conversation for a person
         if self.handoff is not None:
-            extra = await self.handoff.after_turn(stored, latest=latest, events=tracker.events)
+            extra = await self.handoff.after_turn(stored, tracker)
             if extra:
                 await self._transcript.deliver(stored.conversation_id, extra, sender="system")
                 self._publish_out(stored.conversation_id, extra, "system")
@@ -339,14 +339,12 @@ class Router:
         return error
 
     @staticmethod
-    async def _latest_message(tracker: TurnTracker) -> Mapping[str, Any] | None:
-        """The tracker's latest user message, or None when Rasa did not give it (the readers
-        then fall back to the conversation's events)."""
-        try:
-            return await tracker.latest()
-        except RasaUnavailable as exc:
-            log.info("no latest message from the tracker (%s)", exc)
-            return None
+    async def _prefetch_latest(tracker: TurnTracker) -> None:
+        """Read the tracker's latest message while the replies are stored: its readers (the
+        handoff triggers, the recorded intent) then find it read, or its failure, which each
+        of them handles."""
+        with contextlib.suppress(RasaUnavailable):
+            await tracker.latest()
 
     async def _record_intent(self, stored: StoredInbound, tracker: TurnTracker) -> None:
         try:

@@ -6,8 +6,8 @@ The router calls, under the conversation's lock:
   handoff (queued/assigned) the message is *handled here* (never by Rasa): the abandon words
   and the callback offer's answers are acted on, everything else waits for the agent. With no
   open handoff it catches the survey's rating and comment after a handoff ended.
-- `after_turn(stored)` after Rasa answered: the triggers (request_human, fallbacks in a row,
-  complaint, safety hazard) queue a handoff.
+- `after_turn(stored, tracker)` after Rasa answered: the triggers (request_human, fallbacks in a
+  row, complaint, safety hazard) queue a handoff.
 - `on_failure(stored, kind)` when Rasa or the action server failed.
 
 These return the customer texts to add to the reply and never deliver themselves (the router
@@ -40,6 +40,7 @@ from store.models import Conversation, Handoff, HandoffRequest, Rating, StaffUse
 from store.services import handoffs, nlu_inbox, ratings, ticket_intake, transcripts
 
 if TYPE_CHECKING:
+    from bot.rasa_client import TurnTracker
     from bot.transcript import StoredInbound
     from nlu.settings import InboxSettings
 
@@ -174,13 +175,6 @@ def parse_rating(text: str) -> int | None:
     return int(bare.group(1)) if bare else None
 
 
-class _Unread:
-    """The caller did not read the tracker's latest message (distinct from None: read, none)."""
-
-
-UNREAD = _Unread()
-
-
 class HandoffDesk:
     def __init__(
         self,
@@ -189,8 +183,6 @@ class HandoffDesk:
         events: EventHub,
         config: HandoffConfig,
         store_settings: Settings,
-        tracker_events: Callable[[str], Awaitable[list[Any]]] | None = None,
-        tracker_latest: Callable[[str], Awaitable[Mapping[str, Any] | None]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         inbox: InboxSettings | None = None,
     ) -> None:
@@ -198,8 +190,6 @@ class HandoffDesk:
         self.events = events
         self.config = config
         self._store_settings = store_settings
-        self._tracker_events = tracker_events
-        self._tracker_latest = tracker_latest
         self._inbox = inbox
         """conf/nlu.yml's inbox settings: the messages before a handoff go to the NLU inbox;
         None: nothing is captured."""
@@ -557,15 +547,11 @@ class HandoffDesk:
     async def after_turn(
         self,
         stored: StoredInbound,
-        *,
-        latest: Mapping[str, Any] | _Unread | None = UNREAD,
-        events: Callable[[], Awaitable[list[Any]]] | None = None,
+        tracker: TurnTracker | None = None,
     ) -> tuple[Reply, ...]:
         """After Rasa answered: queue a handoff when a trigger fires; the customer texts.
-        `latest` is the tracker's latest message when the caller already read it (None: the
-        read failed), `events` reads the conversation's events (shared with the caller's other
-        readers); without them the desk's own tracker readers are used when a trigger needs
-        them."""
+        `tracker` is the turn's view of Rasa's tracker, shared with the router's other readers
+        (each read happens once); without it only the request_human trigger can fire."""
         triggers = self.config.triggers
         reason: str | None = None
         detail: str | None = None
@@ -576,8 +562,8 @@ class HandoffDesk:
             )
             if request_id is not None:
                 reason = "request_human"
-        if reason is None and self._tracker_events is not None and self._intent_triggers():
-            reason, detail = await self._intent_trigger(stored, latest, events)
+        if reason is None and tracker is not None and self._intent_triggers():
+            reason, detail = await self._intent_trigger(stored, tracker)
         if reason is None:
             return ()
         return await self._escalate_now(stored, reason=reason, detail=detail, request_id=request_id)
@@ -589,18 +575,16 @@ class HandoffDesk:
     async def _intent_trigger(
         self,
         stored: StoredInbound,
-        latest: Mapping[str, Any] | _Unread | None,
-        read_events: Callable[[], Awaitable[list[Any]]] | None,
+        tracker: TurnTracker,
     ) -> tuple[str | None, str | None]:
         """Fallbacks in a row fire at once. A complaint or a hazard fires once the bot's form
         for it is finished (the bot still opens the complaint/hazard ticket and collects the
         location first); a hazard alerts the on-duty staff immediately all the same."""
-        assert self._tracker_events is not None
         cid = stored.conversation_id
-        if cid not in self._postponed and not await self._may_trigger(stored, latest):
+        if cid not in self._postponed and not await self._may_trigger(stored, tracker):
             return None, None
         try:
-            events = await (read_events() if read_events else self._tracker_events(cid))
+            events = await tracker.events()
         except Exception as exc:  # the tracker is a nice-to-have here
             log.info("%s: no tracker for the handoff triggers (%s)", cid, exc)
             return None, None
@@ -631,21 +615,16 @@ class HandoffDesk:
             return "fallback", f"{n} messages in a row not understood: {stored.text[:300]}"
         return None, None
 
-    async def _may_trigger(
-        self, stored: StoredInbound, latest: Mapping[str, Any] | _Unread | None
-    ) -> bool:
+    async def _may_trigger(self, stored: StoredInbound, tracker: TurnTracker) -> bool:
         """False only when the tracker's latest message is this one and its intent can fire
         no trigger (the usual turn): then the whole conversation need not be read, which
         keeps the reply's extra cost small and constant. True when in doubt."""
         from bot.rasa_client import is_latest  # (imported here as _user_intents does)
 
-        if isinstance(latest, _Unread):
-            if self._tracker_latest is None:
-                return True
-            try:
-                latest = await self._tracker_latest(stored.conversation_id)
-            except Exception:  # the full read decides
-                return True
+        try:
+            latest = await tracker.latest()
+        except Exception:  # the full read decides
+            return True
         intent = latest.get("intent") if latest is not None else None
         if not isinstance(intent, Mapping) or not is_latest(latest, stored.key):
             return True
