@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from bot.backends import Backends
 from bot.channels.base import Channel
 from bot.events import EventHub
-from bot.inbound import choose_language, location_of, triage
+from bot.inbound import Triage, choose_language, location_of, triage
 from bot.messages import Attachment, HandleResult, Inbound, Reply, TranscriptEntry
 from bot.rasa_client import MESSAGE_KEY, RasaRejected, RasaUnavailable, TurnTracker
 from bot.texts import GatewayTexts
@@ -160,12 +160,7 @@ class Router:
         verdict = triage(message.text, message.attachments, self._max_chars)
         kept = verdict.verdict == "rasa"
         try:
-            stored = await self._transcript.receive(
-                message,
-                text=verdict.text,
-                status="pending" if kept else "processed",
-                language=lambda previous: choose_language(message.language, verdict.text, previous),
-            )
+            stored = await self._receive(message, verdict, "pending" if kept else "processed")
             if stored is None:
                 return HandleResult(message.conversation_id, (), duplicate=True)
             notice = (self._reply("busy" if kept else verdict.verdict, stored.language),)
@@ -194,14 +189,23 @@ class Router:
         values = {"max_chars": self._max_chars, "hotline": self._hotline}
         return Reply(text=self._texts.reply(key, language, **values))
 
+    async def _receive(
+        self, message: Inbound, verdict: Triage, status: str
+    ) -> StoredInbound | None:
+        """Store the customer message as triaged (None: a redelivery); its language follows
+        the conversation's."""
+        return await self._transcript.receive(
+            message,
+            text=verdict.text,
+            status=status,
+            language=lambda previous: choose_language(message.language, verdict.text, previous),
+        )
+
     async def _handle_locked(self, message: Inbound) -> HandleResult:
         cid = message.conversation_id
         verdict = triage(message.text, message.attachments, self._max_chars)
-        stored = await self._transcript.receive(
-            message,
-            text=verdict.text,
-            status="received" if verdict.verdict == "rasa" else "processed",
-            language=lambda previous: choose_language(message.language, verdict.text, previous),
+        stored = await self._receive(
+            message, verdict, "received" if verdict.verdict == "rasa" else "processed"
         )
         if stored is None:
             log.info("%s: message %s was already received", cid, message.external_id)
