@@ -1,4 +1,9 @@
-"""Talking to Rasa over HTTP: the REST webhook for turns, the tracker for what NLU understood.
+"""Talking to Rasa over HTTP: the gateway's webhook for turns, the tracker when more is needed.
+
+A turn goes to the gateway's own input channel (rasa_addons/gateway_channel.py, named in
+credentials.yml): Rasa's REST webhook that also returns what NLU made of the message, so the
+usual turn is one request. Against a Rasa without that channel (404) the client falls back to
+the REST webhook for good and reads the message's intent from the tracker instead.
 
 One aiohttp ClientSession (created by the app at start-up) carries every call. Whatever goes
 wrong on the way (refused connection, timeout, 5xx, a body that is not the webhook's JSON) is
@@ -23,6 +28,11 @@ log = logging.getLogger(__name__)
 MESSAGE_KEY = "gateway_message_id"
 """Metadata key carrying the gateway's id of the customer message: it is stored with the user
 event in Rasa's tracker, which is how a turn is found there again (intent, idempotent retry)."""
+
+
+GATEWAY_WEBHOOK = "/webhooks/gateway/webhook"
+"""The gateway's input channel in Rasa (rasa_addons/gateway_channel.py)."""
+REST_WEBHOOK = "/webhooks/rest/webhook"
 
 
 class RasaUnavailable(Exception):
@@ -80,6 +90,26 @@ def parse_replies(data: Any) -> list[Reply]:
     if not isinstance(data, list):
         raise RasaUnavailable(f"unexpected webhook answer: {type(data).__name__}")
     return [r for r in (parse_reply(item) for item in data) if r is not None]
+
+
+@dataclass(frozen=True)
+class RasaAnswer:
+    """One turn's answer: the bot's replies and, when Rasa said it (the gateway channel), the
+    message's parse data with its metadata, shaped as the tracker's `latest_message`."""
+
+    replies: list[Reply]
+    latest: Mapping[str, Any] | None = None
+
+
+def parse_answer(data: Any) -> RasaAnswer:
+    """The gateway channel's answer ({"messages": [...], "latest_message": {...} | null});
+    RasaUnavailable when it is not that."""
+    if not isinstance(data, Mapping):
+        raise RasaUnavailable(f"unexpected webhook answer: {type(data).__name__}")
+    latest = data.get("latest_message")
+    return RasaAnswer(
+        parse_replies(data.get("messages")), latest if isinstance(latest, Mapping) else None
+    )
 
 
 def _user_event_index(events: list[Any], message_key: str) -> int | None:
@@ -177,6 +207,8 @@ class RasaClient:
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._probe_timeout = aiohttp.ClientTimeout(total=min(timeout, probe_timeout))
+        self._gateway_channel = True
+        """False once Rasa answered 404 on the gateway channel: the REST webhook from then on."""
 
     @property
     def base_url(self) -> str:
@@ -195,8 +227,8 @@ class RasaClient:
 
     async def send(
         self, sender: str, text: str, metadata: Mapping[str, Any], *, input_channel: str
-    ) -> list[Reply]:
-        """One customer turn through the REST webhook; the bot's replies in order.
+    ) -> RasaAnswer:
+        """One customer turn; the bot's replies in order and what NLU made of the message.
 
         `input_channel` becomes the tracker's input channel, so tickets opened by the actions
         record the customer's real channel (telegram, web, api) instead of 'rest'.
@@ -207,21 +239,37 @@ class RasaClient:
             "metadata": dict(metadata),
             "input_channel": input_channel,
         }
-        url = f"{self._base}/webhooks/rest/webhook"
+        if self._gateway_channel:
+            status, data = await self._post(f"{self._base}{GATEWAY_WEBHOOK}", body)
+            if status != 404:
+                return parse_answer(data)
+            self._gateway_channel = False
+            log.warning(
+                "Rasa has no gateway channel (%s answered 404; credentials.yml should name"
+                " rasa_addons.gateway_channel.GatewayInput): using the REST webhook and reading"
+                " each message's intent from the tracker",
+                GATEWAY_WEBHOOK,
+            )
+        _, data = await self._post(f"{self._base}{REST_WEBHOOK}", body)
+        return RasaAnswer(parse_replies(data))
+
+    async def _post(self, url: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """POST a turn: (404, None) for a missing route, else (status, the JSON answer)."""
         try:
             async with self._session.post(url, json=body, timeout=self._timeout) as response:
+                if response.status == 404:
+                    return 404, None
                 if response.status >= 500:
                     raise RasaUnavailable(f"webhook answered HTTP {response.status}")
                 if response.status >= 400:
                     raise RasaRejected(f"webhook answered HTTP {response.status}")
-                data = await response.json(content_type=None)
+                return response.status, await response.json(content_type=None)
         except TimeoutError as exc:
             raise RasaUnavailable(f"no answer within {self._timeout.total} s") from exc
         except aiohttp.ClientError as exc:
             raise RasaUnavailable(f"webhook unreachable: {exc.__class__.__name__}") from exc
         except ValueError as exc:  # not JSON
             raise RasaUnavailable("webhook answer is not JSON") from exc
-        return parse_replies(data)
 
     async def status(self) -> bool:
         """True when Rasa answers its status route (with the token) or, without one, its root."""
@@ -274,11 +322,23 @@ class TurnTracker:
     reply's path, the recorded intent in the background). A failed request fails every reader
     with the same `RasaUnavailable`."""
 
-    def __init__(self, client: RasaClient, sender: str) -> None:
+    def __init__(
+        self, client: RasaClient, sender: str, latest: Mapping[str, Any] | None = None
+    ) -> None:
+        """`latest`: the latest message when the turn's answer already said it (nothing to
+        read then)."""
         self._client = client
         self._sender = sender
         self._latest: asyncio.Future[Mapping[str, Any] | None] | None = None
+        if latest is not None:
+            self._latest = asyncio.get_running_loop().create_future()
+            self._latest.set_result(latest)
         self._events: asyncio.Future[list[Any]] | None = None
+
+    @property
+    def latest_known(self) -> bool:
+        """Whether the latest message is known without asking Rasa."""
+        return self._latest is not None and self._latest.done()
 
     async def latest(self) -> Mapping[str, Any] | None:
         if self._latest is None:

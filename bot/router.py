@@ -7,12 +7,13 @@ Order of work for one message (bot/README.md has the diagram):
 2. empty, non-text or over-long messages get the gateway's own polite reply (conf/gateway.yml);
 3. earlier pending messages of the conversation go to Rasa first, their replies through the
    channel; then this one, with {channel, language, user_id} as metadata;
-4. replies are stored and returned; the intent NLU found is fetched in the background;
+4. replies are stored and returned, with the intent NLU found (Rasa's answer on the gateway
+   channel says it; otherwise it is read from the tracker in the background);
 5. when Rasa or the action server is down or too slow, the message is kept 'pending', the
    customer gets the '系统繁忙' notice at once, and the retry worker answers later through the
    channel the conversation uses.
 
-Human handoff (bot/handoff/, marked "HANDOFF HOOK" below): right after step 1 the handoff
+Human handoff (bot/handoff/, marked "HANDOFF HOOK" below): in step 1's transaction the handoff
 desk's gate sees the message; while the conversation has an open handoff (queued/assigned) the
 bot never answers and Rasa is not called: the message waits in the transcript for the agent.
 After a turn (and when Rasa fails) the desk's triggers may queue a handoff. Every stored
@@ -25,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -36,9 +37,16 @@ from bot.channels.base import Channel
 from bot.events import EventHub
 from bot.inbound import Triage, choose_language, location_of, triage
 from bot.messages import Attachment, HandleResult, Inbound, Reply, TranscriptEntry
-from bot.rasa_client import MESSAGE_KEY, RasaRejected, RasaUnavailable, TurnTracker
+from bot.rasa_client import (
+    MESSAGE_KEY,
+    RasaRejected,
+    RasaUnavailable,
+    TurnTracker,
+    intent_from_latest,
+)
 from bot.texts import GatewayTexts
-from bot.transcript import StoredInbound, Transcript, split_conversation_id
+from bot.transcript import Received, StoredInbound, Transcript, split_conversation_id
+from store.models import Conversation
 from store.services import nlu_inbox
 
 if TYPE_CHECKING:
@@ -47,6 +55,7 @@ if TYPE_CHECKING:
     from nlu.settings import InboxSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def inbox_landing(
@@ -160,9 +169,12 @@ class Router:
         verdict = triage(message.text, message.attachments, self._max_chars)
         kept = verdict.verdict == "rasa"
         try:
-            stored = await self._receive(message, verdict, "pending" if kept else "processed")
-            if stored is None:
+            received: Received[None] | None = await self._receive(
+                message, verdict, "pending" if kept else "processed"
+            )
+            if received is None:
                 return HandleResult(message.conversation_id, (), duplicate=True)
+            stored = received.stored
             notice = (self._reply("busy" if kept else verdict.verdict, stored.language),)
             await self._transcript.answer(
                 stored.id,
@@ -190,30 +202,41 @@ class Router:
         return Reply(text=self._texts.reply(key, language, **values))
 
     async def _receive(
-        self, message: Inbound, verdict: Triage, status: str
-    ) -> StoredInbound | None:
+        self,
+        message: Inbound,
+        verdict: Triage,
+        status: str,
+        then: Callable[[Session, Conversation, StoredInbound], T] | None = None,
+    ) -> Received[T] | None:
         """Store the customer message as triaged (None: a redelivery); its language follows
-        the conversation's."""
+        the conversation's; `then` runs in the same transaction."""
         return await self._transcript.receive(
             message,
             text=verdict.text,
             status=status,
             language=lambda previous: choose_language(message.language, verdict.text, previous),
+            then=then,
         )
 
     async def _handle_locked(self, message: Inbound) -> HandleResult:
         cid = message.conversation_id
         verdict = triage(message.text, message.attachments, self._max_chars)
-        stored = await self._receive(
-            message, verdict, "received" if verdict.verdict == "rasa" else "processed"
+        desk = self.handoff
+        # HANDOFF HOOK (gate): decided in the transaction that stores the message
+        received = await self._receive(
+            message,
+            verdict,
+            "received" if verdict.verdict == "rasa" else "processed",
+            desk.gate_in if desk is not None else None,
         )
-        if stored is None:
+        if received is None:
             log.info("%s: message %s was already received", cid, message.external_id)
             return HandleResult(cid, (), duplicate=True)
+        stored = received.stored
         # HANDOFF HOOK (gate): during an open handoff the bot never answers; Rasa is not called
         handoff_id: int | None = None
-        if self.handoff is not None:
-            gate = await self.handoff.gate(stored)
+        if desk is not None and received.then is not None:
+            gate = desk.gate_done(received.then)
             handoff_id = gate.handoff.id if gate.handoff is not None else None
             self._publish_in(stored, handoff_id)
             if gate.handled:
@@ -233,7 +256,7 @@ class Router:
             self._publish_out(cid, replies, "system")
             return HandleResult(cid, replies)
         try:
-            if self._backends.down or not await self._drain(cid):
+            if self._backends.down or (received.earlier_pending and not await self._drain(cid)):
                 return await self._defer(stored)
             replies = await self._turn(stored, retry=False)
         except RasaUnavailable as exc:
@@ -274,34 +297,48 @@ class Router:
         """Ask Rasa about one stored message, store its replies; RasaUnavailable when it (or
         the action server behind it) did not answer."""
         replies: list[Reply] | None = None
+        latest: Mapping[str, Any] | None = None
         if retry:  # Rasa may have finished the turn after we gave up waiting: never ask twice
             with contextlib.suppress(RasaUnavailable):
                 replies = await self._rasa.answered(stored.conversation_id, stored.key)
         if replies is None:
-            replies = await self._rasa.send(
+            answer = await self._rasa.send(
                 stored.conversation_id,
                 self._rasa_text(stored),
                 self._metadata(stored),
                 input_channel=stored.channel,
             )
+            replies, latest = answer.replies, answer.latest
             if not replies and not await self._backends.actions_up(fresh=True):
                 # Rasa swallows action server errors and answers nothing
                 raise RasaUnavailable("the action server is down")
         result = tuple(replies)
-        # What NLU made of the message (the tracker's latest message), read once per turn while
-        # the replies are stored: the handoff triggers and the recorded intent both use it.
-        tracker = TurnTracker(self._rasa, stored.conversation_id)
-        await asyncio.gather(
-            self._transcript.answer(
-                stored.id, stored.conversation_id, result, inbound_status="processed"
+        # What NLU made of the message: the handoff triggers and the recorded intent both use
+        # it. Rasa's answer says it (the gateway channel): it is stored with the replies, in
+        # one transaction with the handoff desk's look for a waiting request. Otherwise the
+        # tracker's latest message is read once, while the replies are stored, and the intent
+        # recorded in the background.
+        tracker = TurnTracker(self._rasa, stored.conversation_id, latest)
+        guess = intent_from_latest(latest, stored.key)
+        desk = self.handoff
+        stored_replies = self._transcript.answer_turn(
+            stored,
+            result,
+            intent=(guess.name, guess.confidence) if guess is not None else None,
+            then=lambda session: (
+                desk.waiting_request(session, stored.conversation_id) if desk else None
             ),
-            self._prefetch_latest(tracker),
         )
+        if guess is not None:
+            waiting = await stored_replies
+            self._spawn(self._to_inbox(stored, guess))
+        else:
+            waiting, _ = await asyncio.gather(stored_replies, self._prefetch_latest(tracker))
+            self._spawn(self._record_intent(stored, tracker))
         self._publish_out(stored.conversation_id, result, "bot")
-        self._spawn(self._record_intent(stored, tracker))
         # HANDOFF HOOK (triggers): the turn may have queued the conversation for a person
-        if self.handoff is not None:
-            extra = await self.handoff.after_turn(stored, tracker)
+        if desk is not None:
+            extra = await desk.after_turn(stored, tracker, waiting)
             if extra:
                 await self._transcript.deliver(stored.conversation_id, extra, sender="system")
                 self._publish_out(stored.conversation_id, extra, "system")
@@ -366,7 +403,7 @@ class Router:
         inbox = self._inbox
         landing = inbox_landing(guess, inbox) if inbox is not None else None
         if inbox is None or landing is None:
-            return
+            return  # the usual turn: no task spent more than this check
         reason, intent, confidence = landing
 
         def work(session: Session) -> int | None:

@@ -11,14 +11,14 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Attachment, Button, Inbound, Reply, TranscriptEntry
 from store.db import unit_of_work
-from store.models import Message
+from store.models import Conversation, Message
 from store.services import transcripts
 from store.services.transcripts import DuplicateMessage, OutboundText
 
@@ -31,6 +31,8 @@ class StoredInbound:
 
     id: int
     conversation_id: str
+    conversation_pk: int
+    """The conversation's row id (conversations.id)."""
     channel: str
     chat_id: str
     user_id: str | None
@@ -44,6 +46,17 @@ class StoredInbound:
         """Identifies the message in Rasa's tracker (metadata of its user event). The time is
         part of it because ids start again in a new database while trackers live on."""
         return f"{self.id}@{self.created_at.timestamp():.6f}"
+
+
+@dataclass(frozen=True)
+class Received(Generic[T]):
+    """A customer message just stored (`Transcript.receive`)."""
+
+    stored: StoredInbound
+    earlier_pending: bool
+    """Whether messages of the conversation wait for Rasa ('pending': they go first)."""
+    then: T | None
+    """What the `then` callback returned (None without one)."""
 
 
 def _attachment_json(attachment: Attachment) -> dict[str, Any]:
@@ -94,15 +107,25 @@ class Transcript:
         return await asyncio.to_thread(self._sync, work)
 
     async def receive(
-        self, message: Inbound, *, text: str, status: str, language: Callable[[str | None], str]
-    ) -> StoredInbound | None:
+        self,
+        message: Inbound,
+        *,
+        text: str,
+        status: str,
+        language: Callable[[str | None], str],
+        then: Callable[[Session, Conversation, StoredInbound], T] | None = None,
+    ) -> Received[T] | None:
         """Store a customer message; None when it is a redelivery (nothing stored).
 
-        `language` picks the message's language from the conversation's previous one.
+        `language` picks the message's language from the conversation's previous one. `then`
+        runs in the same transaction once the message is stored (the handoff desk's gate), so
+        a turn's decisions before Rasa cost one round trip to the database; if it raises,
+        nothing is stored. The answer also says whether earlier messages of the conversation
+        wait for Rasa ('pending').
         """
         now = self._clock()
 
-        def work(session: Session) -> StoredInbound:
+        def work(session: Session) -> Received[T]:
             conversation = transcripts.touch_conversation(
                 session,
                 conversation_id=message.conversation_id,
@@ -121,9 +144,10 @@ class Transcript:
                 attachments=[_attachment_json(a) for a in message.attachments],
                 status=status,
             )
-            return StoredInbound(
+            stored = StoredInbound(
                 id=row.id,
                 conversation_id=conversation.conversation_id,
+                conversation_pk=conversation.id,
                 channel=conversation.channel,
                 chat_id=conversation.chat_id,
                 user_id=conversation.user_id,
@@ -132,6 +156,8 @@ class Transcript:
                 created_at=row.created_at,
                 attachments=tuple(row.attachments),
             )
+            waiting = transcripts.has_pending(session, conversation.id)
+            return Received(stored, waiting, then(session, conversation, stored) if then else None)
 
         try:
             return await self.run(work)
@@ -165,6 +191,34 @@ class Transcript:
             )
             transcripts.set_status(session, [inbound_id], inbound_status)
             return [r.id for r in rows]
+
+        return await self.run(work)
+
+    async def answer_turn(
+        self,
+        stored: StoredInbound,
+        replies: Sequence[Reply],
+        *,
+        intent: tuple[str | None, float | None] | None,
+        then: Callable[[Session], T],
+    ) -> T:
+        """The bot's replies to a message Rasa answered, stored with the message 'processed'
+        and (`intent`: name, confidence) what NLU understood of it, in one transaction with
+        `then` (the handoff desk's look for a waiting request); `then`'s result."""
+        now = self._clock()
+        outbound = [_outbound(r) for r in replies]
+
+        def work(session: Session) -> T:
+            transcripts.record_answer(
+                session,
+                conversation_pk=stored.conversation_pk,
+                inbound_id=stored.id,
+                replies=outbound,
+                now=now,
+                inbound_status="processed",
+                intent=intent,
+            )
+            return then(session)
 
         return await self.run(work)
 
@@ -221,6 +275,7 @@ class Transcript:
                 StoredInbound(
                     id=row.id,
                     conversation_id=row.conversation.conversation_id,
+                    conversation_pk=row.conversation_pk,
                     channel=row.conversation.channel,
                     chat_id=row.conversation.chat_id,
                     user_id=row.conversation.user_id,

@@ -2,7 +2,8 @@
 
 The router calls, under the conversation's lock:
 
-- `gate(stored)` for every stored customer message: while the conversation has an open
+- `gate_in(session, conversation, stored)` inside the transaction that stores every customer
+  message (then `gate_done` publishes; `gate(stored)` does both alone): while it has an open
   handoff (queued/assigned) the message is *handled here* (never by Rasa): the abandon words
   and the callback offer's answers are acted on, everything else waits for the agent. With no
   open handoff it catches the survey's rating and comment after a handoff ended.
@@ -141,6 +142,19 @@ class GateResult:
     replies: tuple[Reply, ...] = ()
     handoff: HandoffView | None = None
     """The conversation's open handoff (or the one just closed by this message)."""
+
+
+WaitingRequest = tuple[int | None, str | None]
+"""(id, detail) of the action server's waiting handoff request, or (None, None)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """The gate's decision made inside a transaction (`HandoffDesk.gate_in`), with what to
+    publish once it committed (`HandoffDesk.gate_done`)."""
+
+    result: GateResult
+    outcome: _Outcome
 
 
 @dataclass
@@ -436,26 +450,38 @@ class HandoffDesk:
     # --- the router's hooks -----------------------------------------------------------------
 
     async def gate(self, stored: StoredInbound) -> GateResult:
-        """Decide about a stored customer message before Rasa sees it (see the module doc)."""
-        now = self.clock()
-        text = stored.text
+        """Decide about a stored customer message before Rasa sees it (see the module doc), in
+        a transaction of its own."""
 
-        def work(session: Session) -> tuple[GateResult, _Outcome]:
-            outcome = _Outcome()
+        def work(session: Session) -> GateDecision:
             conversation = transcripts.get_conversation(session, stored.conversation_id)
             if conversation is None:
-                return GateResult(False), outcome
-            handoff = handoffs.open_for(session, conversation.id)
-            if handoff is None:
-                return self._survey_answer(session, conversation, text, now), outcome
-            handoffs.customer_seen(session, handoff, now=now)
-            replies = self._while_open(session, conversation, handoff, text, outcome, now)
-            view = HandoffView.of(handoff)
-            return GateResult(True, tuple(replies), view), outcome
+                return GateDecision(GateResult(False), _Outcome())
+            return self.gate_in(session, conversation, stored)
 
-        result, outcome = await self._run(work)
-        self._publish(outcome)
-        return result
+        return self.gate_done(await self._run(work))
+
+    def gate_in(
+        self, session: Session, conversation: Conversation, stored: StoredInbound
+    ) -> GateDecision:
+        """`gate`'s decision inside the caller's transaction (the router's, which has just
+        stored the message); pass it to `gate_done` once that transaction committed."""
+        now = self.clock()
+        text = stored.text
+        outcome = _Outcome()
+        latest = handoffs.latest_for(session, conversation.id)
+        if latest is None or latest.state not in handoffs.OPEN_STATES:
+            return GateDecision(
+                self._survey_answer(session, conversation, latest, text, now), outcome
+            )
+        handoffs.customer_seen(session, latest, now=now)
+        replies = self._while_open(session, conversation, latest, text, outcome, now)
+        return GateDecision(GateResult(True, tuple(replies), HandoffView.of(latest)), outcome)
+
+    def gate_done(self, decision: GateDecision) -> GateResult:
+        """After the gate's transaction committed: publish what it changed."""
+        self._publish(decision.outcome)
+        return decision.result
 
     def _while_open(
         self,
@@ -502,10 +528,15 @@ class HandoffDesk:
         return []
 
     def _survey_answer(
-        self, session: Session, conversation: Conversation, text: str, now: datetime
+        self,
+        session: Session,
+        conversation: Conversation,
+        latest: Handoff | None,
+        text: str,
+        now: datetime,
     ) -> GateResult:
-        """After a handoff ended: a 1-5 rating (button or bare digit), then one comment."""
-        latest = handoffs.latest_for(session, conversation.id)
+        """After a handoff (`latest`, the conversation's last) ended: a 1-5 rating (button or
+        bare digit), then one comment."""
         if (
             latest is None
             or latest.state not in ("resolved", "returned_to_bot")
@@ -544,22 +575,33 @@ class HandoffDesk:
             return GateResult(True, (self._reply("comment_thanks", language),))
         return GateResult(False)
 
+    def waiting_request(self, session: Session, conversation_id: str) -> WaitingRequest:
+        """Inside the caller's transaction (the router's, storing the bot's replies): the
+        action server's newest 'waiting' handoff request of the conversation, for
+        `after_turn`; (None, None) when there is none or the trigger is off."""
+        if not self.config.triggers.request_human:
+            return None, None
+        return _waiting_request(session, conversation_id)
+
     async def after_turn(
         self,
         stored: StoredInbound,
         tracker: TurnTracker | None = None,
+        waiting: WaitingRequest | None = None,
     ) -> tuple[Reply, ...]:
         """After Rasa answered: queue a handoff when a trigger fires; the customer texts.
         `tracker` is the turn's view of Rasa's tracker, shared with the router's other readers
-        (each read happens once); without it only the request_human trigger can fire."""
+        (each read happens once); without it only the request_human trigger can fire.
+        `waiting`: `waiting_request`'s answer when the caller looked already (else it is read
+        here)."""
         triggers = self.config.triggers
         reason: str | None = None
         detail: str | None = None
         request_id: int | None = None
         if triggers.request_human:
-            request_id, detail = await self._run(
-                lambda s: _waiting_request(s, stored.conversation_id)
-            )
+            if waiting is None:
+                waiting = await self._run(lambda s: _waiting_request(s, stored.conversation_id))
+            request_id, detail = waiting
             if request_id is not None:
                 reason = "request_human"
         if reason is None and tracker is not None and self._intent_triggers():

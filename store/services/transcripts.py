@@ -26,9 +26,11 @@ __all__ = [
     "count_pending",
     "find_inbound",
     "get_conversation",
+    "has_pending",
     "pending_conversations",
     "pending_inbound",
     "recent",
+    "record_answer",
     "record_inbound",
     "record_outbound",
     "recover_stale",
@@ -75,6 +77,38 @@ def touch_conversation(
     """The conversation row (created on first contact, race-free), with its activity time,
     language and user id brought up to date."""
     require_aware(now)
+    conversation = get_conversation(session, conversation_id)
+    if conversation is None:
+        conversation = _create_conversation(
+            session,
+            conversation_id=conversation_id,
+            channel=channel,
+            chat_id=chat_id,
+            now=now,
+            user_id=user_id,
+            language=language,
+        )
+    if conversation.last_activity_at < now:
+        conversation.last_activity_at = now
+    if language:
+        conversation.language = language
+    if user_id:
+        conversation.user_id = user_id
+    session.flush()
+    return conversation
+
+
+def _create_conversation(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: str,
+    chat_id: str,
+    now: datetime,
+    user_id: str | None,
+    language: str | None,
+) -> Conversation:
+    """Insert the conversation unless another process just did; the row either way."""
     insert_ignore(
         session,
         Conversation,
@@ -92,13 +126,6 @@ def touch_conversation(
     conversation = get_conversation(session, conversation_id)
     if conversation is None:  # pragma: no cover - inserted or present just above
         raise RuntimeError(f"conversation {conversation_id} vanished")
-    if conversation.last_activity_at < now:
-        conversation.last_activity_at = now
-    if language:
-        conversation.language = language
-    if user_id:
-        conversation.user_id = user_id
-    session.flush()
     return conversation
 
 
@@ -162,9 +189,72 @@ def record_outbound(
 ) -> list[Message]:
     """Store replies in order (ids increase, so history shows them as sent)."""
     require_aware(now)
-    rows = [
+    rows = _outbound_rows(conversation.id, replies, now, sender, in_reply_to, status)
+    for row in rows:  # one by one: the ids must follow the reply order
+        session.add(row)
+        session.flush()
+    if conversation.last_activity_at < now:
+        conversation.last_activity_at = now
+    return rows
+
+
+def record_answer(
+    session: Session,
+    *,
+    conversation_pk: int,
+    inbound_id: int,
+    replies: Sequence[OutboundText],
+    now: datetime,
+    inbound_status: str,
+    sender: str = "bot",
+    intent: tuple[str | None, float | None] | None = None,
+) -> list[int]:
+    """The replies to a customer message stored, the message's status set and (`intent`: name,
+    confidence) what NLU understood of it recorded, in the caller's transaction: the replies'
+    ids, in order. By the conversation's primary key: nothing is read back first."""
+    require_aware(now)
+    rows = _outbound_rows(conversation_pk, replies, now, sender, inbound_id, "processed")
+    session.add_all(rows)  # one flush: the unit of work inserts them in the order added
+    session.flush()
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_pk, Conversation.last_activity_at < now)
+        .values(last_activity_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    values: dict[str, Any] = {"status": inbound_status}
+    if intent is not None:
+        values.update(intent=intent[0], intent_confidence=intent[1])
+    session.execute(
+        update(Message)
+        .where(Message.id == inbound_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return [row.id for row in rows]
+
+
+def has_pending(session: Session, conversation_pk: int) -> bool:
+    """Whether the conversation has customer messages waiting for Rasa ('pending')."""
+    stmt = (
+        select(Message.id)
+        .where(Message.conversation_pk == conversation_pk, Message.status == "pending")
+        .limit(1)
+    )
+    return session.scalars(stmt).first() is not None
+
+
+def _outbound_rows(
+    conversation_pk: int,
+    replies: Sequence[OutboundText],
+    now: datetime,
+    sender: str,
+    in_reply_to: int | None,
+    status: str,
+) -> list[Message]:
+    return [
         Message(
-            conversation_pk=conversation.id,
+            conversation_pk=conversation_pk,
             direction="out",
             sender=sender,
             text=reply.text,
@@ -177,12 +267,6 @@ def record_outbound(
         )
         for reply in replies
     ]
-    for row in rows:  # one by one: the ids must follow the reply order
-        session.add(row)
-        session.flush()
-    if conversation.last_activity_at < now:
-        conversation.last_activity_at = now
-    return rows
 
 
 def set_status(

@@ -86,3 +86,41 @@ async def test_json_api_answers_from_the_model(gateway: Gateway) -> None:
             assert response.status == 200
             transcript = json.dumps(await response.json(), ensure_ascii=False)
         assert transcript.count("居民电价多少钱一度") == 1
+
+
+async def test_the_gateway_channel_answers_with_what_nlu_understood(e2e_stack: Stack) -> None:
+    """rasa_addons/gateway_channel.py in the real Rasa: the REST webhook's replies plus the
+    message's parse data and metadata, the same as the tracker then records for that message
+    (also inside a form, where the fault report's questions are asked)."""
+    base, token = e2e_stack.api_url, {"token": e2e_stack.token}
+    sender = "e2e-channel-1"
+    async with aiohttp.ClientSession() as http:
+        for n, text in enumerate(["你好", "东山村3组停电了", "东山村3组", "居民电价多少钱一度"]):
+            body = {
+                "sender": sender,
+                "message": text,
+                "metadata": {"gateway_message_id": f"k{n}"},
+                "input_channel": "api",
+            }
+            async with http.post(f"{base}/webhooks/gateway/webhook", json=body) as response:
+                assert response.status == 200
+                answer = await response.json()
+            assert answer["messages"], answer
+            assert all(m["recipient_id"] == sender for m in answer["messages"])
+            latest = answer["latest_message"]
+            assert latest["text"] == text
+            assert latest["metadata"] == {"gateway_message_id": f"k{n}"}
+            async with http.get(
+                f"{base}/conversations/{sender}/tracker", params={**token, "include_events": "ALL"}
+            ) as response:
+                tracker = await response.json()
+            user = [e for e in tracker["events"] if e["event"] == "user"][-1]
+            assert user["metadata"]["gateway_message_id"] == f"k{n}"  # Rasa adds its model id
+            assert user["input_channel"] == "api"
+            assert latest["intent"] == user["parse_data"]["intent"]
+            assert latest["intent_ranking"] == user["parse_data"]["intent_ranking"]
+            assert latest["entities"] == user["parse_data"]["entities"]
+        assert latest["intent"]["name"] == "ask_tariff"
+        # a malformed body is refused, not answered
+        async with http.post(f"{base}/webhooks/gateway/webhook", json={"message": "hi"}) as bad:
+            assert bad.status == 400

@@ -6,6 +6,10 @@ It speaks the routes the gateway uses, with Rasa 3.6's shapes:
   of {"recipient_id", "text", "buttons"?, "image"?}; the turn is recorded in the tracker as a
   `user` event (with parse_data.intent, intent_ranking and the metadata) followed by `bot`
   events;
+- POST /webhooks/gateway/webhook (the gateway's channel, rasa_addons/gateway_channel.py): the
+  same turn, answered {"messages": [the list above], "latest_message": the message's parse data
+  with its metadata}; `gateway_channel = False` removes the route (404, as a Rasa whose
+  credentials.yml lacks the channel);
 - GET /conversations/{sender}/tracker?token=... → {"sender_id", "events": [...]};
 - GET /status?token=... → 200 (401 with a wrong token), GET / → "Hello from Rasa: 3.6.21".
 
@@ -94,6 +98,7 @@ class FakeRasa:
     delay: float = 0.0
     fail_status: int | None = None
     actions_up: bool = True
+    gateway_channel: bool = True
     responder: Responder = default_responder
     turns: list[Turn] = field(default_factory=list)
     """Turns in the order Rasa finished them (a slow turn is recorded when it finishes)."""
@@ -137,7 +142,9 @@ class FakeRasa:
         if self._runner is not None:
             return
         app = web.Application()
-        app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_post("/webhooks/rest/webhook", self._rest_webhook)
+        if self.gateway_channel:
+            app.router.add_post("/webhooks/gateway/webhook", self._gateway_webhook)
         app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         app.router.add_get("/status", self._status)
         app.router.add_get("/", self._root)
@@ -166,7 +173,24 @@ class FakeRasa:
         self._clock += 1
         return self._clock
 
-    async def _webhook(self, request: web.Request) -> web.Response:
+    async def _rest_webhook(self, request: web.Request) -> web.Response:
+        turn = await self._turn(request)
+        if isinstance(turn, web.Response):
+            return turn
+        return web.json_response(turn[0])
+
+    async def _gateway_webhook(self, request: web.Request) -> web.Response:
+        turn = await self._turn(request)
+        if isinstance(turn, web.Response):
+            return turn
+        replies, user = turn
+        latest = {**user["parse_data"], "metadata": user["metadata"]}
+        return web.json_response({"messages": replies, "latest_message": latest})
+
+    async def _turn(
+        self, request: web.Request
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]] | web.Response:
+        """Record one turn: (the replies, the user event), or the failure to answer with."""
         body = await request.json()
         self.requests += 1
         if self.delay:
@@ -179,22 +203,21 @@ class FakeRasa:
         self.turns.append(Turn(sender, text, metadata, body.get("input_channel")))
         intent, confidence = classify(text)
         events = self.trackers.setdefault(sender, [])
-        events.append(
-            {
-                "event": "user",
-                "timestamp": self._now(),
+        user: dict[str, Any] = {
+            "event": "user",
+            "timestamp": self._now(),
+            "text": text,
+            "parse_data": {
                 "text": text,
-                "parse_data": {
-                    "text": text,
-                    "intent": {"name": intent, "confidence": confidence},
-                    "intent_ranking": ranking(intent, confidence),
-                    "entities": [],
-                },
-                "input_channel": body.get("input_channel") or "rest",
-                "message_id": f"m{len(self.turns)}",
-                "metadata": metadata,
-            }
-        )
+                "intent": {"name": intent, "confidence": confidence},
+                "intent_ranking": ranking(intent, confidence),
+                "entities": [],
+            },
+            "input_channel": body.get("input_channel") or "rest",
+            "message_id": f"m{len(self.turns)}",
+            "metadata": metadata,
+        }
+        events.append(user)
         replies = self.responder(sender, text, metadata) if self.actions_up else []
         for reply in replies:
             data = {k: v for k, v in reply.items() if k not in ("recipient_id", "text")}
@@ -206,7 +229,7 @@ class FakeRasa:
                     "data": data,
                 }
             )
-        return web.json_response(replies)
+        return replies, user
 
     async def _tracker(self, request: web.Request) -> web.Response:
         if not self._authorized(request):

@@ -14,6 +14,8 @@ from bot.rasa_client import (
     RasaUnavailable,
     TurnTracker,
     intent_from_events,
+    intent_from_latest,
+    parse_answer,
     parse_replies,
     replies_from_events,
 )
@@ -35,6 +37,36 @@ def test_webhook_messages() -> None:
         Reply("", (Button("仅标题", "仅标题"),)),
     ]
     assert parse_replies([]) == []
+
+
+def test_gateway_channel_answer() -> None:
+    latest = {
+        "text": "停电了",
+        "intent": {"name": "report_fault", "confidence": 0.93},
+        "intent_ranking": [{"name": "query_outage", "confidence": 0.05},
+                           {"name": "report_fault", "confidence": 0.93}],
+        "entities": [],
+        "metadata": {MESSAGE_KEY: "7@1.0"},
+    }  # fmt: skip
+    answer = parse_answer(
+        {"messages": [{"recipient_id": "a", "text": "好的"}], "latest_message": latest}
+    )
+    assert answer.replies == [Reply("好的")]
+    guess = intent_from_latest(answer.latest, "7@1.0")
+    assert guess is not None
+    assert (guess.name, guess.confidence) == ("report_fault", 0.93)
+    assert guess.best_except({"report_fault"}) == ("query_outage", 0.05)
+    assert intent_from_latest(answer.latest, "8@1.0") is None  # another message's parse data
+    # no parse data (Rasa parsed the message itself): only the replies
+    assert parse_answer({"messages": [], "latest_message": None}).latest is None
+
+
+@pytest.mark.parametrize(
+    "data", [[{"text": "a REST answer"}], {"messages": "x"}, {"latest_message": {}}, None, 3]
+)
+def test_malformed_gateway_channel_answers_are_unavailable(data: Any) -> None:
+    with pytest.raises(RasaUnavailable):
+        parse_answer(data)
 
 
 @pytest.mark.parametrize("data", [{"error": "x"}, None, "ok", 3])
