@@ -46,6 +46,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from nlu.settings import NluSettings
+from store.ids import synthetic_numbers
 
 OUT_OF_SCOPE = "out_of_scope"
 OPERATOR_FILE = "operator.yml"
@@ -97,11 +98,33 @@ def plain_text(example: str) -> str:
 
 def prepare(text: str, entities: Sequence[EntitySpan] = ()) -> tuple[str, list[EntitySpan]]:
     """One line: a customer message's line breaks and tabs become spaces (one each, so the
-    entities' offsets still hold), the ends are trimmed and the offsets moved along."""
-    one_line = re.sub(r"[\r\n\t\v\f]", " ", text)
+    entities' offsets still hold), the ends are trimmed and the offsets moved along.
+
+    Phone and account numbers become made-up ones of the same shape (`synthetic_numbers`):
+    data/ is committed and shared, a customer's number must not end up there. An entity whose
+    value was the number's normal form gets the new number's."""
+    one_line = synthetic_numbers(re.sub(r"[\r\n\t\v\f]", " ", text))
     lead = len(one_line) - len(one_line.lstrip())
-    moved = [replace(e, start=e.start - lead, end=e.end - lead) for e in entities]
+    moved = [
+        replace(
+            e,
+            start=e.start - lead,
+            end=e.end - lead,
+            value=_synthetic_value(e, text, one_line),
+        )
+        for e in entities
+    ]
     return one_line.strip(), moved
+
+
+def _synthetic_value(span: EntitySpan, before: str, after: str) -> str | None:
+    """The entity's value once the numbers in its text were replaced (see `prepare`)."""
+    if span.value is None:
+        return None
+    old, new = before[span.start : span.end], after[span.start : span.end]
+    if old != new and span.value == unicodedata.normalize("NFKC", old):
+        return unicodedata.normalize("NFKC", new)
+    return synthetic_numbers(span.value)
 
 
 def has_chinese(text: str) -> bool:

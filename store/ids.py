@@ -8,6 +8,7 @@ phone or account numbers, hence `mask_*` and `MaskingFilter`.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -115,6 +116,26 @@ def mask_text(text: str) -> str:
     """Mask every phone and account number inside a free text."""
     text = _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
     return _ACCOUNT_IN_TEXT.sub(lambda m: mask_account(m.group(0)), text)
+
+
+def synthetic_numbers(text: str, rng: random.Random | None = None) -> str:
+    """Every phone and account number inside `text` replaced by a made-up one of the same shape:
+    the same length and digit width (full-width stays full-width), the first two digits kept
+    (a phone still starts 1[3-9]), the rest random. For texts that leave the database, such as
+    training examples written into data/: the model learns the shape, no one's number is kept.
+    Offsets into the text stay valid."""
+    draw = rng or random.SystemRandom()
+
+    def fake(match: re.Match[str]) -> str:
+        number = match.group(0)
+        out = list(number[:2])
+        for ch in number[2:]:
+            digit = str(draw.randrange(10))
+            out.append(chr(ord("０") + int(digit)) if "０" <= ch <= "９" else digit)
+        return "".join(out)
+
+    text = _PHONE_IN_TEXT.sub(fake, text)
+    return _ACCOUNT_IN_TEXT.sub(fake, text)
 
 
 class MaskingFilter(logging.Filter):

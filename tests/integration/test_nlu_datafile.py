@@ -4,6 +4,8 @@ difference is the added lines), and bad edits are refused with the reason, touch
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from nlu.datafile import (
     relative,
 )
 from nlu.settings import NluSettings
+from store.ids import normalise_account_no, normalise_phone, synthetic_numbers
 from tests.fakes.nlu_project import copy_project, project_settings
 
 
@@ -255,3 +258,35 @@ def test_line_breaks_and_outer_spaces_are_cleaned_and_offsets_follow(
     text = "  东山村\n停电了\t快来 "
     result = add_example(project, "report_fault", text, [EntitySpan("address", 2, 5)])
     assert result.line == "[东山村](address) 停电了 快来"
+
+
+def test_customers_numbers_never_reach_the_training_data(project: NluSettings) -> None:
+    """A phone or account number in a labelled message is written as a made-up number of the
+    same shape (data/ is committed and shared); the entities still cover it."""
+    text = "户号３３０１０００００１ 电话13905717777 查电费"
+    account = find_entity(text, "account_no", "３３０１０００００１", value="3301000001")
+    phone = find_entity(text, "phone_number", "13905717777")
+    before = snapshot(project)
+    result = add_example(project, "query_bill", text, [account, phone])
+    written = "\n".join(line for lines in changed_files(project, before).values() for line in lines)
+    for real in ("3301000001", "３３０１０００００１", "13905717777", "05717777"):
+        assert real not in written
+    match = re.fullmatch(
+        r'户号\[(３３[０-９]{8})\]\{"entity": "account_no", "value": "(33\d{8})"\} '
+        r"电话\[(1[3-9]\d{9})\]\(phone_number\) 查电费",
+        result.line,
+    )
+    assert match, result.line
+    assert unicodedata.normalize("NFKC", match.group(1)) == match.group(2)
+    assert result.line in "\n".join(written.splitlines())
+
+
+def test_synthetic_numbers_keep_the_shape() -> None:
+    text = "电话１３９０５７１７７７７，户号3301000001，单号T2611230001，1234"
+    made_up = synthetic_numbers(text)
+    assert len(made_up) == len(text)
+    assert normalise_phone(made_up[2:13]) is not None
+    assert made_up[2:4] == "１３" and made_up[2:13] != text[2:13]
+    assert normalise_account_no(made_up[16:26]) is not None and made_up[16:26] != "3301000001"
+    assert made_up[27:] == text[27:]  # a ticket number and short numbers are nobody's
+    assert synthetic_numbers("no numbers here") == "no numbers here"
