@@ -133,6 +133,7 @@ class Transcript:
                 chat_id=message.chat_id,
                 user_id=message.user_id or None,
                 now=now,
+                activity=False,  # storing the answer (every path stores one) sets it
             )
             conversation.language = language(conversation.language)
             row = transcripts.record_inbound(

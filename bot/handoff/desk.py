@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.events import EventHub, EventKind
@@ -924,14 +924,17 @@ def _username(session: Session, agent_id: int) -> str:
     return user.username if user is not None else str(agent_id)
 
 
+_WAITING = (  # built once: every turn runs it
+    select(HandoffRequest)
+    .where(HandoffRequest.sender_id == bindparam("sender"), HandoffRequest.status == "waiting")
+    .order_by(HandoffRequest.id.desc())
+    .limit(1)
+)
+
+
 def _waiting_request(session: Session, conversation_id: str) -> tuple[int | None, str | None]:
     """The action server's newest 'waiting' handoff request of the conversation."""
-    request = session.scalars(
-        select(HandoffRequest)
-        .where(HandoffRequest.sender_id == conversation_id, HandoffRequest.status == "waiting")
-        .order_by(HandoffRequest.id.desc())
-        .limit(1)
-    ).first()
+    request = session.scalars(_WAITING, {"sender": conversation_id}).first()
     if request is None:
         return None, None
     return request.id, f"{request.reason} (request #{request.id})"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
@@ -201,14 +201,17 @@ def open_for_conversation_id(session: Session, conversation_id: str) -> Handoff 
 
 
 def latest_for(session: Session, conversation_pk: int) -> Handoff | None:
-    """The conversation's most recent handoff in any state (the survey rates it)."""
-    stmt = (
-        select(Handoff)
-        .where(Handoff.conversation_pk == conversation_pk)
-        .order_by(Handoff.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+    """The conversation's most recent handoff in any state (the survey rates it; the gateway
+    asks on every customer message)."""
+    return session.scalars(_LATEST, {"pk": conversation_pk}).first()
+
+
+_LATEST = (  # built once
+    select(Handoff)
+    .where(Handoff.conversation_pk == bindparam("pk"))
+    .order_by(Handoff.id.desc())
+    .limit(1)
+)
 
 
 def request(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,8 +60,7 @@ class OutboundText:
 
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
-    stmt = select(Conversation).where(Conversation.conversation_id == conversation_id)
-    return session.scalars(stmt).one_or_none()
+    return session.scalars(_CONVERSATION, {"cid": conversation_id}).one_or_none()
 
 
 def touch_conversation(
@@ -73,9 +72,11 @@ def touch_conversation(
     now: datetime,
     user_id: str | None = None,
     language: str | None = None,
+    activity: bool = True,
 ) -> Conversation:
     """The conversation row (created on first contact, race-free), with its activity time,
-    language and user id brought up to date."""
+    language and user id brought up to date (`activity=False`: not the time, for a caller that
+    stores the answer right after, which sets it; an unchanged row is then not written)."""
     require_aware(now)
     conversation = get_conversation(session, conversation_id)
     if conversation is None:
@@ -88,7 +89,7 @@ def touch_conversation(
             user_id=user_id,
             language=language,
         )
-    if conversation.last_activity_at < now:
+    if activity and conversation.last_activity_at < now:
         conversation.last_activity_at = now
     if language:
         conversation.language = language
@@ -130,12 +131,8 @@ def _create_conversation(
 
 
 def find_inbound(session: Session, conversation: Conversation, external_id: str) -> Message | None:
-    stmt = select(Message).where(
-        Message.conversation_pk == conversation.id,
-        Message.direction == "in",
-        Message.external_id == external_id,
-    )
-    return session.scalars(stmt).one_or_none()
+    params = {"pk": conversation.id, "external": external_id}
+    return session.scalars(_INBOUND_BY_EXTERNAL_ID, params).one_or_none()
 
 
 def record_inbound(
@@ -216,32 +213,45 @@ def record_answer(
     rows = _outbound_rows(conversation_pk, replies, now, sender, inbound_id, "processed")
     session.add_all(rows)  # one flush: the unit of work inserts them in the order added
     session.flush()
-    session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_pk, Conversation.last_activity_at < now)
-        .values(last_activity_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    values: dict[str, Any] = {"status": inbound_status}
-    if intent is not None:
-        values.update(intent=intent[0], intent_confidence=intent[1])
-    session.execute(
-        update(Message)
-        .where(Message.id == inbound_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_ACTIVITY, {"pk": conversation_pk, "at": now})
+    if intent is None:
+        session.execute(_STATUS, {"message": inbound_id, "new_status": inbound_status})
+    else:
+        values = {"message": inbound_id, "new_status": inbound_status, "name": intent[0]}
+        session.execute(_STATUS_INTENT, {**values, "confidence": intent[1]})
     return [row.id for row in rows]
+
+
+# Built once: every turn runs them (a statement built per call costs more than running it).
+_CONVERSATION = select(Conversation).where(Conversation.conversation_id == bindparam("cid"))
+_INBOUND_BY_EXTERNAL_ID = select(Message).where(
+    Message.conversation_pk == bindparam("pk"),
+    Message.direction == "in",
+    Message.external_id == bindparam("external"),
+)
+_ACTIVITY = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("pk"), Conversation.last_activity_at < bindparam("at"))
+    .values(last_activity_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)
+_STATUS = (
+    update(Message)
+    .where(Message.id == bindparam("message"))
+    .values(status=bindparam("new_status"))
+    .execution_options(synchronize_session=False)
+)
+_STATUS_INTENT = _STATUS.values(intent=bindparam("name"), intent_confidence=bindparam("confidence"))
+_PENDING = (
+    select(Message.id)
+    .where(Message.conversation_pk == bindparam("pk"), Message.status == "pending")
+    .limit(1)
+)
 
 
 def has_pending(session: Session, conversation_pk: int) -> bool:
     """Whether the conversation has customer messages waiting for Rasa ('pending')."""
-    stmt = (
-        select(Message.id)
-        .where(Message.conversation_pk == conversation_pk, Message.status == "pending")
-        .limit(1)
-    )
-    return session.scalars(stmt).first() is not None
+    return session.scalars(_PENDING, {"pk": conversation_pk}).first() is not None
 
 
 def _outbound_rows(
