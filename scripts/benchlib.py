@@ -621,6 +621,25 @@ def notes(levels: Sequence[Level]) -> list[str]:
             " machine's noise is larger than the gateway's cost, so those figures measure the"
             " noise; a quieter machine or a longer `--duration` narrows it."
         )
+    single = next((level for level in levels if level.customers == 1), None)
+    queued = [
+        level
+        for level in levels
+        if single is not None and level.customers > 1 and level.rasa.p50 > 3 * single.rasa.p50
+    ]
+    if queued and single is not None:
+        implied = [f"{level.rasa.p50 * (1 / level.throughput_ratio - 1):+.0f} ms at"
+                   f" {level.customers}" for level in queued]  # fmt: skip
+        found.append(
+            f"At {' and '.join(str(level.customers) for level in queued)} customers the"
+            " customers queue for Rasa (its p50 there is"
+            f" {' and '.join(f'{level.rasa.p50 / single.rasa.p50:.0f}×' for level in queued)}"
+            " its p50 with one customer). Each customer sends the next message as soon as the"
+            " reply is in, so a message's time there is about customers ÷ messages per second"
+            " (Little's law): the p50 difference at those levels restates the throughput ratio"
+            " as time (the ratio alone implies " + ", ".join(implied) + " customers), not time"
+            " the gateway spends on a message; that shows at 1 customer, where nothing queues."
+        )
     for level in levels:
         degraded = sum(n for kind, n in level.gateway.errors_by_kind if kind.startswith("degraded"))
         if degraded:

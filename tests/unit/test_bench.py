@@ -533,8 +533,9 @@ def test_command_line_shows_how_it_ran_but_not_the_note() -> None:
 def test_notes_flag_noise_and_degraded_answers() -> None:
     assert notes([level(1, 205.0, 200.0, 100, 100)]) == []
     noisy = notes([level(1, 190.0, 200.0, 100, 100), level(10, 900.0, 880.0, 110, 100)])
-    assert len(noisy) == 1
+    assert len(noisy) == 2
     assert noisy[0].startswith("At 1 and 10 customer(s) the gateway path came out ahead")
+    assert noisy[1].startswith("At 10 customers the customers queue for Rasa")
     degraded = Level(
         50,
         path_run(GATEWAY, [20000.0], 10.0, errors_by_kind=(("degraded (系统繁忙)", 20),)),
@@ -542,4 +543,8 @@ def test_notes_flag_noise_and_degraded_answers() -> None:
     )
     (note,) = notes([degraded])
     assert "answered '系统繁忙' 20 times" in note
+    # customers queueing for Rasa: the p50 difference there is the throughput ratio as time
+    (queue,) = notes([level(1, 205.0, 200.0, 100, 100), level(10, 1900.0, 1800.0, 90, 100)])
+    assert queue.startswith("At 10 customers the customers queue for Rasa (its p50 there is 9×")
+    assert "implies +200 ms at 10 customers" in queue
     assert "Rasa alone took 17.0 s at p95" in note
