@@ -102,4 +102,4 @@ async def _parse(
         return None
     if agent.processor is not processor:  # a new model came in meanwhile: its NLU decides
         return None
-    return parse_data
+    return parse_data if isinstance(parse_data, dict) else None
