@@ -335,11 +335,6 @@ class TurnTracker:
             self._latest.set_result(latest)
         self._events: asyncio.Future[list[Any]] | None = None
 
-    @property
-    def latest_known(self) -> bool:
-        """Whether the latest message is known without asking Rasa."""
-        return self._latest is not None and self._latest.done()
-
     async def latest(self) -> Mapping[str, Any] | None:
         if self._latest is None:
             self._latest = asyncio.ensure_future(self._client.latest_message(self._sender))

@@ -331,7 +331,9 @@ class Router:
         )
         if guess is not None:
             waiting = await stored_replies
-            self._spawn(self._to_inbox(stored, guess))
+            landing = self._inbox_landing(guess)
+            if landing is not None:  # rare: no task for the usual turn
+                self._spawn(self._to_inbox(stored, landing))
         else:
             waiting, _ = await asyncio.gather(stored_replies, self._prefetch_latest(tracker))
             self._spawn(self._record_intent(stored, tracker))
@@ -395,15 +397,21 @@ class Router:
             return
         if guess is not None:
             await self._transcript.set_intent(stored.id, guess.name, guess.confidence)
-            await self._to_inbox(stored, guess)
+            landing = self._inbox_landing(guess)
+            if landing is not None:
+                await self._to_inbox(stored, landing)
 
-    async def _to_inbox(self, stored: StoredInbound, guess: IntentGuess) -> None:
-        """NLU inbox: a message NLU was unsure about or fell back on (still in the background
-        task: never on the reply's path)."""
+    def _inbox_landing(self, guess: IntentGuess) -> tuple[str, str | None, float | None] | None:
+        """Whether the message goes to the NLU inbox (see `inbox_landing`); None without one."""
+        return inbox_landing(guess, self._inbox) if self._inbox is not None else None
+
+    async def _to_inbox(
+        self, stored: StoredInbound, landing: tuple[str, str | None, float | None]
+    ) -> None:
+        """NLU inbox: a message NLU was unsure about or fell back on (`landing`: reason,
+        predicted intent, confidence), in a background task: never on the reply's path."""
         inbox = self._inbox
-        landing = inbox_landing(guess, inbox) if inbox is not None else None
-        if inbox is None or landing is None:
-            return  # the usual turn: no task spent more than this check
+        assert inbox is not None  # a landing needs the inbox settings
         reason, intent, confidence = landing
 
         def work(session: Session) -> int | None:

@@ -3,7 +3,7 @@
 The router calls, under the conversation's lock:
 
 - `gate_in(session, conversation, stored)` inside the transaction that stores every customer
-  message (then `gate_done` publishes; `gate(stored)` does both alone): while it has an open
+  message (then `gate_done` publishes, after the commit): while it has an open
   handoff (queued/assigned) the message is *handled here* (never by Rasa): the abandon words
   and the callback offer's answers are acted on, everything else waits for the agent. With no
   open handoff it catches the survey's rating and comment after a handoff ended.
@@ -449,23 +449,12 @@ class HandoffDesk:
 
     # --- the router's hooks -----------------------------------------------------------------
 
-    async def gate(self, stored: StoredInbound) -> GateResult:
-        """Decide about a stored customer message before Rasa sees it (see the module doc), in
-        a transaction of its own."""
-
-        def work(session: Session) -> GateDecision:
-            conversation = transcripts.get_conversation(session, stored.conversation_id)
-            if conversation is None:
-                return GateDecision(GateResult(False), _Outcome())
-            return self.gate_in(session, conversation, stored)
-
-        return self.gate_done(await self._run(work))
-
     def gate_in(
         self, session: Session, conversation: Conversation, stored: StoredInbound
     ) -> GateDecision:
-        """`gate`'s decision inside the caller's transaction (the router's, which has just
-        stored the message); pass it to `gate_done` once that transaction committed."""
+        """Decide about a stored customer message before Rasa sees it (see the module doc),
+        inside the caller's transaction (the router's, which has just stored it); pass the
+        decision to `gate_done` once that transaction committed."""
         now = self.clock()
         text = stored.text
         outcome = _Outcome()
