@@ -3,6 +3,7 @@
 # the action server, Rasa and the gateway until Ctrl-C, which stops all three cleanly. Customers
 # reach only the gateway (GATEWAY_PORT, web chat, JSON API, Telegram); Rasa listens on loopback.
 . "$(dirname "$0")/lib.sh"
+cd "$ROOT"  # rasa imports rasa_addons/ (credentials.yml) from its working directory
 
 RASA_PORT="${RASA_PORT:-5005}"
 # a second Rasa server for blue/green model deployments: an operator's new model loads there
