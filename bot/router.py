@@ -46,7 +46,6 @@ from bot.rasa_client import (
 )
 from bot.texts import GatewayTexts
 from bot.transcript import Received, StoredInbound, Transcript, split_conversation_id
-from store.models import Conversation
 from store.services import nlu_inbox
 
 if TYPE_CHECKING:
@@ -206,7 +205,7 @@ class Router:
         message: Inbound,
         verdict: Triage,
         status: str,
-        then: Callable[[Session, Conversation, StoredInbound], T] | None = None,
+        then: Callable[[Session, StoredInbound], T] | None = None,
     ) -> Received[T] | None:
         """Store the customer message as triaged (None: a redelivery); its language follows
         the conversation's; `then` runs in the same transaction."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import Attachment, Button, Inbound, Reply, TranscriptEntry
 from store.db import unit_of_work
-from store.models import Conversation, Message
+from store.models import Message
 from store.services import transcripts
 from store.services.transcripts import DuplicateMessage, OutboundText
 
@@ -113,7 +113,7 @@ class Transcript:
         text: str,
         status: str,
         language: Callable[[str | None], str],
-        then: Callable[[Session, Conversation, StoredInbound], T] | None = None,
+        then: Callable[[Session, StoredInbound], T] | None = None,
     ) -> Received[T] | None:
         """Store a customer message; None when it is a redelivery (nothing stored).
 
@@ -124,25 +124,25 @@ class Transcript:
         wait for Rasa ('pending').
         """
         now = self._clock()
+        attachments = [_attachment_json(a) for a in message.attachments]
 
         def work(session: Session) -> Received[T]:
-            conversation = transcripts.touch_conversation(
+            conversation = transcripts.open_conversation(
                 session,
                 conversation_id=message.conversation_id,
                 channel=message.channel,
                 chat_id=message.chat_id,
                 user_id=message.user_id or None,
+                language=language,
                 now=now,
-                activity=False,  # storing the answer (every path stores one) sets it
             )
-            conversation.language = language(conversation.language)
             row = transcripts.record_inbound(
                 session,
                 conversation,
                 text=text,
                 now=now,
                 external_id=message.external_id,
-                attachments=[_attachment_json(a) for a in message.attachments],
+                attachments=attachments,
                 status=status,
             )
             stored = StoredInbound(
@@ -153,12 +153,12 @@ class Transcript:
                 chat_id=conversation.chat_id,
                 user_id=conversation.user_id,
                 text=text,
-                language=conversation.language,
+                language=conversation.language or "zh",
                 created_at=row.created_at,
-                attachments=tuple(row.attachments),
+                attachments=tuple(attachments),
             )
             waiting = transcripts.has_pending(session, conversation.id)
-            return Received(stored, waiting, then(session, conversation, stored) if then else None)
+            return Received(stored, waiting, then(session, stored) if then else None)
 
         try:
             return await self.run(work)

@@ -449,23 +449,36 @@ class HandoffDesk:
 
     # --- the router's hooks -----------------------------------------------------------------
 
-    def gate_in(
-        self, session: Session, conversation: Conversation, stored: StoredInbound
-    ) -> GateDecision:
+    def gate_in(self, session: Session, stored: StoredInbound) -> GateDecision:
         """Decide about a stored customer message before Rasa sees it (see the module doc),
         inside the caller's transaction (the router's, which has just stored it); pass the
-        decision to `gate_done` once that transaction committed."""
+        decision to `gate_done` once that transaction committed. The usual message (no open
+        handoff, no survey waiting) costs one Core read; the ORM objects are loaded only when
+        there is something to do."""
         now = self.clock()
-        text = stored.text
         outcome = _Outcome()
-        latest = handoffs.latest_for(session, conversation.id)
-        if latest is None or latest.state not in handoffs.OPEN_STATES:
+        latest = handoffs.latest_state(session, stored.conversation_pk)
+        if latest is None or not (latest.open or self._survey_open(latest, now)):
+            return GateDecision(GateResult(False), outcome)
+        handoff = session.get(Handoff, latest.id)
+        conversation = session.get(Conversation, stored.conversation_pk)
+        if handoff is None or conversation is None:  # pragma: no cover - read just above
+            return GateDecision(GateResult(False), outcome)
+        if not latest.open:
             return GateDecision(
-                self._survey_answer(session, conversation, latest, text, now), outcome
+                self._survey_answer(session, conversation, handoff, stored.text, now), outcome
             )
-        handoffs.customer_seen(session, latest, now=now)
-        replies = self._while_open(session, conversation, latest, text, outcome, now)
-        return GateDecision(GateResult(True, tuple(replies), HandoffView.of(latest)), outcome)
+        handoffs.customer_seen(session, handoff, now=now)
+        replies = self._while_open(session, conversation, handoff, stored.text, outcome, now)
+        return GateDecision(GateResult(True, tuple(replies), HandoffView.of(handoff)), outcome)
+
+    def _survey_open(self, latest: handoffs.HandoffState, now: datetime) -> bool:
+        """Whether the customer may still rate the handoff (ended by a person, recently)."""
+        return (
+            latest.state in ("resolved", "returned_to_bot")
+            and latest.closed_at is not None
+            and now - latest.closed_at <= self.config.survey_window
+        )
 
     def gate_done(self, decision: GateDecision) -> GateResult:
         """After the gate's transaction committed: publish what it changed."""
@@ -520,19 +533,12 @@ class HandoffDesk:
         self,
         session: Session,
         conversation: Conversation,
-        latest: Handoff | None,
+        latest: Handoff,
         text: str,
         now: datetime,
     ) -> GateResult:
-        """After a handoff (`latest`, the conversation's last) ended: a 1-5 rating (button or
-        bare digit), then one comment."""
-        if (
-            latest is None
-            or latest.state not in ("resolved", "returned_to_bot")
-            or latest.closed_at is None
-            or now - latest.closed_at > self.config.survey_window
-        ):
-            return GateResult(False)
+        """After a handoff (`latest`, the conversation's last) ended, inside its survey window
+        (`_survey_open`): a 1-5 rating (button or bare digit), then one comment."""
         language = conversation.language
         given = session.scalars(
             select(Rating).where(Rating.handoff_id == latest.id).order_by(Rating.id.desc())
@@ -913,17 +919,19 @@ def _username(session: Session, agent_id: int) -> str:
     return user.username if user is not None else str(agent_id)
 
 
+_REQUESTS = HandoffRequest.__table__
 _WAITING = (  # built once: every turn runs it
-    select(HandoffRequest)
-    .where(HandoffRequest.sender_id == bindparam("sender"), HandoffRequest.status == "waiting")
-    .order_by(HandoffRequest.id.desc())
+    select(_REQUESTS.c.id, _REQUESTS.c.reason)
+    .where(_REQUESTS.c.sender_id == bindparam("sender"), _REQUESTS.c.status == "waiting")
+    .order_by(_REQUESTS.c.id.desc())
     .limit(1)
 )
 
 
 def _waiting_request(session: Session, conversation_id: str) -> tuple[int | None, str | None]:
-    """The action server's newest 'waiting' handoff request of the conversation."""
-    request = session.scalars(_WAITING, {"sender": conversation_id}).first()
+    """The action server's newest 'waiting' handoff request of the conversation (every turn
+    asks: a Core read)."""
+    request = session.connection().execute(_WAITING, {"sender": conversation_id}).first()
     if request is None:
         return None, None
     return request.id, f"{request.reason} (request #{request.id})"

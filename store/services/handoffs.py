@@ -44,6 +44,7 @@ __all__ = [
     "TRANSITIONS",
     "AgentLoad",
     "AlreadyClaimed",
+    "HandoffState",
     "IllegalTransition",
     "NotFound",
     "abandon",
@@ -53,6 +54,7 @@ __all__ = [
     "claim",
     "expire",
     "get",
+    "latest_state",
     "least_loaded_available_agent",
     "open_for",
     "open_for_conversation_id",
@@ -200,16 +202,31 @@ def open_for_conversation_id(session: Session, conversation_id: str) -> Handoff 
     return session.scalars(stmt).first()
 
 
-def latest_for(session: Session, conversation_pk: int) -> Handoff | None:
-    """The conversation's most recent handoff in any state (the survey rates it; the gateway
-    asks on every customer message)."""
-    return session.scalars(_LATEST, {"pk": conversation_pk}).first()
+@dataclass(frozen=True)
+class HandoffState:
+    """A handoff's id, state and end, read without loading the ORM object."""
+
+    id: int
+    state: str
+    closed_at: datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_STATES
 
 
-_LATEST = (  # built once
-    select(Handoff)
-    .where(Handoff.conversation_pk == bindparam("pk"))
-    .order_by(Handoff.id.desc())
+def latest_state(session: Session, conversation_pk: int) -> HandoffState | None:
+    """The state of the conversation's most recent handoff (the gateway asks on every customer
+    message: a Core read, no ORM object)."""
+    row = session.connection().execute(_LATEST_STATE, {"pk": conversation_pk}).first()
+    return HandoffState(*row) if row is not None else None
+
+
+_HANDOFFS = Handoff.__table__
+_LATEST_STATE = (  # built once
+    select(_HANDOFFS.c.id, _HANDOFFS.c.state, _HANDOFFS.c.closed_at)
+    .where(_HANDOFFS.c.conversation_pk == bindparam("pk"))
+    .order_by(_HANDOFFS.c.id.desc())
     .limit(1)
 )
 

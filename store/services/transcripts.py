@@ -3,16 +3,21 @@
 The router stores each customer message before asking Rasa (so nothing is lost when Rasa or
 the process dies) and each reply after. Message texts and buttons are plain data here; the
 gateway's `bot.messages` types are converted at its edge, so the stores do not depend on it.
+
+What every customer message runs (`open_conversation`, `record_inbound`, `has_pending`,
+`record_answer`) is SQLAlchemy Core on the session's connection: no ORM object is loaded or
+flushed on that path (the ORM's unit of work cost about twice the statements themselves). The
+rest reads and writes ORM objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,12 +26,15 @@ from store.services.upserts import insert_ignore
 from store.sla import require_aware
 
 __all__ = [
+    "ConversationRef",
     "DuplicateMessage",
     "OutboundText",
+    "StoredRow",
     "count_pending",
     "find_inbound",
     "get_conversation",
     "has_pending",
+    "open_conversation",
     "pending_conversations",
     "pending_inbound",
     "recent",
@@ -59,8 +67,69 @@ class OutboundText:
     image: str | None = None
 
 
+@dataclass(frozen=True)
+class ConversationRef:
+    """A conversation row's identity and settings, read without loading the ORM object."""
+
+    id: int
+    conversation_id: str
+    channel: str
+    chat_id: str
+    user_id: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class StoredRow:
+    """A message just inserted: its id and time."""
+
+    id: int
+    created_at: datetime
+
+
+class _ConversationKeys(Protocol):
+    """What storing a message needs of its conversation (a `Conversation` or its ref)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def conversation_id(self) -> str: ...
+
+
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
     return session.scalars(_CONVERSATION, {"cid": conversation_id}).one_or_none()
+
+
+def open_conversation(
+    session: Session,
+    *,
+    conversation_id: str,
+    channel: str,
+    chat_id: str,
+    now: datetime,
+    user_id: str | None = None,
+    language: str | Callable[[str | None], str] | None = None,
+) -> ConversationRef:
+    """The conversation (created on first contact, race-free) with its user id and language
+    brought up to date when given (`language` may be a function of the previous one); a
+    changed value is written, an unchanged row is not. The activity time is left alone (the
+    answer sets it). Core only: the per-message path."""
+    require_aware(now)
+    connection = session.connection()
+    row = connection.execute(_CONVERSATION_REF, {"cid": conversation_id}).first()
+    if row is None:
+        _create_conversation(
+            session, conversation_id=conversation_id, channel=channel, chat_id=chat_id, now=now
+        )
+        row = connection.execute(_CONVERSATION_REF, {"cid": conversation_id}).one()
+    ref = ConversationRef(*row)
+    wanted = language(ref.language) if callable(language) else language
+    changed = replace(ref, user_id=user_id or ref.user_id, language=wanted or ref.language)
+    if changed != ref:
+        values = {"pk": ref.id, "user": changed.user_id, "lang": changed.language}
+        connection.execute(_USER_LANGUAGE, values)
+    return changed
 
 
 def touch_conversation(
@@ -80,15 +149,12 @@ def touch_conversation(
     require_aware(now)
     conversation = get_conversation(session, conversation_id)
     if conversation is None:
-        conversation = _create_conversation(
-            session,
-            conversation_id=conversation_id,
-            channel=channel,
-            chat_id=chat_id,
-            now=now,
-            user_id=user_id,
-            language=language,
+        _create_conversation(
+            session, conversation_id=conversation_id, channel=channel, chat_id=chat_id, now=now
         )
+        conversation = get_conversation(session, conversation_id)
+        if conversation is None:  # pragma: no cover - inserted or present just above
+            raise RuntimeError(f"conversation {conversation_id} vanished")
     if activity and conversation.last_activity_at < now:
         conversation.last_activity_at = now
     if language:
@@ -106,10 +172,9 @@ def _create_conversation(
     channel: str,
     chat_id: str,
     now: datetime,
-    user_id: str | None,
-    language: str | None,
-) -> Conversation:
-    """Insert the conversation unless another process just did; the row either way."""
+) -> None:
+    """Insert the conversation unless another process just did (its user id and language are
+    set by the caller, as for a conversation that exists)."""
     insert_ignore(
         session,
         Conversation,
@@ -117,17 +182,11 @@ def _create_conversation(
             "conversation_id": conversation_id,
             "channel": channel,
             "chat_id": chat_id,
-            "user_id": user_id,
-            "language": language,
             "created_at": now,
             "last_activity_at": now,
         },
         [Conversation.conversation_id],
     )
-    conversation = get_conversation(session, conversation_id)
-    if conversation is None:  # pragma: no cover - inserted or present just above
-        raise RuntimeError(f"conversation {conversation_id} vanished")
-    return conversation
 
 
 def find_inbound(session: Session, conversation: Conversation, external_id: str) -> Message | None:
@@ -137,41 +196,43 @@ def find_inbound(session: Session, conversation: Conversation, external_id: str)
 
 def record_inbound(
     session: Session,
-    conversation: Conversation,
+    conversation: _ConversationKeys,
     *,
     text: str,
     now: datetime,
     external_id: str | None = None,
     attachments: Sequence[dict[str, Any]] = (),
     status: str = "received",
-) -> Message:
+) -> StoredRow:
     """Store a customer message; DuplicateMessage when its external id was seen before.
 
     The unique constraint decides, so of two concurrent deliveries of the same message exactly
-    one is stored (the other's flush fails, and its unit of work rolls back).
+    one is stored (the other's insert fails, and its unit of work rolls back).
     """
     require_aware(now)
-    if external_id is not None and find_inbound(session, conversation, external_id):
-        raise DuplicateMessage(conversation.conversation_id, external_id)
-    message = Message(
-        conversation_pk=conversation.id,
-        direction="in",
-        sender="customer",
-        text=text,
-        buttons=[],
-        attachments=list(attachments),
-        external_id=external_id,
-        status=status,
-        created_at=now,
-    )
-    session.add(message)
+    connection = session.connection()
+    if external_id is not None:
+        params = {"pk": conversation.id, "external": external_id}
+        if connection.execute(_INBOUND_ID_BY_EXTERNAL_ID, params).first() is not None:
+            raise DuplicateMessage(conversation.conversation_id, external_id)
+    values = {
+        **_NO_REPLY,
+        "conversation_pk": conversation.id,
+        "direction": "in",
+        "sender": "customer",
+        "text": text,
+        "attachments": list(attachments),
+        "external_id": external_id,
+        "status": status,
+        "created_at": now,
+    }
     try:
-        session.flush()
+        result = connection.execute(_INSERT_MESSAGE, values)
     except IntegrityError as exc:
         if external_id is None:
             raise
         raise DuplicateMessage(conversation.conversation_id, external_id) from exc
-    return message
+    return StoredRow(_inserted_id(result), now)
 
 
 def record_outbound(
@@ -186,7 +247,8 @@ def record_outbound(
 ) -> list[Message]:
     """Store replies in order (ids increase, so history shows them as sent)."""
     require_aware(now)
-    rows = _outbound_rows(conversation.id, replies, now, sender, in_reply_to, status)
+    values = _outbound(conversation.id, replies, now, sender, in_reply_to, status)
+    rows = [Message(**row) for row in values]
     for row in rows:  # one by one: the ids must follow the reply order
         session.add(row)
         session.flush()
@@ -210,71 +272,112 @@ def record_answer(
     confidence) what NLU understood of it recorded, in the caller's transaction: the replies'
     ids, in order. By the conversation's primary key: nothing is read back first."""
     require_aware(now)
-    rows = _outbound_rows(conversation_pk, replies, now, sender, inbound_id, "processed")
-    session.add_all(rows)  # one flush: the unit of work inserts them in the order added
-    session.flush()
-    session.execute(_ACTIVITY, {"pk": conversation_pk, "at": now})
+    connection = session.connection()
+    ids = [  # one by one: the ids must follow the reply order
+        _inserted_id(connection.execute(_INSERT_MESSAGE, values))
+        for values in _outbound(conversation_pk, replies, now, sender, inbound_id, "processed")
+    ]
+    connection.execute(_ACTIVITY, {"pk": conversation_pk, "at": now})
     if intent is None:
-        session.execute(_STATUS, {"message": inbound_id, "new_status": inbound_status})
+        connection.execute(_STATUS, {"message": inbound_id, "new_status": inbound_status})
     else:
         values = {"message": inbound_id, "new_status": inbound_status, "name": intent[0]}
-        session.execute(_STATUS_INTENT, {**values, "confidence": intent[1]})
-    return [row.id for row in rows]
+        connection.execute(_STATUS_INTENT, {**values, "confidence": intent[1]})
+    return ids
 
 
 # Built once: every turn runs them (a statement built per call costs more than running it).
+# The per-message ones are Core statements on the tables (no ORM execution layer).
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_MESSAGES = cast(Table, Message.__table__)
 _CONVERSATION = select(Conversation).where(Conversation.conversation_id == bindparam("cid"))
+_CONVERSATION_REF = select(
+    _CONVERSATIONS.c.id,
+    _CONVERSATIONS.c.conversation_id,
+    _CONVERSATIONS.c.channel,
+    _CONVERSATIONS.c.chat_id,
+    _CONVERSATIONS.c.user_id,
+    _CONVERSATIONS.c.language,
+).where(_CONVERSATIONS.c.conversation_id == bindparam("cid"))
 _INBOUND_BY_EXTERNAL_ID = select(Message).where(
     Message.conversation_pk == bindparam("pk"),
     Message.direction == "in",
     Message.external_id == bindparam("external"),
 )
+_INBOUND_ID_BY_EXTERNAL_ID = select(_MESSAGES.c.id).where(
+    _MESSAGES.c.conversation_pk == bindparam("pk"),
+    _MESSAGES.c.direction == "in",
+    _MESSAGES.c.external_id == bindparam("external"),
+)
+_INSERT_MESSAGE = insert(_MESSAGES)
+# every insert names the same columns, so its compiled form is cached once
+_NO_REPLY: dict[str, Any] = {
+    "buttons": [],
+    "attachments": [],
+    "image": None,
+    "external_id": None,
+    "in_reply_to_id": None,
+}
 _ACTIVITY = (
-    update(Conversation)
-    .where(Conversation.id == bindparam("pk"), Conversation.last_activity_at < bindparam("at"))
+    update(_CONVERSATIONS)
+    .where(
+        _CONVERSATIONS.c.id == bindparam("pk"),
+        _CONVERSATIONS.c.last_activity_at < bindparam("at"),
+    )
     .values(last_activity_at=bindparam("at"))
-    .execution_options(synchronize_session=False)
+)
+_USER_LANGUAGE = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("pk"))
+    .values(user_id=bindparam("user"), language=bindparam("lang"))
 )
 _STATUS = (
-    update(Message)
-    .where(Message.id == bindparam("message"))
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message"))
     .values(status=bindparam("new_status"))
-    .execution_options(synchronize_session=False)
 )
 _STATUS_INTENT = _STATUS.values(intent=bindparam("name"), intent_confidence=bindparam("confidence"))
 _PENDING = (
-    select(Message.id)
-    .where(Message.conversation_pk == bindparam("pk"), Message.status == "pending")
+    select(_MESSAGES.c.id)
+    .where(_MESSAGES.c.conversation_pk == bindparam("pk"), _MESSAGES.c.status == "pending")
     .limit(1)
 )
 
 
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every insert here has a primary key
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])
+
+
 def has_pending(session: Session, conversation_pk: int) -> bool:
     """Whether the conversation has customer messages waiting for Rasa ('pending')."""
-    return session.scalars(_PENDING, {"pk": conversation_pk}).first() is not None
+    return session.connection().execute(_PENDING, {"pk": conversation_pk}).first() is not None
 
 
-def _outbound_rows(
+def _outbound(
     conversation_pk: int,
     replies: Sequence[OutboundText],
     now: datetime,
     sender: str,
     in_reply_to: int | None,
     status: str,
-) -> list[Message]:
+) -> list[dict[str, Any]]:
+    """The rows (column values) of outbound messages, in reply order."""
     return [
-        Message(
-            conversation_pk=conversation_pk,
-            direction="out",
-            sender=sender,
-            text=reply.text,
-            buttons=[dict(b) for b in reply.buttons],
-            attachments=[],
-            image=reply.image,
-            status=status,
-            in_reply_to_id=in_reply_to,
-            created_at=now,
-        )
+        {
+            **_NO_REPLY,
+            "conversation_pk": conversation_pk,
+            "direction": "out",
+            "sender": sender,
+            "text": reply.text,
+            "buttons": [dict(b) for b in reply.buttons],
+            "image": reply.image,
+            "status": status,
+            "in_reply_to_id": in_reply_to,
+            "created_at": now,
+        }
         for reply in replies
     ]
 

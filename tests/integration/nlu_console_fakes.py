@@ -119,7 +119,7 @@ def capture(
             inbound = transcripts.record_inbound(
                 session, conversation, text=text, now=at, status="processed"
             )  # answered: the gateway's retry worker leaves it alone
-            inbound.intent, inbound.intent_confidence = predicted, confidence
+            transcripts.set_intent(session, inbound.id, predicted, confidence)
             transcripts.record_outbound(
                 session, conversation, [OutboundText(f"答：{text}")], now=at, in_reply_to=inbound.id
             )

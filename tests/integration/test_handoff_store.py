@@ -44,6 +44,31 @@ def _agent(
     return user.id
 
 
+def test_latest_state_follows_the_newest_handoff(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    """What the gateway reads on every customer message: the newest handoff's state."""
+    with unit_of_work(session_factory) as session:
+        conv = _conversation(session, "1", now)
+        assert handoffs.latest_state(session, conv) is None
+        agent = _agent(session, "agent1", now)
+        first = handoffs.request(session, conversation_pk=conv, reason="fallback", now=now)
+        state = handoffs.latest_state(session, conv)
+        assert state == handoffs.HandoffState(first.id, "queued", None)
+        assert state.open
+        handoffs.claim(session, first.id, agent, now=now)
+        handoffs.resolve(session, first.id, agent, now=now + timedelta(minutes=3))
+        closed = handoffs.latest_state(session, conv)
+        assert closed == handoffs.HandoffState(first.id, "resolved", now + timedelta(minutes=3))
+        assert not closed.open
+        later = now + timedelta(hours=1)
+        second = handoffs.request(session, conversation_pk=conv, reason="complaint", now=later)
+        assert handoffs.latest_state(session, conv) == handoffs.HandoffState(
+            second.id, "queued", None
+        )
+        assert handoffs.latest_state(session, _conversation(session, "2", now)) is None
+
+
 def test_lifecycle_writes_one_event_per_change(
     session_factory: sessionmaker[Session], now: datetime
 ) -> None:

@@ -42,6 +42,42 @@ def test_conversation_created_once_and_kept_up_to_date(
         assert row.last_activity_at == later
 
 
+def test_open_conversation_reads_creates_and_updates_only_what_changed(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    """The per-message path: created on first contact without an activity update later, user
+    id and language written only when they change, the previous language offered to the
+    function that picks the next."""
+    seen: list[str | None] = []
+
+    def pick(previous: str | None) -> str:
+        seen.append(previous)
+        return "en"
+
+    def open_(session: Session, **kw: object) -> transcripts.ConversationRef:
+        return transcripts.open_conversation(
+            session, conversation_id="web:abc", channel="web", chat_id="abc", **kw
+        )
+
+    with unit_of_work(session_factory) as session:
+        first = open_(session, now=now, user_id="u1", language="zh")
+    assert (first.conversation_id, first.channel, first.chat_id) == ("web:abc", "web", "abc")
+    assert (first.user_id, first.language) == ("u1", "zh")
+    later = now + timedelta(minutes=5)
+    with unit_of_work(session_factory) as session:
+        again = open_(session, now=later, language=pick)
+        assert again.id == first.id
+        assert (again.user_id, again.language) == ("u1", "en")  # no user id given: kept
+        unchanged = open_(session, now=later, user_id="u1", language="en")
+        assert unchanged == again
+    assert seen == ["zh"]
+    with unit_of_work(session_factory) as session:
+        row = session.scalars(select(Conversation)).one()
+        assert (row.user_id, row.language) == ("u1", "en")
+        assert row.created_at == now
+        assert row.last_activity_at == now  # the answer sets it, not the message
+
+
 def test_duplicate_external_id_is_refused(
     session_factory: sessionmaker[Session], now: datetime
 ) -> None:
