@@ -6,9 +6,11 @@
 
 Every error is JSON, {"error": {"code", "message"}}, with the HTTP status that says what to
 fix. `message_id` makes a POST idempotent: sent again, it is not processed again and returns
-the replies stored the first time. When GATEWAY_API_TOKEN is set every call needs
-`Authorization: Bearer <token>`. Only `api:` conversations can be read here: a Telegram or
-web-chat transcript is not the business of an integration.
+the replies stored the first time. A POST's answer says in its `Server-Timing` header how
+long it waited for Rasa and how long the gateway's own work took (`rasa;dur=78.30,
+gateway;dur=4.10`, milliseconds; `make bench` uses it). When GATEWAY_API_TOKEN is set every
+call needs `Authorization: Bearer <token>`. Only `api:` conversations can be read here: a
+Telegram or web-chat transcript is not the business of an integration.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aiohttp import web
 from bot.keys import CORE_ROUTER, SETTINGS
 from bot.messages import Inbound
 from bot.router import RouterClosed
+from bot.timing import start_request
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,7 @@ def _inbound(data: dict[str, Any], max_chars: int) -> Inbound:
 
 
 async def post_message(request: web.Request) -> web.Response:
+    timing = start_request()
     if not _authorized(request):
         return _unauthorized()
     try:
@@ -141,7 +145,8 @@ async def post_message(request: web.Request) -> web.Response:
             "replies": [r.as_json() for r in replies],
             "degraded": result.degraded,
             "duplicate": result.duplicate,
-        }
+        },
+        headers={"Server-Timing": timing.header()},
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from bot.messages import Button, Reply
+from bot.timing import waiting_for_rasa
 
 log = logging.getLogger(__name__)
 
@@ -256,14 +257,15 @@ class RasaClient:
     async def _post(self, url: str, body: Mapping[str, Any]) -> tuple[int, Any]:
         """POST a turn: (404, None) for a missing route, else (status, the JSON answer)."""
         try:
-            async with self._session.post(url, json=body, timeout=self._timeout) as response:
-                if response.status == 404:
-                    return 404, None
-                if response.status >= 500:
-                    raise RasaUnavailable(f"webhook answered HTTP {response.status}")
-                if response.status >= 400:
-                    raise RasaRejected(f"webhook answered HTTP {response.status}")
-                return response.status, await response.json(content_type=None)
+            with waiting_for_rasa():
+                async with self._session.post(url, json=body, timeout=self._timeout) as response:
+                    if response.status == 404:
+                        return 404, None
+                    if response.status >= 500:
+                        raise RasaUnavailable(f"webhook answered HTTP {response.status}")
+                    if response.status >= 400:
+                        raise RasaRejected(f"webhook answered HTTP {response.status}")
+                    return response.status, await response.json(content_type=None)
         except TimeoutError as exc:
             raise RasaUnavailable(f"no answer within {self._timeout.total} s") from exc
         except aiohttp.ClientError as exc:
@@ -281,10 +283,11 @@ class RasaClient:
         url = f"{self._base}/conversations/{sender}/tracker"
         params = {**self._params(), "include_events": include_events}
         try:
-            async with self._session.get(url, params=params, timeout=self._timeout) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"tracker answered HTTP {response.status}")
-                return await response.json(content_type=None)
+            with waiting_for_rasa():
+                async with self._session.get(url, params=params, timeout=self._timeout) as response:
+                    if response.status != 200:
+                        raise RasaUnavailable(f"tracker answered HTTP {response.status}")
+                    return await response.json(content_type=None)
         except TimeoutError as exc:
             raise RasaUnavailable("tracker timed out") from exc
         except (aiohttp.ClientError, ValueError) as exc:

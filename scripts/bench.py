@@ -41,6 +41,7 @@ from types import FrameType
 
 import aiohttp
 
+from bot.timing import parse_server_timing
 from scripts.benchlib import (
     GATEWAY,
     RASA,
@@ -100,7 +101,8 @@ class Failed(Exception):
 
 # --- driving the customers ---------------------------------------------------------------------
 
-Send = Callable[[aiohttp.ClientSession, str, str], Awaitable[str]]
+Send = Callable[[aiohttp.ClientSession, str, str], Awaitable[tuple[str, float | None]]]
+"""Send one message: the reply texts and, from the gateway, its time waiting for Rasa (ms)."""
 
 
 def _texts(replies: object) -> str:
@@ -112,11 +114,14 @@ def _texts(replies: object) -> str:
 def via_gateway(base: str) -> Send:
     url = f"{base}/api/v1/messages"
 
-    async def send(session: aiohttp.ClientSession, sender: str, text: str) -> str:
+    async def send(
+        session: aiohttp.ClientSession, sender: str, text: str
+    ) -> tuple[str, float | None]:
         async with session.post(url, json={"sender": sender, "text": text}) as response:
             body = await response.read()
             if response.status != 200:
                 raise Failed(f"HTTP {response.status}")
+            rasa_ms = parse_server_timing(response.headers.get("Server-Timing", "")).get("rasa")
         try:
             data = json.loads(body)
         except ValueError:
@@ -125,7 +130,7 @@ def via_gateway(base: str) -> Send:
             raise Failed("malformed answer")
         if data.get("degraded"):
             raise Failed("degraded (系统繁忙)")
-        return _texts(data.get("replies"))
+        return _texts(data.get("replies")), rasa_ms
 
     return send
 
@@ -133,13 +138,15 @@ def via_gateway(base: str) -> Send:
 def via_rasa(base: str) -> Send:
     url = f"{base}/webhooks/rest/webhook"
 
-    async def send(session: aiohttp.ClientSession, sender: str, text: str) -> str:
+    async def send(
+        session: aiohttp.ClientSession, sender: str, text: str
+    ) -> tuple[str, float | None]:
         async with session.post(url, json={"sender": sender, "message": text}) as response:
             body = await response.read()
             if response.status != 200:
                 raise Failed(f"HTTP {response.status}")
         try:
-            return _texts(json.loads(body))
+            return _texts(json.loads(body)), None
         except ValueError:
             raise Failed("malformed answer") from None
 
@@ -149,6 +156,8 @@ def via_rasa(base: str) -> Send:
 @dataclass
 class Tally:
     latencies_ms: list[float] = field(default_factory=list)
+    own_ms: list[float] = field(default_factory=list)
+    """Gateway path: latency minus the gateway's time waiting for Rasa, per message."""
     errors: Counter[str] = field(default_factory=Counter)
     off_script: int = 0
     conversations: int = 0
@@ -157,6 +166,7 @@ class Tally:
 
     def add(self, other: Tally) -> None:
         self.latencies_ms += other.latencies_ms
+        self.own_ms += other.own_ms
         self.errors += other.errors
         self.off_script += other.off_script
         self.conversations += other.conversations
@@ -174,6 +184,7 @@ class Tally:
             off_script=self.off_script,
             seconds=self.seconds,
             peak_rss_mb=peak,
+            own_ms=tuple(self.own_ms),
         )
 
 
@@ -199,7 +210,7 @@ async def customer(
         while (text := script.next_message(reply)) is not None and time.monotonic() < deadline:
             started = time.perf_counter()
             try:
-                reply = await send(session, sender, text)
+                reply, rasa_ms = await send(session, sender, text)
             except Failed as exc:
                 kind = exc.kind
             except TimeoutError:
@@ -207,7 +218,10 @@ async def customer(
             except aiohttp.ClientError as exc:
                 kind = type(exc).__name__
             else:
-                tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+                latency = (time.perf_counter() - started) * 1000
+                tally.latencies_ms.append(latency)
+                if rasa_ms is not None:
+                    tally.own_ms.append(latency - rasa_ms)
                 continue
             tally.errors[kind] += 1
             await asyncio.sleep(0.5)  # a failing server is not hammered
@@ -373,7 +387,11 @@ def setup_text(levels: list[int], duration: float, rounds: int, warmup: int) -> 
         f" For each level ({counts} customers at once) each path is driven for {duration:g} s in"
         f" {rounds} rounds of {duration / rounds:g} s alternating gateway and Rasa alone (ABBA),"
         f" after a warm-up of {warmup} whole conversations per path."
-        " Latency: send to complete reply, at the client. msg/s: answered messages per second of"
+        " Latency: send to complete reply, at the client. The gateway's own time: a message's"
+        " latency minus the time the gateway spent waiting for Rasa on its behalf (its"
+        " `Server-Timing` header), i.e. what the gateway added to that very message: storing,"
+        " deciding, formatting, its HTTP hop, and any wait for the conversation's earlier"
+        " message; Rasa's own ups and downs are not in it. msg/s: answered messages per second of"
         f" driving. Errors: refused, timed out ({REQUEST_TIMEOUT:g} s), not 200, or answered"
         " '系统繁忙' (degraded). Off-script: replies without what the script expected."
         f" Gateway RSS: the largest VmRSS sampled every {SAMPLE_EVERY:g} s while the gateway path"

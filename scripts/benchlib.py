@@ -142,6 +142,9 @@ class PathRun:
     off_script: int = 0
     peak_rss_mb: float | None = None
     """The gateway's largest resident set sampled while this path ran (gateway path only)."""
+    own_ms: tuple[float, ...] = ()
+    """Gateway path: per answered message, the client's latency minus the time the gateway
+    waited for Rasa (its Server-Timing header): what the gateway added to that message."""
 
     @property
     def errors(self) -> int:
@@ -160,6 +163,14 @@ class PathRun:
         return percentile(self.latencies_ms, 95)
 
     @property
+    def own_p50(self) -> float:
+        return percentile(self.own_ms, 50)
+
+    @property
+    def own_p95(self) -> float:
+        return percentile(self.own_ms, 95)
+
+    @property
     def rate(self) -> float:
         """Answered messages per second."""
         return self.messages / self.seconds if self.seconds > 0 else math.nan
@@ -173,8 +184,14 @@ class Level:
 
     @property
     def overhead_ms(self) -> float:
-        """What the gateway adds at p50: gateway p50 - Rasa p50."""
+        """What the gateway adds at p50, A/B: gateway p50 - Rasa p50."""
         return self.gateway.p50 - self.rasa.p50
+
+    @property
+    def own_ms(self) -> float:
+        """What the gateway adds at p50, measured message by message (`PathRun.own_ms`); NaN
+        when the gateway did not say (no Server-Timing header)."""
+        return self.gateway.own_p50
 
     @property
     def throughput_ratio(self) -> float:
@@ -202,14 +219,30 @@ def _levels_text(levels: Sequence[Level], values: Sequence[str]) -> str:
 
 
 def verdicts(levels: Sequence[Level], gateway_peak_mb: float | None) -> list[Verdict]:
-    """The issue's three targets, each met only when every level meets it (NaN never does)."""
+    """The issue's three targets, each met only when every level meets it (NaN never does).
+
+    The p50 target is judged on what the gateway added to each message (client latency minus
+    its time waiting for Rasa, p50): the difference of the two paths' p50s is shown beside it,
+    but at 1 customer it moves by more than the target from run to run (Rasa's own time varies
+    with the message), and where customers queue for Rasa it restates the throughput ratio
+    (see `notes`). A level without the gateway's timing header is judged on that difference."""
     overheads = [level.overhead_ms for level in levels]
+    own = [level.own_ms for level in levels]
     ratios = [level.throughput_ratio for level in levels]
+    ab = _levels_text(levels, [f"{o:+.1f} ms" for o in overheads])
+    judged = [o if not math.isnan(o) else d for o, d in zip(own, overheads, strict=True)]
+    p50_measured = ab
+    if not all(math.isnan(o) for o in own):
+        own_text = [f"{o:.1f} ms" if not math.isnan(o) else "n/a" for o in own]
+        p50_measured = (
+            f"{_levels_text(levels, own_text)}, message by message"
+            f" (the difference of the two paths' p50s: {ab})"
+        )
     return [
         Verdict(
             f"the gateway adds at most {MAX_OVERHEAD_MS:g} ms at p50 over Rasa alone",
-            _levels_text(levels, [f"{o:+.1f} ms" for o in overheads]),
-            bool(levels) and all(o <= MAX_OVERHEAD_MS for o in overheads),
+            p50_measured,
+            bool(levels) and all(o <= MAX_OVERHEAD_MS for o in judged),
         ),
         Verdict(
             f"the gateway keeps at least {MIN_THROUGHPUT_RATIO:.0%} of Rasa's throughput",
@@ -501,11 +534,28 @@ def figure_rows(levels: Sequence[Level]) -> list[list[str]]:
     return rows
 
 
+COMPARISON_COLUMNS = (
+    "customers",
+    "gateway's own time p50 / p95, message by message",
+    "p50 difference (gateway − Rasa)",
+    "throughput ratio (gateway / Rasa)",
+)
+
+
 def comparison_rows(levels: Sequence[Level]) -> list[list[str]]:
-    return [
-        [str(level.customers), f"{level.overhead_ms:+.1f} ms", f"{level.throughput_ratio:.0%}"]
-        for level in levels
-    ]
+    rows = []
+    for level in levels:
+        own = level.gateway
+        own_text = "n/a" if not own.own_ms else f"{own.own_p50:.1f} / {own.own_p95:.1f} ms"
+        rows.append(
+            [
+                str(level.customers),
+                own_text,
+                f"{level.overhead_ms:+.1f} ms",
+                f"{level.throughput_ratio:.0%}",
+            ]
+        )
+    return rows
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -535,9 +585,7 @@ def summary_text(levels: Sequence[Level], gateway_peak_mb: float | None) -> str:
     parts = [
         text_table(FIGURE_COLUMNS, figure_rows(levels)),
         "",
-        text_table(
-            ("customers", "gateway overhead at p50", "throughput ratio"), comparison_rows(levels)
-        ),
+        text_table(COMPARISON_COLUMNS, comparison_rows(levels)),
         "",
     ]
     for verdict in verdicts(levels, gateway_peak_mb):
@@ -742,10 +790,7 @@ def _gateway_block(gateway: GatewayRun) -> str:
         "",
         markdown_table(FIGURE_COLUMNS, figure_rows(gateway.levels)),
         "",
-        markdown_table(
-            ("customers", "gateway overhead at p50", "throughput ratio (gateway / Rasa)"),
-            comparison_rows(gateway.levels),
-        ),
+        markdown_table(COMPARISON_COLUMNS, comparison_rows(gateway.levels)),
         "",
     ]
     if gateway.errors_by_kind:

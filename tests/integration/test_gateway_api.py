@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.timing import parse_server_timing
 from store.db import unit_of_work
 from store.models import Message
 from tests.fakes.gateway import Harness, eventually, fake_rasa_server, running_gateway, settings_for
@@ -44,6 +45,18 @@ async def secured(
 def _count(factory: sessionmaker[Session]) -> int:
     with unit_of_work(factory) as session:
         return int(session.scalar(select(func.count()).select_from(Message)) or 0)
+
+
+async def test_server_timing_says_how_long_rasa_took(gw: Harness, rasa: FakeRasa) -> None:
+    """The answer's Server-Timing header splits the request's time into Rasa's and the
+    gateway's own (make bench reads it)."""
+    rasa.delay = 0.3
+    response = await gw.client.post("/api/v1/messages", json={"sender": "t", "text": "停电了"})
+    assert response.status == 200
+    figures = parse_server_timing(response.headers["Server-Timing"])
+    assert 300 <= figures["rasa"] < 2000
+    assert 0 < figures["gateway"] < 2000
+    assert (await response.json())["replies"]
 
 
 async def test_happy_path(gw: Harness, rasa: FakeRasa) -> None:

@@ -28,6 +28,7 @@ from scripts.benchlib import (
     cache_use,
     command_line,
     comment_json,
+    comparison_rows,
     conditions_text,
     cpu_model_and_cores,
     cpu_shares,
@@ -164,14 +165,30 @@ def path_run(
     seconds: float,
     errors_by_kind: tuple[tuple[str, int], ...] = (),
     peak_rss_mb: float | None = None,
+    own_ms: tuple[float, ...] = (),
 ) -> PathRun:
-    return PathRun(path, 1, tuple(latencies), seconds, errors_by_kind, peak_rss_mb=peak_rss_mb)
+    return PathRun(
+        path,
+        1,
+        tuple(latencies),
+        seconds,
+        errors_by_kind,
+        peak_rss_mb=peak_rss_mb,
+        own_ms=own_ms,
+    )
 
 
-def level(customers: int, gateway_ms: float, rasa_ms: float, gateway_n: int, rasa_n: int) -> Level:
+def level(
+    customers: int,
+    gateway_ms: float,
+    rasa_ms: float,
+    gateway_n: int,
+    rasa_n: int,
+    own_ms: tuple[float, ...] = (),
+) -> Level:
     return Level(
         customers,
-        path_run(GATEWAY, [gateway_ms] * gateway_n, 10.0, peak_rss_mb=80.0),
+        path_run(GATEWAY, [gateway_ms] * gateway_n, 10.0, peak_rss_mb=80.0, own_ms=own_ms),
         path_run(RASA, [rasa_ms] * rasa_n, 10.0),
     )
 
@@ -200,6 +217,26 @@ def test_verdicts_met_at_the_limits() -> None:
 def test_verdicts_not_met_when_any_level_misses() -> None:
     missed = verdicts([level(1, 205.0, 200.0, 100, 100), level(50, 600.0, 500.0, 80, 100)], 150.0)
     assert [v.met for v in missed] == [False, False, False]
+
+
+def test_the_p50_target_is_judged_message_by_message_when_the_gateway_says() -> None:
+    """With the gateway's own time per message (Server-Timing), the p50 target is judged on
+    it, the A/B difference shown beside it; either way every level must meet it."""
+    noisy_ab = [
+        level(1, 230.0, 200.0, 96, 100, own_ms=(3.0, 4.0, 5.0, 25.0)),
+        level(10, 900.0, 880.0, 99, 100, own_ms=(6.0, 10.0, 12.0)),
+    ]
+    met = verdicts(noisy_ab, 80.0)[0]
+    assert met.met is True
+    assert met.measured == (
+        "4.5 ms / 10.0 ms at 1 / 10 customers, message by message (the difference of the two"
+        " paths' p50s: +30.0 ms / +20.0 ms at 1 / 10 customers)"
+    )
+    slow = [level(1, 200.0, 200.0, 100, 100, own_ms=(11.0,)), level(10, 880.0, 880.0, 1, 1)]
+    assert verdicts(slow, 80.0)[0].met is False  # 11 ms at 1; n/a at 10 (no header): A/B judges
+    assert verdicts(slow[:1], 80.0)[0].met is False
+    assert comparison_rows(noisy_ab)[0] == ["1", "4.5 / 22.0 ms", "+30.0 ms", "96%"]
+    assert comparison_rows(slow)[1] == ["10", "n/a", "+0.0 ms", "100%"]
 
 
 def test_nothing_measured_meets_nothing() -> None:
@@ -385,7 +422,7 @@ def test_markdown_has_the_machine_figures_and_honest_verdicts() -> None:
     )
     assert "| 1 | gateway → Rasa | 95 | 215.0 | 215.0 | 9.5 | 0 | 0 | 80 |" in text
     assert "| 10 | Rasa alone | 100 | 880.0 | 880.0 | 10.0 | 0 | 0 |  |" in text
-    assert "| 1 | +15.0 ms | 95% |" in text
+    assert "| 1 | n/a | +15.0 ms | 95% |" in text
     assert "+15.0 ms / +20.0 ms at 1 / 10 customers | **not met** |" in text
     assert "95% / 99% at 1 / 10 customers | met |" in text
     assert "82 MB peak resident (VmHWM) | met |" in text
