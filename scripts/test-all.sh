@@ -24,15 +24,15 @@ code=0
 log "lint ..."
 (cd "$ROOT" && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy) || code=1
 log "tests that need no trained model ..."
-(cd "$ROOT" && "$PY" -m pytest -q -m "not e2e") || code=1
+(cd "$ROOT" && "$PY" -m pytest -q -m "not e2e" --durations=10) || code=1
 log "the operators' retraining loop, end to end (trains small models beside the model lane) ..."
-(cd "$ROOT" && "$PY" -m pytest -q -m retraining) || code=1
+(cd "$ROOT" && "$PY" -m pytest -q -m retraining --durations=5) || code=1
 
 log "waiting for the model lane (validate, train, test stories, eval; log: reports/model-lane.log) ..."
 if wait "$lane"; then
-  grep -E "^\S*\[(validate|train|test-stories|eval)\]|macro-F1|^OK" "$lane_log" >&2 || true
+  grep -E "^\S*\[(validate|train|test-stories|eval)[] ]|macro-F1|^OK" "$lane_log" >&2 || true
   log "end-to-end tests (trained model, real servers) ..."
-  (cd "$ROOT" && "$PY" -m pytest -q -m "e2e and not retraining") || code=1
+  (cd "$ROOT" && "$PY" -m pytest -q -m "e2e and not retraining" --durations=10) || code=1
 else
   tail -60 "$lane_log" >&2
   log "the model lane failed: end-to-end tests not run"
