@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# `make test`: everything CI runs. Two lanes share the machine so the suite finishes sooner:
-#   model lane (background): rasa data validate → train (if inputs changed) → test stories → eval
-#   code lane  (foreground): lint, every pytest test that needs no trained model, then the
-#              operators' retraining loop end to end (it trains its own small models)
-# then the end-to-end tests, which need the model. Any failure fails the run.
+# `make test`: everything CI runs. Three lanes share the machine so the suite finishes sooner:
+#   model lane      (background): rasa data validate → train (if inputs changed) → test stories
+#                                 → eval; then the end-to-end tests, which need that model
+#   retraining lane (background): the operators' retraining loop end to end (it trains its own
+#                                 small models and runs its own servers)
+#   code lane       (foreground): lint, every pytest test that needs no trained model
+# Any failure fails the run; the background lanes' logs are in reports/ and shown at the end.
 . "$(dirname "$0")/lib.sh"
 
 "$ROOT/scripts/setup.sh"
 mkdir -p "$ROOT/reports"
 lane_log="$ROOT/reports/model-lane.log"
+retraining_log="$ROOT/reports/retraining.log"
 (
   set -e
   "$ROOT/scripts/validate.sh"
@@ -17,16 +20,16 @@ lane_log="$ROOT/reports/model-lane.log"
   "$ROOT/scripts/eval.sh"
 ) >"$lane_log" 2>&1 &
 lane=$!
-# never leave the lane running behind an interrupted or failed run
-trap 'kill "$lane" 2>/dev/null || true' EXIT
+(cd "$ROOT" && "$PY" -m pytest -q -p no:cacheprovider -m retraining --durations=5) >"$retraining_log" 2>&1 &
+retraining=$!
+# never leave a lane running behind an interrupted or failed run
+trap 'kill "$lane" "$retraining" 2>/dev/null || true' EXIT
 
 code=0
 log "lint ..."
 (cd "$ROOT" && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy) || code=1
-log "tests that need no trained model ..."
+log "tests that need no trained model (the operators' retraining loop runs beside them) ..."
 (cd "$ROOT" && "$PY" -m pytest -q -m "not e2e" --durations=10) || code=1
-log "the operators' retraining loop, end to end (trains small models beside the model lane) ..."
-(cd "$ROOT" && "$PY" -m pytest -q -m retraining --durations=5) || code=1
 
 log "waiting for the model lane (validate, train, test stories, eval; log: reports/model-lane.log) ..."
 if wait "$lane"; then
@@ -36,6 +39,15 @@ if wait "$lane"; then
 else
   tail -60 "$lane_log" >&2
   log "the model lane failed: end-to-end tests not run"
+  code=1
+fi
+
+log "waiting for the operators' retraining loop (log: reports/retraining.log) ..."
+if wait "$retraining"; then
+  tail -8 "$retraining_log" >&2
+else
+  cat "$retraining_log" >&2
+  log "the operators' retraining loop failed"
   code=1
 fi
 trap - EXIT

@@ -4,7 +4,10 @@ blue/green pair, as `make run` starts them) sharing a SQL tracker store (convers
 outside the model), the action server, and the gateway whose console the operator drives over
 its JSON API.
 
-In a copy of the project (never the repository's own data/):
+In a copy of the project (never the repository's own data/), its NLU data thinned to the first
+EXAMPLES_PER_BLOCK examples of each intent block: the loop is under test here, not the model
+(the model lane's evaluation judges the shipped one), and a thinner copy trains in half the
+time.
 
 0. the first retraining has no live model to compare with; it is deployed: the baseline;
 1. a phrasing the baseline was never taught lands in the NLU inbox;
@@ -15,9 +18,12 @@ In a copy of the project (never the repository's own data/):
    customer is in the middle of a fault report and another keeps chatting: nobody waits for
    the load or gets '系统繁忙', the report goes on to its ticket on the other server;
 5. the running server now recognises the phrasing, and the customer gets the operator's answer;
-6. a deliberately damaged candidate (one intent's examples mislabelled) is refused by the guard
-   and cannot be deployed without a written reason;
-7. rollback to the baseline is one call (the standby still runs it: a switch, no load).
+6. rollback to the baseline is one call (the standby still runs it: a switch, no load).
+
+A candidate the guard refuses, and the written reason its deployment then needs, are tested
+with the real loop against a fake Rasa whose reports drop an intent
+(tests/integration/test_console_nlu_api.py): a third real training here would cost CI minutes
+and test nothing those do not.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import yaml
 from store.db import make_engine, make_session_factory, unit_of_work
 from store.services import rasa_serving
 from tests.e2e.conftest import RASA, ROOT, _env, _free_port, _wait, stop
+from tests.fakes.nlu_project import thin_examples
 
 # needs no trained model of the repository: `make test` runs it beside the model lane
 pytestmark = pytest.mark.retraining
@@ -59,7 +66,8 @@ MORE_PHRASINGS = (
     "夏天空调咋开最省电",
 )
 TICKET = re.compile(r"T\d{10}")
-TRAINING_LIMIT = 900.0  # seconds; a fast training takes about 1.5 minutes on 2 cores
+TRAINING_LIMIT = 900.0  # seconds; a job (training, evaluation) takes 1.5-4 minutes on 2 cores
+EXAMPLES_PER_BLOCK = 20
 BUSY = "系统繁忙"
 
 # what the project copy needs: the training inputs, the held-out set, the Jieba dictionary
@@ -98,6 +106,9 @@ def _copy_project(project: Path) -> None:
         shutil.copy2(ROOT / name, project / name)
     for name in PROJECT_DIRS:
         shutil.copytree(ROOT / name, project / name)
+    for path in sorted((project / "data" / "nlu").glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(thin_examples(text, EXAMPLES_PER_BLOCK), "utf-8")
 
 
 def _conf(conf: Path) -> None:
@@ -268,19 +279,6 @@ async def inbox_item(console: Console, text: str) -> dict[str, Any]:
     pytest.fail(f"{text!r} never reached the inbox: {items}")
 
 
-def mislabel(project: Path, intent: str, as_intent: str) -> None:
-    """Damage the data the way a careless labelling spree would: every example of `intent`
-    is relabelled `as_intent` (the intent block is renamed in its data file)."""
-    for path in sorted((project / "data" / "nlu").glob("*.yml")):
-        text = path.read_text(encoding="utf-8")
-        if f"- intent: {intent}\n" in text:
-            path.write_text(
-                text.replace(f"- intent: {intent}\n", f"- intent: {as_intent}\n"), "utf-8"
-            )
-            return
-    pytest.fail(f"no data file holds the intent {intent}")
-
-
 async def test_operator_retrains_and_deploys_while_customers_chat(loop_stack: LoopStack) -> None:
     stack = loop_stack
     # unsafe: keep the console's session cookie although the host is an IP address
@@ -360,18 +358,7 @@ async def test_operator_retrains_and_deploys_while_customers_chat(loop_stack: Lo
         assert (await parse(http, stack, PHRASING))["name"] == NEW_INTENT
         assert ANSWER in await customer(http, stack.gateway_url, "loop-2", PHRASING)
 
-        # 6. a damaged candidate is refused by the regression guard
-        mislabel(stack.project, "ask_tariff", "query_bill")
-        third = await console.train()
-        damaged = await console.model(third["model_id"])
-        assert damaged["status"] == "refused"
-        assert damaged["guard_passed"] is False
-        assert any("ask_tariff" in reason for reason in damaged["guard"]["reasons"]), damaged
-        refused = await console.post(f"models/{damaged['id']}/deploy", {}, expect=409)
-        assert "ask_tariff" in str(refused)
-        assert Path(await running_model(http, stack)).name == candidate["file_name"]
-
-        # 7. rollback to the baseline is one call
+        # 6. rollback to the baseline is one call
         await console.post(
             f"models/{baseline['id']}/rollback", {"reason": "e2e: back to the baseline model"}
         )

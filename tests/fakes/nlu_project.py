@@ -3,6 +3,7 @@ train and deploy, and must never touch the repository's own files."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -26,6 +27,29 @@ COPIED = (
     "tests/nlu_fast_config.yml",
     "conf/nlu.yml",
 )
+
+
+_BLOCK = re.compile(r"^(\s*)- (intent|regex|lookup|synonym):")
+_ITEM = re.compile(r"^(\s*)- ")
+
+
+def thin_examples(text: str, keep: int) -> str:
+    """An NLU data file with only the first `keep` examples of each intent block; everything
+    else (comments, regexes, lookups, synonyms) as it was."""
+    out, block_indent, kept = [], None, 0
+    for line in text.splitlines(keepends=True):
+        block = _BLOCK.match(line)
+        if block is not None:
+            block_indent = len(block.group(1)) if block.group(2) == "intent" else None
+            kept = 0
+        elif block_indent is not None:
+            item = _ITEM.match(line)
+            if item is not None and len(item.group(1)) > block_indent:
+                kept += 1
+                if kept > keep:
+                    continue
+        out.append(line)
+    return "".join(out)
 
 
 def copy_project(target: Path) -> Path:

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fakes.nlu_project import thin_examples
+
 ROOT = Path(__file__).resolve().parents[2]
 HOLDOUT = ROOT / "tests" / "nlu" / "holdout.yml"
 TRAINING_DIR = ROOT / "data" / "nlu"
@@ -311,3 +313,56 @@ def test_userdict_format() -> None:
     assert not [w for w, n in Counter(words).items() if n > 1], "duplicate words"
     areas = yaml.safe_load(AREAS.read_text(encoding="utf-8"))["areas"]
     assert {a["name"] for a in areas} <= set(words)
+
+
+def test_thinning_keeps_the_first_examples_of_each_intent_and_everything_else() -> None:
+    """The retraining e2e trains on a thinned copy (tests/fakes/nlu_project.thin_examples):
+    both indent styles of the data files, regexes and comments untouched, valid YAML."""
+    flush = (
+        'version: "3.1"\n'
+        "nlu:\n"
+        "- intent: a\n"
+        "  examples: |\n"
+        "    - a1\n"
+        "    - a2\n"
+        "    - a3\n"
+        "# a comment\n"
+        "- regex: account_no\n"
+        "  examples: |\n"
+        "    - \\d{10}\n"
+        "    - \\d{12}\n"
+        "    - \\d{13}\n"
+    )
+    indented = (
+        "nlu:\n"
+        "  - intent: b\n"
+        "    examples: |\n"
+        "      - b1\n"
+        "      - [b2](x)\n"
+        "      - b3\n"
+        "  - intent: c\n"
+        "    examples: |\n"
+        "      - c1\n"
+    )
+    thinned = thin_examples(flush, 2)
+    data = yaml.safe_load(thinned)["nlu"]
+    assert data[0] == {"intent": "a", "examples": "- a1\n- a2\n"}
+    assert data[1]["examples"] == "- \\d{10}\n- \\d{12}\n- \\d{13}\n"
+    assert yaml.safe_load(thin_examples(indented, 2))["nlu"] == [
+        {"intent": "b", "examples": "- b1\n- [b2](x)\n"},
+        {"intent": "c", "examples": "- c1\n"},
+    ]
+    assert "# a comment" in thinned
+
+
+def test_thinning_the_shipped_data_leaves_every_intent_examples() -> None:
+    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+        original = yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []
+        thinned = yaml.safe_load(thin_examples(path.read_text(encoding="utf-8"), 20)).get("nlu")
+        assert len(thinned or []) == len(original), path
+        for before, after in zip(original, thinned or [], strict=True):
+            if "intent" not in before:
+                assert after == before
+                continue
+            lines = before["examples"].splitlines()
+            assert after["examples"].splitlines() == lines[:20], (path, before["intent"])
