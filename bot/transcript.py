@@ -309,10 +309,10 @@ class Transcript:
             conversation = transcripts.get_conversation(session, conversation_id)
             if conversation is None:
                 return []
-            inbound = transcripts.find_inbound(session, conversation, external_id)
-            if inbound is None:
+            inbound_id = transcripts.find_inbound_id(session, conversation, external_id)
+            if inbound_id is None:
                 return []
-            return [_reply(row) for row in transcripts.replies_to(session, inbound.id)]
+            return [_reply(row) for row in transcripts.replies_to(session, inbound_id)]
 
         return await self.run(work)
 

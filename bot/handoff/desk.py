@@ -2,7 +2,7 @@
 
 The router calls, under the conversation's lock:
 
-- `gate_in(session, conversation, stored)` inside the transaction that stores every customer
+- `gate_in(session, stored)` inside the transaction that stores every customer
   message (then `gate_done` publishes, after the commit): while it has an open
   handoff (queued/assigned) the message is *handled here* (never by Rasa): the abandon words
   and the callback offer's answers are acted on, everything else waits for the agent. With no

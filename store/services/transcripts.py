@@ -31,7 +31,7 @@ __all__ = [
     "OutboundText",
     "StoredRow",
     "count_pending",
-    "find_inbound",
+    "find_inbound_id",
     "get_conversation",
     "has_pending",
     "open_conversation",
@@ -189,9 +189,12 @@ def _create_conversation(
     )
 
 
-def find_inbound(session: Session, conversation: Conversation, external_id: str) -> Message | None:
+def find_inbound_id(
+    session: Session, conversation: _ConversationKeys, external_id: str
+) -> int | None:
+    """The id of the conversation's customer message with this external id, if stored."""
     params = {"pk": conversation.id, "external": external_id}
-    return session.scalars(_INBOUND_BY_EXTERNAL_ID, params).one_or_none()
+    return session.connection().execute(_INBOUND_ID_BY_EXTERNAL_ID, params).scalar()
 
 
 def record_inbound(
@@ -210,11 +213,8 @@ def record_inbound(
     one is stored (the other's insert fails, and its unit of work rolls back).
     """
     require_aware(now)
-    connection = session.connection()
-    if external_id is not None:
-        params = {"pk": conversation.id, "external": external_id}
-        if connection.execute(_INBOUND_ID_BY_EXTERNAL_ID, params).first() is not None:
-            raise DuplicateMessage(conversation.conversation_id, external_id)
+    if external_id is not None and find_inbound_id(session, conversation, external_id) is not None:
+        raise DuplicateMessage(conversation.conversation_id, external_id)
     values = {
         **_NO_REPLY,
         "conversation_pk": conversation.id,
@@ -227,7 +227,7 @@ def record_inbound(
         "created_at": now,
     }
     try:
-        result = connection.execute(_INSERT_MESSAGE, values)
+        result = session.connection().execute(_INSERT_MESSAGE, values)
     except IntegrityError as exc:
         if external_id is None:
             raise
@@ -299,11 +299,6 @@ _CONVERSATION_REF = select(
     _CONVERSATIONS.c.user_id,
     _CONVERSATIONS.c.language,
 ).where(_CONVERSATIONS.c.conversation_id == bindparam("cid"))
-_INBOUND_BY_EXTERNAL_ID = select(Message).where(
-    Message.conversation_pk == bindparam("pk"),
-    Message.direction == "in",
-    Message.external_id == bindparam("external"),
-)
 _INBOUND_ID_BY_EXTERNAL_ID = select(_MESSAGES.c.id).where(
     _MESSAGES.c.conversation_pk == bindparam("pk"),
     _MESSAGES.c.direction == "in",

@@ -21,7 +21,7 @@ time.
 6. rollback to the baseline is one call (the standby still runs it: a switch, no load).
 
 A candidate the guard refuses, and the written reason its deployment then needs, are tested
-with the real loop against a fake Rasa whose reports drop an intent
+with the real loop and the fake `rasa` command, whose reports drop an intent
 (tests/integration/test_console_nlu_api.py): a third real training here would cost CI minutes
 and test nothing those do not.
 """
