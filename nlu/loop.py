@@ -166,6 +166,11 @@ class _JobState:
     model_id: int | None = None
     written: tuple[str, int, str] = ("", -1, "")
     ended_elsewhere: bool = False
+    ended: bool = False
+    writes: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while a progress write or the job's end is in the database: the end waits for a
+    write already under way (a write that committed after the end would put the finished job's
+    progress and stage back to where they were), and no progress is written after the end."""
 
     def __call__(self, stage: str, percent: int) -> None:
         self.stage, self.percent = stage, max(self.percent, percent)
@@ -497,26 +502,27 @@ class NluLoop:
             await self._flush(state)
 
     async def _flush(self, state: _JobState) -> None:
-        current = (state.stage, state.percent, state.log.text())
-        if current == state.written or state.ended_elsewhere:
-            return
-        try:
-            await self._atx(
-                lambda s: nlu_registry.update_job_progress(
-                    s,
-                    state.job_id,
-                    now=self.clock(),
-                    stage=current[0],
-                    progress=current[1],
-                    log_tail=current[2],
-                    model_id=state.model_id,
+        async with state.writes:
+            current = (state.stage, state.percent, state.log.text())
+            if current == state.written or state.ended_elsewhere or state.ended:
+                return
+            try:
+                await self._atx(
+                    lambda s: nlu_registry.update_job_progress(
+                        s,
+                        state.job_id,
+                        now=self.clock(),
+                        stage=current[0],
+                        progress=current[1],
+                        log_tail=current[2],
+                        model_id=state.model_id,
+                    )
                 )
-            )
-            state.written = current
-        except IllegalTransition:
-            # the job was ended elsewhere (cancelled from another process): stop
-            state.ended_elsewhere = True
-            state.cancel.set()
+                state.written = current
+            except IllegalTransition:
+                # the job was ended elsewhere (cancelled from another process): stop
+                state.ended_elsewhere = True
+                state.cancel.set()
 
     async def _run(self, state: _JobState) -> JobResult:
         job = await self._atx(lambda s: nlu_registry.get_job(s, state.job_id))
@@ -572,9 +578,11 @@ class NluLoop:
                         session, model, "failed", actor_name=SYSTEM, now=now, reason=error
                     )
 
-        if not state.ended_elsewhere:
-            with contextlib.suppress(IllegalTransition):
-                await self._atx(work)
+        async with state.writes:
+            state.ended = True
+            if not state.ended_elsewhere:
+                with contextlib.suppress(IllegalTransition):
+                    await self._atx(work)
         if state.ended_elsewhere and state.model_id is not None:
             await self._atx(lambda s: self._fail_model(s, state.model_id, "job cancelled"))
         return JobResult(state.job_id, status, state.model_id, error=error)

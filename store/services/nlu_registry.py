@@ -367,7 +367,11 @@ def start_job(
 
 
 def _open_job(session: Session, job_id: int) -> NluTrainingJob:
-    job = get_job(session, job_id)
+    # FOR UPDATE (PostgreSQL): the status checked here is still the status when the change is
+    # written; another process's end of the job waits for this transaction, or this one for it
+    job = session.get(NluTrainingJob, job_id, with_for_update=True)
+    if job is None:
+        raise NotFound(f"no training job {job_id}")
     if job.status not in NLU_JOB_ACTIVE_STATUSES:
         raise IllegalTransition(f"training job {job_id} is already {job.status}")
     return job

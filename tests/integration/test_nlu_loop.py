@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +21,9 @@ from bot.rasa_client import RasaClient
 from bot.serving import ServingFollower
 from nlu.deploy import RasaServer, current_fingerprint
 from nlu.fingerprint import training_fingerprint
-from nlu.loop import FileLock, LoopError, NluLoop
+from nlu.loop import FileLock, LoopError, NluLoop, _JobState
 from nlu.settings import NluSettings
+from nlu.training import LogTail
 from store.db import unit_of_work
 from store.models import NluInboxItem
 from store.services import nlu_registry, rasa_serving
@@ -216,6 +218,39 @@ async def test_a_training_job_registers_evaluates_and_compares(
         ["train", "--config"],
         ["test", "nlu"],
     ]
+
+
+async def test_the_end_of_a_job_waits_for_a_progress_write_under_way(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A progress write that committed after the job's end put a succeeded job back to 96 %,
+    'comparing with the live model' (seen once in CI on PostgreSQL): the end now waits for it."""
+    job_id, lock = await asyncio.to_thread(loop._queue, "op", "train")
+    lock.release()
+    state = _JobState(job_id, LogTail(), asyncio.Event(), None, asyncio.get_running_loop())
+    real = nlu_registry.update_job_progress
+    in_write, release = threading.Event(), threading.Event()
+
+    def held(session: Session, job: int, **kwargs: Any) -> Any:
+        if kwargs.get("progress") is not None:  # the periodic write, not the end's
+            in_write.set()
+            assert release.wait(10)
+        return real(session, job, **kwargs)
+
+    monkeypatch.setattr(nlu_registry, "update_job_progress", held)
+    state("comparing with the live model", 96)
+    write = asyncio.create_task(loop._flush(state))
+    assert await asyncio.to_thread(in_write.wait, 10)
+    end = asyncio.create_task(loop._end(state, "succeeded", None, stage="done"))
+    await asyncio.sleep(0.2)
+    assert not end.done()  # waiting for the write under way
+    release.set()
+    await write
+    assert (await end).status == "succeeded"
+    state("late output", 99)
+    await loop._flush(state)  # nothing is written after the end
+    job = loop.job(job_id)
+    assert (job.status, job.progress, job.stage) == ("succeeded", 100, "done")
 
 
 async def test_a_regression_is_refused_with_reasons(

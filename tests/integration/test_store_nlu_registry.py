@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import unit_of_work
@@ -203,3 +204,42 @@ def _start_then_fail(factory: sessionmaker[Session], now: datetime) -> None:
     with unit_of_work(factory) as session:
         registry.start_job(session, kind="train", requested_by_name="a", now=now)
         raise RuntimeError("changed my mind")
+
+
+def test_a_progress_write_checked_before_the_jobs_end_cannot_undo_it(
+    session_factory: sessionmaker[Session], now: datetime, backend: str
+) -> None:
+    """One process writes progress while another ends the job: the progress write checks the
+    job is still running and holds the row until it commits, so the end comes after it and
+    stays (not 'succeeded' at 96 %)."""
+    if backend == "sqlite":
+        pytest.skip(
+            "PostgreSQL row locks: SQLite has none (one process writes a job's progress and its"
+            " end, in order: nlu.loop's lock, tested in test_nlu_loop)"
+        )
+    with unit_of_work(session_factory) as session:
+        job_id = registry.start_job(session, kind="train", requested_by_name="op", now=now).id
+        registry.update_job_progress(session, job_id, now=now, stage="training", progress=40)
+    checked, ended = threading.Event(), threading.Event()
+
+    def end() -> None:
+        assert checked.wait(10)
+        with unit_of_work(session_factory) as other:
+            registry.finish_job(other, job_id, status="succeeded", now=now)
+        ended.set()
+
+    def pause_before_writing(*_: object) -> None:
+        checked.set()
+        assert not ended.wait(1.0)  # the end waits for this transaction's row lock
+
+    with ThreadPoolExecutor(1) as pool:
+        ending = pool.submit(end)
+        with unit_of_work(session_factory) as session:
+            event.listen(session, "before_flush", pause_before_writing)
+            registry.update_job_progress(
+                session, job_id, now=now, stage="comparing with the live model", progress=96
+            )
+        ending.result(timeout=10)
+    with unit_of_work(session_factory) as session:
+        job = registry.get_job(session, job_id)
+        assert (job.status, job.progress) == ("succeeded", 100)
