@@ -8,7 +8,8 @@
 `NluLoop(settings, session_factory)` holds no state but the running jobs of its process.
 
 Annotating (synchronous, several seconds: `rasa data validate` runs after every edit; from an
-event loop call them with `asyncio.to_thread`): `label_item`, `mark_item`, `create_intent`.
+event loop call them with `asyncio.to_thread`): `label_item`, `label_items` (several items,
+one intent, one validation), `mark_item`, `create_intent`.
 The example is written to data/ at once, the item's label recorded in the database in the same
 step (either both or neither).
 
@@ -71,6 +72,8 @@ PROGRESS_INTERVAL = 1.0
 TRAINED_STATUSES = ("labelled", "new_intent", "out_of_scope")
 """Inbox items whose label is written into data/ (a model trained after it learnt them)."""
 SYSTEM = "system"
+MAX_BATCH_LABEL = 100
+"""Inbox items one batch label takes (one edit, one Rasa validation)."""
 
 
 class LoopError(RuntimeError):
@@ -292,6 +295,40 @@ class NluLoop:
                 actor_id=actor_id,
                 edit=lambda text, spans: datafile.add_example(self.settings, intent, text, spans),
             )
+
+    def label_items(
+        self, item_ids: Sequence[int], intent: str, *, actor: str, actor_id: int | None = None
+    ) -> EditResult:
+        """Give several items one intent (no entities) in one edit: their examples are written
+        and Rasa validates once; when any is refused (not open, a duplicate, an unknown intent)
+        nothing is written or recorded and the error names the item."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            raise LoopError("no inbox items to label")
+        if len(ids) > MAX_BATCH_LABEL:
+            raise LoopError(f"at most {MAX_BATCH_LABEL} items are labelled at once, not {len(ids)}")
+        with self._errors():
+            texts = {item_id: self._open_item(item_id).text for item_id in ids}
+
+            def apply() -> EditResult:
+                results = []
+                for item_id, text in texts.items():
+                    try:
+                        results.append(datafile.add_example(self.settings, intent, text))
+                    except DataEditError as exc:
+                        raise DataEditError(f"inbox item {item_id}: {exc}") from exc
+                files = tuple(dict.fromkeys(f for result in results for f in result.files))
+                return EditResult(intent, "\n".join(r.line for r in results), files)
+
+            def record(_result: EditResult) -> None:
+                def work(session: Session) -> None:
+                    now = self.clock()
+                    for item_id in ids:
+                        nlu_inbox.label(session, item_id, intent=intent, by=actor_id, now=now)
+
+                self._tx(work)
+
+            return validated_edit(self.settings, apply, validate=self.validate, then=record)
 
     def _annotate(
         self,

@@ -8,6 +8,8 @@ the session's CSRF token in `X-CSRF-Token`, like the agent API).
     POST inbox/{id}/out-of-scope    an out_of_scope example
     POST inbox/{id}/ignore          nothing is written into data/
     POST inbox/{id}/new-intent      {"name", "response_zh", "response_en"?, "entities"?}
+    POST inbox/label                {"items": [id, ...], "intent"}: several items, one intent, one
+                                    validation (all or none; at most 100, no entities)
     GET  intents                    the domain's intents (with their example counts) and entities
     POST train                      {"cross_validation": bool} → 202 and the job, at once
     GET  jobs, GET jobs/{id}        stage, progress, log tail (and a cross-validation's result)
@@ -51,7 +53,7 @@ from bot.console.state import CONSOLE, ApiError
 from bot.keys import BACKENDS, NLU_SETTINGS
 from nlu import datafile, guard
 from nlu.deploy import RasaServer
-from nlu.loop import LoopError, ModelDetail, NluLoop
+from nlu.loop import MAX_BATCH_LABEL, LoopError, ModelDetail, NluLoop
 from nlu.settings import NluSettings
 from nlu.validate import ValidationFailed
 from store.config import default_conf_dir
@@ -431,6 +433,31 @@ async def post_label(request: web.Request) -> web.Response:
     )
 
 
+def _item_ids(data: Mapping[str, Any]) -> list[int]:
+    raw = data.get("items")
+    limit = MAX_BATCH_LABEL
+    if not isinstance(raw, list) or not raw or len(raw) > limit:
+        raise ApiError(422, "invalid", f"items must be a list of 1 to {limit} inbox item ids")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in raw):
+        raise ApiError(422, "invalid", "items must be inbox item ids (positive integers)")
+    return list(dict.fromkeys(raw))
+
+
+@auth.require(OPERATOR_ROLES)
+async def post_label_batch(request: web.Request) -> web.Response:
+    """Several items, one intent (no entities): one edit of data/, one Rasa validation."""
+    data = await json_body(request)
+    item_ids = _item_ids(data)
+    intent = _required(data, "intent", 128)
+    loop, me = _loop(request), auth.staff_of(request)
+    result = await _run(
+        lambda: loop.label_items(item_ids, intent, actor=me.username, actor_id=me.user_id)
+    )
+    log.info("console: %s labelled %d NLU inbox items as %s", me.username, len(item_ids), intent)
+    items = [await _item_after(request, item_id) for item_id in item_ids]
+    return web.json_response({"items": items, "edit": _edit_json(result)})
+
+
 def _marker(status: str) -> auth.Handler:
     async def mark(request: web.Request) -> web.Response:
         item_id = _id(request, "item_id", "inbox item")
@@ -693,6 +720,7 @@ def setup(app: web.Application) -> None:
     item = f"{BASE}/inbox/{{item_id}}"
     model = f"{BASE}/models/{{model_id}}"
     add.add_get(f"{BASE}/inbox", get_inbox, name="nlu-inbox")
+    add.add_post(f"{BASE}/inbox/label", post_label_batch, name="nlu-label-batch")
     add.add_get(item, get_inbox_item, name="nlu-inbox-item")
     add.add_post(f"{item}/label", post_label, name="nlu-label")
     add.add_post(f"{item}/out-of-scope", post_out_of_scope, name="nlu-out-of-scope")

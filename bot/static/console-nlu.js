@@ -50,7 +50,7 @@
   };
   const SENDERS = { customer: "客户", bot: "机器人", agent: "坐席", system: "系统" };
 
-  const inbox = { offset: 0, total: 0 };
+  const inbox = { offset: 0, total: 0, selected: new Set() };
   let current = null; // {id, text, entities: [{entity, start, end, value}]}
   let currentModel = null;
   let pollTimer = null;
@@ -179,7 +179,54 @@
       el("span", { class: "item-title" }, el("span", { class: "count", title: "出现次数" }, "×" + item.count), " ", item.text),
       el("span", { class: "item-meta" }, meta.join(" · ")),
     );
-    return el("li", {}, button);
+    const editable = item.status === "open" || item.status === "ignored";
+    const pick = editable
+      ? el("input", {
+          type: "checkbox",
+          class: "pick",
+          "aria-label": "选中样本 #" + item.id + "（批量标注）",
+          checked: inbox.selected.has(item.id),
+          dataset: { id: String(item.id) },
+          onchange: (event) => {
+            if (event.target.checked) inbox.selected.add(item.id);
+            else inbox.selected.delete(item.id);
+            renderBatch();
+          },
+        })
+      : null;
+    return el("li", { class: pick ? "pickable" : null }, pick, button);
+  }
+
+  // --- several items, one intent ---------------------------------------------------------
+
+  function renderBatch() {
+    const count = inbox.selected.size;
+    $("batch").hidden = count === 0;
+    $("batch-count").textContent = String(count);
+  }
+
+  async function labelBatch() {
+    const intent = $("batch-intent").value;
+    if (!intent) {
+      $("batch-status").textContent = "请先选择意图。";
+      $("batch-intent").focus();
+      return;
+    }
+    const items = Array.from(inbox.selected);
+    $("batch-label").disabled = true;
+    $("batch-status").textContent = CHECKING;
+    const { status, data } = await api("POST", "/inbox/label", { items, intent });
+    $("batch-label").disabled = false;
+    if (status !== 200) {
+      $("batch-status").textContent = errorText(data);
+      return;
+    }
+    $("batch-status").textContent = "";
+    notice(items.length + " 条样本已标注为 " + intent + "：已写入 " + data.edit.files.join("、") + "。重新训练后生效。");
+    inbox.selected.clear();
+    renderBatch();
+    if (current && items.includes(current.id)) closeItem();
+    await loadInbox();
   }
 
   async function loadInbox() {
@@ -187,6 +234,10 @@
     if (!data) return;
     inbox.total = data.total;
     $("inbox-total").textContent = String(data.total);
+    // a selection is of items on the page shown, still open to labelling
+    const shown = new Set(data.items.filter((i) => i.status === "open" || i.status === "ignored").map((i) => i.id));
+    for (const id of Array.from(inbox.selected)) if (!shown.has(id)) inbox.selected.delete(id);
+    renderBatch();
     $("inbox").replaceChildren(
       ...(data.items.length ? data.items.map(inboxEntry) : [el("li", { class: "muted" }, "没有符合条件的样本")]),
     );
@@ -377,6 +428,9 @@
         .map((i) => el("option", { value: i.name }, i.name + "（" + i.examples + " 条例句）")),
     );
     $("intent").value = chosen;
+    const batchChosen = $("batch-intent").value;
+    $("batch-intent").replaceChildren(...Array.from($("intent").options, (o) => o.cloneNode(true)));
+    $("batch-intent").value = batchChosen;
     $("intent-names").replaceChildren(...data.intents.map((i) => el("option", { value: i.name })));
     $("entity-type").replaceChildren(...data.entities.map((e) => el("option", { value: e }, e)));
   }
@@ -620,6 +674,12 @@
   });
   $("add-entity").addEventListener("click", addEntity);
   $("do-label").addEventListener("click", label);
+  $("batch-label").addEventListener("click", labelBatch);
+  $("batch-clear").addEventListener("click", () => {
+    inbox.selected.clear();
+    renderBatch();
+    loadInbox();
+  });
   $("do-oos").addEventListener("click", () => annotate("/out-of-scope", {}, CHECKING));
   $("do-ignore").addEventListener("click", () => annotate("/ignore", {}, "正在保存…"));
   $("new-intent-form").addEventListener("submit", newIntent);

@@ -12,7 +12,7 @@ time.
 0. the first retraining has no live model to compare with; it is deployed: the baseline;
 1. a phrasing the baseline was never taught lands in the NLU inbox;
 2. the operator makes it the first example of a new intent with its answer (data/ and domain
-   are edited and validated by Rasa);
+   are edited and validated by Rasa), then labels more phrasings into it at once;
 3. retraining compares the candidate with the live model intent by intent; the guard passes;
 4. it is deployed (loaded into the standby server, then customers are switched to it) while a
    customer is in the middle of a fault report and another keeps chatting: nobody waits for
@@ -310,10 +310,12 @@ async def test_operator_retrains_and_deploys_while_customers_chat(loop_stack: Lo
             f"inbox/{item['id']}/new-intent", {"name": NEW_INTENT, "response_zh": ANSWER}
         )
         assert NEW_INTENT in (stack.project / "domain.yml").read_text(encoding="utf-8")
+        more = []
         for n, text in enumerate(MORE_PHRASINGS):
             await customer(http, stack.gateway_url, f"loop-more-{n}", text)
-            more = await inbox_item(console, text)
-            await console.post(f"inbox/{more['id']}/label", {"intent": NEW_INTENT})
+            more.append((await inbox_item(console, text))["id"])
+        labelled = await console.post("inbox/label", {"items": more, "intent": NEW_INTENT})
+        assert {i["label_intent"] for i in labelled["items"]} == {NEW_INTENT}
         still_open = (await console.get("inbox?status=open"))["items"]
         assert not {i["text"] for i in still_open} & {PHRASING, *MORE_PHRASINGS}
 

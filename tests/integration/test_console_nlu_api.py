@@ -202,6 +202,50 @@ async def test_bad_labels_are_refused_with_the_reason(
     await refused(ops, "POST", f"{API}/inbox/424242/label", 404, "not_found", {"intent": "greet"})
 
 
+async def test_several_items_are_labelled_at_once_or_not_at_all(
+    nlu_stack: NluStack, ops: StaffClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meter, jumps, takeaway = capture(
+        nlu_stack.console.factory, nlu_stack.settings, [METER, "电表老是跳字", TAKEAWAY]
+    )
+    url = f"{API}/inbox/label"
+    before = data_text(nlu_stack)
+    for body, reason in [
+        ({"intent": "meter_issue"}, "items must be a list of 1 to 100"),
+        ({"items": [], "intent": "meter_issue"}, "items must be a list of 1 to 100"),
+        ({"items": list(range(1, 102)), "intent": "meter_issue"}, "1 to 100"),
+        ({"items": [meter, "2"], "intent": "meter_issue"}, "positive integers"),
+        ({"items": [meter, True], "intent": "meter_issue"}, "positive integers"),
+        ({"items": [meter]}, "intent must be a non-empty string"),
+        ({"items": [meter], "intent": "no_such_intent"}, f"inbox item {meter}: unknown intent"),
+    ]:
+        assert reason in await refused(ops, "POST", url, 422, "invalid", body), body
+    await refused(ops, "POST", url, 404, "not_found", {"items": [meter, 424242], "intent": "greet"})
+    monkeypatch.setenv("FAKE_RASA_VALIDATE", "fail")
+    body = {"items": [meter, jumps], "intent": "meter_issue"}
+    await refused(ops, "POST", url, 422, "validation_failed", body)
+    assert data_text(nlu_stack) == before  # nothing of any refused batch was written
+    monkeypatch.delenv("FAKE_RASA_VALIDATE")
+
+    status, answer = await ops.json("POST", url, body)
+    assert status == 200, answer
+    assert [(i["id"], i["status"], i["label_intent"]) for i in answer["items"]] == [
+        (meter, "labelled", "meter_issue"),
+        (jumps, "labelled", "meter_issue"),
+    ]
+    assert answer["edit"]["files"] == ["data/nlu/billing.yml"]
+    assert f"- {METER}" in data_text(nlu_stack)
+    assert "- 电表老是跳字" in data_text(nlu_stack)
+    _, listing = await ops.json("GET", f"{API}/inbox")
+    assert [i["id"] for i in listing["items"]] == [takeaway]
+    message = await refused(
+        ops, "POST", url, 409, "conflict", {"items": [takeaway, meter], "intent": "greet"}
+    )
+    assert f"inbox item {meter} is already labelled" in message
+    _, still = await ops.json("GET", f"{API}/inbox/{takeaway}")
+    assert still["item"]["status"] == "open"
+
+
 async def test_out_of_scope_ignore_and_a_new_intent(nlu_stack: NluStack, ops: StaffClient) -> None:
     takeaway, meter, ev = capture(
         nlu_stack.console.factory, nlu_stack.settings, [TAKEAWAY, METER, EV]

@@ -139,6 +139,48 @@ def test_a_refused_label_changes_nothing(loop: NluLoop) -> None:
     assert (loop.settings.data_dir / "nlu" / "billing.yml").read_text() == faults
 
 
+def validations(loop: NluLoop) -> int:
+    log = loop.settings.project_dir.parent / "calls.jsonl"
+    if not log.exists():
+        return 0
+    return sum(c["argv"][:2] == ["data", "validate"] for c in calls(loop))
+
+
+def test_several_items_are_labelled_in_one_edit_and_one_validation(loop: NluLoop) -> None:
+    texts = ("俺家电费咋这么贵", "这个月电费多少钱啊", "查下上月电费")
+    ids = [add_item(loop, text) for text in texts]
+    billing = loop.settings.data_dir / "nlu" / "billing.yml"
+    before = validations(loop)
+    result = loop.label_items([*ids, ids[0]], "query_bill", actor="op", actor_id=None)
+    assert validations(loop) == before + 1
+    assert result.files == ("data/nlu/billing.yml",)
+    assert result.line.splitlines() == list(texts)
+    written = billing.read_text(encoding="utf-8")
+    assert all(f"    - {text}\n" in written for text in texts)
+    for item_id in ids:
+        labelled = item(loop, item_id)
+        assert (labelled.status, labelled.label_intent) == ("labelled", "query_bill")
+
+
+def test_a_batch_with_one_refused_item_changes_nothing(loop: NluLoop) -> None:
+    fine, known, done = (add_item(loop, t) for t in ("电费能分期交不", "电费", "俺家电表转得飞快"))
+    loop.label_item(done, "meter_issue", actor="op")
+    files = {p: p.read_bytes() for p in (loop.settings.data_dir / "nlu").glob("*.yml")}
+    with pytest.raises(LoopError, match=f"inbox item {known}: .*already belongs") as refused:
+        loop.label_items([fine, known], "greet", actor="op")
+    assert refused.value.kind == "invalid"
+    with pytest.raises(LoopError, match=f"inbox item {done} is already labelled") as conflict:
+        loop.label_items([fine, done], "query_bill", actor="op")
+    assert conflict.value.kind == "conflict"
+    with pytest.raises(LoopError, match="unknown intent") as unknown:
+        loop.label_items([fine], "no_such_intent", actor="op")
+    assert unknown.value.kind == "invalid"
+    with pytest.raises(LoopError, match="no inbox items"):
+        loop.label_items([], "greet", actor="op")
+    assert {p: p.read_bytes() for p in files} == files
+    assert (item(loop, fine).status, item(loop, known).status) == ("open", "open")
+
+
 def test_out_of_scope_ignore_and_new_intent(loop: NluLoop) -> None:
     oos, ignored, new = (add_item(loop, t) for t in ("帮我叫个外卖", "嗯嗯嗯", "充电桩能装不"))
     assert loop.mark_item(oos, "out_of_scope", actor="op") is not None
