@@ -36,6 +36,35 @@
     failed: "失败",
     cancelled: "已取消",
   };
+  // The job's stage as nlu.loop / nlu.training write it (English, in the database and the CLI),
+  // shown in Chinese; a stage not listed here is shown as it is.
+  const STAGES = [
+    [/^queued$/, () => "排队中"],
+    [/^starting$/, () => "正在启动"],
+    [/^reading the training data$/, () => "读取训练数据"],
+    [/^training: loading data$/, () => "训练：加载数据"],
+    [/^training DIET(?: fold (\d+)\/(\d+))?: epoch (\d+)\/(\d+)$/, (m) =>
+      "训练 DIET" + (m[1] ? "（第 " + m[1] + "/" + m[2] + " 折）" : "") + "：第 " + m[3] + "/" + m[4] + " 轮"],
+    [/^training (\S+)$/, (m) => "正在训练组件 " + m[1]],
+    [/^trained (\S+)$/, (m) => "已训练组件 " + m[1]],
+    [/^restored (\S+)$/, (m) => "已从缓存恢复组件 " + m[1]],
+    [/^model saved$/, () => "模型已保存"],
+    [/^evaluating the candidate on the held-out set$/, () => "在留出测试集上评估候选模型"],
+    [/^evaluating the live model$/, () => "评估线上模型"],
+    [/^comparing with the live model$/, () => "与线上模型逐个意图对比"],
+    [/^cross-validation \((\d+) folds\)$/, (m) => "交叉验证（" + m[1] + " 折）"],
+    [/^registering the running model$/, () => "登记正在运行的模型"],
+    [/^done$/, () => "完成"],
+  ];
+
+  function stageText(stage) {
+    for (const [pattern, text] of STAGES) {
+      const match = pattern.exec(stage || "");
+      if (match) return text(match);
+    }
+    return stage || "";
+  }
+
   const EVENTS = {
     train: "开始训练",
     candidate: "回归检查通过",
@@ -441,7 +470,8 @@
     $("job").hidden = false;
     $("job-title").dataset.jobId = String(job.id);
     $("job-title").textContent = (job.kind === "cross_validation" ? "交叉验证" : "训练") + " #" + job.id + "（" + (JOB_STATUS[job.status] || job.status) + "）";
-    $("job-stage").textContent = job.stage || "";
+    $("job-stage").textContent = stageText(job.stage);
+    $("job-stage").title = job.stage || "";
     $("job-percent").textContent = job.progress + "%";
     $("job-progress").value = job.progress;
     $("job-log").textContent = job.log_tail || "";

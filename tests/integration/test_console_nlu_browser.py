@@ -204,6 +204,7 @@ def test_an_operator_trains_compares_and_deploys_a_model(page: Page, stack: Stac
     page.get_by_role("button", name="开始训练").click()
     expect(page.locator("#job-result")).to_contain_text("候选模型 #1", timeout=30_000)
     expect(page.get_by_label("训练进度")).to_have_attribute("value", "100")
+    expect(page.locator("#job-stage")).to_have_text("完成")  # the loop's stage "done", in Chinese
     expect(page.locator("#job-log")).to_contain_text("Epochs")
 
     # the finished job opens its model: verdict, per-intent scores, the confusion matrix
@@ -218,3 +219,37 @@ def test_an_operator_trains_compares_and_deploys_a_model(page: Page, stack: Stac
     expect(page.get_by_role("alert")).to_contain_text("模型 #1 已上线")
     expect(page.locator("#models tr").filter(has_text="#1")).to_contain_text("线上")
     assert len(stack.models.loads) == 1
+
+
+STAGES = {  # what nlu.loop and nlu.training write as a job's stage → what the page shows
+    "queued": "排队中",
+    "starting": "正在启动",
+    "reading the training data": "读取训练数据",
+    "training: loading data": "训练：加载数据",
+    "training DIET: epoch 3/25": "训练 DIET：第 3/25 轮",
+    "training DIET fold 2/5: epoch 10/40": "训练 DIET（第 2/5 折）：第 10/40 轮",
+    "training JiebaTokenizer": "正在训练组件 JiebaTokenizer",
+    "trained DIETClassifier": "已训练组件 DIETClassifier",
+    "restored RulePolicy": "已从缓存恢复组件 RulePolicy",
+    "model saved": "模型已保存",
+    "evaluating the candidate on the held-out set": "在留出测试集上评估候选模型",
+    "evaluating the live model": "评估线上模型",
+    "comparing with the live model": "与线上模型逐个意图对比",
+    "cross-validation (5 folds)": "交叉验证（5 折）",
+    "registering the running model": "登记正在运行的模型",
+    "done": "完成",
+    "a stage added later": "a stage added later",  # shown as it is rather than hidden
+}
+
+
+def test_every_job_stage_is_shown_in_chinese(browser: Browser) -> None:
+    script = (Path(__file__).parents[2] / "bot/static/console-nlu.js").read_text("utf-8")
+    table = script[script.index("  const STAGES = [") : script.index("  const EVENTS = {")]
+    page = browser.new_page()
+    try:
+        shown = page.evaluate(
+            f"stages => {{ {table}; return stages.map(stageText); }}", list(STAGES)
+        )
+    finally:
+        page.close()
+    assert dict(zip(STAGES, shown, strict=True)) == STAGES
