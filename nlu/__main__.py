@@ -4,6 +4,7 @@ the same nlu.loop functions).
     python -m nlu inbox [--status open] [--limit 20]      what customers said that the bot missed
     python -m nlu show ID                                 one item with its conversations
     python -m nlu label ID INTENT [--entity NAME=TEXT[=VALUE] ...]
+    python -m nlu relabel ID INTENT [--entity ...]       correct a label (the example moves)
     python -m nlu oos ID | ignore ID
     python -m nlu new-intent ID NAME --response TEXT [--response-en TEXT]
     python -m nlu train [--cross-validation]              in the foreground, with progress
@@ -51,17 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     inbox.add_argument("--limit", type=int, default=20)
     show = sub.add_parser("show", help="one inbox item with its conversations")
     show.add_argument("id", type=int)
-    label = sub.add_parser("label", help="give an item its intent (written into data/)")
-    label.add_argument("id", type=int)
-    label.add_argument("intent")
-    label.add_argument(
-        "--entity",
-        action="append",
-        default=[],
-        metavar="NAME=TEXT[=VALUE]",
-        help="an entity: its text as it occurs in the message, optionally a canonical value"
-        " (billing_period=上月=上个月); repeat for several",
-    )
+    for name, what in (
+        ("label", "give an item its intent (written into data/)"),
+        ("relabel", "correct a labelled item's intent (its example moves in data/)"),
+    ):
+        label = sub.add_parser(name, help=what)
+        label.add_argument("id", type=int)
+        label.add_argument("intent")
+        label.add_argument(
+            "--entity",
+            action="append",
+            default=[],
+            metavar="NAME=TEXT[=VALUE]",
+            help="an entity: its text as it occurs in the message, optionally a canonical value"
+            " (billing_period=上月=上个月); repeat for several",
+        )
     for name, what in (("oos", "out of scope (an out_of_scope example)"), ("ignore", "ignored")):
         cmd = sub.add_parser(name, help=f"mark an item {what}")
         cmd.add_argument("id", type=int)
@@ -293,6 +298,10 @@ def _run(loop: NluLoop, args: argparse.Namespace, actor: str) -> int:
     if command == "label":
         entities = _entities(loop, args.id, args.entity)
         return _edited(loop.label_item(args.id, args.intent, entities, actor=actor), "labelled")
+    if command == "relabel":
+        entities = _entities(loop, args.id, args.entity)
+        edit = loop.relabel_item(args.id, args.intent, entities, actor=actor)
+        return _edited(edit, "relabelled")
     if command == "oos":
         return _edited(loop.mark_item(args.id, "out_of_scope", actor=actor), "out of scope")
     if command == "ignore":

@@ -420,16 +420,24 @@ class Document:
             " its layout); edit it by hand"
         )
 
-    def render(self) -> str:
-        """The edited text; refused unless the only change is added lines."""
+    def render(self, removed: str | None = None) -> str:
+        """The edited text; refused unless the only change is added lines (or, with `removed`,
+        that one example line taken out and nothing else)."""
         new = _dump(self.handler, self.data)
-        matcher = difflib.SequenceMatcher(
-            None, self.text.splitlines(keepends=True), new.splitlines(keepends=True), False
-        )
-        changed = [op for op in matcher.get_opcodes() if op[0] not in ("equal", "insert")]
-        if changed:
+        old_lines = self.text.splitlines(keepends=True)
+        matcher = difflib.SequenceMatcher(None, old_lines, new.splitlines(keepends=True), False)
+        changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+        if removed is None:
+            ok = all(op[0] == "insert" for op in changed)
+        else:
+            gone = [line for op in changed for line in old_lines[op[1] : op[2]]]
+            ok = all(op[0] == "delete" for op in changed) and [g.strip() for g in gone] == [
+                f"- {removed}"
+            ]
+        if not ok:
+            what = "take out one example" if removed is not None else "add lines"
             raise DataEditError(
-                f"editing {self.label} would change existing lines, not only add some;"
+                f"editing {self.label} would change existing lines, not only {what};"
                 " edit it by hand"
             )
         return new
@@ -547,6 +555,63 @@ def add_example(
     target = doc.path if doc else next(iter(new_files))
     _verify(lambda: _read_back_example(target, intent, line), relative(settings, target))
     return EditResult(intent, line, (relative(settings, target),))
+
+
+def _shape(text: str) -> str:
+    """A text compared with the example written for it: `normalise`d, every digit the same
+    (the numbers in an example are made-up ones of the same shape, see `prepare`)."""
+    return re.sub(r"\d", "0", normalise(text))
+
+
+def remove_example(settings: NluSettings, intent: str, text: str) -> EditResult:
+    """Take the example written for a customer message `text` out of `intent`'s block: the
+    line whose text is `text` (its numbers may differ: they were made up when it was written;
+    of several such lines, the last). The file keeps every other line as it was."""
+    wanted = _shape(prepare(text)[0])
+    found: tuple[Path, str] | None = None
+    for path in nlu_files(settings):
+        for block in _nlu_blocks(path):
+            if block.get("intent") == intent:
+                for line in _example_lines(block.get("examples")):
+                    if _shape(plain_text(line)) == wanted:
+                        found = (path, line)
+    if found is None:
+        raise DataEditError(
+            f"{text!r} is not an example of {intent} in data/ any more (edited by hand?);"
+            " change data/ by hand"
+        )
+    path, line = found
+    doc = Document.load(path, relative(settings, path))
+    blocks = [b for b in doc.data["nlu"] if isinstance(b, CommentedMap)]
+    block = [
+        b for b in blocks if b.get("intent") == intent and line in _example_lines(b.get("examples"))
+    ][-1]
+    kept = str(block["examples"]).splitlines(keepends=True)
+    del kept[max(i for i, raw in enumerate(kept) if raw.strip() == f"- {line}")]
+    block["examples"] = LiteralScalarString("".join(kept))
+    write_atomically(path, doc.render(removed=line))
+    _verify(lambda: not _read_back_example(path, intent, line), relative(settings, path))
+    return EditResult(intent, line, (relative(settings, path),))
+
+
+def relabel_example(
+    settings: NluSettings,
+    old_intent: str,
+    intent: str,
+    text: str,
+    entities: Sequence[EntitySpan] = (),
+) -> EditResult:
+    """A message labelled `old_intent` becomes an example of `intent` (existing): its line is
+    taken out of the old intent's block and written to the new one's, with the new entities."""
+    if intent == old_intent:
+        raise DataEditError(f"{text!r} is already an example of {intent}")
+    if intent not in DataIndex.load(settings).domain_intents:
+        raise DataEditError(
+            f"unknown intent {intent!r}: domain.yml does not list it (create it as a new intent)"
+        )
+    removed = remove_example(settings, old_intent, text)
+    added = add_example(settings, intent, text, entities)
+    return EditResult(intent, added.line, tuple(dict.fromkeys(removed.files + added.files)))
 
 
 def add_out_of_scope(settings: NluSettings, text: str) -> EditResult:

@@ -9,7 +9,7 @@
 
 Annotating (synchronous, several seconds: `rasa data validate` runs after every edit; from an
 event loop call them with `asyncio.to_thread`): `label_item`, `label_items` (several items,
-one intent, one validation), `mark_item`, `create_intent`.
+one intent, one validation), `relabel_item` (a correction), `mark_item`, `create_intent`.
 The example is written to data/ at once, the item's label recorded in the database in the same
 step (either both or neither).
 
@@ -48,7 +48,7 @@ from typing import IO, Any, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from nlu import datafile, training
-from nlu.datafile import DataEditError, EditResult, EntitySpan
+from nlu.datafile import OUT_OF_SCOPE, DataEditError, EditResult, EntitySpan
 from nlu.deploy import (
     DeployError,
     RasaServer,
@@ -244,7 +244,7 @@ class NluLoop:
             what = f" as {item.label_intent}" if item.label_intent else ""
             raise LoopError(
                 f"inbox item {item_id} is already {item.status}{what}: its example is in data/"
-                " (change it there by hand to relabel)",
+                " (relabel corrects a label)",
                 "conflict",
             )
         return item
@@ -294,6 +294,50 @@ class NluLoop:
                 entities=entities,
                 actor_id=actor_id,
                 edit=lambda text, spans: datafile.add_example(self.settings, intent, text, spans),
+            )
+
+    def relabel_item(
+        self,
+        item_id: int,
+        intent: str,
+        entities: Sequence[Mapping[str, Any]] = (),
+        *,
+        actor: str,
+        actor_id: int | None = None,
+    ) -> EditResult:
+        """Correct a label: an item labelled (or marked out of scope) becomes an example of
+        another existing intent; its line leaves the old intent's block in data/ and joins the
+        new one's, in one validated edit. Not for an item that created its intent (that intent
+        would be left with no example): change data/ by hand."""
+        with self._errors():
+            item = self._tx(lambda s: s.get(NluInboxItem, item_id))
+            if item is None:
+                raise LoopError(f"no inbox item {item_id}", "not_found")
+            old = OUT_OF_SCOPE if item.status == "out_of_scope" else item.label_intent
+            if item.status not in ("labelled", "out_of_scope") or old is None:
+                why = (
+                    f"it created the intent {item.label_intent}; change data/ by hand"
+                    if item.status == "new_intent"
+                    else "label it instead"
+                )
+                raise LoopError(
+                    f"inbox item {item_id} is {item.status}, not labelled: {why}", "conflict"
+                )
+            if intent == OUT_OF_SCOPE:
+                raise LoopError("relabel gives an item an intent; out_of_scope is not one")
+            spans = [EntitySpan.from_json(raw, item.text) for raw in entities]
+            return validated_edit(
+                self.settings,
+                lambda: datafile.relabel_example(self.settings, old, intent, item.text, spans),
+                validate=self.validate,
+                then=self._record(
+                    item_id,
+                    status="labelled",
+                    intent=intent,
+                    entities=spans,
+                    text=item.text,
+                    actor_id=actor_id,
+                ),
             )
 
     def label_items(

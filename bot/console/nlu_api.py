@@ -5,6 +5,8 @@ the session's CSRF token in `X-CSRF-Token`, like the agent API).
     GET  inbox                      ?status=open|labelled|...|all &reason= &intent= &limit= &offset=
     GET  inbox/{id}                 the item with the conversation around each of its messages
     POST inbox/{id}/label           {"intent", "entities": [{"entity", "value"?, "start", "end"}]}
+    POST inbox/{id}/relabel         {"intent", "entities"?}: a labelled (or out-of-scope) item's
+                                    example moves to another intent
     POST inbox/{id}/out-of-scope    an out_of_scope example
     POST inbox/{id}/ignore          nothing is written into data/
     POST inbox/{id}/new-intent      {"name", "response_zh", "response_en"?, "entities"?}
@@ -419,18 +421,29 @@ async def _annotated(
     )
 
 
-@auth.require(OPERATOR_ROLES)
-async def post_label(request: web.Request) -> web.Response:
-    item_id = _id(request, "item_id", "inbox item")
-    data = await json_body(request)
-    intent = _required(data, "intent", 128)
-    entities = _entities(data)
-    loop, me = _loop(request), auth.staff_of(request)
-    return await _annotated(
-        request,
-        item_id,
-        lambda: loop.label_item(item_id, intent, entities, actor=me.username, actor_id=me.user_id),
-    )
+def _labeller(method: str) -> auth.Handler:
+    """POST inbox/{id}/label and /relabel: {"intent", "entities"?} to NluLoop.label_item or
+    .relabel_item (a correction of a labelled item)."""
+
+    async def label(request: web.Request) -> web.Response:
+        item_id = _id(request, "item_id", "inbox item")
+        data = await json_body(request)
+        intent = _required(data, "intent", 128)
+        entities = _entities(data)
+        loop, me = _loop(request), auth.staff_of(request)
+        work = getattr(loop, method)
+        return await _annotated(
+            request,
+            item_id,
+            lambda: work(item_id, intent, entities, actor=me.username, actor_id=me.user_id),
+        )
+
+    label.__name__ = f"post_{method}"
+    return auth.require(OPERATOR_ROLES)(label)
+
+
+post_label = _labeller("label_item")
+post_relabel = _labeller("relabel_item")
 
 
 def _item_ids(data: Mapping[str, Any]) -> list[int]:
@@ -723,6 +736,7 @@ def setup(app: web.Application) -> None:
     add.add_post(f"{BASE}/inbox/label", post_label_batch, name="nlu-label-batch")
     add.add_get(item, get_inbox_item, name="nlu-inbox-item")
     add.add_post(f"{item}/label", post_label, name="nlu-label")
+    add.add_post(f"{item}/relabel", post_relabel, name="nlu-relabel")
     add.add_post(f"{item}/out-of-scope", post_out_of_scope, name="nlu-out-of-scope")
     add.add_post(f"{item}/ignore", post_ignore, name="nlu-ignore")
     add.add_post(f"{item}/new-intent", post_new_intent, name="nlu-new-intent")

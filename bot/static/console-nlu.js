@@ -382,8 +382,13 @@
     $("intent").value = ""; // a conscious choice: the prediction is often what went wrong
     $("item-status").textContent = "";
     const editable = item.status === "open" || item.status === "ignored";
-    for (const id of ["do-label", "do-oos", "do-ignore", "do-new-intent", "add-entity"]) $(id).disabled = !editable;
+    // a labelled (or out-of-scope) item can be corrected: its example moves to another intent
+    const correctable = item.status === "labelled" || item.status === "out_of_scope";
+    for (const id of ["do-oos", "do-ignore", "do-new-intent"]) $(id).disabled = !editable;
+    for (const id of ["do-label", "add-entity"]) $(id).disabled = !(editable || correctable);
     $("do-ignore").disabled = item.status !== "open";
+    $("do-label").textContent = correctable ? "改标为此意图" : "标注";
+    $("relabel-hint").hidden = !correctable;
     renderEntities();
     $("contexts").replaceChildren(
       ...(item.hits.length ? item.hits.map(contextBlock) : [el("p", { class: "muted" }, "没有对话记录")]),
@@ -400,10 +405,11 @@
   async function annotate(path, body, busyText) {
     if (!current) return;
     const buttons = ["do-label", "do-oos", "do-ignore", "do-new-intent"].map($);
+    const was = buttons.map((b) => b.disabled);
     buttons.forEach((b) => (b.disabled = true));
     $("item-status").textContent = busyText;
     const { status, data } = await api("POST", "/inbox/" + current.id + path, body);
-    buttons.forEach((b) => (b.disabled = false));
+    buttons.forEach((b, i) => (b.disabled = was[i]));
     if (status !== 200) {
       $("item-status").textContent = errorText(data);
       return false;
@@ -428,7 +434,8 @@
       return;
     }
     const entities = current.entities.map(({ entity, start, end, value }) => ({ entity, start, end, value }));
-    annotate("/label", { intent, entities }, CHECKING);
+    const correcting = current.status === "labelled" || current.status === "out_of_scope";
+    annotate(correcting ? "/relabel" : "/label", { intent, entities }, CHECKING);
   }
 
   async function newIntent(event) {

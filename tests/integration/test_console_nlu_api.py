@@ -202,6 +202,31 @@ async def test_bad_labels_are_refused_with_the_reason(
     await refused(ops, "POST", f"{API}/inbox/424242/label", 404, "not_found", {"intent": "greet"})
 
 
+async def test_a_label_is_corrected_through_the_api(nlu_stack: NluStack, ops: StaffClient) -> None:
+    (item_id,) = capture(nlu_stack.console.factory, nlu_stack.settings, [METER])
+    url = f"{API}/inbox/{item_id}/relabel"
+    message = await refused(ops, "POST", url, 409, "conflict", {"intent": "meter_issue"})
+    assert "is open, not labelled" in message
+    status, body = await ops.json("POST", f"{API}/inbox/{item_id}/label", {"intent": "query_bill"})
+    assert status == 200, body
+    for bad, code, reason in [
+        ({"intent": "query_bill"}, "invalid", "already an example of query_bill"),
+        ({}, "invalid", "intent must be a non-empty string"),
+        ({"intent": "meter_issue", "entities": "跳字"}, "invalid", "entities must be a list"),
+    ]:
+        assert reason in await refused(ops, "POST", url, 422, code, bad)
+    await refused(ops, "POST", f"{API}/inbox/424242/relabel", 404, "not_found", {"intent": "greet"})
+
+    entities = [{"entity": "fault_type", "start": 7, "end": 9}]
+    status, body = await ops.json("POST", url, {"intent": "meter_issue", "entities": entities})
+    assert status == 200, body
+    assert (body["item"]["status"], body["item"]["label_intent"]) == ("labelled", "meter_issue")
+    assert body["edit"]["line"] == "俺家电表咋一直[跳字](fault_type)呢"
+    text = data_text(nlu_stack)
+    assert "- 俺家电表咋一直[跳字](fault_type)呢" in text
+    assert f"- {METER}\n" not in text  # the query_bill line is gone
+
+
 async def test_several_items_are_labelled_at_once_or_not_at_all(
     nlu_stack: NluStack, ops: StaffClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

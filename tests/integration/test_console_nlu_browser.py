@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import web
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
@@ -161,6 +162,23 @@ def test_an_operator_labels_an_inbox_item_and_it_leaves_the_open_list(
     page.get_by_label("按状态").select_option("labelled")
     expect(inbox.locator(".item-button")).to_have_count(1)
     expect(inbox.locator(".item-button")).to_contain_text("已标注：meter_issue")
+
+    # a wrong label is corrected: the example moves to the right intent
+    inbox.locator(".item-button").click()
+    expect(page.locator("#relabel-hint")).to_be_visible()
+    expect(page.get_by_role("button", name="超出范围")).to_be_disabled()
+    page.get_by_label("意图", exact=True).select_option("report_fault")
+    page.get_by_role("button", name="改标为此意图").click()
+    expect(page.get_by_role("alert")).to_contain_text("已写入")
+    expect(inbox.locator(".item-button")).to_contain_text("已标注：report_fault")
+    blocks = {
+        block["intent"]: block["examples"]
+        for path in stack.settings.data_dir.rglob("*.yml")
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", [])
+        if "intent" in block
+    }
+    assert f"- {METER}\n" in blocks["report_fault"]
+    assert METER not in blocks["meter_issue"]
 
 
 def test_an_operator_labels_several_items_at_once(page: Page, stack: Stack) -> None:

@@ -91,6 +91,20 @@ def test_annotate_from_the_terminal(
     assert "labelled" in out
     assert "→ report_fault" in out
 
+    # a wrong label corrected: the example moves to the other intent (here with no entity)
+    code, out, _ = run(capsys, "relabel", "1", "query_outage_info")
+    assert (code, out.strip()) == (
+        0,
+        "relabelled: 俺们东山村3组没电了  (data/nlu/faults.yml)",
+    )
+    faults = (project.data_dir / "nlu" / "faults.yml").read_text(encoding="utf-8")
+    assert "[东山村3组](address)没电了" not in faults
+    code, _, err = run(capsys, "relabel", "1", "query_outage_info")
+    assert (code, err.strip()) == (
+        1,
+        "error: '俺们东山村3组没电了' is already an example of query_outage_info",
+    )
+
 
 def test_errors_are_one_line_with_a_status(
     project: NluSettings, capsys: pytest.CaptureFixture[str]

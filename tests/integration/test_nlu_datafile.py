@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from nlu.datafile import (
     DataEditError,
+    Document,
     EntitySpan,
     add_example,
     add_out_of_scope,
@@ -23,6 +25,7 @@ from nlu.datafile import (
     nlu_dir,
     operator_file,
     relative,
+    remove_example,
 )
 from nlu.settings import NluSettings
 from store.ids import normalise_account_no, normalise_phone, synthetic_numbers
@@ -241,6 +244,40 @@ def test_a_file_ruamel_cannot_reproduce_is_not_rewritten(project: NluSettings) -
     with pytest.raises(DataEditError, match="without reformatting"):
         add_example(project, "query_bill", "俺想查查电费咋弄")
     assert snapshot(project) == before
+
+
+def test_an_example_is_taken_out_and_nothing_else_changes(project: NluSettings) -> None:
+    add_example(project, "query_bill", "俺想查查电费咋弄")
+    written = snapshot(project)
+    before = written[nlu_dir(project) / "billing.yml"]
+    result = remove_example(project, "query_bill", "俺想查查电费咋弄")
+    after = (nlu_dir(project) / "billing.yml").read_text(encoding="utf-8")
+    assert result.files == ("data/nlu/billing.yml",)
+    assert added_lines(after, before) == ["    - 俺想查查电费咋弄"]  # the only difference
+    unchanged = snapshot(project)
+    del unchanged[nlu_dir(project) / "billing.yml"], written[nlu_dir(project) / "billing.yml"]
+    assert unchanged == written
+
+    before = snapshot(project)
+    with pytest.raises(DataEditError, match="is not an example of query_bill"):
+        remove_example(project, "query_bill", "俺想查查电费咋弄")
+    with pytest.raises(DataEditError, match="is not an example of greet"):
+        remove_example(project, "greet", "电费")  # an example, but of another intent
+    assert snapshot(project) == before
+
+
+def test_a_removal_that_would_change_another_line_is_refused(project: NluSettings) -> None:
+    path = nlu_dir(project) / "billing.yml"
+    doc = Document.load(path)
+    block = next(b for b in doc.data["nlu"] if b.get("intent") == "query_bill")
+    lines = str(block["examples"]).splitlines(keepends=True)
+    first, second = lines[0].strip()[2:], lines[1]
+    block["examples"] = LiteralScalarString("".join([second.replace("电费", "电钱"), *lines[2:]]))
+    with pytest.raises(DataEditError, match="not only take out one example"):
+        doc.render(removed=first)
+    block["examples"] = LiteralScalarString("".join(lines[1:]))
+    restored = added_lines(doc.render(removed=first), doc.text)
+    assert [line.strip() for line in restored] == [f"- {first}"]
 
 
 def test_format_example_writes_synonyms_as_json() -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.rasa_client import RasaClient
 from bot.serving import ServingFollower
+from nlu import datafile
 from nlu.deploy import RasaServer, current_fingerprint
 from nlu.fingerprint import training_fingerprint
 from nlu.loop import FileLock, LoopError, NluLoop, _JobState
@@ -179,6 +180,82 @@ def test_a_batch_with_one_refused_item_changes_nothing(loop: NluLoop) -> None:
         loop.label_items([], "greet", actor="op")
     assert {p: p.read_bytes() for p in files} == files
     assert (item(loop, fine).status, item(loop, known).status) == ("open", "open")
+
+
+def nlu_data(loop: NluLoop) -> dict[str, str]:
+    return {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted((loop.settings.data_dir / "nlu").glob("*.yml"))
+    }
+
+
+def test_a_label_is_corrected_by_moving_its_example(loop: NluLoop) -> None:
+    text = "俺家电表咋转得飞快 电话13912345678"
+    item_id = add_item(loop, text)
+    loop.label_item(item_id, "query_bill", actor="op")
+    before = nlu_data(loop)
+    (written,) = [
+        line[6:]
+        for line in before["billing.yml"].splitlines()
+        if line.startswith("    - 俺家电表咋转得飞快")
+    ]
+    assert "13912345678" not in written  # a made-up number of the same shape was written
+    validated = validations(loop)
+
+    result = loop.relabel_item(
+        item_id, "meter_issue", [{"entity": "phone_number", "start": 12, "end": 23}], actor="op"
+    )
+    assert validations(loop) == validated + 1
+    assert result.files == ("data/nlu/billing.yml",)
+    after = nlu_data(loop)
+    old_lines, new_lines = before["billing.yml"].splitlines(), after["billing.yml"].splitlines()
+    assert f"    - {written}" not in new_lines
+    assert f"    - {result.line}" in new_lines
+    assert result.line.startswith("俺家电表咋转得飞快 电话[")
+    assert "](phone_number)" in result.line
+    # one line left the query_bill block, one joined meter_issue's; nothing else changed
+    assert sorted(set(old_lines) ^ set(new_lines)) == sorted(
+        [f"    - {written}", f"    - {result.line}"]
+    )
+    assert len(new_lines) == len(old_lines)
+    assert {k: v for k, v in after.items() if k != "billing.yml"} == {
+        k: v for k, v in before.items() if k != "billing.yml"
+    }
+    relabelled = item(loop, item_id)
+    assert (relabelled.status, relabelled.label_intent) == ("labelled", "meter_issue")
+    assert relabelled.label_entities == [
+        {"entity": "phone_number", "value": "13912345678", "start": 12, "end": 23}
+    ]
+
+
+def test_refused_corrections_change_nothing(loop: NluLoop) -> None:
+    labelled, oos, new, still_open = (
+        add_item(loop, t) for t in ("电费能分期交不", "帮我叫个外卖", "充电桩能装不", "在吗")
+    )
+    loop.label_item(labelled, "query_bill", actor="op")
+    loop.mark_item(oos, "out_of_scope", actor="op")
+    loop.create_intent(new, "ask_ev_charging", response_zh="请到营业厅申请安装充电桩。", actor="op")
+    before = nlu_data(loop)
+    refusals = [
+        (labelled, "query_bill", "invalid", "already an example of query_bill"),
+        (labelled, "no_such_intent", "invalid", "unknown intent"),
+        (labelled, "out_of_scope", "invalid", "out_of_scope is not one"),
+        (new, "greet", "conflict", "it created the intent ask_ev_charging"),
+        (still_open, "greet", "conflict", "is open, not labelled: label it instead"),
+        (999, "greet", "not_found", "no inbox item 999"),
+    ]
+    for item_id, intent, kind, reason in refusals:
+        with pytest.raises(LoopError, match=reason) as refused:
+            loop.relabel_item(item_id, intent, actor="op")
+        assert refused.value.kind == kind
+    assert nlu_data(loop) == before
+
+    # out of scope after all: it becomes an example of an intent
+    loop.relabel_item(oos, "greet", actor="op")
+    assert (item(loop, oos).status, item(loop, oos).label_intent) == ("labelled", "greet")
+    index = datafile.DataIndex.load(loop.settings)
+    assert index.examples[datafile.normalise("帮我叫个外卖")].intent == "greet"
+    assert sum(text.count("- 帮我叫个外卖\n") for text in nlu_data(loop).values()) == 1
 
 
 def test_out_of_scope_ignore_and_new_intent(loop: NluLoop) -> None:
