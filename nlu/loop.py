@@ -9,7 +9,8 @@
 
 Annotating (synchronous, several seconds: `rasa data validate` runs after every edit; from an
 event loop call them with `asyncio.to_thread`): `label_item`, `label_items` (several items,
-one intent, one validation), `relabel_item` (a correction), `mark_item`, `create_intent`.
+one intent, one validation), `relabel_item` (a correction), `mark_item`, `ignore_items`,
+`create_intent`.
 The example is written to data/ at once, the item's label recorded in the database in the same
 step (either both or neither).
 
@@ -73,7 +74,7 @@ TRAINED_STATUSES = ("labelled", "new_intent", "out_of_scope")
 """Inbox items whose label is written into data/ (a model trained after it learnt them)."""
 SYSTEM = "system"
 MAX_BATCH_LABEL = 100
-"""Inbox items one batch label takes (one edit, one Rasa validation)."""
+"""Inbox items one batch label (one edit, one Rasa validation) or batch ignore takes."""
 
 
 class LoopError(RuntimeError):
@@ -346,11 +347,7 @@ class NluLoop:
         """Give several items one intent (no entities) in one edit: their examples are written
         and Rasa validates once; when any is refused (not open, a duplicate, an unknown intent)
         nothing is written or recorded and the error names the item."""
-        ids = list(dict.fromkeys(item_ids))
-        if not ids:
-            raise LoopError("no inbox items to label")
-        if len(ids) > MAX_BATCH_LABEL:
-            raise LoopError(f"at most {MAX_BATCH_LABEL} items are labelled at once, not {len(ids)}")
+        ids = self._batch(item_ids, f"as {intent}")
         with self._errors():
             texts = {item_id: self._open_item(item_id).text for item_id in ids}
 
@@ -373,6 +370,36 @@ class NluLoop:
                 self._tx(work)
 
             return validated_edit(self.settings, apply, validate=self.validate, then=record)
+
+    def ignore_items(
+        self, item_ids: Sequence[int], *, actor: str, actor_id: int | None = None
+    ) -> list[int]:
+        """Mark several open items ignored (noise: nothing is written into data/), in one
+        transaction: all of them, or none when one is not open (the error names it)."""
+        ids = self._batch(item_ids, "ignored")
+
+        def work(session: Session) -> list[int]:
+            now = self.clock()
+            for item_id in ids:
+                found = session.get(NluInboxItem, item_id)
+                if found is None:
+                    raise LoopError(f"no inbox item {item_id}", "not_found")
+                if found.status != "open":
+                    raise LoopError(f"inbox item {item_id} is {found.status}, not open", "conflict")
+                nlu_inbox.mark(session, found, "ignored", by=actor_id, now=now)
+            return ids
+
+        with self._errors():
+            return self._tx(work)
+
+    @staticmethod
+    def _batch(item_ids: Sequence[int], what: str) -> list[int]:
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            raise LoopError(f"no inbox items to mark {what}")
+        if len(ids) > MAX_BATCH_LABEL:
+            raise LoopError(f"at most {MAX_BATCH_LABEL} items at once, not {len(ids)}")
+        return ids
 
     def _annotate(
         self,

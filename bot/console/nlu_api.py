@@ -12,6 +12,7 @@ the session's CSRF token in `X-CSRF-Token`, like the agent API).
     POST inbox/{id}/new-intent      {"name", "response_zh", "response_en"?, "entities"?}
     POST inbox/label                {"items": [id, ...], "intent"}: several items, one intent, one
                                     validation (all or none; at most 100, no entities)
+    POST inbox/ignore               {"items": [id, ...]}: several open items ignored (all or none)
     GET  intents                    the domain's intents (with their example counts) and entities
     POST train                      {"cross_validation": bool} → 202 and the job, at once
     GET  jobs, GET jobs/{id}        stage, progress, log tail (and a cross-validation's result)
@@ -471,6 +472,18 @@ async def post_label_batch(request: web.Request) -> web.Response:
     return web.json_response({"items": items, "edit": _edit_json(result)})
 
 
+@auth.require(OPERATOR_ROLES)
+async def post_ignore_batch(request: web.Request) -> web.Response:
+    """Several open items ignored at once (nothing is written into data/); all or none."""
+    data = await json_body(request)
+    item_ids = _item_ids(data)
+    loop, me = _loop(request), auth.staff_of(request)
+    await _run(lambda: loop.ignore_items(item_ids, actor=me.username, actor_id=me.user_id))
+    log.info("console: %s ignored %d NLU inbox items", me.username, len(item_ids))
+    items = [await _item_after(request, item_id) for item_id in item_ids]
+    return web.json_response({"items": items})
+
+
 def _marker(status: str) -> auth.Handler:
     async def mark(request: web.Request) -> web.Response:
         item_id = _id(request, "item_id", "inbox item")
@@ -734,6 +747,7 @@ def setup(app: web.Application) -> None:
     model = f"{BASE}/models/{{model_id}}"
     add.add_get(f"{BASE}/inbox", get_inbox, name="nlu-inbox")
     add.add_post(f"{BASE}/inbox/label", post_label_batch, name="nlu-label-batch")
+    add.add_post(f"{BASE}/inbox/ignore", post_ignore_batch, name="nlu-ignore-batch")
     add.add_get(item, get_inbox_item, name="nlu-inbox-item")
     add.add_post(f"{item}/label", post_label, name="nlu-label")
     add.add_post(f"{item}/relabel", post_relabel, name="nlu-relabel")

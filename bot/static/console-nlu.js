@@ -234,6 +234,24 @@
     $("batch-count").textContent = String(count);
   }
 
+  async function ignoreBatch() {
+    const items = Array.from(inbox.selected);
+    $("batch-ignore").disabled = true;
+    $("batch-status").textContent = "正在保存…";
+    const { status, data } = await api("POST", "/inbox/ignore", { items });
+    $("batch-ignore").disabled = false;
+    if (status !== 200) {
+      $("batch-status").textContent = errorText(data);
+      return;
+    }
+    $("batch-status").textContent = "";
+    notice(items.length + " 条样本已忽略（不写入训练数据）。");
+    inbox.selected.clear();
+    renderBatch();
+    if (current && items.includes(current.id)) closeItem();
+    await loadInbox();
+  }
+
   async function labelBatch() {
     const intent = $("batch-intent").value;
     if (!intent) {
@@ -712,6 +730,7 @@
   $("add-entity").addEventListener("click", addEntity);
   $("do-label").addEventListener("click", label);
   $("batch-label").addEventListener("click", labelBatch);
+  $("batch-ignore").addEventListener("click", ignoreBatch);
   $("batch-clear").addEventListener("click", () => {
     inbox.selected.clear();
     renderBatch();

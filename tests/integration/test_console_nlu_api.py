@@ -270,6 +270,18 @@ async def test_several_items_are_labelled_at_once_or_not_at_all(
     _, still = await ops.json("GET", f"{API}/inbox/{takeaway}")
     assert still["item"]["status"] == "open"
 
+    # noise is ignored in one go, all or none; nothing is written into data/
+    ignore, written = f"{API}/inbox/ignore", data_text(nlu_stack)
+    message = await refused(ops, "POST", ignore, 409, "conflict", {"items": [takeaway, meter]})
+    assert f"inbox item {meter} is labelled, not open" in message
+    assert "1 to 100" in await refused(ops, "POST", ignore, 422, "invalid", {"items": []})
+    status, answer = await ops.json("POST", ignore, {"items": [takeaway]})
+    assert status == 200, answer
+    assert [(i["id"], i["status"]) for i in answer["items"]] == [(takeaway, "ignored")]
+    _, listing = await ops.json("GET", f"{API}/inbox")
+    assert listing["items"] == []
+    assert data_text(nlu_stack) == written
+
 
 async def test_out_of_scope_ignore_and_a_new_intent(nlu_stack: NluStack, ops: StaffClient) -> None:
     takeaway, meter, ev = capture(

@@ -215,6 +215,14 @@ def test_an_operator_labels_several_items_at_once(page: Page, stack: Stack) -> N
     assert f"- {METER}" in written
     assert f"- {OTHER}" in written
 
+    # the rest is noise: ignored in one go
+    page.get_by_label(f"选中样本 #{ids['你好']}（批量标注）").check()
+    batch.get_by_role("button", name="批量忽略").click()
+    expect(page.get_by_role("alert")).to_contain_text("1 条样本已忽略")
+    expect(page.locator("#inbox-total")).to_have_text("0")
+    page.get_by_label("按状态").select_option("ignored")
+    expect(inbox.locator(".item-button")).to_contain_text("你好")
+
 
 def test_an_operator_trains_compares_and_deploys_a_model(page: Page, stack: Stack) -> None:
     open_as_operator(page, stack)

@@ -182,6 +182,23 @@ def test_a_batch_with_one_refused_item_changes_nothing(loop: NluLoop) -> None:
     assert (item(loop, fine).status, item(loop, known).status) == ("open", "open")
 
 
+def test_several_items_are_ignored_at_once_or_not_at_all(loop: NluLoop) -> None:
+    noise, more, done = (add_item(loop, t) for t in ("嗯嗯嗯", "哦哦哦哦", "电费能分期交不"))
+    loop.label_item(done, "query_bill", actor="op")
+    before = nlu_data(loop)
+    with pytest.raises(LoopError, match=f"inbox item {done} is labelled, not open") as refused:
+        loop.ignore_items([noise, done], actor="op")
+    assert refused.value.kind == "conflict"
+    with pytest.raises(LoopError, match="no inbox item 999") as missing:
+        loop.ignore_items([noise, 999], actor="op")
+    assert missing.value.kind == "not_found"
+    assert item(loop, noise).status == "open"  # the refused batches changed nothing
+
+    assert loop.ignore_items([noise, more, noise], actor="op", actor_id=None) == [noise, more]
+    assert (item(loop, noise).status, item(loop, more).status) == ("ignored", "ignored")
+    assert nlu_data(loop) == before  # nothing is written into data/
+
+
 def nlu_data(loop: NluLoop) -> dict[str, str]:
     return {
         p.name: p.read_text(encoding="utf-8")
