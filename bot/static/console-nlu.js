@@ -232,6 +232,19 @@
     const count = inbox.selected.size;
     $("batch").hidden = count === 0;
     $("batch-count").textContent = String(count);
+    const picks = Array.from(document.querySelectorAll("#inbox .pick"));
+    $("pick-all-row").hidden = picks.length === 0;
+    $("pick-all").checked = picks.length > 0 && picks.every((box) => box.checked);
+  }
+
+  function pickAll(event) {
+    for (const box of document.querySelectorAll("#inbox .pick")) {
+      box.checked = event.target.checked;
+      const id = Number(box.dataset.id);
+      if (box.checked) inbox.selected.add(id);
+      else inbox.selected.delete(id);
+    }
+    renderBatch();
   }
 
   async function ignoreBatch() {
@@ -284,10 +297,10 @@
     // a selection is of items on the page shown, still open to labelling
     const shown = new Set(data.items.filter((i) => i.status === "open" || i.status === "ignored").map((i) => i.id));
     for (const id of Array.from(inbox.selected)) if (!shown.has(id)) inbox.selected.delete(id);
-    renderBatch();
     $("inbox").replaceChildren(
       ...(data.items.length ? data.items.map(inboxEntry) : [el("li", { class: "muted" }, "没有符合条件的样本")]),
     );
+    renderBatch();
     const page = Math.floor(inbox.offset / PAGE) + 1;
     const pages = Math.max(1, Math.ceil(data.total / PAGE));
     $("page-info").textContent = "第 " + page + " / " + pages + " 页";
@@ -731,6 +744,7 @@
   $("do-label").addEventListener("click", label);
   $("batch-label").addEventListener("click", labelBatch);
   $("batch-ignore").addEventListener("click", ignoreBatch);
+  $("pick-all").addEventListener("change", pickAll);
   $("batch-clear").addEventListener("click", () => {
     inbox.selected.clear();
     renderBatch();

@@ -187,6 +187,10 @@ def test_an_operator_labels_several_items_at_once(page: Page, stack: Stack) -> N
     expect(inbox.locator(".item-button")).to_have_count(3)
     batch = page.get_by_role("group", name="批量标注")
     expect(batch).to_be_hidden()
+    page.get_by_label("全选本页").check()
+    expect(batch.locator("#batch-count")).to_have_text("3")
+    page.get_by_label("全选本页").uncheck()
+    expect(batch).to_be_hidden()
     ids = {
         text: inbox.locator("li").filter(has_text=text).locator(".pick").get_attribute("data-id")
         for text in (METER, "你好", OTHER)
@@ -215,8 +219,9 @@ def test_an_operator_labels_several_items_at_once(page: Page, stack: Stack) -> N
     assert f"- {METER}" in written
     assert f"- {OTHER}" in written
 
-    # the rest is noise: ignored in one go
-    page.get_by_label(f"选中样本 #{ids['你好']}（批量标注）").check()
+    # the rest is noise: ignored in one go ("all on this page": the one left)
+    page.get_by_label("全选本页").check()
+    expect(batch.locator("#batch-count")).to_have_text("1")
     batch.get_by_role("button", name="批量忽略").click()
     expect(page.get_by_role("alert")).to_contain_text("1 条样本已忽略")
     expect(page.locator("#inbox-total")).to_have_text("0")
