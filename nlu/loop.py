@@ -237,10 +237,14 @@ class NluLoop:
         with self._errors():
             return self._tx(lambda s: nlu_inbox.get_item(s, item_id, settings=self.settings.inbox))
 
-    def _open_item(self, item_id: int) -> NluInboxItem:
+    def _item(self, item_id: int) -> NluInboxItem:
         item = self._tx(lambda s: s.get(NluInboxItem, item_id))
         if item is None:
             raise LoopError(f"no inbox item {item_id}", "not_found")
+        return item
+
+    def _open_item(self, item_id: int) -> NluInboxItem:
+        item = self._item(item_id)
         if item.status not in ("open", "ignored"):
             what = f" as {item.label_intent}" if item.label_intent else ""
             raise LoopError(
@@ -289,7 +293,7 @@ class NluLoop:
         into the item's text) and write the example into data/."""
         with self._errors():
             return self._annotate(
-                item_id,
+                self._open_item(item_id),
                 status="labelled",
                 intent=intent,
                 entities=entities,
@@ -311,9 +315,7 @@ class NluLoop:
         new one's, in one validated edit. Not for an item that created its intent (that intent
         would be left with no example): change data/ by hand."""
         with self._errors():
-            item = self._tx(lambda s: s.get(NluInboxItem, item_id))
-            if item is None:
-                raise LoopError(f"no inbox item {item_id}", "not_found")
+            item = self._item(item_id)
             old = OUT_OF_SCOPE if item.status == "out_of_scope" else item.label_intent
             if item.status not in ("labelled", "out_of_scope") or old is None:
                 why = (
@@ -326,18 +328,14 @@ class NluLoop:
                 )
             if intent == OUT_OF_SCOPE:
                 raise LoopError("relabel gives an item an intent; out_of_scope is not one")
-            spans = [EntitySpan.from_json(raw, item.text) for raw in entities]
-            return validated_edit(
-                self.settings,
-                lambda: datafile.relabel_example(self.settings, old, intent, item.text, spans),
-                validate=self.validate,
-                then=self._record(
-                    item_id,
-                    status="labelled",
-                    intent=intent,
-                    entities=spans,
-                    text=item.text,
-                    actor_id=actor_id,
+            return self._annotate(
+                item,
+                status="labelled",
+                intent=intent,
+                entities=entities,
+                actor_id=actor_id,
+                edit=lambda text, spans: datafile.relabel_example(
+                    self.settings, old, intent, text, spans
                 ),
             )
 
@@ -403,7 +401,7 @@ class NluLoop:
 
     def _annotate(
         self,
-        item_id: int,
+        item: NluInboxItem,
         *,
         status: str,
         intent: str | None,
@@ -411,15 +409,14 @@ class NluLoop:
         actor_id: int | None,
         edit: Callable[[str, list[EntitySpan]], EditResult],
     ) -> EditResult:
-        """Write the open item's example with `edit`, validate, record the annotation."""
-        item = self._open_item(item_id)
+        """Write the item's example with `edit`, validate, record the annotation."""
         spans = [EntitySpan.from_json(raw, item.text) for raw in entities]
         return validated_edit(
             self.settings,
             lambda: edit(item.text, spans),
             validate=self.validate,
             then=self._record(
-                item_id,
+                item.id,
                 status=status,
                 intent=intent,
                 entities=spans,
@@ -436,7 +433,7 @@ class NluLoop:
         with self._errors():
             if status == "out_of_scope":
                 return self._annotate(
-                    item_id,
+                    self._open_item(item_id),
                     status=status,
                     intent=None,
                     entities=(),
@@ -467,7 +464,7 @@ class NluLoop:
         the intent and its response utter_<name> in domain.yml, a rule in data/rules.yml."""
         with self._errors():
             return self._annotate(
-                item_id,
+                self._open_item(item_id),
                 status="new_intent",
                 intent=name,
                 entities=entities,
