@@ -247,46 +247,39 @@
     renderBatch();
   }
 
-  async function ignoreBatch() {
+  // POST the ticked items (with `extra`) to `path`; on success `done(data, count)` is the notice
+  async function batch(button, path, extra, busyText, done) {
     const items = Array.from(inbox.selected);
-    $("batch-ignore").disabled = true;
-    $("batch-status").textContent = "正在保存…";
-    const { status, data } = await api("POST", "/inbox/ignore", { items });
-    $("batch-ignore").disabled = false;
+    $(button).disabled = true;
+    $("batch-status").textContent = busyText;
+    const { status, data } = await api("POST", path, { items, ...extra });
+    $(button).disabled = false;
     if (status !== 200) {
       $("batch-status").textContent = errorText(data);
       return;
     }
     $("batch-status").textContent = "";
-    notice(items.length + " 条样本已忽略（不写入训练数据）。");
+    notice(done(data, items.length));
     inbox.selected.clear();
     renderBatch();
     if (current && items.includes(current.id)) closeItem();
     await loadInbox();
   }
 
-  async function labelBatch() {
+  function ignoreBatch() {
+    return batch("batch-ignore", "/inbox/ignore", {}, "正在保存…", (_data, count) => count + " 条样本已忽略（不写入训练数据）。");
+  }
+
+  function labelBatch() {
     const intent = $("batch-intent").value;
     if (!intent) {
       $("batch-status").textContent = "请先选择意图。";
       $("batch-intent").focus();
       return;
     }
-    const items = Array.from(inbox.selected);
-    $("batch-label").disabled = true;
-    $("batch-status").textContent = CHECKING;
-    const { status, data } = await api("POST", "/inbox/label", { items, intent });
-    $("batch-label").disabled = false;
-    if (status !== 200) {
-      $("batch-status").textContent = errorText(data);
-      return;
-    }
-    $("batch-status").textContent = "";
-    notice(items.length + " 条样本已标注为 " + intent + "：已写入 " + data.edit.files.join("、") + "。重新训练后生效。");
-    inbox.selected.clear();
-    renderBatch();
-    if (current && items.includes(current.id)) closeItem();
-    await loadInbox();
+    return batch("batch-label", "/inbox/label", { intent }, CHECKING, (data, count) =>
+      count + " 条样本已标注为 " + intent + "：已写入 " + data.edit.files.join("、") + "。重新训练后生效。",
+    );
   }
 
   async function loadInbox() {
