@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk.events import SlotSet
+from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
@@ -15,6 +16,7 @@ from actions.parsing import parse_billing_period
 from actions.texts import has_phrase, phrase
 from actions.verification import refuse_unverified
 from store.ids import mask_account
+from store.models import Account, Bill
 from store.services import accounts, bills, tickets
 
 _RESET = [SlotSet("pending_request", None), SlotSet("billing_period", None)]
@@ -52,6 +54,47 @@ def _slices_text(turn: Turn, explanation: Any) -> str:
     return "\n".join(lines)
 
 
+def _find_bill(turn: Turn, session: Session, account: Account) -> Bill | None:
+    """The bill asked for, else the latest. A month whose bill is not issued yet (early in the
+    month, '这个月') gets the latest bill with a note saying which month it is; a past month
+    with no bill gets the months that can be looked up."""
+    period = _requested_period(turn)
+    if period is None:
+        return bills.get_bill(session, account.id)
+    bill = bills.get_bill(session, account.id, period)
+    if bill is not None:
+        return bill
+    latest = bills.get_bill(session, account.id)
+    if latest is not None and period > latest.period:
+        turn.say("utter_bill_not_issued_yet", period=period, latest=latest.period)
+        return latest
+    months = load_assistant_config().bill_list_months
+    periods = [b.period for b in bills.recent(session, account.id, n=months)]
+    turn.say(
+        "utter_bill_not_found",
+        period=period,
+        periods="、".join(periods) or phrase("none", turn.language),
+    )
+    return None
+
+
+def _say_summary(turn: Turn, account: Account, bill: Bill, explanation: Any) -> None:
+    lang = turn.language
+    turn.say(
+        "utter_bill_summary",
+        period=explanation.period,
+        account=mask_account(account.account_no),
+        last=explanation.last_reading,
+        this=explanation.this_reading,
+        kwh=explanation.kwh,
+        estimated=phrase("estimated", lang) if bill.estimated_reading else "",
+        slices=_slices_text(turn, explanation),
+        total=money(explanation.total),
+        paid=phrase("paid" if explanation.paid else "unpaid", lang),
+        balance=money(account.balance),
+    )
+
+
 class ActionQueryBill(StoreAction):
     """Shows one bill with its tier split: the period asked for, else the latest."""
 
@@ -62,36 +105,13 @@ class ActionQueryBill(StoreAction):
         account_no = turn.verified_account_no()
         if account_no is None:
             return refuse_unverified(turn)
-        period = _requested_period(turn)
-        lang = turn.language
         with turn.session() as session:
             account = accounts.get_by_no(session, account_no)
             if account is None:
                 return refuse_unverified(turn)
-            bill = bills.get_bill(session, account.id, period)
-            if bill is None:
-                months = load_assistant_config().bill_list_months
-                periods = [b.period for b in bills.recent(session, account.id, n=months)]
-                turn.say(
-                    "utter_bill_not_found",
-                    period=period or "",
-                    periods="、".join(periods) or phrase("none", lang),
-                )
-                return _RESET
-            explanation = bills.explain(turn.settings, bill, account)
-            turn.say(
-                "utter_bill_summary",
-                period=explanation.period,
-                account=mask_account(account.account_no),
-                last=explanation.last_reading,
-                this=explanation.this_reading,
-                kwh=explanation.kwh,
-                estimated=phrase("estimated", lang) if bill.estimated_reading else "",
-                slices=_slices_text(turn, explanation),
-                total=money(explanation.total),
-                paid=phrase("paid" if explanation.paid else "unpaid", lang),
-                balance=money(account.balance),
-            )
+            bill = _find_bill(turn, session, account)
+            if bill is not None:
+                _say_summary(turn, account, bill, bills.explain(turn.settings, bill, account))
         return _RESET
 
 
@@ -117,27 +137,15 @@ class ActionBillDispute(StoreAction):
         account_no = turn.verified_account_no()
         if account_no is None:
             return refuse_unverified(turn)
-        period = _requested_period(turn)
         with turn.session() as session:
             account = accounts.get_by_no(session, account_no)
-            bill = bills.get_bill(session, account.id, period) if account else None
-            if account is None or bill is None:
-                turn.say("utter_bill_not_found", period=period or "", periods="")
+            if account is None:
+                return refuse_unverified(turn)
+            bill = _find_bill(turn, session, account)
+            if bill is None:
                 return _RESET
             explanation = bills.explain(turn.settings, bill, account)
-            turn.say(
-                "utter_bill_summary",
-                period=explanation.period,
-                account=mask_account(account.account_no),
-                last=explanation.last_reading,
-                this=explanation.this_reading,
-                kwh=explanation.kwh,
-                estimated=phrase("estimated", turn.language) if bill.estimated_reading else "",
-                slices=_slices_text(turn, explanation),
-                total=money(explanation.total),
-                paid=phrase("paid" if explanation.paid else "unpaid", turn.language),
-                balance=money(account.balance),
-            )
+            _say_summary(turn, account, bill, explanation)
             turn.say(
                 "utter_bill_explanation",
                 reasons=_reasons_text(turn, list(explanation.reasons)),

@@ -32,6 +32,9 @@ class AssistantConfig:
     outage_horizon_days: int
     bill_list_months: int
     intent_labels: dict[str, IntentLabel]
+    person_words: tuple[str, ...]
+    complaint_opening_words: tuple[str, ...]
+    min_story_chars: int
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -49,6 +52,14 @@ def _positive_int(data: dict[str, Any], path: Path, section: str, key: str) -> i
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ConfigError(f"{path}: {section}.{key} must be a positive integer, got {value!r}")
     return value
+
+
+def _words(data: dict[str, Any], path: Path, section: str, key: str) -> tuple[str, ...]:
+    value = (data.get(section) or {}).get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(w, str) for w in value):
+        raise ConfigError(f"{path}: {section}.{key} must be a non-empty list of strings")
+    # longest first, so removing '我要投诉' happens before '投诉'
+    return tuple(sorted((w.lower() for w in value), key=len, reverse=True))
 
 
 @lru_cache(maxsize=4)
@@ -71,4 +82,7 @@ def load_assistant_config(conf_dir: Path | None = None) -> AssistantConfig:
         outage_horizon_days=_positive_int(data, path, "outages", "horizon_days"),
         bill_list_months=_positive_int(data, path, "bills", "list_months"),
         intent_labels=labels,
+        person_words=_words(data, path, "complaints", "person_words"),
+        complaint_opening_words=_words(data, path, "complaints", "opening_words"),
+        min_story_chars=_positive_int(data, path, "complaints", "min_story_chars"),
     )

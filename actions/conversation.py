@@ -3,13 +3,17 @@ leaving a form halfway, and replies to input that is not a question at all."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 
 from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
+from actions.texts import phrase
+from store.configuration.service import hours_label, on_duty
 from store.services import handoff
 
 _WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
@@ -69,29 +73,84 @@ def transcript(turn: Turn, limit: int = 50) -> list[dict[str, Any]]:
     return lines[-limit:]
 
 
+#: the entity of the off-hours buttons: 'callback' (staff phone back) or 'message' (queued
+#: for the next shift)
+OPTION_ENTITY = "handoff_option"
+#: metadata the gateway adds to each message: whether its handoff desk has agents on duty now
+ON_DUTY_KEY = "agents_on_duty"
+
+
+def agents_on_duty(turn: Turn) -> bool:
+    """The gateway says (it queues by the same schedule); without a gateway, conf/service.yml."""
+    metadata = turn.tracker.latest_message.get("metadata") or {}
+    if isinstance(metadata.get(ON_DUTY_KEY), bool):
+        return bool(metadata[ON_DUTY_KEY])
+    local = turn.now().astimezone(ZoneInfo(turn.settings.timezone))
+    return on_duty(turn.settings.service.agent_hours, local)
+
+
+def agent_hours_text(turn: Turn) -> str:
+    return hours_label(turn.settings.service.agent_hours, turn.language)
+
+
+def off_hours_buttons(turn: Turn) -> list[dict[str, str]]:
+    def option(value: str) -> str:
+        return "/request_human" + json.dumps({OPTION_ENTITY: value})
+
+    return [
+        {"title": phrase("handoff_callback", turn.language), "payload": option("callback")},
+        {"title": phrase("handoff_message", turn.language), "payload": option("message")},
+        {"title": phrase("handoff_no_thanks", turn.language), "payload": "/deny"},
+    ]
+
+
 class ActionRequestHuman(StoreAction):
+    """One answer to '转人工': in agents' hours the request is queued; outside them the customer
+    hears so first, with the hours, and chooses a call-back or a message for the next shift
+    (queued only then), or nothing."""
+
     def name(self) -> str:
         return "action_request_human"
 
     def act(self, turn: Turn) -> Events:
-        reason = "fallback" if (turn.slot("fallback_count") or 0) else "customer_request"
-        with turn.session() as session:
-            request = handoff.record_request(
-                session,
-                sender_id=turn.sender_id,
-                channel=turn.channel,
-                reason=reason,
-                transcript=transcript(turn),
-                now=turn.now(),
-            )
-            request_id = request.id
-        hours = turn.settings.service.hours_text
+        return request_person(turn)
+
+
+def request_person(turn: Turn) -> Events:
+    """'转人工' (or a complaint that asks for a person): see ActionRequestHuman."""
+    option = turn.entity(OPTION_ENTITY)
+    on_duty_now = agents_on_duty(turn)
+    if option == "callback":
+        # the contact form asks for a phone unless one is known, then opens the ticket
+        return [
+            SlotSet("fallback_count", 0.0),
+            SlotSet("feedback_type", "callback"),
+            FollowupAction("contact_form"),
+        ]
+    if not on_duty_now and option != "message":
         turn.say(
-            "utter_handoff_requested",
-            request_id=request_id,
-            hours=turn.label(*hours),
+            "utter_handoff_off_hours",
+            hours=agent_hours_text(turn),
+            buttons=off_hours_buttons(turn),
         )
         return [SlotSet("fallback_count", 0.0)]
+    reason = "fallback" if (turn.slot("fallback_count") or 0) else "customer_request"
+    with turn.session() as session:
+        request = handoff.record_request(
+            session,
+            sender_id=turn.sender_id,
+            channel=turn.channel,
+            reason=reason,
+            transcript=transcript(turn),
+            now=turn.now(),
+        )
+        request_id = request.id
+    if on_duty_now:
+        turn.say("utter_handoff_requested", request_id=request_id)
+    else:
+        hours = agent_hours_text(turn)
+        turn.say("utter_handoff_message_left", request_id=request_id, hours=hours)
+    return [SlotSet("fallback_count", 0.0)]
 
 
 class ActionFallbackOptions(StoreAction):
@@ -106,7 +165,8 @@ class ActionFallbackOptions(StoreAction):
         config = load_assistant_config()
         misses = int(turn.slot("fallback_count") or 0)
         if misses >= config.misses_before_human:
-            turn.say("utter_fallback_human")
+            # a person is offered, never imposed: queued only when the customer presses it
+            turn.say("utter_fallback_human", hours=agent_hours_text(turn))
             return []
         ranking = turn.tracker.latest_message.get("intent_ranking") or []
         buttons = []

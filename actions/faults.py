@@ -20,6 +20,7 @@ from actions.base import Events, StoreAction, Turn
 from actions.formatting import duration, echo, local_time
 from actions.forms_common import (
     extract_address,
+    in_worker,
     turn_of,
     validate_address,
     validate_phone,
@@ -27,7 +28,8 @@ from actions.forms_common import (
     without_known,
 )
 from actions.texts import phrase
-from store.services import accounts, areas, tickets
+from store.models import Outage
+from store.services import accounts, areas, outages, tickets
 
 _ONLY_ME = ("只有我家", "就我家", "我家", "only my", "just my", "跳闸", "tripped")
 
@@ -43,17 +45,17 @@ class ValidateFaultForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        return without_known(turn_of(dispatcher, tracker, domain), domain_slots)
+        return await in_worker(dispatcher, tracker, domain, _fault_slots, domain_slots)
 
     async def extract_service_address(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return extract_address(turn_of(dispatcher, tracker, domain))
+        return await in_worker(dispatcher, tracker, domain, extract_address)
 
     async def validate_service_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_address(turn_of(dispatcher, tracker, domain), value, strict=True)
+        return await in_worker(dispatcher, tracker, domain, _fault_address, value)
 
     async def validate_fault_scope(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -65,6 +67,52 @@ class ValidateFaultForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return validate_phone(turn_of(dispatcher, tracker, domain), value)
+
+
+def _fault_slots(turn: Turn, domain_slots: list[str]) -> list[str]:
+    slots = without_known(turn, domain_slots)
+    if "fault_scope" in slots and not turn.slot("fault_scope") and _known_outage(turn):
+        # the whole area is out and we know why: "only my house?" is not a question to ask
+        slots = [s for s in slots if s != "fault_scope"]
+    return slots
+
+
+def _fault_address(turn: Turn, value: Any) -> dict[str, Any]:
+    """The address matched to an area; the area's known outage is told at once."""
+    result = validate_address(turn, value, strict=True)
+    if result.get("service_area"):
+        # validated only in the turn the address is given (rasa-sdk validates the slots set
+        # in this turn), so it is said once
+        _announce_known_outage(turn, str(result["service_area"]))
+    return result
+
+
+def _known_outage(turn: Turn, area_code: str | None = None) -> Outage | None:
+    code = area_code or str(turn.slot("service_area") or "")
+    if not code:
+        return None
+    with turn.session() as session:
+        area = areas.get_by_code(session, code)
+        outage = outages.active_for_area(session, area.id, turn.now()) if area else None
+        if outage is not None:
+            session.expunge(outage)
+        return outage
+
+
+def _announce_known_outage(turn: Turn, area_code: str) -> None:
+    """Right after the address: the outage we already know of there, before anything else is
+    asked (the report is still taken, so the customer is told when power is back)."""
+    outage = _known_outage(turn, area_code)
+    if outage is None:
+        return
+    tz = turn.settings.timezone
+    turn.say(
+        "utter_fault_known_outage",
+        outage_kind=phrase(f"outage_{outage.kind}", turn.language),
+        outage_no=outage.outage_no,
+        cause=outage.cause,
+        expected=local_time(outage.expected_restore_at, tz) if outage.expected_restore_at else "-",
+    )
 
 
 def _description(turn: Turn) -> str:
@@ -80,7 +128,7 @@ class ActionSubmitFault(StoreAction):
         tz = turn.settings.timezone
         lang = turn.language
         with turn.session() as session:
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             area = areas.get_by_code(session, str(turn.slot("service_area") or ""))
             if area is None:  # the form guarantees a matched area; be safe anyway
@@ -154,7 +202,7 @@ class ActionReportHazard(StoreAction):
         address = turn.entity("address") or turn.slot("service_address")
         with turn.session() as session:
             area = areas.match_area(session, str(address or text))
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             ticket = tickets.create_ticket(
                 session,
@@ -188,7 +236,7 @@ class ValidateHazardLocationForm(FormValidationAction):
     async def validate_service_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_address(turn_of(dispatcher, tracker, domain), value, strict=False)
+        return await in_worker(dispatcher, tracker, domain, validate_address, value, strict=False)
 
 
 class ActionUpdateHazardLocation(StoreAction):

@@ -13,8 +13,11 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.base import Events, StoreAction, Turn
+from actions.config import load_assistant_config
+from actions.conversation import request_person
 from actions.forms_common import (
     extract_address,
+    in_worker,
     turn_of,
     validate_address,
     validate_phone,
@@ -28,17 +31,54 @@ FEEDBACK_TICKET = {
     "file_complaint": "complaint",
     "give_suggestion": "suggestion",
     "give_praise": "praise",
+    "callback": "callback",
 }
-_NEEDS = {"meter_issue": ["service_address", "contact_phone"], "file_complaint": ["contact_phone"]}
+_NEEDS = {
+    "meter_issue": ["service_address", "contact_phone"],
+    "file_complaint": ["issue_text", "contact_phone"],
+    "callback": ["contact_phone"],
+}
+
+
+#: feedback_type of a complaint that asked for a person: the contact form asks nothing and
+#: nothing is submitted (the gateway's complaint trigger reads it too: bot/handoff/triggers)
+HANDOFF = "handoff"
+
+
+def asks_for_person(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in load_assistant_config().person_words)
+
+
+def complaint_story(text: str) -> str | None:
+    """The complaint's own words when the message says what happened ('我要投诉抢修态度差'),
+    None when it is only the wish to complain ('我要投诉')."""
+    config = load_assistant_config()
+    rest = text.lower()
+    for word in config.complaint_opening_words:
+        rest = rest.replace(word, " ")
+    rest = "".join(ch for ch in rest if ch.isalnum())
+    return text.strip() if len(rest) >= config.min_story_chars else None
 
 
 class ActionStartFeedback(StoreAction):
+    """Sets what the contact form is for. A complaint first hears an apology and 'what
+    happened?' unless the message already says it; an explicit request for a person inside a
+    complaint is honoured (the same answer as '转人工')."""
+
     def name(self) -> str:
         return "action_start_feedback"
 
     def act(self, turn: Turn) -> Events:
         kind = turn.intent if turn.intent in FEEDBACK_TICKET else turn.slot("feedback_type")
-        return [SlotSet("feedback_type", kind)]
+        if kind != "file_complaint":
+            return [SlotSet("feedback_type", kind)]
+        if asks_for_person(turn.text):
+            return [*request_person(turn), SlotSet("feedback_type", HANDOFF)]
+        story = complaint_story(turn.text)
+        if story is None:
+            turn.say("utter_complaint_sorry")
+        return [SlotSet("feedback_type", kind), SlotSet("issue_text", story)]
 
 
 class ValidateContactForm(FormValidationAction):
@@ -52,26 +92,38 @@ class ValidateContactForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        turn = turn_of(dispatcher, tracker, domain)
-        needed = _NEEDS.get(str(tracker.get_slot("feedback_type")), [])
-        if turn.verified_account_no():
-            needed = [s for s in needed if s != "service_address"]  # the account's address
-        return without_known(turn, needed)
+        return await in_worker(dispatcher, tracker, domain, _contact_slots)
 
     async def extract_service_address(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return extract_address(turn_of(dispatcher, tracker, domain))
+        return await in_worker(dispatcher, tracker, domain, extract_address)
 
     async def validate_service_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_address(turn_of(dispatcher, tracker, domain), value, strict=True)
+        return await in_worker(dispatcher, tracker, domain, validate_address, value, strict=True)
+
+    async def validate_issue_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        limit = load_assistant_config().description_max_chars
+        text = " ".join(str(value or "").split())[:limit]
+        return {"issue_text": text or None}
 
     async def validate_contact_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return validate_phone(turn_of(dispatcher, tracker, domain), value)
+
+
+def _contact_slots(turn: Turn) -> list[str]:
+    needed = _NEEDS.get(str(turn.slot("feedback_type")), [])
+    if turn.slot("issue_text"):
+        needed = [s for s in needed if s != "issue_text"]
+    if turn.verified_account_no():
+        needed = [s for s in needed if s != "service_address"]  # the account's address
+    return without_known(turn, needed)
 
 
 class ActionSubmitFeedback(StoreAction):
@@ -82,10 +134,12 @@ class ActionSubmitFeedback(StoreAction):
 
     def act(self, turn: Turn) -> Events:
         kind = str(turn.slot("feedback_type") or "give_suggestion")
+        if kind == HANDOFF:
+            return _reset()  # the customer asked for a person: action_start_feedback answered
         ticket_type = FEEDBACK_TICKET.get(kind, "suggestion")
         c = turn.settings.commitments
         with turn.session() as session:
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             if ticket_type == "complaint":
                 mine = (

@@ -27,6 +27,8 @@ from bot.timing import waiting_for_rasa
 log = logging.getLogger(__name__)
 
 MESSAGE_KEY = "gateway_message_id"
+#: metadata of each message: whether agents are on duty (actions.conversation reads it)
+ON_DUTY_KEY = "agents_on_duty"
 """Metadata key carrying the gateway's id of the customer message: it is stored with the user
 event in Rasa's tracker, which is how a turn is found there again (intent, idempotent retry)."""
 

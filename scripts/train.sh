@@ -5,6 +5,11 @@
 . "$(dirname "$0")/lib.sh"
 
 SOURCE="$MODEL_DIR/current.source"
+# one training at a time: a second `make train` (or a test fixture calling this script) waits for
+# the first, then finds the model up to date instead of training the same model beside it
+mkdir -p "$MODEL_DIR"
+exec 9>"$MODEL_DIR/.train.lock"
+flock 9
 if [ "${FORCE:-0}" != "1" ] && [ -f "$MODEL" ] && [ -f "$SOURCE" ]; then
   # operators deployed (or rolled back to) this model from the registry, behind the regression
   # guard: a training here would replace it without one

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from store.config import Settings
 from store.demodata.applications import ApplicationMaker, build_applications
 from store.demodata.bills import BillPlan, last_periods, make_bills
+from store.demodata.featured import renumber_featured
 from store.demodata.outages import make_outages
 from store.demodata.people import PeopleFactory, random_account
 from store.demodata.ticket_set import build_tickets
@@ -219,6 +220,7 @@ def seed(
     maker = ApplicationMaker(session, settings, rng, now, pool, factory)
     build_applications(maker, demo["3303301000004"])
     session.flush()
+    renumber_featured(session, zhao=demo["3303301000004"], chen=demo["3301000005"])
 
     def count(model: type[Base]) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)

@@ -11,11 +11,10 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from store.configuration.service import OpeningHours
+from store.configuration.service import OpeningHours, hours_label, load_agent_hours, on_duty
 from store.configuration.yamlfile import ConfigError, Label, Node, read_yaml
 
 FILE_NAME = "handoff.yml"
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 TEXT_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -67,6 +66,8 @@ class HandoffConfig:
     comment_window: timedelta
     watch_interval: float
     leave_words: tuple[str, ...]
+    question_marks: tuple[str, ...]
+    request_words: tuple[str, ...]
     yes_words: tuple[str, ...]
     no_words: tuple[str, ...]
     texts: Mapping[str, Label]
@@ -76,25 +77,16 @@ class HandoffConfig:
         template = label.en if language == "en" else label.zh
         return template.format_map(dict(values)).strip()
 
+    def reads_as_comment(self, text: str) -> bool:
+        """A survey comment, not a question or a new request for the assistant."""
+        lowered = f"{text.strip().lower()} "
+        return not any(w in lowered for w in (*self.question_marks, *self.request_words))
+
     def in_service_hours(self, moment: datetime) -> bool:
-        local = moment.astimezone(self.timezone)
-        return any(
-            local.weekday() in h.weekdays and h.opens <= local.time() < h.closes for h in self.hours
-        )
+        return on_duty(self.hours, moment.astimezone(self.timezone))
 
     def hours_text(self, language: str | None) -> str:
-        names_en = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-        names_zh = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-        names = names_en if language == "en" else names_zh
-        parts = []
-        for h in self.hours:
-            days = h.weekdays
-            if len(days) > 1 and list(days) == list(range(days[0], days[-1] + 1)):
-                label = f"{names[days[0]]}-{names[days[-1]]}"
-            else:
-                label = "/".join(names[d] for d in days)
-            parts.append(f"{label} {h.opens:%H:%M}-{h.closes:%H:%M}")
-        return ", ".join(parts) if language == "en" else "，".join(parts)
+        return hours_label(self.hours, language)
 
 
 def _label(node: Node, allowed: frozenset[str]) -> Label:
@@ -110,14 +102,6 @@ def _label(node: Node, allowed: frozenset[str]) -> Label:
                 f"{node.path}: {node.key}.{language}: unknown placeholder {{{unknown[0]}}}"
             )
     return label
-
-
-def _hours(node: Node) -> OpeningHours:
-    days = tuple(_WEEKDAYS.index(d.choice(_WEEKDAYS)) for d in node["days"].as_list())
-    opens, closes = node["open"].as_time(), node["close"].as_time()
-    if closes <= opens:
-        node["close"].fail(f"a time after {opens:%H:%M}")
-    return OpeningHours(days, opens, closes)
 
 
 def _words(node: Node) -> tuple[str, ...]:
@@ -150,13 +134,15 @@ def load_handoff_config(conf_dir: Path) -> HandoffConfig:
         triggers=triggers,
         auto_assign=root["auto_assign"].as_bool(),
         timezone=tz,
-        hours=tuple(_hours(n) for n in root["hours"].as_list()),
+        hours=load_agent_hours(read_yaml(Path(conf_dir) / "service.yml")),
         wait_limit=timedelta(minutes=root["wait_limit_minutes"].as_int()),
         abandon_after=timedelta(minutes=root["abandon_after_minutes"].as_int()),
         survey_window=timedelta(minutes=root["survey_window_minutes"].as_int()),
         comment_window=timedelta(minutes=root["comment_window_minutes"].as_int()),
         watch_interval=float(root["watch_interval_seconds"].as_int()),
         leave_words=_words(root["leave_words"]),
+        question_marks=_words(root["question_marks"]),
+        request_words=_words(root["request_words"]),
         yes_words=_words(root["yes_words"]),
         no_words=_words(root["no_words"]),
         texts=MappingProxyType(texts),

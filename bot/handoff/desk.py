@@ -288,6 +288,10 @@ class HandoffDesk:
 
     # --- queries for the console ----------------------------------------------------------
 
+    def agents_on_duty(self) -> bool:
+        """Whether agents answer chats now (conf/service.yml agent_hours)."""
+        return self.config.in_service_hours(self.clock())
+
     async def view(self, handoff_id: int) -> HandoffView:
         return await self._run(lambda s: HandoffView.of(handoffs.get(s, handoff_id)))
 
@@ -360,7 +364,9 @@ class HandoffDesk:
             outcome.replies.append(self._reply("queued", language, position=position))
         notice: str | None = None
         if not self.config.in_service_hours(now):
-            notice = "out_of_hours"
+            # a customer who asked for a person outside the hours was told so by the assistant
+            # and chose to leave a message: no second, contradicting notice
+            notice = None if reason == "request_human" else "out_of_hours"
         elif not (
             self.config.auto_assign and self._auto_assign_one(session, handoff, outcome, now)
         ) and not handoffs.available_agents(session):
@@ -538,7 +544,8 @@ class HandoffDesk:
         now: datetime,
     ) -> GateResult:
         """After a handoff (`latest`, the conversation's last) ended, inside its survey window
-        (`_survey_open`): a 1-5 rating (button or bare digit), then one comment."""
+        (`_survey_open`): a 1-5 rating (button or bare digit), then one comment. A question or
+        a new request after the rating ('明天停电吗') is not a comment: the assistant answers it."""
         language = conversation.language
         given = session.scalars(
             select(Rating).where(Rating.handoff_id == latest.id).order_by(Rating.id.desc())
@@ -564,6 +571,7 @@ class HandoffDesk:
             and text.strip()
             and not text.strip().startswith("/")
             and now - given.created_at <= self.config.comment_window
+            and self.config.reads_as_comment(text)
         ):
             given.comment = text.strip()[:1000]
             session.flush()
@@ -640,7 +648,7 @@ class HandoffDesk:
                     {"handoff_id": None, "reason": "safety_hazard", "text": stored.text[:500]},
                     conversation_id=cid,
                 )
-        elif t.complaint and current in t.complaint_intents:
+        elif t.complaint and current in t.complaint_intents and not _person_asked(events):
             found = ("complaint", stored.text[:500])
         waiting = self._postponed.get(cid)
         if found is not None and (waiting is None or waiting[0] != "safety_hazard"):
@@ -935,6 +943,26 @@ def _waiting_request(session: Session, conversation_id: str) -> tuple[int | None
     if request is None:
         return None, None
     return request.id, f"{request.reason} (request #{request.id})"
+
+
+#: the slot the assistant sets when a complaint asked for a person (actions/feedback.py HANDOFF):
+#: the assistant has answered that request, in or outside agents' hours
+_PERSON_ASKED = ("feedback_type", "handoff")
+
+
+def _person_asked(events: list[Any]) -> bool:
+    """Whether this turn (the events after the last user message) answered a request for a
+    person made inside a complaint."""
+    for event in reversed(events):
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "slot" and (event.get("name"), event.get("value")) == (
+            _PERSON_ASKED
+        ):
+            return True
+    return False
 
 
 def _form_active(events: list[Any]) -> bool:

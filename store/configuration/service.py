@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from store.configuration.yamlfile import ConfigError, Label, Node
 
@@ -16,6 +16,27 @@ class OpeningHours:
     """0 = Monday, as `date.weekday()`."""
     opens: time
     closes: time
+
+
+def on_duty(hours: tuple[OpeningHours, ...], local: datetime) -> bool:
+    """Whether `local` (station time) falls inside one of the opening hours."""
+    return any(local.weekday() in h.weekdays and h.opens <= local.time() < h.closes for h in hours)
+
+
+def hours_label(hours: tuple[OpeningHours, ...], language: str | None) -> str:
+    """'周一-周五 08:30-17:30，周六 09:00-12:00' (or 'Mon-Fri 08:30-17:30, Sat 09:00-12:00')."""
+    names_en = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    names_zh = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+    names = names_en if language == "en" else names_zh
+    parts = []
+    for h in hours:
+        days = h.weekdays
+        if len(days) > 1 and list(days) == list(range(days[0], days[-1] + 1)):
+            label = f"{names[days[0]]}-{names[days[-1]]}"
+        else:
+            label = "/".join(names[d] for d in days)
+        parts.append(f"{label} {h.opens:%H:%M}-{h.closes:%H:%M}")
+    return ", ".join(parts) if language == "en" else "，".join(parts)
 
 
 @dataclass(frozen=True)
@@ -46,6 +67,8 @@ class Service:
     hall: Label
     opening_hours: tuple[OpeningHours, ...]
     hours_text: Label
+    agent_hours: tuple[OpeningHours, ...]
+    """When people answer chats: the one schedule the assistant and the gateway both tell."""
     hotline: str
     regulator_hotline: str
     payment_channels: tuple[PaymentChannel, ...]
@@ -80,6 +103,14 @@ def _holidays(node: Node) -> frozenset[date]:
     return frozenset(days)
 
 
+def load_agent_hours(root: Node) -> tuple[OpeningHours, ...]:
+    """conf/service.yml `agent_hours` (the gateway's handoff desk reads it too)."""
+    hours = tuple(_hours(n) for n in root["agent_hours"].as_list())
+    if not hours:
+        root["agent_hours"].fail("at least one entry")
+    return hours
+
+
 def load_service(root: Node) -> Service:
     channels = tuple(_channel(n) for n in root["payment_channels"].as_list())
     codes = [c.code for c in channels]
@@ -92,6 +123,7 @@ def load_service(root: Node) -> Service:
         hall=root["station"]["hall"].as_label(),
         opening_hours=tuple(_hours(n) for n in root["opening_hours"].as_list()),
         hours_text=root["hours_text"].as_label(),
+        agent_hours=load_agent_hours(root),
         hotline=root["hotlines"]["service"].as_str(),
         regulator_hotline=root["hotlines"]["regulator"].as_str(),
         payment_channels=channels,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from store.config import Settings
+from store.demodata.featured import CURRENT_OUTAGE, PLANNED_OUTAGE
 from store.models import Outage, ServiceArea
 
 
@@ -38,7 +39,7 @@ def make_outages(settings: Settings, areas: dict[str, ServiceArea], now: datetim
     notice = timedelta(days=settings.commitments.planned_notice_days)
     fault_start = now - timedelta(minutes=70)
     current = Outage(
-        outage_no=_number(fault_start, settings, 1),
+        outage_no=CURRENT_OUTAGE,  # a fixed number the docs can name (featured.py)
         kind="fault",
         area=areas["西河村"],
         cause="10kV西河线故障（树枝搭线跳闸），正在抢修",
@@ -48,7 +49,7 @@ def make_outages(settings: Settings, areas: dict[str, ServiceArea], now: datetim
     )
     start = _local(settings, now, 3, 8)
     planned = Outage(
-        outage_no=_number(start - notice, settings, 2),
+        outage_no=PLANNED_OUTAGE,
         kind="planned",
         area=areas["南塘村"],
         cause="10kV南塘线线路检修及配变更换（计划停电）",

@@ -17,6 +17,7 @@ import yaml
 from playwright.async_api import async_playwright, expect
 from sqlalchemy import select
 
+from store.conversation_refs import mask
 from store.db import make_engine, make_session_factory
 from store.models import Handoff, Rating, StaffUser
 from tests.browser import chromium_executable
@@ -24,6 +25,14 @@ from tests.e2e.conftest import ROOT, Gateway, Stack, _env, say
 from tests.fakes.telegram_api import FakeTelegram
 
 PASSWORD = "e2e-agent-password-1"
+ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def set_agent_hours(conf: Path, hours: list[dict[str, Any]]) -> None:
+    """conf/service.yml agent_hours of a test's copy of conf/."""
+    service = yaml.safe_load((conf / "service.yml").read_text(encoding="utf-8"))
+    service["agent_hours"] = hours
+    (conf / "service.yml").write_text(yaml.safe_dump(service, allow_unicode=True), "utf-8")
 
 
 @pytest.fixture
@@ -32,13 +41,9 @@ def gateway_env(tmp_path: Path, e2e_stack: Stack) -> dict[str, str]:
     conf = tmp_path / "conf"
     shutil.copytree(ROOT / "conf", conf)
     handoff = yaml.safe_load((conf / "handoff.yml").read_text(encoding="utf-8"))
-    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    handoff.update(
-        hours=[{"days": days, "open": "00:00", "close": "23:59"}],
-        auto_assign=False,
-        watch_interval_seconds=1,
-    )
+    handoff.update(auto_assign=False, watch_interval_seconds=1)
     (conf / "handoff.yml").write_text(yaml.safe_dump(handoff, allow_unicode=True), "utf-8")
+    set_agent_hours(conf, [{"days": ALL_DAYS, "open": "00:00", "close": "23:59"}])
     return {"CONF_DIR": str(conf), "DEMO_AGENT_PASSWORD": PASSWORD}
 
 
@@ -76,7 +81,12 @@ async def test_agent_takes_over_and_hands_back(
             await expect(page.locator("#live")).to_have_text("实时连接正常")
 
             # the queued chat, with the bot's part and what NLU made of the customer's words
-            item = page.locator("#queue .item-button").filter(has_text=conversation)
+            # the queue shows the masked id and the customer's last words (other tests' chats may wait too)
+            item = (
+                page.locator("#queue .item-button")
+                .filter(has_text=mask(conversation))
+                .filter(has_text="我要转人工")
+            )
             await item.click()
             transcript = page.locator("#transcript")
             await expect(transcript.locator(".msg-customer .msg-text").first).to_have_text(

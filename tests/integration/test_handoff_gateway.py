@@ -4,7 +4,8 @@ tickets, abandonment, auto-assignment and the survey."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,6 +121,29 @@ def the_handoff(factory: sessionmaker[Session], conversation_id: str = CID) -> H
         return rows[-1]
 
 
+def requesting_person(
+    factory: sessionmaker[Session], trigger: str, reply: str, now: datetime
+) -> Callable[[str, str, dict[str, Any]], list[dict[str, Any]]]:
+    """A fake Rasa answer that does what action_request_human does for a message containing
+    `trigger`: records a waiting request and says `reply` (with the request's {id})."""
+
+    def responder(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        if trigger not in text:
+            return default_responder(sender, text, metadata)
+        with unit_of_work(factory) as session:
+            request = handoff_requests.record_request(
+                session,
+                sender_id=sender,
+                channel="fake",
+                reason="customer_request",
+                transcript=[],
+                now=now,
+            )
+        return [{"recipient_id": sender, "text": reply.format(id=request.id)}]
+
+    return responder
+
+
 def handoff_count(factory: sessionmaker[Session]) -> int:
     with unit_of_work(factory) as session:
         return len(list(session.scalars(select(Handoff.id))))
@@ -226,21 +250,9 @@ async def test_resolve_bare_digit_rating(
 async def test_request_human_from_the_action_server_queues_the_chat(
     gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
 ) -> None:
-    def responder(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        if "转人工" not in text:
-            return default_responder(sender, text, metadata)
-        with unit_of_work(session_factory) as session:  # what action_request_human does
-            request = handoff_requests.record_request(
-                session,
-                sender_id=sender,
-                channel="fake",
-                reason="customer_request",
-                transcript=[],
-                now=IN_HOURS,
-            )
-        return [{"recipient_id": sender, "text": f"已为您转人工，排队号 {request.id}"}]
-
-    rasa.responder = responder
+    rasa.responder = requesting_person(
+        session_factory, "转人工", "已为您转人工，排队号 {id}", IN_HOURS
+    )
     events = gw.router.events.subscribe(("handoff_changed", "queue_changed"))
     result = await gw.router.handle(message("我要转人工"))
     # the bot's own words, then (nobody on duty) the offer of a callback
@@ -261,9 +273,15 @@ async def test_request_human_from_the_action_server_queues_the_chat(
     assert handoff_count(session_factory) == 1
 
 
-async def test_two_fallbacks_in_a_row_queue_the_chat(
+def with_triggers(gw: Harness, **changes: Any) -> None:
+    config = desk(gw).config
+    desk(gw).config = replace(config, triggers=replace(config.triggers, **changes))
+
+
+async def test_two_fallbacks_in_a_row_queue_the_chat_when_configured(
     gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
 ) -> None:
+    with_triggers(gw, fallback_in_a_row=2)  # off in the shipped conf/handoff.yml
     add_agent(session_factory, "agent1", availability="away")
     await gw.router.handle(message("嗯嗯嗯"))
     await gw.router.handle(message("你好"))  # understood: the count starts again
@@ -275,6 +293,92 @@ async def test_two_fallbacks_in_a_row_queue_the_chat(
     assert texts(second.replies)[0] == "收到：哦哦哦"
     assert "已为您转接人工客服" in second.replies[1].text
     assert "没有空闲的客服" in second.replies[2].text  # the only agent is away
+
+
+async def test_misses_in_a_row_never_queue_with_the_shipped_configuration(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """Issue 13: two messages the bot did not understand used to put the customer into the
+    queue unasked; now the assistant offers a person (buttons) and queues only on a yes."""
+    add_agent(session_factory, "agent1")
+    for text in ("嗯嗯嗯", "啊这", "哦哦哦", "呃呃"):
+        result = await gw.router.handle(message(text))
+        assert texts(result.replies) == [f"收到：{text}"]  # only the bot's own answer
+    assert handoff_count(session_factory) == 0
+
+
+async def test_rasa_hears_whether_agents_are_on_duty(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """The assistant answers '转人工' by the schedule the desk queues by (one set of hours)."""
+    seen: list[Any] = []
+
+    def responder(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        seen.append(metadata.get("agents_on_duty"))
+        return default_responder(sender, text, metadata)
+
+    rasa.responder = responder
+    await gw.router.handle(message("你好"))
+    clock.at = OUT_OF_HOURS
+    await gw.router.handle(message("你好"))
+    assert seen == [True, False]
+
+
+async def test_a_message_left_out_of_hours_is_queued_without_a_second_notice(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """Issue 13: '转人工' on a Sunday evening got a promise and then its contradiction. The
+    assistant now says it is outside the hours and offers a call-back or a message; when the
+    customer leaves a message (the action records the request), the desk queues it quietly."""
+    clock.at = OUT_OF_HOURS
+
+    rasa.responder = requesting_person(
+        session_factory, "handoff_option", "已为您留言（受理号{id}）", OUT_OF_HOURS
+    )
+    left = await gw.router.handle(message('/request_human{"handoff_option": "message"}'))
+    assert len(left.replies) == 1, texts(left.replies)
+    assert left.replies[0].text.startswith("已为您留言")
+    h = the_handoff(session_factory)
+    assert (h.state, h.reason, h.customer_notice) == ("queued", "request_human", None)
+
+
+async def test_a_question_after_the_survey_rating_reaches_the_assistant(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """Issue 13: a question asked after rating the agent was swallowed as the survey comment."""
+    agent = add_agent(session_factory, "agent1")
+    await gw.router.handle(message("你好"))
+    view = await desk(gw).request(CID, reason="agent_initiated")
+    await desk(gw).return_to_bot(view.id, agent.id)
+    rated = await gw.router.handle(message("5"))
+    assert "感谢您的评价（5分）" in rated.replies[0].text
+    asked = rasa.requests
+    question = await gw.router.handle(message("明天停电吗"))
+    assert texts(question.replies) == ["收到：明天停电吗"]  # answered by the assistant
+    assert rasa.requests == asked + 1
+    request = await gw.router.handle(message("西河村停电了"))
+    assert texts(request.replies) == ["收到：西河村停电了"]
+    comment = await gw.router.handle(message("客服态度很好"))
+    assert texts(comment.replies) == ["收到您的意见，谢谢！"]
+    with unit_of_work(session_factory) as session:
+        assert session.scalars(select(Rating.comment)).one() == "客服态度很好"
+
+
+async def test_a_complaint_that_asked_for_a_person_is_not_queued_twice(
+    gw: Harness, rasa: FakeRasa, clock: Clock, session_factory: sessionmaker[Session]
+) -> None:
+    """'我要投诉，转人工' out of hours: the assistant answered the request for a person (its
+    offer); the complaint trigger must not queue the chat behind its back."""
+    clock.at = OUT_OF_HOURS
+
+    def responder(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        rasa.trackers[sender].append({"event": "slot", "name": "feedback_type", "value": "handoff"})
+        return [{"recipient_id": sender, "text": "现在不是人工客服时间"}]
+
+    rasa.responder = responder
+    result = await gw.router.handle(message("我要投诉，转人工"))
+    assert texts(result.replies) == ["现在不是人工客服时间"]
+    assert handoff_count(session_factory) == 0
 
 
 async def test_ordinary_turns_never_read_the_whole_conversation(
@@ -405,7 +509,8 @@ async def test_out_of_hours_notice_and_keep_waiting(
     add_agent(session_factory, "agent1")
     clock.at = OUT_OF_HOURS
     await gw.router.handle(message("你好"))
-    view = await desk(gw).request(CID, reason="request_human")
+    # (a customer's own request out of hours is answered by the assistant's offer instead)
+    view = await desk(gw).request(CID, reason="complaint")
     assert (view.state, view.customer_notice) == ("queued", "out_of_hours")  # no auto-assign
     assert "现在不是人工客服时间" in gw.channel.texts()[-1]
     keep = await gw.router.handle(message("继续等"))

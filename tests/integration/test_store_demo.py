@@ -167,3 +167,38 @@ def test_bills_cover_twelve_months(
         assert count(Account.prepaid.is_(True)) > 10
         assert count(Account.household_size >= 5) > 10
         assert count(Account.supply_status == "disconnected") >= 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("days_later", [0, 137])
+def test_the_documented_numbers_exist_whatever_the_day_of_seeding(
+    session_factory: sessionmaker[Session], settings: Settings, now: datetime, days_later: int
+) -> None:
+    """README.md and docs/ name demo numbers; they must exist after a seed on any date."""
+    from store.demodata.featured import (
+        CURRENT_OUTAGE,
+        OPEN_REPAIRS,
+        PLANNED_OUTAGE,
+        ZHAO_APPLICATION,
+    )
+
+    with unit_of_work(session_factory) as session:
+        if demo.has_data(session):
+            demo.reset(session)
+        demo.seed(session, settings, now=now + timedelta(days=days_later))
+    with unit_of_work(session_factory) as session:
+        app = applications.get_by_no(session, ZHAO_APPLICATION)
+        assert app is not None
+        assert app.type == "new_connection"
+        assert app.account is not None
+        assert app.account.account_no == "3303301000004"
+        for village, status, number in OPEN_REPAIRS:
+            ticket = tickets.get_by_no(session, number)
+            assert ticket is not None, number
+            assert (ticket.area.name if ticket.area else None, ticket.status) == (village, status)
+        current = outages.get_by_no(session, CURRENT_OUTAGE)
+        assert current is not None
+        assert current.area.name == "西河村"
+        planned = outages.get_by_no(session, PLANNED_OUTAGE)
+        assert planned is not None
+        assert planned.area.name == "南塘村"

@@ -19,7 +19,16 @@ from store.i18n import detect_language, pick
         ("3301000001", "en", "en"),  # digits carry no language: keep the previous one
         ("3301000001", "zh", "zh"),
         ("👍👍", "en", "en"),
-        ("ok", "zh", "en"),
+        # a lone 'ok' or 'hi' is typed inside Chinese chats too: it keeps the language
+        ("ok", "zh", "zh"),
+        ("ok", "en", "en"),
+        ("hello", "zh", "en"),
+        # keyboard mashing and emoji say nothing about the language (issue 13)
+        ("asdfgh", "zh", "zh"),
+        ("asdfgh 😀", "zh", "zh"),
+        ("qwrtzx", "en", "en"),
+        ("my lights are off", "zh", "en"),
+        ('/rate_service{"rating": 4}', "zh", "zh"),  # a button press carries no language
         ("我的account number是3301000001", "en", "zh"),  # any Chinese → Chinese
     ],
 )
