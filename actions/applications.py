@@ -18,6 +18,7 @@ from actions.base import Events, StoreAction, Turn
 from actions.formatting import local_time
 from actions.forms_common import (
     extract_address,
+    in_worker,
     turn_of,
     validate_address,
     validate_phone,
@@ -54,7 +55,7 @@ class ActionApplicationChecklist(StoreAction):
         app_type = INTENT_TO_TYPE.get(turn.intent or "", turn.slot("app_type") or "new_connection")
         config = turn.settings.applications.types[app_type]
         with turn.session() as session:
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             checklist = applications.checklist(turn.settings, app_type, account)
         on_file = (
@@ -87,11 +88,10 @@ class ValidateApplicationForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        turn = turn_of(dispatcher, tracker, domain)
         slots = list(domain_slots)
         if tracker.get_slot("app_type") != "other_change":
             slots.remove("business_type")
-        return without_known(turn, slots)
+        return await in_worker(dispatcher, tracker, domain, without_known, slots)
 
     async def validate_business_type(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -105,12 +105,12 @@ class ValidateApplicationForm(FormValidationAction):
     async def extract_service_address(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return extract_address(turn_of(dispatcher, tracker, domain))
+        return await in_worker(dispatcher, tracker, domain, extract_address)
 
     async def validate_service_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return validate_address(turn_of(dispatcher, tracker, domain), value, strict=True)
+        return await in_worker(dispatcher, tracker, domain, validate_address, value, strict=True)
 
     async def validate_contact_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -145,7 +145,7 @@ class ActionSubmitApplication(StoreAction):
         app_type = str(turn.slot("app_type") or "new_connection")
         config = turn.settings.applications.types[app_type]
         with turn.session() as session:
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             area = areas.get_by_code(session, str(turn.slot("service_area") or ""))
             application = applications.start(

@@ -25,10 +25,16 @@ from sqlalchemy.orm import Session
 from actions.i18n import pick
 from actions.runtime import Runtime, get_runtime
 from store.config import Settings
+from store.services import identity
 
 logger = logging.getLogger(__name__)
 
 Events = list[EventType]
+
+#: metadata the gateway adds to each customer message (bot/rasa_client.py names the same keys)
+MESSAGE_KEY = "gateway_message_id"
+CLIENT_ADDRESS_KEY = "client_address"
+MAX_METADATA_CHARS = 64
 
 
 @dataclass
@@ -86,11 +92,60 @@ class Turn:
         """A unit of work on the stores (commit on success, rollback on error)."""
         return self.runtime.session()
 
-    def verified_account_no(self) -> str | None:
-        """The account number this conversation proved it owns, or None."""
-        if self.slot("verified") is True and self.slot("verified_account"):
-            return str(self.slot("verified_account"))
-        return None
+    def metadata(self, key: str) -> str | None:
+        """A value the gateway sent with the customer's message (bot/router.py), if any."""
+        metadata = self.tracker.latest_message.get("metadata")
+        value = metadata.get(key) if isinstance(metadata, dict) else None
+        return str(value)[:MAX_METADATA_CHARS] if isinstance(value, str | int) and value else None
+
+    @property
+    def message_key(self) -> str | None:
+        """The gateway's key of the message this turn answers (`gateway_message_id`)."""
+        return self.metadata(MESSAGE_KEY)
+
+    @property
+    def client_address(self) -> str | None:
+        """Where the customer writes from, as the gateway saw it (None: not said)."""
+        return self.metadata(CLIENT_ADDRESS_KEY)
+
+    @property
+    def rasa_session(self) -> str:
+        """The start of the tracker's current Rasa session ('' when it has none): a verification
+        is good only in the session it was made in."""
+        for event in reversed(self.tracker.events or []):
+            if isinstance(event, dict) and event.get("event") == "session_started":
+                stamp = event.get("timestamp")
+                return f"{float(stamp):.6f}" if isinstance(stamp, int | float) else ""
+        return ""
+
+    def verified_account_no(self, session: Session | None = None) -> str | None:
+        """The account number this conversation proved it owns, or None.
+
+        The database decides (store/services/identity.py), never the slots alone: a tracker that
+        says `verified: true, verified_account: X` proves nothing. A verification that went idle
+        or belongs to an earlier Rasa session is ended here. Using it restarts the idle time and
+        marks this turn's replies as showing account data (the web chat's history hides them
+        once the verification is over). Synchronous: call it from `act` (a worker thread),
+        with the caller's `session` when it has one open (one transaction).
+        """
+        if self.slot("verified") is not True:
+            return None
+        if session is None:
+            with self.session() as own:
+                return self._verified_account_no(own)
+        return self._verified_account_no(session)
+
+    def _verified_account_no(self, session: Session) -> str | None:
+        now = self.now()
+        row = identity.active(
+            session, sender_id=self.sender_id, rasa_session=self.rasa_session, now=now
+        )
+        if row is None:
+            return None
+        identity.touch(session, self.settings, row, now)
+        if self.message_key:
+            identity.note_use(session, row, message_key=self.message_key, now=now)
+        return row.account_no
 
 
 class StoreAction(Action, ABC):

@@ -1,8 +1,16 @@
-"""Validation shared by the forms that ask for an address or a contact phone."""
+"""Validation shared by the forms that ask for an address or a contact phone.
+
+rasa-sdk awaits a form's `required_slots`, `extract_<slot>` and `validate_<slot>` on the action
+server's one event loop, which serves every conversation. The helpers here are synchronous
+(SQLAlchemy), so a validator that needs the database runs them through `in_worker`, in a worker
+thread like `StoreAction.act`: a slow query then delays only its own conversation.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,18 +23,39 @@ from actions.parsing import find_phone
 from actions.runtime import get_runtime
 from store.services import accounts, areas
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 def turn_of(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Turn:
     return Turn(dispatcher, tracker, domain, get_runtime())
 
 
+async def in_worker(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    domain: DomainDict,
+    work: Callable[Concatenate[Turn, P], T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """`work(turn, *args, **kwargs)` in a worker thread, off the event loop (the runtime is
+    built there too: the first call reads the configuration and opens the database)."""
+
+    def call() -> T:
+        return work(turn_of(dispatcher, tracker, domain), *args, **kwargs)
+
+    return await asyncio.to_thread(call)
+
+
 def verified_phone(turn: Turn) -> str | None:
     """The registered phone of the verified account: no need to ask for it."""
-    account_no = turn.verified_account_no()
-    if account_no is None:
+    if turn.slot("verified") is not True:
         return None
     with turn.session() as session:
-        account = accounts.get_by_no(session, account_no)
+        account_no = turn.verified_account_no(session)
+        account = accounts.get_by_no(session, account_no) if account_no else None
         return account.phone if account else None
 
 

@@ -2,11 +2,13 @@
 
 - language: the reply language, so every response picks its zh or en variation;
 - fallback_count: consecutive misunderstood messages (a human is offered after N);
-- issue_text: the customer's own words for the request being made (ticket descriptions).
+- issue_text: the customer's own words for the request being made (ticket descriptions);
+- verified: undone when the database no longer holds the conversation's verification.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -14,9 +16,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.base import Turn
 from actions.config import load_assistant_config
 from actions.i18n import Language, detect_language
 from actions.parsing import find_application_no, find_ticket_no
+from actions.runtime import get_runtime
+from actions.verification import RESET_VERIFICATION, still_verified
 
 # Intents whose message describes the customer's problem: kept as the ticket description.
 DESCRIBING_INTENTS = frozenset(
@@ -82,6 +87,19 @@ class ActionValidateSlotMappings(ValidationAction):
             return {}
         limit = load_assistant_config().description_max_chars
         return {"issue_text": text[:limit]}
+
+    async def extract_verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A verification the database no longer holds (idle too long, a new Rasa session, or
+        never made: a forged slot) is undone here, before the next action is chosen, so a
+        gated question asks for verification again; one it holds starts its idle time anew."""
+        if tracker.get_slot("verified") is not True:
+            return {}
+        turn = Turn(dispatcher, tracker, domain, get_runtime())
+        if await asyncio.to_thread(still_verified, turn):
+            return {}
+        return dict(RESET_VERIFICATION)
 
     async def validate_ticket_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

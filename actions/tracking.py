@@ -75,7 +75,7 @@ class ActionTrackTicket(StoreAction):
                 else:
                     say_ticket(turn, session, ticket)
                 return [SlotSet("ticket_id", None)]
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             found = (
                 tickets.open_for_account(session, account.id)
@@ -106,7 +106,7 @@ class ActionTrackApplication(StoreAction):
                 else:
                     say_application(turn, session, application)
                 return [SlotSet("application_id", None)]
-            account_no = turn.verified_account_no()
+            account_no = turn.verified_account_no(session)
             account = accounts.get_by_no(session, account_no) if account_no else None
             found = (
                 applications.open_for_account(session, account.id)

@@ -16,6 +16,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from bot.app import create_app
+from bot.clientaddr import AccessLogger
 from bot.settings import ConfigError, GatewaySettings
 from store.config import ConfigError as StoreConfigError
 from store.logmask import install_log_masking
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
+            access_log_class=AccessLogger,  # the client's address as the limiters see it
             print=lambda text: logging.getLogger("bot").info("%s", text),
         )
     except (ConfigError, StoreConfigError) as exc:

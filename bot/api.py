@@ -11,6 +11,12 @@ long it waited for Rasa and how long the gateway's own work took (`rasa;dur=78.3
 gateway;dur=4.10`, milliseconds; `make bench` uses it). When GATEWAY_API_TOKEN is set every
 call needs `Authorization: Bearer <token>`. Only `api:` conversations can be read here: a
 Telegram or web-chat transcript is not the business of an integration.
+
+Rate limits (bot/limits.py): every call, authorised or not, counts against its client address
+(RATE_LIMIT_API), every message against its sender (RATE_LIMIT_API_SENDER); over either the
+answer is 429 with `Retry-After` and the message is neither stored nor processed. A text in
+Rasa's command syntax (`/intent{...}`) is passed on only when it is the payload of a button
+the bot sent in this conversation; otherwise as plain words (bot/commands.py).
 """
 
 from __future__ import annotations
@@ -20,12 +26,17 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
+from bot import limits
+from bot.clientaddr import client_ip, limit_key
+from bot.commands import screened
 from bot.keys import CORE_ROUTER, SETTINGS
-from bot.messages import Inbound
+from bot.limits import CHANNEL_LIMITS
+from bot.messages import Inbound, client_metadata
 from bot.router import RouterClosed
 from bot.timing import start_request
 
@@ -71,6 +82,29 @@ def _unauthorized() -> web.Response:
     )
 
 
+def _too_many(request: web.Request, name: str, wait: int) -> web.Response:
+    log.warning("api: %s limit reached by %s; refused for %d s", name, client_ip(request), wait)
+    return error(
+        429,
+        "rate_limited",
+        f"too many requests; retry in {wait} s",
+        **{"Retry-After": str(wait)},
+    )
+
+
+def _address_limited(request: web.Request) -> web.Response | None:
+    """429 when the client's address is over RATE_LIMIT_API, else None (a token taken)."""
+    limiters = request.app[CHANNEL_LIMITS]
+    wait = limiters.address_wait("api", limiters.api, request)
+    return _too_many(request, "address", wait) if wait else None
+
+
+def _sender_limited(request: web.Request, sender: str) -> web.Response | None:
+    limiters = request.app[CHANNEL_LIMITS]
+    wait = limiters.check("api_sender", limiters.api_sender, sender)
+    return _too_many(request, "sender", wait) if wait else None
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise _Invalid(415, "unsupported_media_type", "send the body as application/json")
@@ -83,7 +117,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         raise _Invalid(413, "body_too_large", f"the body may have at most {limit} bytes") from None
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[...
         raise _Invalid(400, "malformed_json", "the body is not valid UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise _Invalid(400, "malformed_json", "the body must be a JSON object")
@@ -125,13 +159,19 @@ def _inbound(data: dict[str, Any], max_chars: int) -> Inbound:
 
 async def post_message(request: web.Request) -> web.Response:
     timing = start_request()
+    if (limited := _address_limited(request)) is not None:
+        return limited
     if not _authorized(request):
         return _unauthorized()
     try:
         message = _inbound(await _json_body(request), request.app[SETTINGS].max_text_chars)
     except _Invalid as exc:
         return exc.response
+    if (limited := _sender_limited(request, message.chat_id)) is not None:
+        return limited
     router = request.app[CORE_ROUTER]
+    text = await screened(router, message.conversation_id, message.text)
+    message = replace(message, text=text, metadata=client_metadata(limit_key(client_ip(request))))
     try:
         result = await router.handle(message)
     except RouterClosed:
@@ -151,6 +191,8 @@ async def post_message(request: web.Request) -> web.Response:
 
 
 async def get_messages(request: web.Request) -> web.Response:
+    if (limited := _address_limited(request)) is not None:
+        return limited
     if not _authorized(request):
         return _unauthorized()
     conversation_id = request.match_info["conversation_id"]
@@ -158,7 +200,7 @@ async def get_messages(request: web.Request) -> web.Response:
     if channel != CHANNEL or not SENDER.fullmatch(sender):
         return error(404, "not_found", "only api:<sender> conversations can be read here")
     raw_limit = request.query.get("limit", str(HISTORY_DEFAULT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= HISTORY_MAX:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= HISTORY_MAX:
         return error(422, "invalid_limit", f"limit must be a whole number 1-{HISTORY_MAX}")
     entries = await request.app[CORE_ROUTER].history(conversation_id, int(raw_limit))
     messages = []
@@ -202,3 +244,4 @@ def setup(app: web.Application) -> None:
         name="api-conversation-messages",
     )
     app.middlewares.append(json_errors)
+    limits.setup(app)

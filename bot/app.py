@@ -5,7 +5,9 @@ the HTTP client session, the router, the retry worker and the notifier are made 
 context when the application starts, and closed in reverse order when it stops (after aiohttp
 has stopped listening and in-flight requests have finished). The core's context is registered
 before any channel's hooks, so `app[ROUTER]` exists when a channel starts, and the router is
-closed only after the channels have stopped.
+closed only after the channels have stopped. The retry worker starts last, once every channel
+has registered: its first pass answers what a killed process left and sends the replies it cut
+off through those channels.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Final
 
 import aiohttp
 from aiohttp import web
@@ -61,7 +64,17 @@ def create_app(
         _setup_channel(app, "bot.channels.webchat")
         if settings.telegram_token:
             _setup_channel(app, "bot.channels.telegram")
+    app.on_startup.append(_start_retries)  # last: every channel has registered by then
     return app
+
+
+_RETRY_WORKER: Final = web.AppKey("retry_worker", RetryWorker)
+
+
+async def _start_retries(app: web.Application) -> None:
+    """The retry worker starts once every channel is registered with the router: its first
+    sweep answers what a crash left and sends the replies it cut off through those channels."""
+    app[_RETRY_WORKER].start()
 
 
 def load_nlu_settings(conf_dir: Path) -> NluSettings:
@@ -128,10 +141,15 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         app[HANDOFF] = desk
         app[CORE_ROUTER] = router
         app[BACKENDS] = backends
-        # a message is 'received' only while a turn runs; older ones were left by a dead process
-        await router.recover(stale_after=timedelta(seconds=2 * settings.rasa_timeout + 60))
-        worker = RetryWorker(router, backends, max_backoff=settings.retry_max_backoff)
-        worker.start()
+        # before any channel starts: every message still 'received' was left by a dead process
+        await router.recover()
+        worker = RetryWorker(
+            router,
+            backends,
+            max_backoff=settings.retry_max_backoff,
+            stale_after=timedelta(seconds=2 * settings.rasa_timeout + 60),
+        )
+        app[_RETRY_WORKER] = worker  # started by _start_retries, after the channels
         notifier = Notifier(
             factory=factory,
             router=router,

@@ -11,6 +11,8 @@ Publishing never blocks and never fails the caller: a subscriber whose queue is 
 websocket) loses its oldest events and is marked `lagged` (reload the state from the store).
 One hub per gateway process (`app[EVENTS]`, bot/keys.py); events are not persisted - the
 transcript and handoff tables are the record.
+Events carry full conversation ids (the gateway's own business); staff never get them as
+they are: the console's websocket sends handles and masked ids instead (bot/console/frames.py).
 
 Event kinds and their `data`:
 

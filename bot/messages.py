@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 AttachmentKind = Literal[
     "location", "photo", "voice", "audio", "video", "sticker", "document", "contact", "other"
@@ -24,6 +24,18 @@ class Button:
     title: str
     payload: str
     """What is sent back to Rasa when the button is pressed (e.g. '/affirm' or plain text)."""
+
+
+CLIENT_ADDRESS: Final = "client_address"
+"""`Inbound.metadata` key: where the customer wrote from (bot/clientaddr.py `limit_key`), when
+the channel knows it. Rasa gets it with the message: identity verification counts failures per
+address (store/services/verification.py)."""
+UNKNOWN_ADDRESS: Final = "unknown"
+
+
+def client_metadata(address: str | None) -> dict[str, Any]:
+    """`Inbound.metadata` naming the client; empty when its address is not known."""
+    return {CLIENT_ADDRESS: address} if address and address != UNKNOWN_ADDRESS else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +87,14 @@ class HandleResult:
     conversation_id: str
     replies: tuple[Reply, ...]
     duplicate: bool = False
-    """The message was seen before (redelivery): nothing was re-processed; replies are empty."""
+    """The message was seen before (redelivery) and answered (or being answered): nothing was
+    re-processed; replies are empty. A message stored but never answered (its gateway died)
+    is answered when it comes again: not a duplicate."""
     degraded: bool = False
     """Rasa or the action server did not answer: the replies are the '系统繁忙' notice and the
     message is kept as pending, to be processed (and answered through the channel) later."""
+    delivered: bool = False
+    """`handle(..., push=True)`: the router has sent the replies through the channel itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +109,6 @@ class TranscriptEntry:
     """ISO-8601 timestamp with offset."""
     sender: str = "bot"
     """'customer', 'bot', 'agent' or 'system'."""
+    withheld: bool = False
+    """A reply that showed account data under an identity verification that is over: a replay
+    shows a notice instead (store/services/identity.py)."""

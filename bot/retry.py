@@ -5,6 +5,11 @@ or an earlier run left), then probes Rasa and the action server with exponential
 when both answer, lets the router process the pending messages conversation by conversation,
 oldest first. Each message is claimed in the database before it is processed, so its replies
 are produced and delivered once, even with several gateway processes.
+
+Every pass first sweeps for work nobody does (`Router.sweep`): messages stuck half-way in a
+turn for longer than `stale_after` become pending, and replies stored but never sent (a crash
+between the two) are sent; while a channel cannot take them yet (Telegram still connecting
+after a restart) the worker comes back with the same backoff.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from bot.backends import Backends
 from bot.router import Router
@@ -30,9 +36,13 @@ class RetryWorker:
         *,
         max_backoff: float,
         initial_backoff: float = 1.0,
+        stale_after: timedelta = timedelta(minutes=2),
     ) -> None:
+        """`stale_after`: how long a message may stay in the middle of its turn before the
+        sweep takes it for abandoned (longer than any turn: Rasa's timeout and more)."""
         self._router = router
         self._backends = backends
+        self._stale_after = stale_after
         self._max = max_backoff
         self._initial = min(initial_backoff, max_backoff)
         self._stop = asyncio.Event()
@@ -68,8 +78,14 @@ class RetryWorker:
         while not self._stop.is_set():
             try:
                 self._router.pending_added.clear()
+                swept = await self._router.sweep(self._stale_after)
                 if not self._backends.down and await self._router.count_pending() == 0:
-                    await self._sleep(self.idle_poll, wake_on_pending=True)
+                    if swept:
+                        delay = self._initial
+                        await self._sleep(self.idle_poll, wake_on_pending=True)
+                    else:  # replies wait for a channel that is not ready yet
+                        await self._sleep(delay, wake_on_pending=False)
+                        delay = min(delay * 2, self._max)
                     continue
                 if not await self._backends.both_up():
                     self._backends.mark_down()

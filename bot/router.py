@@ -2,16 +2,23 @@
 
 Order of work for one message (bot/README.md has the diagram):
 
-1. under the conversation's lock (one conversation's messages are handled one at a time, in
-   order), store it; a redelivery (same external id) stops here, the unique constraint decides;
+1. store it, then `on_stored` (only now may the channel confirm it to its source); under the
+   conversation's lock (one conversation's messages are handled one at a time, in order), or
+   before it when the conversation is busy (so that storing never waits for a turn). A
+   redelivery (same external id) stops here, the unique constraint decides, unless it was
+   never answered and no turn has it (its gateway died): then it is answered now;
 2. empty, non-text or over-long messages get the gateway's own polite reply (conf/gateway.yml);
 3. earlier pending messages of the conversation go to Rasa first, their replies through the
    channel; then this one, with {channel, language, user_id} as metadata;
 4. replies are stored and returned, with the intent NLU found (Rasa's answer on the gateway
-   channel says it; otherwise it is read from the tracker in the background);
+   channel says it; otherwise it is read from the tracker in the background); with `push` the
+   router sends them itself, each claimed and marked in the database (a crash in between
+   leaves them to be sent after the restart);
 5. when Rasa or the action server is down or too slow, the message is kept 'pending', the
    customer gets the '系统繁忙' notice at once, and the retry worker answers later through the
-   channel the conversation uses.
+   channel the conversation uses. A turn cancelled or failing half-way leaves it pending too;
+   what a killed process left ('received' messages, claimed replies) is taken up at the next
+   start (`recover`) and, for another process's, by the retry worker's sweep.
 
 Human handoff (bot/handoff/, marked "HANDOFF HOOK" below): in step 1's transaction the handoff
 desk's gate sees the message; while the conversation has an open handoff (queued/assigned) the
@@ -24,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import weakref
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,16 +45,32 @@ from bot.backends import Backends
 from bot.channels.base import Channel
 from bot.events import EventHub
 from bot.inbound import Triage, choose_language, location_of, triage
-from bot.messages import Attachment, HandleResult, Inbound, Reply, TranscriptEntry
+from bot.messages import (
+    CLIENT_ADDRESS,
+    Attachment,
+    HandleResult,
+    Inbound,
+    Reply,
+    TranscriptEntry,
+)
+from bot.outbox import TRACKED, Outbox
 from bot.rasa_client import (
     MESSAGE_KEY,
+    ON_DUTY_KEY,
     RasaRejected,
     RasaUnavailable,
     TurnTracker,
     intent_from_latest,
 )
 from bot.texts import GatewayTexts
-from bot.transcript import Received, StoredInbound, Transcript, split_conversation_id
+from bot.transcript import (
+    AlreadyAnswered,
+    Received,
+    StoredInbound,
+    Transcript,
+    split_conversation_id,
+)
+from store.roles import SEES_STATION
 from store.services import nlu_inbox
 
 if TYPE_CHECKING:
@@ -121,13 +146,23 @@ class Router:
         self._hotline = hotline
         self._channels: dict[str, Channel] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._admissions: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._busy: dict[str, int] = {}
+        """How many messages of each conversation are inside `handle` (answered or waiting)."""
+        self._live: set[int] = set()
+        """Customer messages this process is answering or about to (stored, waiting for their
+        turn): the sweep for stuck messages leaves them alone."""
         self._accepting = True
         self._inflight: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._background: set[asyncio.Task[None]] = set()
         self.pending_added = asyncio.Event()
-        """Set whenever a message is kept pending: wakes the retry worker."""
+        """Set whenever a message is kept pending (or replies wait for their channel): wakes
+        the retry worker."""
+        self._outbox = Outbox(transcript, self._channels, self.pending_added)
 
     # --- MessageHandler -------------------------------------------------------------------
 
@@ -141,26 +176,81 @@ class Router:
         return self._channels.get(name)
 
     async def history(self, conversation_id: str, limit: int = 200) -> list[TranscriptEntry]:
-        return await self._transcript.history(conversation_id, limit)
+        """The last messages as a replay shows them: a reply that showed account data under a
+        verification that is over says so instead (conf/gateway.yml account_data_hidden)."""
+        entries = await self._transcript.history(conversation_id, limit)
+        if not any(entry.withheld for entry in entries):
+            return entries
+        language = await self._transcript.language_of(conversation_id)
+        notice = self._texts.reply("account_data_hidden", language)
+        return [replace(e, text=notice) if e.withheld else e for e in entries]
 
-    async def handle(self, message: Inbound) -> HandleResult:
-        """Persist, dedupe, ask Rasa, persist and return the replies (see the module doc)."""
+    async def handle(
+        self,
+        message: Inbound,
+        *,
+        on_stored: Callable[[], None] | None = None,
+        push: bool = False,
+    ) -> HandleResult:
+        """Persist, dedupe, ask Rasa, persist and return the replies (see the module doc).
+
+        `on_stored` is called once the message is committed (or found stored before), before
+        Rasa is asked: only then may a channel confirm it to its source (Telegram's next
+        offset, a webhook's 200). `push`: the replies go out through the conversation's
+        channel here, in order, each marked once sent (a crash in between leaves them to be
+        sent after the restart); the result says `delivered`.
+        """
+        stored_now = on_stored or _nothing
+        cid = message.conversation_id
+        out = self._outbox.status(cid, push)
         if not self._accepting:
-            return await self._keep_for_next_start(message)
+            result = await self._keep_for_next_start(message, out)
+            stored_now()
+            if not push:
+                return result
+            async with self._lock(cid):
+                return await self._pushed(result, out)
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
         self._idle.clear()
+        self._busy[cid] = self._busy.get(cid, 0) + 1
+        early: Received[Any] | _Early | None = _Early.NOT_YET
         try:
-            async with self._lock(message.conversation_id):
-                return await self._handle_locked(message)
+            if self._busy[cid] > 1 or self._lock(cid).locked():  # the conversation is busy
+                early = await self._store_early(message)
+                stored_now()
+            async with self._lock(cid):
+                result = await self._handle_locked(message, early, stored_now, out)
+                return await self._pushed(result, out) if push else result
+        except asyncio.CancelledError:
+            if isinstance(early, Received):  # cancelled while it waited for its turn
+                await self._keep_pending(early.stored)
+            raise
         finally:
+            if isinstance(early, Received):
+                self._live.discard(early.stored.id)
+            self._busy[cid] -= 1
+            if not self._busy[cid]:
+                del self._busy[cid]
             if task is not None:
                 self._inflight.discard(task)
             if not self._inflight:
                 self._idle.set()
 
-    async def _keep_for_next_start(self, message: Inbound) -> HandleResult:
+    async def show_history(
+        self,
+        conversation_id: str,
+        limit: int,
+        show: Callable[[list[TranscriptEntry]], Awaitable[None]],
+    ) -> None:
+        """The conversation's history, read and shown (`show`) while none of its replies is
+        being stored or pushed: a reply the retry worker sends (e.g. to a tab that reconnected
+        after a restart) is then either in that history or pushed after it, never both."""
+        async with self._lock(conversation_id):
+            await show(await self.history(conversation_id, limit))
+
+    async def _keep_for_next_start(self, message: Inbound, out: str) -> HandleResult:
         """Shutting down: the message is stored pending (the next start answers it, as after
         an outage of Rasa) and the customer told the system is busy, so a channel that has
         already acknowledged it (Telegram polling) loses nothing. RouterClosed only when even
@@ -181,11 +271,27 @@ class Router:
                 notice,
                 inbound_status="pending" if kept else "processed",
                 sender="system",
+                outbound_status=out,
             )
         except Exception as exc:
             raise RouterClosed("the gateway is shutting down") from exc
         log.info("%s: shutting down: message kept for the next start", stored.conversation_id)
         return HandleResult(stored.conversation_id, notice, degraded=kept)
+
+    # --- delivery by the router (push) ------------------------------------------------------
+
+    async def _pushed(self, result: HandleResult, out: str) -> HandleResult:
+        """Push mode: the result's replies sent (tracked ones through the outbox, with any a
+        crash left behind). Call with the conversation's lock."""
+        await self._send_out(result.conversation_id, result.replies, out)
+        return replace(result, delivered=True)
+
+    async def _send_out(self, conversation_id: str, replies: Sequence[Reply], out: str) -> bool:
+        """Replies the router delivers itself (push mode, retries): tracked ones through the
+        outbox, the others at once (best effort). Call with the conversation's lock."""
+        if out == TRACKED:
+            return await self._outbox.flush(conversation_id)
+        return await self.push(conversation_id, replies)
 
     # --- the pieces -----------------------------------------------------------------------
 
@@ -217,21 +323,60 @@ class Router:
             then=then,
         )
 
-    async def _handle_locked(self, message: Inbound) -> HandleResult:
-        cid = message.conversation_id
+    def _admission(self, conversation_id: str) -> asyncio.Lock:
+        """Held while a message of the conversation is stored: ids follow the order messages
+        arrived in, and so do their turns (each queues for the conversation's lock at once)."""
+        lock = self._admissions.get(conversation_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._admissions[conversation_id] = lock
+        return lock
+
+    async def _store_early(self, message: Inbound) -> Received[Any] | None:
+        """The conversation is busy (an earlier message's turn, a retry): this message is
+        stored now, so that its channel may confirm it at once; the handoff gate sees it when
+        its turn comes (`Transcript.regate`)."""
         verdict = triage(message.text, message.attachments, self._max_chars)
-        desk = self.handoff
-        # HANDOFF HOOK (gate): decided in the transaction that stores the message
-        received = await self._receive(
-            message,
-            verdict,
-            "received" if verdict.verdict == "rasa" else "processed",
-            desk.gate_in if desk is not None else None,
-        )
+        async with self._admission(message.conversation_id):
+            received: Received[None] | None = await self._receive(
+                message, verdict, _first_status(verdict)
+            )
+        if received is not None:
+            self._live.add(received.stored.id)
+        return received
+
+    async def _handle_locked(
+        self,
+        message: Inbound,
+        early: Received[Any] | _Early | None,
+        stored_now: Callable[[], None],
+        out: str,
+    ) -> HandleResult:
+        verdict = triage(message.text, message.attachments, self._max_chars)
+        gate = self.handoff.gate_in if self.handoff is not None else None
+        received: Received[Any] | None
+        if early is _Early.NOT_YET:
+            # HANDOFF HOOK (gate): decided in the transaction that stores the message
+            async with self._admission(message.conversation_id):
+                received = await self._receive(message, verdict, _first_status(verdict), gate)
+            stored_now()
+        elif early is None:
+            received = None
+        else:  # stored while an earlier message had its turn: the gate sees it now
+            received = await self._transcript.regate(early.stored, gate)
         if received is None:
-            log.info("%s: message %s was already received", cid, message.external_id)
-            return HandleResult(cid, (), duplicate=True)
+            return await self._again(message, out)
+        self._live.add(received.stored.id)
+        try:
+            return await self._answer_new(received, verdict, out)
+        finally:
+            self._live.discard(received.stored.id)
+
+    async def _answer_new(self, received: Received[Any], verdict: Triage, out: str) -> HandleResult:
+        """A message just stored: the handoff gate's decision, a polite refusal, or its turn."""
         stored = received.stored
+        cid = stored.conversation_id
+        desk = self.handoff
         # HANDOFF HOOK (gate): during an open handoff the bot never answers; Rasa is not called
         handoff_id: int | None = None
         if desk is not None and received.then is not None:
@@ -240,33 +385,87 @@ class Router:
             self._publish_in(stored, handoff_id)
             if gate.handled:
                 await self._transcript.answer(
-                    stored.id, cid, gate.replies, inbound_status="processed", sender="system"
+                    stored.id,
+                    cid,
+                    gate.replies,
+                    inbound_status="processed",
+                    sender="system",
+                    outbound_status=out,
                 )
                 self._publish_out(cid, gate.replies, "system", handoff_id=handoff_id)
                 return HandleResult(cid, gate.replies)
         else:
             self._publish_in(stored, None)
-        replies: tuple[Reply, ...]
         if verdict.verdict != "rasa":
             replies = (self._reply(verdict.verdict, stored.language),)
             await self._transcript.answer(
-                stored.id, cid, replies, inbound_status="processed", sender="system"
+                stored.id,
+                cid,
+                replies,
+                inbound_status="processed",
+                sender="system",
+                outbound_status=out,
             )
             self._publish_out(cid, replies, "system")
             return HandleResult(cid, replies)
+        return await self._answer_with_rasa(stored, received.earlier_pending, out)
+
+    async def _again(self, message: Inbound, out: str) -> HandleResult:
+        """The message was stored before: a redelivery, or a resend after a reconnect or a
+        restart. Never answered and no turn of this process has it (its gateway died, or its
+        turn was cut short): it is answered now, as a retry (a turn Rasa finished before the
+        crash is not run again). Otherwise a duplicate: nothing is processed twice."""
+        cid = message.conversation_id
+        duplicate = HandleResult(cid, (), duplicate=True)
+        found = None
+        if message.external_id is not None:
+            found = await self._transcript.unanswered(cid, message.external_id)
+        if found is None or found[0].id in self._live:
+            log.info("%s: message %s was already received", cid, message.external_id)
+            return duplicate
+        stored, status = found
+        if self._backends.down:  # it waits for Rasa like the others; the customer is told so
+            if await self._transcript.set_status([stored.id], "pending", expected="received"):
+                self.pending_added.set()
+            return HandleResult(cid, (self._reply("busy", stored.language),), degraded=True)
+        if not await self._transcript.set_status([stored.id], "received", expected=status):
+            return duplicate  # the retry worker (or another process) claimed it just now
+        log.info("%s: message %s was never answered: answering it now", cid, message.external_id)
+        self._live.add(stored.id)
         try:
-            if self._backends.down or (received.earlier_pending and not await self._drain(cid)):
-                return await self._defer(stored)
-            replies = await self._turn(stored, retry=False)
+            # HANDOFF HOOK (gate): a person has the chat now: they read it, not Rasa
+            if self.handoff is not None and await self.handoff.is_open(cid):
+                await self._transcript.set_status([stored.id], "processed", expected="received")
+                return HandleResult(cid, ())
+            return await self._answer_with_rasa(stored, True, out, retry=True)
+        finally:
+            self._live.discard(stored.id)
+
+    async def _answer_with_rasa(
+        self, stored: StoredInbound, earlier_pending: bool, out: str, *, retry: bool = False
+    ) -> HandleResult:
+        """The turn of a message this process holds ('received'): earlier pending messages of
+        the conversation first; '系统繁忙' and pending when Rasa is down. A turn cancelled or
+        failing unexpectedly leaves the message pending for the retry worker."""
+        cid = stored.conversation_id
+        try:
+            if self._backends.down or (
+                earlier_pending and not await self._drain(cid, before=stored.id)
+            ):
+                return await self._defer(stored, out=out)
+            replies = await self._turn(stored, retry=retry, out=out)
         except RasaUnavailable as exc:
             log.warning("%s: Rasa unavailable (%s): message kept pending", cid, exc)
             self._backends.mark_down()
             kind = "action_failure" if "action server" in str(exc) else "rasa_timeout"
-            return await self._defer(stored, kind)
+            return await self._defer(stored, kind, out=out)
         except RasaRejected as exc:
             log.error("%s: Rasa refused the message (%s)", cid, exc)
-            return HandleResult(cid, await self._fail(stored))
-        except asyncio.CancelledError:
+            return HandleResult(cid, await self._fail(stored, out))
+        except AlreadyAnswered:
+            log.warning("%s: message %s was answered by another turn", cid, stored.id)
+            return HandleResult(cid, (), duplicate=True)
+        except BaseException:
             await self._keep_pending(stored)
             raise
         return HandleResult(cid, replies)
@@ -287,14 +486,22 @@ class Router:
             "user_id": stored.user_id,
             MESSAGE_KEY: stored.key,
         }
+        if self.handoff is not None:
+            # the assistant answers "转人工" by the same schedule the desk queues by
+            metadata[ON_DUTY_KEY] = self.handoff.agents_on_duty()
+        if stored.client_address:  # identity verification counts failures per address
+            metadata[CLIENT_ADDRESS] = stored.client_address
         location = _location(stored)
         if location is not None:
             metadata["location"] = {"latitude": location[0], "longitude": location[1]}
         return metadata
 
-    async def _turn(self, stored: StoredInbound, *, retry: bool) -> tuple[Reply, ...]:
-        """Ask Rasa about one stored message, store its replies; RasaUnavailable when it (or
-        the action server behind it) did not answer."""
+    async def _turn(
+        self, stored: StoredInbound, *, retry: bool, out: str = "processed"
+    ) -> tuple[Reply, ...]:
+        """Ask Rasa about one stored message, store its replies (with status `out`);
+        RasaUnavailable when it (or the action server behind it) did not answer,
+        AlreadyAnswered when another turn stored an answer first."""
         replies: list[Reply] | None = None
         latest: Mapping[str, Any] | None = None
         if retry:  # Rasa may have finished the turn after we gave up waiting: never ask twice
@@ -327,6 +534,7 @@ class Router:
             then=lambda session: (
                 desk.waiting_request(session, stored.conversation_id) if desk else None
             ),
+            outbound_status=out,
         )
         if guess is not None:
             waiting = await stored_replies
@@ -341,42 +549,67 @@ class Router:
         if desk is not None:
             extra = await desk.after_turn(stored, tracker, waiting)
             if extra:
-                await self._transcript.deliver(stored.conversation_id, extra, sender="system")
+                await self._transcript.deliver(
+                    stored.conversation_id, extra, sender="system", status=out
+                )
                 self._publish_out(stored.conversation_id, extra, "system")
                 result += extra
         return result
 
-    async def _defer(self, stored: StoredInbound, kind: str = "rasa_timeout") -> HandleResult:
+    async def _defer(
+        self, stored: StoredInbound, kind: str = "rasa_timeout", *, out: str = "processed"
+    ) -> HandleResult:
+        cid = stored.conversation_id
         # HANDOFF HOOK (failure trigger): a person takes the message instead of the retry worker
         if self.handoff is not None:
             queued = await self.handoff.on_failure(stored, kind)
             if queued:
-                cid = stored.conversation_id
-                await self._transcript.answer(
-                    stored.id, cid, queued, inbound_status="processed", sender="system"
-                )
-                self._publish_out(stored.conversation_id, queued, "system")
-                return HandleResult(stored.conversation_id, queued)
+                if not await self._answered(stored, queued, "processed", out):
+                    return HandleResult(cid, (), duplicate=True)
+                self._publish_out(cid, queued, "system")
+                return HandleResult(cid, queued)
         notice = (self._reply("busy", stored.language),)
-        await self._transcript.answer(
-            stored.id, stored.conversation_id, notice, inbound_status="pending", sender="system"
-        )
+        if not await self._answered(stored, notice, "pending", out):
+            return HandleResult(cid, (), duplicate=True)
         self.pending_added.set()
-        return HandleResult(stored.conversation_id, notice, degraded=True)
+        return HandleResult(cid, notice, degraded=True)
+
+    async def _answered(
+        self, stored: StoredInbound, replies: Sequence[Reply], status: str, out: str
+    ) -> bool:
+        """The gateway's own replies to a message this turn holds ('received') stored with its
+        new status; False when another turn answered it first (nothing stored)."""
+        try:
+            await self._transcript.answer(
+                stored.id,
+                stored.conversation_id,
+                replies,
+                inbound_status=status,
+                sender="system",
+                expected="received",
+                outbound_status=out,
+            )
+        except AlreadyAnswered:
+            log.warning(
+                "%s: message %s was answered by another turn", stored.conversation_id, stored.id
+            )
+            return False
+        return True
 
     async def _keep_pending(self, stored: StoredInbound) -> None:
-        """A turn was cancelled (shutdown): leave the message for the retry worker."""
+        """A turn was cancelled (shutdown) or failed unexpectedly: the message is left for the
+        retry worker (at once, or at the next start)."""
         with contextlib.suppress(Exception):
-            await self._transcript.set_status([stored.id], "pending", expected="received")
+            if await self._transcript.set_status([stored.id], "pending", expected="received"):
+                self.pending_added.set()
 
-    async def _fail(self, stored: StoredInbound) -> tuple[Reply, ...]:
+    async def _fail(self, stored: StoredInbound, out: str = "processed") -> tuple[Reply, ...]:
         error: tuple[Reply, ...] = (self._reply("error", stored.language),)
         # HANDOFF HOOK (failure trigger): Rasa refused the message: a person may take over
         if self.handoff is not None:
             error += await self.handoff.on_failure(stored, "action_failure")
-        await self._transcript.answer(
-            stored.id, stored.conversation_id, error, inbound_status="failed", sender="system"
-        )
+        if not await self._answered(stored, error, "failed", out):
+            return ()
         self._publish_out(stored.conversation_id, error, "system")
         return error
 
@@ -446,31 +679,51 @@ class Router:
 
     # --- pending messages -----------------------------------------------------------------
 
-    async def _drain(self, conversation_id: str) -> bool:
-        """Answer the conversation's pending messages in order, through its channel. False
-        (the rest stays pending) as soon as Rasa fails. Call with the conversation's lock."""
-        pending = await self._transcript.pending_inbound(conversation_id)
+    async def _drain(self, conversation_id: str, before: int | None = None) -> bool:
+        """Answer the conversation's pending messages (older than message `before`) in order,
+        through its channel. False (the rest stays pending) as soon as Rasa fails. Call with
+        the conversation's lock."""
+        pending = await self._transcript.pending_inbound(conversation_id, before)
         # HANDOFF HOOK (gate): a person has the chat now: they read these, not Rasa
         if pending and self.handoff is not None and await self.handoff.is_open(conversation_id):
             await self._transcript.set_status([p.id for p in pending], "processed")
             return True
+        out = self._outbox.status(conversation_id, push=True)
         for stored in pending:
             if not await self._transcript.set_status([stored.id], "received", expected="pending"):
                 continue  # another worker or process has it
+            self._live.add(stored.id)
             try:
-                replies = await self._turn(stored, retry=True)
-            except RasaUnavailable as exc:
-                log.info("%s: still no answer from Rasa (%s)", conversation_id, exc)
-                await self._transcript.set_status([stored.id], "pending", expected="received")
-                self._backends.mark_down()
+                replies = await self._retry_turn(stored, out)
+            finally:
+                self._live.discard(stored.id)
+            if replies is None:
                 return False
-            except RasaRejected:
-                replies = await self._fail(stored)
-            except asyncio.CancelledError:
-                await self._keep_pending(stored)
-                raise
-            await self.push(stored.conversation_id, replies)
+            await self._send_out(conversation_id, replies, out)
         return True
+
+    async def _retry_turn(self, stored: StoredInbound, out: str) -> tuple[Reply, ...] | None:
+        """A pending message's turn (claimed: 'received'); None when Rasa is still down (the
+        message is pending again). A message whose turn fails unexpectedly gets the polite
+        error reply rather than being retried forever."""
+        cid = stored.conversation_id
+        try:
+            return await self._turn(stored, retry=True, out=out)
+        except RasaUnavailable as exc:
+            log.info("%s: still no answer from Rasa (%s)", cid, exc)
+            await self._transcript.set_status([stored.id], "pending", expected="received")
+            self._backends.mark_down()
+            return None
+        except RasaRejected:
+            return await self._fail(stored, out)
+        except AlreadyAnswered:
+            return ()
+        except asyncio.CancelledError:
+            await self._keep_pending(stored)
+            raise
+        except Exception:
+            log.exception("%s: message %s failed again: answered with an apology", cid, stored.id)
+            return await self._fail(stored, out)
 
     async def drain_all(self) -> bool:
         """Answer every conversation's pending messages (the retry worker's pass)."""
@@ -550,7 +803,7 @@ class Router:
             view = await self.handoff.open_for(conversation_id)
             if view is None or view.state != "assigned":
                 raise NotYourChat(f"{conversation_id} has no chat assigned to an agent")
-            if view.agent_id != agent.id and agent.role != "supervisor":
+            if view.agent_id != agent.id and agent.role not in SEES_STATION:
                 raise NotYourChat(f"{conversation_id} is assigned to someone else")
             return await self._deliver_locked(
                 conversation_id,
@@ -596,13 +849,42 @@ class Router:
 
     # --- start and stop -------------------------------------------------------------------
 
-    async def recover(self, *, stale_after: timedelta) -> int:
-        """At start-up: messages a dead process left half-handled become pending again."""
-        count = await self._transcript.recover_stale(datetime.now(UTC) - stale_after)
+    async def recover(self) -> int:
+        """At start-up, before any channel: the customer messages an earlier run left in the
+        middle of their turn ('received': it died) become pending, whatever their age, and
+        the retry worker answers them; the replies it stored but never sent go out with the
+        worker's first sweep. How many messages were recovered."""
+        now = datetime.now(UTC)
+        count = await self._transcript.recover_stale(now, sorted(self._live))
         if count:
             log.warning("%d message(s) left unanswered by an earlier run will be retried", count)
-            self.pending_added.set()
+        unsent = await self._outbox.release(now)
+        if unsent:
+            log.warning("%d reply(ies) an earlier run was sending will be sent again", unsent)
+        self.pending_added.set()
         return count
+
+    async def sweep(self, stale_after: timedelta) -> bool:
+        """The retry worker's look for work nobody does, on every pass: customer messages in
+        'received' for longer than `stale_after` that no turn of this process holds (a turn
+        that failed half-way, or another gateway process that died) become pending; replies
+        stored but never sent are sent. False when some of those still wait for a channel
+        that is not ready."""
+        since = datetime.now(UTC) - stale_after
+        count = await self._transcript.recover_stale(since, sorted(self._live))
+        if count:
+            log.warning("%d message(s) stuck half-way will be retried", count)
+        await self._outbox.release(since)
+        return await self.flush_all()
+
+    async def flush_all(self) -> bool:
+        """Send every conversation's replies that were stored but not sent (a crash came in
+        between, or the channel was not ready); False when some must wait longer."""
+        done = True
+        for conversation_id in await self._transcript.undelivered_conversations():
+            async with self._lock(conversation_id):
+                done = await self._outbox.flush(conversation_id) and done
+        return done
 
     @property
     def accepting(self) -> bool:
@@ -628,6 +910,22 @@ class Router:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=1.0)
+
+
+class _Early(enum.Enum):
+    """`handle`: the message is stored under the conversation's lock, not before it."""
+
+    NOT_YET = "not stored yet"
+
+
+def _nothing() -> None:
+    """No `on_stored` callback."""
+
+
+def _first_status(verdict: Triage) -> str:
+    """A new message's status: 'received' while its turn runs; messages the gateway answers
+    itself (empty, not text, too long) are 'processed' at once."""
+    return "received" if verdict.verdict == "rasa" else "processed"
 
 
 def _location(stored: StoredInbound) -> tuple[float, float] | None:

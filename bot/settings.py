@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bot.clientaddr import Network, parse_networks
+from bot.limits import Limits, LimitsError
 
 
 class ConfigError(ValueError):
@@ -88,6 +91,20 @@ def _origins(env: dict[str, str], name: str) -> tuple[str, ...]:
     return tuple(origins)
 
 
+def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get(name, ""), name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _limits(env: dict[str, str]) -> Limits:
+    try:
+        return Limits.from_env(env)
+    except LimitsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _loopback(host: str) -> bool:
     """Whether a listening address is reachable from this machine only."""
     if host.strip().lower() == "localhost":
@@ -140,6 +157,14 @@ class GatewaySettings:
     gate, the console and the survey still work)."""
     handoff_watch: bool = True
     """HANDOFF_WATCH=0: no handoff watcher task (timeouts, auto-assignment passes)."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """TRUSTED_PROXIES: the reverse proxies (addresses, CIDR networks) whose X-Forwarded-For
+    is believed (bot/clientaddr.py); none: the TCP peer is the client."""
+    health_token: str | None = None
+    """HEALTH_TOKEN, else GATEWAY_API_TOKEN: `Authorization: Bearer <it>` on /health shows
+    what is down and the queues; without it /health says only ok or not."""
+    limits: Limits = field(default_factory=Limits)
+    """Rate limits of the channels and the console's logins (bot/limits.py)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
@@ -178,4 +203,7 @@ class GatewaySettings:
             conf_dir=Path(env["CONF_DIR"]) if env.get("CONF_DIR") else None,
             handoff_triggers=_flag(env, "HANDOFF_TRIGGERS", cls.handoff_triggers),
             handoff_watch=_flag(env, "HANDOFF_WATCH", cls.handoff_watch),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+            health_token=env.get("HEALTH_TOKEN") or env.get("GATEWAY_API_TOKEN") or None,
+            limits=_limits(env),
         )

@@ -27,6 +27,8 @@ REPLY_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
         "busy": frozenset({"hotline"}),
         "error": frozenset({"hotline"}),
         "location": frozenset({"latitude", "longitude"}),
+        "account_data_hidden": frozenset(),
+        "rate_limited": frozenset({"seconds"}),
     }
 )
 NOTIFICATION_PLACEHOLDERS = frozenset({"number", "type", "status", "stage", "next_step", "due"})

@@ -8,19 +8,29 @@ while Rasa thinks.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.messages import Attachment, Button, Inbound, Reply, TranscriptEntry
+from bot.messages import CLIENT_ADDRESS, Attachment, Button, Inbound, Reply, TranscriptEntry
 from store.db import unit_of_work
 from store.models import Message
-from store.services import transcripts
-from store.services.transcripts import DuplicateMessage, OutboundText
+from store.services import identity, transcripts
+from store.services.transcripts import AlreadyAnswered, DuplicateMessage, OutboundText
+
+__all__ = [
+    "AlreadyAnswered",
+    "Received",
+    "StoredInbound",
+    "Transcript",
+    "message_key",
+    "split_conversation_id",
+]
 
 T = TypeVar("T")
 
@@ -40,12 +50,19 @@ class StoredInbound:
     language: str
     created_at: datetime
     attachments: tuple[dict[str, Any], ...] = field(default=())
+    client_address: str | None = None
+    """Where the customer wrote from, when the channel said (not kept: None after a restart)."""
 
     @property
     def key(self) -> str:
-        """Identifies the message in Rasa's tracker (metadata of its user event). The time is
-        part of it because ids start again in a new database while trackers live on."""
-        return f"{self.id}@{self.created_at.timestamp():.6f}"
+        """Identifies the message in Rasa's tracker (metadata of its user event)."""
+        return message_key(self.id, self.created_at)
+
+
+def message_key(message_id: int, created_at: datetime) -> str:
+    """A customer message's key in Rasa's tracker and in the identity disclosures. The time is
+    part of it because ids start again in a new database while trackers live on."""
+    return f"{message_id}@{created_at.timestamp():.6f}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,21 @@ def _reply(row: Message) -> Reply:
     return Reply(text=row.text, buttons=buttons, image=row.image)
 
 
+def _stored(row: Message) -> StoredInbound:
+    return StoredInbound(
+        id=row.id,
+        conversation_id=row.conversation.conversation_id,
+        conversation_pk=row.conversation_pk,
+        channel=row.conversation.channel,
+        chat_id=row.conversation.chat_id,
+        user_id=row.conversation.user_id,
+        text=row.text,
+        language=row.conversation.language or "zh",
+        created_at=row.created_at,
+        attachments=tuple(row.attachments),
+    )
+
+
 def _entry(row: Message) -> TranscriptEntry:
     return TranscriptEntry(
         direction="in" if row.direction == "in" else "out",
@@ -81,6 +113,32 @@ def _entry(row: Message) -> TranscriptEntry:
         at=row.created_at.isoformat(),
         sender=row.sender,
     )
+
+
+def _client_address(message: Inbound) -> str | None:
+    address = message.metadata.get(CLIENT_ADDRESS)
+    return address if isinstance(address, str) and address else None
+
+
+def _keys(session: Session, rows: Sequence[Message]) -> dict[int, str]:
+    """The keys of the customer messages among `rows` and of those the replies answer."""
+    keys = {row.id: message_key(row.id, row.created_at) for row in rows if row.direction == "in"}
+    answered = {row.in_reply_to_id for row in rows if row.in_reply_to_id is not None}
+    for message_id, created_at in transcripts.created_at_of(session, answered - set(keys)):
+        keys[message_id] = message_key(message_id, created_at)
+    return keys
+
+
+_DIGIT: Final = re.compile(r"\d")
+
+
+def _replay(row: Message, keys: dict[int, str], masks: identity.HistoryMasks) -> TranscriptEntry:
+    entry = _entry(row)
+    if row.direction == "in" and keys.get(row.id) in masks.answers:
+        return replace(entry, text=_DIGIT.sub("*", entry.text))
+    if row.in_reply_to_id is not None and keys.get(row.in_reply_to_id) in masks.data:
+        return replace(entry, text="", buttons=(), withheld=True)
+    return entry
 
 
 def split_conversation_id(conversation_id: str) -> tuple[str, str]:
@@ -156,6 +214,7 @@ class Transcript:
                 language=conversation.language or "zh",
                 created_at=row.created_at,
                 attachments=tuple(attachments),
+                client_address=_client_address(message),
             )
             waiting = transcripts.has_pending(session, conversation.id)
             return Received(stored, waiting, then(session, stored) if then else None)
@@ -165,6 +224,39 @@ class Transcript:
         except DuplicateMessage:
             return None
 
+    async def regate(
+        self, stored: StoredInbound, then: Callable[[Session, StoredInbound], T] | None
+    ) -> Received[T]:
+        """For a message stored earlier (`receive` without `then`, while an earlier message of
+        the conversation was being answered), now that its turn has come: `then` (the handoff
+        desk's gate) and the look for earlier pending messages, in one transaction."""
+
+        def work(session: Session) -> Received[T]:
+            result = then(session, stored) if then else None
+            return Received(
+                stored, transcripts.has_pending(session, stored.conversation_pk), result
+            )
+
+        return await self.run(work)
+
+    async def unanswered(
+        self, conversation_id: str, external_id: str
+    ) -> tuple[StoredInbound, str] | None:
+        """A customer message known by its external id that was stored but never answered
+        (status 'pending' or 'received'), with that status; None otherwise."""
+
+        def work(session: Session) -> tuple[StoredInbound, str] | None:
+            conversation = transcripts.get_conversation(session, conversation_id)
+            if conversation is None:
+                return None
+            found = transcripts.find_inbound(session, conversation, external_id)
+            if found is None or found[1] not in ("pending", "received"):
+                return None
+            row = session.get(Message, found[0])
+            return (_stored(row), found[1]) if row is not None else None
+
+        return await self.run(work)
+
     async def answer(
         self,
         inbound_id: int,
@@ -173,12 +265,21 @@ class Transcript:
         *,
         inbound_status: str,
         sender: str = "bot",
+        expected: str | None = None,
+        outbound_status: str = "processed",
     ) -> list[int]:
         """Store replies to a customer message and set its status, in one transaction (so a
-        message is never 'processed' without its replies); the replies' ids."""
+        message is never 'processed' without its replies); the replies' ids. `expected`: the
+        message must still be in that status (AlreadyAnswered otherwise, nothing stored);
+        `outbound_status`: as `transcripts.record_answer`'s."""
         now = self._clock()
 
         def work(session: Session) -> list[int]:
+            changed = transcripts.set_status(
+                session, [inbound_id], inbound_status, expected=expected
+            )
+            if expected is not None and not changed:
+                raise AlreadyAnswered(inbound_id, expected)
             conversation = transcripts.get_conversation(session, conversation_id)
             if conversation is None:  # pragma: no cover - stored before it was answered
                 raise LookupError(conversation_id)
@@ -189,8 +290,8 @@ class Transcript:
                 now=now,
                 sender=sender,
                 in_reply_to=inbound_id,
+                status=outbound_status,
             )
-            transcripts.set_status(session, [inbound_id], inbound_status)
             return [r.id for r in rows]
 
         return await self.run(work)
@@ -202,10 +303,13 @@ class Transcript:
         *,
         intent: tuple[str | None, float | None] | None,
         then: Callable[[Session], T],
+        outbound_status: str = "processed",
     ) -> T:
         """The bot's replies to a message Rasa answered, stored with the message 'processed'
         and (`intent`: name, confidence) what NLU understood of it, in one transaction with
-        `then` (the handoff desk's look for a waiting request); `then`'s result."""
+        `then` (the handoff desk's look for a waiting request); `then`'s result. The message
+        must still be 'received' (its turn's claim), else AlreadyAnswered and nothing is
+        stored: one answer per message, even when two turns claimed it."""
         now = self._clock()
         outbound = [_outbound(r) for r in replies]
 
@@ -218,16 +322,24 @@ class Transcript:
                 now=now,
                 inbound_status="processed",
                 intent=intent,
+                expected="received",
+                outbound_status=outbound_status,
             )
             return then(session)
 
         return await self.run(work)
 
     async def deliver(
-        self, conversation_id: str, replies: Sequence[Reply], *, sender: str
+        self,
+        conversation_id: str,
+        replies: Sequence[Reply],
+        *,
+        sender: str,
+        status: str = "processed",
     ) -> tuple[list[int], str | None]:
         """Store messages the bot starts (notifications, later agents' messages); the ids and
-        the conversation's language. Creates the conversation when it is new to the gateway."""
+        the conversation's language. Creates the conversation when it is new to the gateway.
+        `status` 'pending': the router has still to hand them to the channel."""
         now = self._clock()
         channel, chat_id = split_conversation_id(conversation_id)
 
@@ -242,7 +354,12 @@ class Transcript:
                     now=now,
                 )
             rows = transcripts.record_outbound(
-                session, conversation, [_outbound(r) for r in replies], now=now, sender=sender
+                session,
+                conversation,
+                [_outbound(r) for r in replies],
+                now=now,
+                sender=sender,
+                status=status,
             )
             return [r.id for r in rows], conversation.language
 
@@ -270,34 +387,55 @@ class Transcript:
     async def pending_conversations(self) -> list[str]:
         return await self.run(transcripts.pending_conversations)
 
-    async def pending_inbound(self, conversation_id: str) -> list[StoredInbound]:
+    async def pending_inbound(
+        self, conversation_id: str, before: int | None = None
+    ) -> list[StoredInbound]:
+        """The conversation's pending customer messages (older than message `before`)."""
+
         def work(session: Session) -> list[StoredInbound]:
-            return [
-                StoredInbound(
-                    id=row.id,
-                    conversation_id=row.conversation.conversation_id,
-                    conversation_pk=row.conversation_pk,
-                    channel=row.conversation.channel,
-                    chat_id=row.conversation.chat_id,
-                    user_id=row.conversation.user_id,
-                    text=row.text,
-                    language=row.conversation.language or "zh",
-                    created_at=row.created_at,
-                    attachments=tuple(row.attachments),
-                )
-                for row in transcripts.pending_inbound(session, conversation_id)
-            ]
+            rows = transcripts.pending_inbound(session, conversation_id, before)
+            return [_stored(row) for row in rows]
 
         return await self.run(work)
 
-    async def recover_stale(self, received_before: datetime) -> int:
+    async def recover_stale(self, received_before: datetime, exclude: Sequence[int] = ()) -> int:
+        ids = list(exclude)
         return await self.run(
-            lambda s: transcripts.recover_stale(s, received_before=received_before)
+            lambda s: transcripts.recover_stale(s, received_before=received_before, exclude=ids)
+        )
+
+    async def undelivered_conversations(self) -> list[str]:
+        return await self.run(transcripts.undelivered_conversations)
+
+    async def claim_undelivered(self, conversation_id: str) -> list[tuple[int, Reply]]:
+        """The conversation's replies not yet handed to its channel, claimed for sending
+        (`transcripts.claim_undelivered`): (id, reply), in order."""
+
+        def work(session: Session) -> list[tuple[int, Reply]]:
+            rows = transcripts.claim_undelivered(session, conversation_id)
+            return [(row.id, _reply(row)) for row in rows]
+
+        return await self.run(work)
+
+    async def release_unsent(self, stored_before: datetime, exclude: Sequence[int] = ()) -> int:
+        ids = list(exclude)
+        return await self.run(
+            lambda s: transcripts.release_unsent(s, stored_before=stored_before, exclude=ids)
         )
 
     async def history(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+        """The conversation's last messages, oldest first, as a replay may show them now: the
+        customer's answers to the identity check masked, and replies that showed account data
+        withheld once their verification is over (store/services/identity.py)."""
+        now = self._clock()
+
         def work(session: Session) -> list[TranscriptEntry]:
-            return [_entry(row) for row in transcripts.recent(session, conversation_id, limit)]
+            rows = transcripts.recent(session, conversation_id, limit)
+            keys = _keys(session, rows)
+            masks = identity.history_masks(
+                session, sender_id=conversation_id, message_keys=set(keys.values()), now=now
+            )
+            return [_replay(row, keys, masks) for row in rows]
 
         return await self.run(work)
 

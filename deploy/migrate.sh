@@ -5,7 +5,8 @@
 #   2. the service areas of conf/areas.yml      (python -m store sync-areas; areas are never deleted)
 #   3. with SEED_DEMO_DATA=true (the default): the demo township, only into a database without
 #      accounts (python -m store seed), and the console's demo staff (python -m store demo-users:
-#      agent1, agent2, supervisor, operator, password $DEMO_AGENT_PASSWORD or printed once here).
+#      agent1, agent2, supervisor, operator: each its own password, printed once here, or all
+#      $DEMO_AGENT_PASSWORD).
 set -eu
 python -m store migrate
 python -m store sync-areas

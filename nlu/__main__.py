@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from nlu.datafile import DataEditError, EditResult, find_entity
 from nlu.loop import JobResult, LoopError, NluLoop
 from nlu.settings import ConfigError, NluSettings
 from store.db import database_url, make_engine, make_session_factory
+from store.logmask import RecordMasking
 from store.models import NLU_INBOX_STATUSES, NLU_MODEL_STATUSES, NluModel
 
 EXIT_REFUSED_BY_GUARD = 3
@@ -338,6 +340,11 @@ def _run(loop: NluLoop, args: argparse.Namespace, actor: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.addFilter(RecordMasking())  # customers' messages pass through here: no numbers
+    logging.basicConfig(
+        level=logging.WARNING, handlers=[handler], format="%(levelname)s %(message)s"
+    )
     actor = (args.actor or os.environ.get("USER") or "operator").strip()[:64]
     try:
         settings = NluSettings.load()

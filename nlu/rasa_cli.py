@@ -4,6 +4,12 @@ The environment is the one scripts/lib.sh gives Rasa: no PYTHONPATH (our Python 
 not importable from Rasa's 3.10 interpreter), no telemetry, quiet TensorFlow, and the training
 cache under the project (.rasa/cache, where `make train` keeps it) so a retraining after an
 NLU-only change reuses the dialogue components trained before.
+
+And no secrets: training and validating read files, nothing else, yet the process that starts
+them (the gateway, for the console's NLU page) holds the database password, the Telegram token
+and the API tokens. A child would inherit them all, and anything it runs or writes (a crash
+report, a dumped environment) could leak them; so they are left out (`without_secrets`, the
+same rule as scripts/lib.sh's for the servers `make run` starts).
 """
 
 from __future__ import annotations
@@ -16,10 +22,28 @@ from pathlib import Path
 from nlu.settings import NluSettings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|DATABASE_URL|REDIS_URL",
+    re.IGNORECASE,
+)
+"""A variable whose name says it holds a secret (a database or Redis URL may hold a password)."""
+URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]*:[^/@\s]*@")
+"""A value that is a URL with a password in it, whatever the variable's name."""
+
+
+def is_secret(name: str, value: str) -> bool:
+    return bool(SECRET_NAME.search(name) or URL_WITH_PASSWORD.search(value))
+
+
+def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` without the variables that hold secrets."""
+    return {k: v for k, v in environ.items() if not is_secret(k, v)}
 
 
 def rasa_env(settings: NluSettings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    """The environment of `rasa train` / `rasa data validate`: this process's, without
+    PYTHONPATH and secrets, plus Rasa's settings and `extra`."""
+    env = {k: v for k, v in without_secrets(os.environ).items() if k != "PYTHONPATH"}
     env.update(
         {
             "RASA_TELEMETRY_ENABLED": "false",

@@ -17,6 +17,9 @@ with that parse data (`UserMessage.parse_data`, which Rasa's processor uses inst
 again); Rasa's own REST channel does the rest exactly as for `rest`. NLU runs once per message
 either way. When no model is loaded, or another model was loaded while the message was being
 parsed, Rasa parses it itself and `latest_message` is null (the gateway then reads the tracker).
+
+Registering this channel also puts the Host header check (rasa_addons/host_check.py) in front
+of every route of Rasa's server: no DNS rebinding.
 """
 
 import copy
@@ -30,6 +33,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from rasa_addons import host_check
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,6 +47,7 @@ class GatewayInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("gateway_webhook", __name__)
+        host_check.install(webhook)
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

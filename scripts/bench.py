@@ -10,7 +10,12 @@ part of BENCHMARKS.md with the verdicts against the issue's targets. Every serve
 stopped at the end, also on failure and on Ctrl-C.
 
     python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
-                            [--only gateway|training] [--note TEXT] [--output BENCHMARKS.md]
+                            [--flood-rate 50] [--flood-seconds 30] [--flood-customers 10]
+                            [--only gateway|flood|training] [--note TEXT] [--output BENCHMARKS.md]
+
+After the levels, on the same stack, the flood part (scripts/benchflood.py): the customers'
+p50 while console logins flood the gateway, against their p50 without the flood in the same
+run; `--only flood` measures only that (after the warm-up), `--flood-rate 0` leaves it out.
 
 The training part (scripts/benchtrain.py, several minutes) runs first with BENCH_TRAIN=1, or
 alone with `--only training`: a full training of the shipped data with an empty Rasa cache, then
@@ -42,6 +47,8 @@ from types import FrameType
 import aiohttp
 
 from bot.timing import parse_server_timing
+from scripts import floodlib
+from scripts.benchflood import FloodFigures, measure_flood, protections_text
 from scripts.benchlib import (
     GATEWAY,
     RASA,
@@ -50,6 +57,7 @@ from scripts.benchlib import (
     GatewayRun,
     Level,
     Machine,
+    Part,
     PathRun,
     Report,
     RunInfo,
@@ -69,6 +77,7 @@ from scripts.benchlib import (
     training_summary,
 )
 from scripts.benchstack import (
+    BENCH_GATEWAY_ENV,
     MODEL,
     RASA_BIN,
     RASA_PYTHON,
@@ -237,11 +246,20 @@ def _short(tally: Tally) -> str:
 
 
 @dataclass(frozen=True)
+class FloodOptions:
+    rate: float
+    seconds: float
+    customers: int
+
+
+@dataclass(frozen=True)
 class Measured:
     levels: tuple[Level, ...]
     gateway_peak_mb: float | None
     errors_by_kind: tuple[tuple[str, int], ...]
     cpu_shares: tuple[float, float]
+    flood: tuple[FloodFigures, tuple[float, float]] | None = None
+    """The flood part's figures and the CPU shares while it ran."""
 
 
 class Driver:
@@ -308,7 +326,13 @@ class Driver:
 
 
 async def measure(
-    stack: Stack, groups: set[int], levels: list[int], duration: float, rounds: int, warmup: int
+    stack: Stack,
+    groups: set[int],
+    levels: list[int],
+    duration: float,
+    rounds: int,
+    warmup: int,
+    flood: FloodOptions | None,
 ) -> Measured:
     sampler = MemorySampler(stack.gateway_pid)
     connector = aiohttp.TCPConnector(limit=0)
@@ -321,7 +345,12 @@ async def measure(
             cpu = CpuWatch(groups)
             results = [await driver.level(n, duration, rounds) for n in levels]
             shares = cpu.shares()
-            high_water = sampler.high_water_kib()
+            high_water = sampler.high_water_kib()  # before the flood: its hashes take 64 MiB
+            flooded = None
+            if flood is not None:
+                flood_cpu = CpuWatch(groups)
+                figures = await _flood(driver, session, stack, flood)
+                flooded = (figures, flood_cpu.shares())
         finally:
             sampling.cancel()
     errors: Counter[str] = Counter()
@@ -334,7 +363,29 @@ async def measure(
         None if high_water is None else high_water / 1024,
         tuple(sorted(errors.items())),
         shares,
+        flooded,
     )
+
+
+async def _flood(
+    driver: Driver, session: aiohttp.ClientSession, stack: Stack, flood: FloodOptions
+) -> FloodFigures:
+    say(
+        f"flood: {flood.customers} customers, {flood.seconds / 2:g} s quiet, {flood.seconds:g} s"
+        f" with {flood.rate:g} logins/s, {flood.seconds / 2:g} s quiet ..."
+    )
+    figures = await measure_flood(
+        driver,
+        session,
+        stack.gateway_url,
+        GATEWAY,
+        customers=flood.customers,
+        rate=flood.rate,
+        seconds=flood.seconds,
+        settle=SETTLE,
+    )
+    say(f"flood: logins answered {dict(figures.logins)}")
+    return figures
 
 
 # --- facts for the report ---------------------------------------------------------------------
@@ -425,41 +476,97 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="alternations per level [2]")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up conversations per path [3]")
     parser.add_argument(
+        "--flood-rate", type=float, default=50.0, help="console logins a second [50]; 0: no flood"
+    )
+    parser.add_argument(
+        "--flood-seconds", type=float, default=30.0, help="seconds of the flood [30]"
+    )
+    parser.add_argument(
+        "--flood-customers", type=int, default=10, help="customers chatting meanwhile [10]"
+    )
+    parser.add_argument(
         "--only",
-        choices=("gateway", "training"),
-        help="measure only this part (training: no BENCH_TRAIN=1 needed); the other is carried"
-        " over from the previous report",
+        choices=("gateway", "flood", "training"),
+        help="measure only this part (training: no BENCH_TRAIN=1 needed); the others are"
+        " carried over from the previous report",
     )
     parser.add_argument("--note", default="", help="conditions worth recording in the report")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.rounds < 1 or args.warmup < 1:
         parser.error("--duration must be more than 0, --rounds and --warmup at least 1")
+    if args.flood_rate < 0 or args.flood_seconds <= 0 or args.flood_customers < 1:
+        parser.error(
+            "--flood-rate must be 0 or more, --flood-seconds more than 0,"
+            " --flood-customers at least 1"
+        )
+    if args.only == "flood" and args.flood_rate == 0:
+        parser.error("--only flood needs a --flood-rate above 0")
     return args
 
 
-def measure_gateway(run: RunInfo, args: argparse.Namespace) -> GatewayRun:
+def flood_options(args: argparse.Namespace) -> FloodOptions | None:
+    """The flood part, when this run measures it."""
+    if args.only in ("gateway", "training") or args.flood_rate == 0:
+        return None
+    return FloodOptions(args.flood_rate, args.flood_seconds, args.flood_customers)
+
+
+def measure_stack(
+    run: RunInfo, args: argparse.Namespace
+) -> tuple[GatewayRun | None, floodlib.FloodRun | None]:
+    """The parts measured on the running stack: the gateway's levels (unless --only flood) and
+    the flood (unless left out)."""
     if not MODEL.exists():
         raise BenchError(f"{MODEL} is missing: run `make train`")
     load_before = read("/proc/loadavg").split(" ")[0] or "unknown"
     model_date = datetime.fromtimestamp(MODEL.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    levels = [] if args.only == "flood" else args.levels
+    flood = flood_options(args)
     with tempfile.TemporaryDirectory(prefix="bench-") as work, Servers(Path(work)) as servers:
         stack = start_stack(servers, Path(work))
         measured = asyncio.run(
-            measure(stack, servers.groups(), args.levels, args.duration, args.rounds, args.warmup)
+            measure(stack, servers.groups(), levels, args.duration, args.rounds, args.warmup, flood)
         )
         servers.check()  # every server still up at the end, or the figures are suspect
         say("stopping the servers ...")
     cores = cpu_model_and_cores(read("/proc/cpuinfo"))[1] or os.cpu_count() or 0
-    return GatewayRun(
-        run=run,
-        model=f"`models/current.tar.gz`, trained {model_date}",
-        conditions=conditions_text(load_before, measured.cpu_shares, cores, args.note),
-        setup=setup_text(args.levels, args.duration, args.rounds, args.warmup),
-        levels=measured.levels,
-        gateway_peak_mb=measured.gateway_peak_mb,
-        errors_by_kind=measured.errors_by_kind,
-    )
+    gateway = None
+    if levels:
+        gateway = GatewayRun(
+            run=run,
+            model=f"`models/current.tar.gz`, trained {model_date}",
+            conditions=conditions_text(load_before, measured.cpu_shares, cores, args.note),
+            setup=setup_text(args.levels, args.duration, args.rounds, args.warmup),
+            levels=measured.levels,
+            gateway_peak_mb=measured.gateway_peak_mb,
+            errors_by_kind=measured.errors_by_kind,
+        )
+    flood_run = None
+    if flood is not None and measured.flood is not None:
+        figures, shares = measured.flood
+        flood_run = floodlib.FloodRun(
+            run=run,
+            conditions=conditions_text(load_before, shares, cores, args.note),
+            protections=protections_text({**os.environ, **BENCH_GATEWAY_ENV}),
+            customers=flood.customers,
+            rate=flood.rate,
+            flood_seconds=flood.seconds,
+            quiet_seconds=flood.seconds,
+            quiet_ms=figures.quiet_ms,
+            flood_ms=figures.flood_ms,
+            customer_errors=figures.customer_errors,
+            logins=figures.logins,
+            login_ms=figures.login_ms,
+        )
+    return gateway, flood_run
+
+
+def flood_part(flood: floodlib.FloodRun | None, existing: str) -> Part:
+    """The flood section: measured now, carried over, or not measured yet."""
+    if flood is not None:
+        return floodlib.part(flood)
+    return floodlib.previous_flood(existing) or floodlib.not_measured()
 
 
 def run(argv: list[str]) -> int:
@@ -475,23 +582,29 @@ def run(argv: list[str]) -> int:
         command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=bench_train),
         commit=git_commit(),
     )
-    if args.only == "training" and lost_gateway_figures(existing or ""):
+    if args.only in ("training", "flood") and lost_gateway_figures(existing or ""):
         raise BenchError(
-            f"{args.output} holds gateway figures of an older format, which --only training"
+            f"{args.output} holds gateway figures of an older format, which --only {args.only}"
             " cannot carry over: run the whole bench once (BENCH_TRAIN=1 make bench)"
         )
     if args.only != "training" and not MODEL.exists():
         raise BenchError(f"{MODEL} is missing: run `make train`")
     training = measure_training(info, args.note) if train else previous_training(existing or "")
-    gateway: GatewayRun | CarriedGateway | None
-    if args.only == "training":
-        gateway = previous_gateway(existing or "")
+    measured: GatewayRun | None = None
+    flood: floodlib.FloodRun | None = None
+    if args.only != "training":
+        measured, flood = measure_stack(info, args)
+    gateway: GatewayRun | CarriedGateway | None = measured
+    if measured is not None:
+        print(summary_text(measured.levels, measured.gateway_peak_mb))
     else:
-        gateway = measure_gateway(info, args)
-        print(summary_text(gateway.levels, gateway.gateway_peak_mb))
+        gateway = previous_gateway(existing or "")
+    if flood is not None:
+        print(floodlib.summary(flood))
     if train and training is not None:
         print(training_summary(training))
-    report = Report(info, machine_facts(), gateway, training)
+    parts = (flood_part(flood, existing or ""),)
+    report = Report(info, machine_facts(), gateway, training, parts)
     output = merge_benchmarks(existing, render_markdown(report))
     partial = args.output.with_name(args.output.name + ".partial")
     partial.write_text(output, encoding="utf-8")

@@ -486,11 +486,25 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A part of the bench with a module of its own (the login flood: scripts/floodlib.py):
+    its section of the report, ready to print, and its verdict."""
+
+    name: str
+    lines: tuple[str, ...]
+    verdict: Verdict
+    measured: bool
+    """By this run (else carried over from an earlier one, or not measured yet)."""
+    carried: bool = False
+
+
+@dataclass(frozen=True)
 class Report:
     run: RunInfo
     machine: Machine
     gateway: GatewayRun | CarriedGateway | None
     training: Training | None
+    parts: tuple[Part, ...] = ()
 
 
 def _ms(value: float) -> str:
@@ -926,17 +940,35 @@ def _training_md(training: Training | None) -> list[str]:
     return lines
 
 
+def _figures_state(known: object) -> str:
+    return "carried over from an earlier run" if known else "not measured yet"
+
+
 def measured_parts(report: Report) -> str:
     """What this run measured and what it carried over."""
     gateway = isinstance(report.gateway, GatewayRun)
     training = report.training is not None and not report.training.carried_over
     if gateway and training:
-        return "this run measured the gateway and the training"
-    if gateway:
-        rest = "carried over from an earlier run" if report.training else "not measured yet"
-        return f"this run measured the gateway; the training figures are {rest}"
-    rest = "carried over from an earlier run" if report.gateway else "not measured yet"
-    return f"this run measured the training only; the gateway figures are {rest}"
+        text = "this run measured the gateway and the training"
+    elif gateway:
+        rest = _figures_state(report.training)
+        text = f"this run measured the gateway; the training figures are {rest}"
+    elif training:
+        rest = _figures_state(report.gateway)
+        text = f"this run measured the training only; the gateway figures are {rest}"
+    else:
+        others = " and ".join(p.name for p in report.parts if p.measured) or "nothing"
+        return (
+            f"this run measured {others} only; the gateway figures are"
+            f" {_figures_state(report.gateway)}, the training figures"
+            f" {_figures_state(report.training)}"
+        )
+    for extra in report.parts:
+        if extra.measured:
+            text += f"; it measured {extra.name} too"
+        else:
+            text += f"; {extra.name} figures are {_figures_state(extra.carried)}"
+    return text
 
 
 def render_markdown(report: Report) -> str:
@@ -963,12 +995,17 @@ def render_markdown(report: Report) -> str:
         "",
         *_training_md(report.training),
         "",
+        *(line for extra in report.parts for line in (*extra.lines, "")),
         "## Targets",
         "",
     ]
     rows = [
         [v.target, v.measured, verdict_word(v.met)]
-        for v in [*gateway_verdicts(report.gateway), training_verdict(report.training)]
+        for v in [
+            *gateway_verdicts(report.gateway),
+            training_verdict(report.training),
+            *(extra.verdict for extra in report.parts),
+        ]
     ]
     lines.append(markdown_table(("target (from the issue)", "measured", "verdict"), rows))
     return "\n".join(lines) + "\n"

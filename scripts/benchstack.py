@@ -40,6 +40,16 @@ DROPPED_ENV = (
 )
 
 
+BENCH_GATEWAY_ENV = {
+    # every simulated customer comes from 127.0.0.1: the per-client limits would count them
+    # as one client (the console's login limits stay as configured: the flood part measures them)
+    "RATE_LIMIT_API": "0",
+    "RATE_LIMIT_API_SENDER": "0",
+    # the login flood comes through "a proxy" on loopback, from many addresses (X-Forwarded-For)
+    "TRUSTED_PROXIES": "127.0.0.1",
+}
+
+
 class BenchError(Exception):
     """The bench cannot go on; the message says why (with a server's log when it failed)."""
 
@@ -143,9 +153,10 @@ def healthy(url: str) -> bool:
         return False
 
 
-def rasa_run_args(port: int, token: str, endpoints: Path, model: Path) -> list[str]:
-    """`rasa run` with its HTTP API (the token required) on loopback, as the gateway uses it."""
-    return [str(RASA_BIN), "run", "--enable-api", "--auth-token", token,
+def rasa_run_args(port: int, endpoints: Path, model: Path) -> list[str]:
+    """`rasa run` with its HTTP API on loopback, as the gateway uses it. The token it requires
+    is RASA_TOKEN of its environment (rasa_addons/serve.py: never on a command line)."""
+    return [str(RASA_PYTHON), "-m", "rasa_addons.serve", "--enable-api",
             "--interface", "127.0.0.1", "--port", str(port),
             "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints),
             "--model", str(model)]  # fmt: skip
@@ -190,7 +201,11 @@ def start_stack(servers: Servers, work: Path) -> Stack:
     action_port, rasa_port, gateway_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
     endpoints = work / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
+    )
     actions_url = f"http://127.0.0.1:{action_port}"
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     gateway_url = f"http://127.0.0.1:{gateway_port}"
@@ -198,9 +213,13 @@ def start_stack(servers: Servers, work: Path) -> Stack:
     servers.start(
         "actions",
         [sys.executable, "-m", "actions", "--port", str(action_port)],
-        child_env(DATABASE_URL=database_url),
+        child_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
     )
-    servers.start("rasa", rasa_run_args(rasa_port, token, endpoints, MODEL), child_env())
+    servers.start(
+        "rasa",
+        rasa_run_args(rasa_port, endpoints, MODEL),
+        child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token),
+    )
     gateway = servers.start(
         "gateway",
         [sys.executable, "-m", "bot"],
@@ -212,6 +231,7 @@ def start_stack(servers: Servers, work: Path) -> Stack:
             ACTION_SERVER_URL=actions_url,
             DATABASE_URL=database_url,
             GATEWAY_SHUTDOWN_TIMEOUT="5",
+            **BENCH_GATEWAY_ENV,
         ),
     )
     wait_until_ready(

@@ -166,7 +166,7 @@ def _operator(
     say(f"full training: {full_seconds:.0f} s; starting a `rasa run` with it and deploying it")
     endpoints = servers.logs / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{free_port()}/webhook"\n')
-    servers.start("rasa", rasa_run_args(port, token, endpoints, first.file), child_env())
+    servers.start("rasa", rasa_run_args(port, endpoints, first.file), child_env(RASA_TOKEN=token))
     wait_until_ready(servers, [f"http://127.0.0.1:{port}/status?token={token}"])
     asyncio.run(loop.deploy(first_id, actor=ACTOR))
     say(f"training 2/4: an operator labels {len(NEW_EXAMPLES)} new examples of {INTENT}")

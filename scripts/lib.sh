@@ -18,6 +18,25 @@ export SQLALCHEMY_SILENCE_UBER_WARNING=1
 export RASA_TELEMETRY_ENABLED=false
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning}"
 
+# Secrets a process is started without (docs/security.md): variables whose name says they hold
+# one (…TOKEN, …SECRET, …PASSWORD, …; database and Redis URLs, which may carry a password) and
+# any URL value with a password in it; nlu/rasa_cli.py `without_secrets` is the same rule.
+SECRET_NAME_RE='TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|DATABASE_URL|REDIS_URL'
+URL_PASSWORD_RE='://[^/@[:space:]:]*:[^/@[:space:]]*@'
+unset_secrets() {  # unset_secrets "NAME ...": UNSET=(-u OTHER ...), for `env "${UNSET[@]}" command`
+  local keep=" $1 " name
+  UNSET=()
+  while IFS= read -r name; do
+    case "$keep" in *" $name "*) continue ;; esac
+    if [[ "${name^^}" =~ $SECRET_NAME_RE || "${!name-}" =~ $URL_PASSWORD_RE ]]; then UNSET+=(-u "$name"); fi
+  done < <(compgen -e)
+}
+without_secrets() {  # without_secrets "NAME ..." command [args]: command with only those secrets
+  unset_secrets "$1"
+  shift
+  env "${UNSET[@]}" "$@"
+}
+
 log() { printf '\033[1;34m[%s %s]\033[0m %s\n' "$(basename "$0" .sh)" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '\033[1;31m[%s] error:\033[0m %s\n' "$(basename "$0" .sh)" "$*" >&2; exit 1; }
 

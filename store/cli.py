@@ -8,15 +8,16 @@ import argparse
 import getpass
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
-from store import demo
+from store import demo, demo_staff
 from store.config import ConfigError, Settings, load_settings
 from store.db import database_url, make_engine, make_session_factory, migrate, unit_of_work
-from store.ids import MaskingFilter
+from store.demo_staff import DEMO_PASSWORD_ENV
+from store.logmask import RecordMasking
 from store.services import applications, areas, staff, tickets
 from store.workflow import IllegalTransition
 
@@ -59,22 +60,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from the first line of stdin (default: ask twice)",
     )
-    sub.add_parser(
+    demo_users = sub.add_parser(
         "demo-users",
-        help="create agent1, agent2, supervisor and operator if missing; print their passwords"
-        f" once (or use ${DEMO_PASSWORD_ENV})",
+        help="create agent1, agent2, supervisor and operator if missing, each with a password"
+        f" of its own, printed once (or all with ${DEMO_PASSWORD_ENV})",
+    )
+    demo_users.add_argument(
+        "--env-file",
+        type=Path,
+        help="keep the new passwords in this file (0600, username=password) instead of"
+        " printing them",
     )
     return parser
-
-
-#: Environment variable with the demo users' password (tests, demos); random when unset.
-DEMO_PASSWORD_ENV = "DEMO_AGENT_PASSWORD"
-DEMO_USERS = (
-    ("agent1", "客服一号", "agent", 3),
-    ("agent2", "客服二号", "agent", 3),
-    ("supervisor", "值班长", "supervisor", 5),
-    ("operator", "运维", "operator", 0),
-)
 
 
 def _read_password(from_stdin: bool) -> str | None:
@@ -113,31 +110,31 @@ def _create_user(url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_users(url: str) -> int:
-    """Idempotent: existing users are left alone (their passwords are not shown again)."""
+def _demo_users(url: str, env_file: Path | None) -> int:
+    """Idempotent: existing users keep their passwords (not shown again), except those still
+    on the shared password of an earlier version's env file (store/demo_staff.py)."""
     fixed = os.environ.get(DEMO_PASSWORD_ENV) or None
+    kept = demo_staff.read_passwords(env_file) if env_file else {}
     engine = make_engine(url)
     try:
         with unit_of_work(make_session_factory(engine)) as session:
-            for username, name, role, max_chats in DEMO_USERS:
-                if staff.get_by_username(session, username) is not None:
-                    print(f"{username}: exists (password unchanged)")
-                    continue
-                password = fixed or secrets.token_urlsafe(12)
-                staff.create_user(
-                    session,
-                    username=username,
-                    display_name=name,
-                    password=password,
-                    role=role,
-                    max_chats=max_chats,
-                    now=datetime.now(UTC),
-                )
-                shown = f"${DEMO_PASSWORD_ENV}" if fixed else password
-                print(f"{username}: created ({role}), password {shown}")
+            users = list(demo_staff.ensure(session, fixed=fixed, kept=kept, now=datetime.now(UTC)))
+            new = {u.username: u.password for u in users if u.password}
+            if env_file and not fixed and (new or DEMO_PASSWORD_ENV in kept):
+                # written before the commit: a password is never lost while its user exists
+                kept.pop(DEMO_PASSWORD_ENV, None)
+                demo_staff.write_passwords(env_file, {**kept, **new})
     finally:
         engine.dispose()
-    if not fixed:
+    for user in users:
+        if user.outcome == "exists":
+            print(f"{user.username}: exists (password unchanged)")
+            continue
+        shown = f"${DEMO_PASSWORD_ENV}" if fixed else user.password
+        if env_file and not fixed:
+            shown = f"in {env_file}"
+        print(f"{user.username}: {user.outcome} ({user.role}), password {shown}")
+    if new and not env_file:
         print("Passwords are shown only now: note them.")
     return 0
 
@@ -197,7 +194,7 @@ def _advance(url: str, settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler()
-    handler.addFilter(MaskingFilter())
+    handler.addFilter(RecordMasking())
     logging.basicConfig(
         level=logging.WARNING, handlers=[handler], format="%(levelname)s %(message)s"
     )
@@ -225,5 +222,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "create-user":
         return _create_user(url, args)
     if args.command == "demo-users":
-        return _demo_users(url)
+        return _demo_users(url, args.env_file)
     return _advance(url, settings, args)

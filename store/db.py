@@ -55,13 +55,31 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite opens it: it holds customers'
+    names, phones and conversations, and SQLite would create it with the process's umask
+    (world-readable by default). Its -wal and -shm files get the same mode from SQLite. An
+    existing file keeps the mode its operator gave it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return
+    os.chmod(path, 0o600)  # the umask may have taken bits away, never added: make it exact
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url` (default: `database_url()`), configured for its backend."""
+    """An engine for `url` (default: `database_url()`), configured for its backend.
+
+    Statement parameters (phones, names, messages) are kept out of SQLAlchemy's log lines and
+    exception messages (`hide_parameters`): a failed INSERT would otherwise quote them into
+    every traceback it ends up in."""
     parsed = make_url(normalise_url(url or database_url()))
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(path)
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
@@ -104,7 +122,9 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
     target = normalise_url(url or database_url())
-    path = _sqlite_file(make_url(target))
+    parsed = make_url(target)
+    # only a SQLite URL names a file (a PostgreSQL database named "test" is not ./test)
+    path = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(path)
     command.upgrade(alembic_config(target), revision)

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from store.roles import STAFF_ROLES
 from store.sqltypes import UTCDateTime, make_metadata
 
 Money = Numeric(12, 2)
@@ -250,18 +251,89 @@ class ApplicationEvent(Base):
 
 
 class VerificationAttempt(Base):
-    """Every identity check, kept to lock out guessing (per conversation and per account)."""
+    """Every identity check, kept to slow guessing down: failures are counted per conversation,
+    per client address, per account number and station-wide (store/services/verification.py)."""
 
     __tablename__ = "verification_attempts"
     __table_args__ = (
         Index("ix_verification_attempts_sender_at", "sender_id", "at"),
         Index("ix_verification_attempts_account_at", "account_no", "at"),
+        Index("ix_verification_attempts_client_address_at", "client_address", "at"),
+        Index("ix_verification_attempts_success_at", "success", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sender_id: Mapped[str] = mapped_column(String(255))
     account_no: Mapped[str] = mapped_column(String(32))
     success: Mapped[bool]
+    at: Mapped[datetime]
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    """The customer's address as the gateway saw it; None when unknown (Telegram, a retry)."""
+    throttled: Mapped[bool] = mapped_column(default=False)
+    """Refused unchecked while a back-off ran (visible to supervisors; never counted as a
+    failure, so hammering during a wait does not lengthen it)."""
+
+
+VERIFICATION_METHODS = ("account_phone_last4",)
+"""How a conversation proved identity: the account number and the registered phone's last 4
+digits (the only method so far)."""
+VERIFICATION_END_REASONS = ("idle", "new_session", "replaced")
+"""Why a verification ended: the customer was silent too long, Rasa started a new session, or
+the conversation verified again (perhaps another account)."""
+DISCLOSURE_KINDS = ("answer", "data")
+"""'answer': the customer's message answered the identity check (account number, digits);
+'data': the turn of that message used the verified identity (its replies may show account
+data)."""
+
+
+class VerifiedConversation(Base):
+    """Proof that one conversation verified one account. The actions trust this row, never the
+    tracker's slots (a forged tracker proves nothing): it is active while not ended, used within
+    the configured idle time (`expires_at`) and in the Rasa session it was made in."""
+
+    __tablename__ = "verified_conversations"
+    __table_args__ = (
+        CheckConstraint(_in("method", VERIFICATION_METHODS), name="method"),
+        CheckConstraint(_in("end_reason", VERIFICATION_END_REASONS), name="end_reason"),
+        Index("ix_verified_conversations_sender_id_id", "sender_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255))
+    """The conversation (Rasa's sender id, `<channel>:<chat_id>`)."""
+    account_no: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(32))
+    verified_at: Mapped[datetime]
+    last_used_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    """last_used_at + the idle time: the gateway's history replay needs no configuration."""
+    rasa_session: Mapped[str] = mapped_column(String(32))
+    """The start of the Rasa session it was made in ('' when the tracker did not say)."""
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class IdentityDisclosure(Base):
+    """A customer message that answered the identity check or whose turn used the verified
+    identity: the web chat's history hides it (or its replies) once that is no longer active."""
+
+    __tablename__ = "identity_disclosures"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DISCLOSURE_KINDS), name="kind"),
+        UniqueConstraint("sender_id", "message_key", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(255))
+    message_key: Mapped[str] = mapped_column(String(64))
+    """The gateway's key of the customer message (`<messages.id>@<timestamp>`, its metadata
+    `gateway_message_id` in Rasa)."""
+    kind: Mapped[str] = mapped_column(String(8))
+    verification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("verified_conversations.id", ondelete="CASCADE")
+    )
+    """'data': the verification whose identity was used; 'answer': None."""
     at: Mapped[datetime]
 
 
@@ -321,8 +393,10 @@ MESSAGE_DIRECTIONS = ("in", "out")
 MESSAGE_SENDERS = ("customer", "bot", "agent", "system")
 MESSAGE_STATUSES = ("received", "processed", "pending", "failed")
 """Inbound: 'received' (stored, being handled), 'processed' (answered), 'pending' (Rasa was
-down: answered later by the retry worker), 'failed' (Rasa refused it). Outbound: 'processed'
-(handed to the channel) or 'failed' (the channel could not deliver it)."""
+down, or its gateway died mid-turn: answered later by the retry worker), 'failed' (Rasa refused
+it). Outbound: 'processed' (handed to the channel) or 'failed' (the channel could not deliver
+it); a reply the router sends itself (Telegram, bot/outbox.py) is 'pending' until then and
+'received' while being sent."""
 NOTIFICATION_SOURCES = ("ticket", "application", "ticket_overdue", "application_overdue")
 """'ticket'/'application': event_id is a TicketEvent/ApplicationEvent id; the '*_overdue'
 sources: event_id is the ticket/application id (one overdue notice each)."""
@@ -426,7 +500,6 @@ class NotificationCursor(Base):
 
 # --- human handoff: staff, their console sessions, handoffs and their history ----------------
 
-STAFF_ROLES = ("agent", "supervisor", "operator")
 STAFF_AVAILABILITY = ("available", "away", "offline")
 HANDOFF_STATES = (
     "bot",
@@ -554,6 +627,43 @@ class AgentNote(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+ACCESS_KINDS = ("transcript", "customer", "inbox_context")
+"""What a staff member opened: a conversation's transcript, its customer panel (the verified
+account, tickets, applications), or the messages around an NLU inbox item (operators)."""
+
+
+class AccessAudit(Base):
+    """One opening of a customer's data by a staff member (who, what, when, from where), or a
+    refused attempt (`allowed` false). Written in the same transaction that reads the data:
+    no record, no data. Kept when the staff user or the conversation is deleted."""
+
+    __tablename__ = "access_audit"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCESS_KINDS), name="kind"),
+        Index("ix_access_audit_at", "at"),
+        Index("ix_access_audit_staff_user_id_at", "staff_user_id", "at"),
+        Index("ix_access_audit_conversation_pk_at", "conversation_pk", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    conversation_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    conversation_label: Mapped[str] = mapped_column(String(64))
+    """The masked conversation id (never the full `web:<uuid>`)."""
+    account_no: Mapped[str | None] = mapped_column(String(32))
+    """The verified account the customer panel showed, if any."""
+    client_address: Mapped[str] = mapped_column(String(64))
+    allowed: Mapped[bool]
 
 
 class CannedReply(Base):

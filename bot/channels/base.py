@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from bot.messages import HandleResult, Inbound, Reply, TranscriptEntry
@@ -17,6 +17,11 @@ class Channel(ABC):
     """
 
     name: str
+    shows_history: bool = False
+    """Whether the customer sees the stored transcript again when they come back (the web
+    chat's history): replies a crash kept from being sent are seen there, so the router never
+    sends them again (that would show them twice). Channels without one (Telegram) get them
+    sent after the restart."""
 
     @abstractmethod
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
@@ -29,8 +34,18 @@ class Channel(ABC):
 class MessageHandler(Protocol):
     """The router as the channels see it."""
 
-    async def handle(self, message: Inbound) -> HandleResult:
-        """Persist the message, dedupe, ask Rasa, persist and return the replies."""
+    async def handle(
+        self,
+        message: Inbound,
+        *,
+        on_stored: Callable[[], None] | None = None,
+        push: bool = False,
+    ) -> HandleResult:
+        """Persist the message, dedupe, ask Rasa, persist and return the replies.
+
+        `on_stored` is called once the message is committed (or known from before): a channel
+        confirms a message to its source only then. `push`: the router sends the replies
+        through the channel itself, tracked until sent (`HandleResult.delivered`)."""
         ...
 
     def register(self, channel: Channel) -> None:
@@ -39,4 +54,14 @@ class MessageHandler(Protocol):
 
     async def history(self, conversation_id: str, limit: int = 200) -> list[TranscriptEntry]:
         """The conversation's last `limit` stored messages, oldest first."""
+        ...
+
+    async def show_history(
+        self,
+        conversation_id: str,
+        limit: int,
+        show: Callable[[list[TranscriptEntry]], Awaitable[None]],
+    ) -> None:
+        """`history`, handed to `show` while no reply of the conversation is stored or pushed
+        meanwhile: each reply is then in that history or pushed after it, never both."""
         ...

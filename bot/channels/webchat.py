@@ -10,6 +10,12 @@ and a `WebChatChannel` (name ``web``) that is registered with the router (``app[
 start-up. A browser keeps a random session id in localStorage; its conversation id is
 ``web:<session id>``. Several tabs of one session may be open: `WebChatChannel.send` pushes to
 all of them, the replies to a message go back over the socket that sent it.
+
+Every hello and message frame counts against its client address (RATE_LIMIT_WEBCHAT,
+bot/limits.py); over the limit the frame is answered with a `rate_limited` error in the
+customer's language (conf/gateway.yml) and `retry_after` seconds, and the message is neither
+stored nor processed. A message in Rasa's command syntax that no button of the bot offered is
+passed on as plain text (bot/commands.py).
 """
 
 from __future__ import annotations
@@ -27,10 +33,16 @@ from typing import Any, Final
 
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 
+from bot import health, limits
 from bot.channels.base import Channel, MessageHandler
+from bot.clientaddr import client_ip, limit_key
+from bot.commands import screened
 from bot.keys import ROUTER, SETTINGS
-from bot.messages import HandleResult, Inbound, Reply, TranscriptEntry
+from bot.limits import ChannelLimiters
+from bot.messages import HandleResult, Inbound, Reply, TranscriptEntry, client_metadata
 from bot.settings import GatewaySettings, normalise_origin
+from bot.texts import GatewayTexts, load_texts
+from store.config import default_conf_dir
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +154,15 @@ def origin_allowed(origin: str | None, host: str, allowed: Iterable[str] = ()) -
 class _Socket:
     """One open websocket (one browser tab) and what its hello told us."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, address: str = "unknown") -> None:
         self.ws = ws
+        self.address = address
+        """The client's address (bot/clientaddr.py): what the rate limit counts."""
         self.session: str | None = None
         self.language = "zh"
+        self.shown = False
+        """Whether its history was sent: replies pushed to the session reach it only from then
+        on (one committed earlier is in that history: shown once, not twice)."""
         self._lock = asyncio.Lock()
 
     async def emit(self, *events: Mapping[str, Any]) -> bool:
@@ -175,6 +192,7 @@ class WebChatChannel(Channel):
     """
 
     name = CHANNEL_NAME
+    shows_history = True  # the router never sends a reply again after a crash: history has it
 
     def __init__(self) -> None:
         self._sockets: dict[str, set[_Socket]] = {}
@@ -211,8 +229,8 @@ class WebChatChannel(Channel):
     async def _push(
         self, chat_id: str, events: Sequence[Mapping[str, Any]], exclude: _Socket | None = None
     ) -> int:
-        """Send to every open tab of the session; how many took it."""
-        tabs = [s for s in self._sockets.get(chat_id, ()) if s is not exclude]
+        """Send to every open tab of the session that has its history; how many took it."""
+        tabs = [s for s in self._sockets.get(chat_id, ()) if s.shown and s is not exclude]
         results = await asyncio.gather(*(s.emit(*events) for s in tabs))
         return sum(results)
 
@@ -340,9 +358,12 @@ class _WebChat:
     """Per-application state, filled at start-up."""
 
     channel: WebChatChannel
+    limiters: ChannelLimiters
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     static: _Static | None = None
     router: MessageHandler | None = None
+    texts: GatewayTexts | None = None
+    """conf/gateway.yml (the rate_limited notice), read at start-up."""
 
 
 WEBCHAT: Final = web.AppKey("webchat", _WebChat)
@@ -354,8 +375,9 @@ def setup(app: web.Application) -> None:
     app[ROUTER] must exist when the application starts: set it in `create_app`, in a
     cleanup context, or in an on_startup handler appended before this call.
     """
-    state = _WebChat(channel=WebChatChannel())
+    state = _WebChat(channel=WebChatChannel(), limiters=limits.setup(app))
     app[WEBCHAT] = state
+    health.add_detail(app, "webchat_sockets", lambda: len(state.channel._open))
     app.router.add_get("/", _page, name="webchat-page")
     app.router.add_get("/static/{name}", _asset, name="webchat-static")
     app.router.add_get("/ws", _websocket, name="webchat-ws")
@@ -373,6 +395,7 @@ async def _on_startup(app: web.Application) -> None:
     static = _Static(state.settings.static_dir, state.settings.max_text_chars)
     await asyncio.to_thread(static.refresh)
     state.static = static
+    state.texts = await asyncio.to_thread(load_texts, state.settings.conf_dir or default_conf_dir())
     if ROUTER not in app:
         raise RuntimeError(
             "web chat: app[ROUTER] is not set at start-up; set it before the application starts"
@@ -431,7 +454,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
         max_msg_size=max_frame_bytes(state.settings.max_text_chars),
     )
     await ws.prepare(request)
-    await _Session(state, state.router, _Socket(ws)).run()
+    await _Session(state, state.router, _Socket(ws, client_ip(request))).run()
     return ws
 
 
@@ -485,7 +508,7 @@ class _Session:
                 break
             try:
                 data = json.loads(frame.data)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep ([[[[...)
                 await self.sock.emit(self._error("bad_json"))
                 continue
             kind = data.get("type") if isinstance(data, dict) else None
@@ -493,12 +516,31 @@ class _Session:
             if handler is None:
                 await self.sock.emit(self._error("bad_frame"))
                 continue
+            if await self._throttled(data):
+                continue
             await handler(data)
+
+    async def _throttled(self, data: Mapping[str, Any]) -> bool:
+        """Whether the frame is over the client address's limit (then answered, not handled)."""
+        limiters = self.state.limiters
+        wait = limiters.check("webchat", limiters.webchat, limit_key(self.sock.address))
+        if not wait:
+            return False
+        log.warning("web chat: %s over the rate limit; refused for %d s", self.sock.address, wait)
+        event: dict[str, Any] = {"type": "error", "code": "rate_limited", "retry_after": wait}
+        texts = self.state.texts
+        language = self._language(data) or self.sock.language
+        event["message"] = texts.reply("rate_limited", language, seconds=wait) if texts else ""
+        message_id = data.get("id") if data.get("type") == "message" else None
+        if isinstance(message_id, str) and UUID_RE.fullmatch(message_id):
+            event["id"] = message_id
+        await self.sock.emit(event)
+        return True
 
     def _language(self, data: Mapping[str, Any]) -> str | None:
         """The frame's language, the socket's if absent; None when invalid."""
         language = data.get("language", self.sock.language)
-        return language if language in LANGUAGES else None
+        return language if isinstance(language, str) and language in LANGUAGES else None
 
     async def _on_hello(self, data: dict[str, Any]) -> None:
         sock = self.sock
@@ -520,13 +562,17 @@ class _Session:
             await sock.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too many tabs")
             return
         sock.session = session
-        try:
-            entries = await self.router.history(f"{CHANNEL_NAME}:{session}", HISTORY_LIMIT)
+
+        async def show(entries: list[TranscriptEntry]) -> None:
+            await sock.emit(history_event(entries))
+            sock.shown = True
+
+        try:  # while no reply of the conversation is stored or pushed (e.g. by a retry)
+            await self.router.show_history(f"{CHANNEL_NAME}:{session}", HISTORY_LIMIT, show)
         except Exception:
             log.exception("web chat: history of session %s failed", session)
             await sock.emit(history_event([]), self._error("history"))
-            return
-        await sock.emit(history_event(entries))
+            sock.shown = True
 
     async def _on_message(self, data: dict[str, Any]) -> None:
         sock = self.sock
@@ -568,15 +614,16 @@ class _Session:
         session = sock.session
         assert session is not None
         await sock.emit({"type": "typing"})
-        inbound = Inbound(
-            channel=CHANNEL_NAME,
-            chat_id=session,
-            user_id=session,
-            text=message.text,
-            external_id=message.id,
-            language=message.language,
-        )
         try:
+            inbound = Inbound(
+                channel=CHANNEL_NAME,
+                chat_id=session,
+                user_id=session,
+                text=await screened(self.router, f"{CHANNEL_NAME}:{session}", message.text),
+                external_id=message.id,
+                language=message.language,
+                metadata=client_metadata(limit_key(sock.address)),
+            )
             result = await self.router.handle(inbound)
         except Exception:
             log.exception("web chat: the router failed on a message of session %s", session)

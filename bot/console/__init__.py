@@ -6,7 +6,8 @@
   (agents), ``/console/supervisor`` (supervisors, operators), ``/console/nlu`` (operators: the
   NLU inbox, retraining, the model registry), ``/console/static/<name>``;
 - ``/console/ws``: the live feed (bot/events.py events) for the logged-in staff member;
-- the agent API under ``/api/v1/agent/`` (bot/console/api.py);
+- the agent API under ``/api/v1/agent/`` (bot/console/api.py; the failed identity checks:
+  bot/console/verification_api.py);
 - the operators' NLU API under ``/api/v1/nlu/`` (bot/console/nlu_api.py).
 
 Modules: `auth` (sessions, CSRF, roles), `login`, `pages` (files, CSP), `api`, `nlu_api`, `ws`,
@@ -21,12 +22,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from bot.console import api, auth, login, nlu_api, ws
+from bot import health
+from bot.console import api, auth, login, nlu_api, verification_api, ws
 from bot.console.canned import load_canned_replies
+from bot.console.hashing import HashPool
 from bot.console.pages import ConsoleFiles, asset, page_response
 from bot.console.state import CONSOLE, ConsoleState
 from bot.events import EventHub
 from bot.keys import EVENTS, SETTINGS
+from bot.ratelimit import RateLimiter
 from bot.settings import GatewaySettings
 from store.config import default_conf_dir
 from store.db import make_engine, make_session_factory
@@ -39,6 +43,7 @@ def setup(app: web.Application) -> None:
     settings = app.get(SETTINGS) or GatewaySettings()
     state = ConsoleState(files=ConsoleFiles(settings.static_dir), settings=settings)
     app[CONSOLE] = state
+    health.add_detail(app, "console_logins", lambda: state.hashing.stats())
     if EVENTS not in app:  # bot.app sets the gateway's hub; a bare app gets its own
         app[EVENTS] = EventHub()
     add = app.router
@@ -53,6 +58,7 @@ def setup(app: web.Application) -> None:
     add.add_post("/api/v1/agent/login", login.login_json, name="agent-login")
     add.add_post("/api/v1/agent/logout", login.logout_json, name="agent-logout")
     api.setup(app)
+    verification_api.setup(app)  # supervisors: failed identity checks
     app.cleanup_ctx.append(_database)
     nlu_api.setup(app)  # after _database: its loop uses the console's database
     app.on_shutdown.append(_close_sockets)
@@ -65,12 +71,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await asyncio.to_thread(state.files.refresh)
     conf_dir = state.settings.conf_dir or default_conf_dir()
     state.canned = await asyncio.to_thread(load_canned_replies, conf_dir)
+    limits = state.settings.limits
+    state.hashing = HashPool(limits.hash_threads, limits.hash_queue)
+    state.limiter.overall = RateLimiter(limits.login)
     engine = make_engine(state.settings.database_url)
     state.factory = make_session_factory(engine)
     try:
         yield
     finally:
         state.factory = None
+        state.hashing.close()
         engine.dispose()
 
 

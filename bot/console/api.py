@@ -4,6 +4,10 @@ Same auth as the pages: the session cookie, and on every POST the session's CSRF
 `X-CSRF-Token` header. Errors are {"error": {"code", "message"}}: 401 not logged in, 403 role
 not allowed / CSRF / not your chat, 404 unknown handoff or conversation, 409 claimed by
 someone else / at your chat limit / not in a state that allows it, 422 invalid body.
+Conversations are named by handle (`conversation`, the database id: what the transcript and
+customer routes take) and masked id (`conversation_label`), never by their id; an agent opens
+only the conversations they handle (store/services/console_access.py), and every opening, or
+refusal, is recorded (store/services/access_audit.py; GET /supervisor/access-log lists it).
 `POST /flag` (an agent marks a bot reply as wrong: the NLU inbox) answers 400 for a message
 that is not a bot reply.
 Reference: docs/agents.md.
@@ -14,19 +18,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
 from bot.console import auth, live
-from bot.console.auth import AGENT_ROLES, ALL_ROLES, SUPERVISOR_ROLES
+from bot.console.auth import ACCESS_LOG_ROLES, AGENT_ROLES, ALL_ROLES, SUPERVISOR_ROLES
 from bot.console.login import user_json
 from bot.console.state import CONSOLE, ApiError, ConsoleState
 from bot.keys import NLU_SETTINGS
-from store.models import Handoff, StaffUser
-from store.services import console_queries, handoffs, nlu_inbox
+from store.models import Conversation, Handoff, StaffUser
+from store.roles import SEES_STATION
+from store.services import access_audit, console_access, console_queries, handoffs, nlu_inbox
 from store.services.console_sessions import StaffIdentity
 from store.workflow import IllegalTransition
 
@@ -36,6 +42,9 @@ T = TypeVar("T")
 MAX_NOTE_CHARS: Final = 2000
 MAX_FLAG_NOTE_CHARS: Final = 500
 AVAILABILITY_CHOICES: Final = ("available", "away")
+HANDLE: Final = re.compile(r"[0-9]{1,18}")
+"""A conversation's handle in a path or query (ASCII digits: not `²`, which isdigit() likes)."""
+Refusal = Literal["missing", "refused"]
 
 
 def _state(request: web.Request) -> ConsoleState:
@@ -47,7 +56,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
         data = json.loads(await request.text())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep ([[[[...)
         raise ApiError(400, "bad_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object")
@@ -86,7 +95,7 @@ def _own(
     handoff = _handoff(session, handoff_id)
     if handoff.state != "assigned":
         raise ApiError(409, "not_assigned", f"handoff {handoff_id} is {handoff.state}")
-    if handoff.agent_id != me.user_id and not (supervisor_may and me.role == "supervisor"):
+    if handoff.agent_id != me.user_id and not (supervisor_may and me.role in SEES_STATION):
         raise ApiError(403, "not_your_chat", "this chat is assigned to another agent")
     return handoff
 
@@ -125,22 +134,70 @@ async def get_queue(request: web.Request) -> web.Response:
     return web.json_response({"queue": queue})
 
 
+def _handle(raw: str) -> int:
+    if not HANDLE.fullmatch(raw):
+        raise ApiError(404, "not_found", "no such conversation")
+    return int(raw)
+
+
+def _opening(request: web.Request, kind: str) -> access_audit.Opening:
+    return access_audit.Opening(
+        who=auth.staff_of(request),
+        kind=kind,
+        address=auth.client_ip(request),
+        at=_state(request).clock(),
+    )
+
+
+def _open(
+    opening: access_audit.Opening,
+    handle: int,
+    view: Callable[[Session, Conversation], dict[str, Any]],
+) -> Callable[[Session], dict[str, Any] | Refusal]:
+    """The work of opening a customer's data: the ownership check, the view and its record in
+    one transaction (a refusal is recorded too, and committed: hence returned, not raised)."""
+
+    def work(session: Session) -> dict[str, Any] | Refusal:
+        conversation = console_access.conversation(session, handle)
+        if conversation is None:
+            return "missing"
+        if not console_access.may_view(session, opening.who, conversation.id):
+            access_audit.record(session, opening, conversation, allowed=False)
+            return "refused"
+        data = view(session, conversation)
+        account = data.get("account")
+        account_no = account.get("account_no") if isinstance(account, dict) else None
+        access_audit.record(session, opening, conversation, allowed=True, account_no=account_no)
+        return data
+
+    return work
+
+
+async def _conversation_data(
+    request: web.Request, kind: str, view: Callable[[Session, Conversation], dict[str, Any]]
+) -> web.Response:
+    handle = _handle(request.match_info["conversation"])
+    opening = _opening(request, kind)
+    result = await _db(request, _open(opening, handle, view))
+    if result == "missing":
+        raise ApiError(404, "not_found", f"no conversation {handle}")
+    if result == "refused":
+        log.warning(
+            "console: %s may not open the %s of conversation %s", opening.who.username, kind, handle
+        )
+        raise ApiError(403, "not_your_chat", "you do not handle this conversation")
+    log.info("console: %s opened the %s of conversation %s", opening.who.username, kind, handle)
+    return web.json_response(result)
+
+
 @auth.require(AGENT_ROLES)
 async def get_transcript(request: web.Request) -> web.Response:
-    conversation_id = request.match_info["conversation_id"]
-    view = await _db(request, lambda s: console_queries.transcript_view(s, conversation_id))
-    if view is None:
-        raise ApiError(404, "not_found", f"no conversation {conversation_id}")
-    return web.json_response(view)
+    return await _conversation_data(request, "transcript", console_queries.transcript_view)
 
 
 @auth.require(AGENT_ROLES)
 async def get_customer(request: web.Request) -> web.Response:
-    conversation_id = request.match_info["conversation_id"]
-    view = await _db(request, lambda s: console_queries.customer_view(s, conversation_id))
-    if view is None:
-        raise ApiError(404, "not_found", f"no conversation {conversation_id}")
-    return web.json_response(view)
+    return await _conversation_data(request, "customer", console_queries.customer_view)
 
 
 @auth.require(AGENT_ROLES)
@@ -160,6 +217,43 @@ async def get_agents(request: web.Request) -> web.Response:
 async def get_overview(request: web.Request) -> web.Response:
     now = _state(request).clock()
     return web.json_response(await _db(request, lambda s: console_queries.overview(s, now)))
+
+
+def _query_int(request: web.Request, name: str, *, default: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not HANDLE.fullmatch(raw) or int(raw) < 1:
+        raise ApiError(422, "invalid", f"{name} must be a positive whole number")
+    return int(raw)
+
+
+@auth.require(ACCESS_LOG_ROLES)
+async def get_access_log(request: web.Request) -> web.Response:
+    """Who opened which customer's data, newest first: ?limit (1-200, 50), ?before (an id:
+    the next page), ?user (a username), ?conversation (a handle)."""
+    limit = _query_int(request, "limit", default=50) or 50
+    if limit > access_audit.LIST_MAX:
+        raise ApiError(422, "invalid", f"limit may be at most {access_audit.LIST_MAX}")
+    before = _query_int(request, "before")
+    conversation = _query_int(request, "conversation")
+    username = request.query.get("user") or None
+    if username is not None and len(username) > 64:
+        raise ApiError(422, "invalid", "user may have at most 64 characters")
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        rows = access_audit.recent(
+            session,
+            limit=limit,
+            before_id=before,
+            username=username,
+            conversation_pk=conversation,
+        )
+        return [access_audit.as_json(row) for row in rows]
+
+    entries = await _db(request, work)
+    next_before = entries[-1]["id"] if len(entries) == limit else None
+    return web.json_response({"entries": entries, "next_before": next_before})
 
 
 # --- acting -------------------------------------------------------------------------------
@@ -213,13 +307,13 @@ async def post_reply(request: web.Request) -> web.Response:
     text = _text_field(data, "text", limit)
     me = auth.staff_of(request)
 
-    def work(session: Session) -> str:
-        handoff = _own(session, handoff_id, me, supervisor_may=True)
-        return handoff.conversation.conversation_id
+    def work(session: Session) -> tuple[str, dict[str, Any]]:
+        conversation = _own(session, handoff_id, me, supervisor_may=True).conversation
+        return conversation.conversation_id, console_queries.conversation_ref(conversation)
 
-    conversation_id = await _db(request, work)
+    conversation_id, ref = await _db(request, work)
     status = await live.send_as_agent(request.app, conversation_id, text, me)
-    return web.json_response({"ok": True, "conversation_id": conversation_id, "status": status})
+    return web.json_response({"ok": True, **ref, "status": status})
 
 
 @auth.require(AGENT_ROLES)
@@ -232,7 +326,7 @@ async def post_note(request: web.Request) -> web.Response:
 
     def work(session: Session) -> dict[str, Any]:
         handoff = _handoff(session, handoff_id)
-        if handoff.agent_id != me.user_id and me.role != "supervisor":
+        if handoff.agent_id != me.user_id and me.role not in SEES_STATION:
             raise ApiError(403, "not_your_chat", "notes go on your own chats")
         note = handoffs.add_note(session, handoff_id, me.user_id, text, now=now)
         return console_queries.note_json(session, note)
@@ -358,8 +452,8 @@ def setup(app: web.Application) -> None:
     add.add_get(f"{base}/queue", get_queue, name="agent-queue")
     add.add_post(f"{base}/claim/{{handoff_id}}", post_claim, name="agent-claim")
     add.add_post(f"{base}/reply", post_reply, name="agent-reply")
-    add.add_get(f"{base}/transcript/{{conversation_id}}", get_transcript, name="agent-transcript")
-    add.add_get(f"{base}/customer/{{conversation_id}}", get_customer, name="agent-customer")
+    add.add_get(f"{base}/transcript/{{conversation}}", get_transcript, name="agent-transcript")
+    add.add_get(f"{base}/customer/{{conversation}}", get_customer, name="agent-customer")
     add.add_post(f"{base}/note", post_note, name="agent-note")
     add.add_post(f"{base}/transfer", post_transfer, name="agent-transfer")
     add.add_post(f"{base}/handback", post_handback, name="agent-handback")
@@ -368,4 +462,5 @@ def setup(app: web.Application) -> None:
     add.add_get(f"{base}/canned-replies", get_canned_replies, name="agent-canned-replies")
     add.add_get(f"{base}/agents", get_agents, name="agent-agents")
     add.add_get(f"{base}/supervisor/overview", get_overview, name="agent-supervisor-overview")
+    add.add_get(f"{base}/supervisor/access-log", get_access_log, name="agent-access-log")
     add.add_post(f"{base}/flag", post_flag, name="agent-flag")

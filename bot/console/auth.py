@@ -7,7 +7,11 @@
 - Every state-changing request (anything but GET/HEAD) must carry the session's CSRF token:
   the `X-CSRF-Token` header (fetch/JSON) or the `csrf_token` form field (forms).
 - `require(...)` wraps a handler: anonymous → 401 JSON (API) or a redirect to the login page
-  (pages); a role not allowed → 403.
+  (pages); a role not allowed → 403. Which conversation a role may open is
+  store/services/console_access.py's rule (ownership), checked by the handlers.
+- Only human activity keeps a session alive: requests the page makes by itself (timers, live
+  events) send `X-Console-Background: 1` and the websocket never touches the session, so an
+  unattended console ends after the idle timeout like any other.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Final, Literal
 
 from aiohttp import web
 
+from bot import clientaddr
 from bot.console.state import CONSOLE, ApiError, ConsoleState, error
+from store import roles
 from store.services import console_sessions
 from store.services.console_sessions import StaffIdentity
 
@@ -35,13 +41,18 @@ CSRF_HEADER: Final = "X-CSRF-Token"
 CSRF_FIELD: Final = "csrf_token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
-AGENT_ROLES: Final = frozenset({"agent", "supervisor"})
-"""Who works chats: agents, and supervisors who step in."""
-SUPERVISOR_ROLES: Final = frozenset({"supervisor", "operator"})
-"""Who sees the supervisor overview: supervisors and the station's operators."""
-OPERATOR_ROLES: Final = frozenset({"operator"})
+BACKGROUND_HEADER: Final = "X-Console-Background"
+"""Set to 1 by the pages on requests nobody clicked for: they do not extend the session."""
+
+AGENT_ROLES: Final = roles.WORKS_CHATS
+"""Who works chats: agents, and supervisors and managers who step in."""
+SUPERVISOR_ROLES: Final = roles.OVERSEES
+"""Who sees the supervisor overview: supervisors, managers and the station's operators."""
+OPERATOR_ROLES: Final = roles.RETRAINS_NLU
 """Who retrains the bot's NLU (the NLU inbox, training, the model registry): operators only."""
-ALL_ROLES: Final = frozenset({"agent", "supervisor", "operator"})
+ACCESS_LOG_ROLES: Final = roles.READS_ACCESS_LOG
+"""Who lists the record of staff opening customers' data: supervisors and managers."""
+ALL_ROLES: Final = roles.ALL_ROLES
 
 STAFF: Final = web.RequestKey("console_staff", StaffIdentity)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -89,8 +100,14 @@ def login_csrf(request: web.Request, response: web.StreamResponse | None = None)
     return value
 
 
-async def identify(request: web.Request) -> StaffIdentity | None:
-    """The staff member behind the request's session cookie, or None."""
+def is_background(request: web.Request) -> bool:
+    """Whether the page sent this request by itself (not a person's click or keystroke)."""
+    return request.headers.get(BACKGROUND_HEADER) == "1"
+
+
+async def identify(request: web.Request, *, touch: bool = True) -> StaffIdentity | None:
+    """The staff member behind the request's session cookie, or None. With `touch` (and not a
+    background request) the session's idle timer starts again."""
     if STAFF in request:
         return request[STAFF]
     token = request.cookies.get(COOKIE)
@@ -98,7 +115,10 @@ async def identify(request: web.Request) -> StaffIdentity | None:
         return None
     state = state_of(request)
     now = state.clock()
-    identity = await state.db(lambda s: console_sessions.lookup(s, token, now=now, idle=state.idle))
+    touch = touch and not is_background(request)
+    identity = await state.db(
+        lambda s: console_sessions.lookup(s, token, now=now, idle=state.idle, touch=touch)
+    )
     if identity is not None:
         request[STAFF] = identity
     return identity
@@ -125,20 +145,22 @@ async def _csrf_given(request: web.Request) -> str | None:
 
 
 def require(
-    roles: frozenset[str], *, kind: Literal["api", "page"] = "api"
+    allowed: frozenset[str], *, kind: Literal["api", "page"] = "api", touches: bool = True
 ) -> Callable[[Handler], Handler]:
-    """Wrap a handler: a live session with one of `roles`, and on a state-changing method the
-    session's CSRF token. The roles are kept on the handler (`console_roles`) for tests."""
+    """Wrap a handler: a live session with one of the `allowed` roles, and on a state-changing
+    method the session's CSRF token. `touches=False`: the request never counts as activity
+    (the websocket, which the page reopens by itself). The roles are kept on the handler
+    (`console_roles`) for tests."""
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def inner(request: web.Request) -> web.StreamResponse:
-            identity = await identify(request)
+            identity = await identify(request, touch=touches)
             if identity is None:
                 if kind == "page":
                     raise web.HTTPFound("/console/login")
                 return error(401, "unauthorized", "log in to the agent console first")
-            if identity.role not in roles:
+            if identity.role not in allowed:
                 if kind == "page":
                     raise web.HTTPForbidden(text="403: 您的账号无权访问此页面。")
                 return error(403, "forbidden", "your role may not do this")
@@ -154,11 +176,12 @@ def require(
             except ApiError as exc:
                 return exc.response()
 
-        inner.console_roles = roles  # type: ignore[attr-defined]
+        inner.console_roles = allowed  # type: ignore[attr-defined]
         return inner
 
     return wrap
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address as every limiter and log sees it (TRUSTED_PROXIES honoured)."""
+    return clientaddr.client_ip(request)

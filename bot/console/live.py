@@ -39,5 +39,5 @@ async def send_as_agent(
         raise ApiError(503, "unavailable", "the gateway is starting")
     try:
         return await router.send_as_agent(conversation_id, text, agent_ref(agent))
-    except NotYourChat as exc:
-        raise ApiError(403, "not_your_chat", str(exc)) from None
+    except NotYourChat:  # its message names the conversation id: staff never see that
+        raise ApiError(403, "not_your_chat", "this chat is not assigned to you") from None

@@ -1,16 +1,23 @@
-"""Logging in and out of the console: the form (pages) and JSON (integrations) flavours."""
+"""Logging in and out of the console: the form (pages) and JSON (integrations) flavours.
+
+An attempt is refused (429 with Retry-After) before any password is checked when its
+(address, username) has failed too often, when the gateway's overall login rate is spent, or
+when the password-hashing pool is full (bot/console/ratelimit.py, hashing.py).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
 from bot.console import auth
+from bot.console.hashing import PoolFull
 from bot.console.pages import page_response
 from bot.console.state import CONSOLE, ConsoleState, error
 from store.services import console_sessions, staff
@@ -19,6 +26,8 @@ from store.services.console_sessions import StaffIdentity
 log = logging.getLogger(__name__)
 
 MAX_FIELD = 256
+POOL_FULL_RETRY_SECONDS = 1
+"""Retry-After when every hashing thread is busy and the queue full: it drains in a second."""
 
 
 def home_of(role: str) -> str:
@@ -26,16 +35,26 @@ def home_of(role: str) -> str:
     return "/console/supervisor" if role == "operator" else "/console"
 
 
-def _login_work(
-    username: str, password: str, state: ConsoleState
+def _stored_hash(username: str) -> Callable[[Session], str | None]:
+    def work(session: Session) -> str | None:
+        user = staff.get_by_username(session, username)
+        return user.password_hash if user is not None else None
+
+    return work
+
+
+def _session_work(
+    username: str, checked: str, new_hash: str | None, state: ConsoleState
 ) -> Callable[[Session], tuple[str, StaffIdentity] | None]:
     now = state.clock()
 
     def work(session: Session) -> tuple[str, StaffIdentity] | None:
         console_sessions.purge_expired(session, now=now, idle=state.idle)
-        user = staff.authenticate(session, username, password)
-        if user is None:
-            return None
+        user = staff.get_by_username(session, username)
+        if user is None or user.password_hash != checked:
+            return None  # removed, or its password changed while this one was checked
+        if new_hash is not None:
+            user.password_hash = new_hash  # argon2 parameters raised since it was set
         if user.availability == "offline":
             user.availability = "away"  # online, not yet taking chats: the agent chooses
         return console_sessions.create(session, user, now=now, lifetime=state.lifetime)
@@ -43,24 +62,70 @@ def _login_work(
     return work
 
 
-async def _attempt(
-    request: web.Request, username: str, password: str
-) -> tuple[int, tuple[str, StaffIdentity] | None, int]:
-    """(status, session or None, retry-after seconds): 200, 401 wrong, 429 throttled."""
-    state = request.app[CONSOLE]
+async def _log_in(
+    state: ConsoleState, username: str, password: str
+) -> tuple[str, StaffIdentity] | None:
+    """The session of a right username and password, else None. The password is checked on
+    the hashing pool (PoolFull when it is full) and outside any transaction: argon2 inside one
+    would hold SQLite's write lock, and every customer's message would wait for it."""
+    stored = await state.db(_stored_hash(username))
+    matches, new_hash = await state.hashing.run(lambda: staff.check_password(stored, password))
+    if not matches or stored is None:
+        return None
+    return await state.db(_session_work(username, stored, new_hash, state))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one login attempt came to."""
+
+    status: int
+    """200 logged in, 401 wrong username or password, 429 refused before the check."""
+    session: tuple[str, StaffIdentity] | None = None
+    retry_after: int = 0
+    crowded: bool = False
+    """A 429 because of the overall rate or a full hashing pool, not this pair's failures."""
+
+
+def _refusal(request: web.Request, username: str) -> Outcome | None:
+    """A 429 when the attempt must not even check the password, else None."""
+    limiter = request.app[CONSOLE].limiter
     ip = auth.client_ip(request)
-    wait = state.limiter.retry_after(ip, username)
+    wait = limiter.retry_after(ip, username)
     if wait:
         log.warning("console: login of %r from %s throttled", username, ip)
-        return 429, None, wait
-    result = await state.db(_login_work(username, password, state))
+        return Outcome(429, retry_after=wait)
+    wait = limiter.overall_wait()
+    if wait:
+        log.warning("console: login of %r from %s refused: overall login rate spent", username, ip)
+        return Outcome(429, retry_after=wait, crowded=True)
+    return None
+
+
+async def _attempt(request: web.Request, username: str, password: str) -> Outcome:
+    state = request.app[CONSOLE]
+    ip = auth.client_ip(request)
+    refusal = _refusal(request, username)
+    if refusal is not None:
+        return refusal
+    try:
+        result = await _log_in(state, username, password)
+    except PoolFull:
+        log.warning("console: login of %r from %s refused: hashing pool full", username, ip)
+        return Outcome(429, retry_after=POOL_FULL_RETRY_SECONDS, crowded=True)
     if result is None:
         state.limiter.failed(ip, username)
         log.info("console: failed login of %r from %s", username, ip)
-        return 401, None, 0
+        return Outcome(401)
     state.limiter.succeeded(ip, username)
     log.info("console: %s logged in from %s", result[1].username, ip)
-    return 200, result, 0
+    return Outcome(200, result)
+
+
+def _refused_text(outcome: Outcome) -> str:
+    if outcome.crowded:
+        return f"登录请求过多，请 {outcome.retry_after} 秒后再试。"
+    return f"登录失败次数过多，请 {max(1, outcome.retry_after // 60)} 分钟后再试。"
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -91,20 +156,33 @@ async def login_form_post(request: web.Request) -> web.StreamResponse:
         return await _login_form(request, "页面已过期，请重新登录。", 403)
     if not username or not password:
         return await _login_form(request, "请输入用户名和密码。", 400)
-    status, result, wait = await _attempt(request, username, password)
-    if status == 429:
-        response = await _login_form(
-            request, f"登录失败次数过多，请 {max(1, wait // 60)} 分钟后再试。", 429
-        )
-        response.headers["Retry-After"] = str(wait)
-        return response
-    if result is None:
+    if not _storable(username + password):  # no account has such a name or password
         return await _login_form(request, "用户名或密码错误。", 401)
-    token, identity = result
+    outcome = await _attempt(request, username, password)
+    if outcome.status == 429:
+        response = await _login_form(request, _refused_text(outcome), 429)
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    if outcome.session is None:
+        return await _login_form(request, "用户名或密码错误。", 401)
+    token, identity = outcome.session
     response = web.HTTPSeeOther(home_of(identity.role))
     auth.set_session_cookie(request, response, token)
     response.del_cookie(auth.LOGIN_COOKIE, path="/console/login")
     raise response
+
+
+def _storable(text: str) -> bool:
+    """Whether the database and argon2 can take `text`: JSON can carry lone surrogates
+    ("\\ud800"), which UTF-8 cannot encode, and NUL, which PostgreSQL refuses (a 5xx instead
+    of a refusal)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def login_json(request: web.Request) -> web.Response:
@@ -112,7 +190,7 @@ async def login_json(request: web.Request) -> web.Response:
         return error(415, "unsupported_media_type", "send the body as application/json")
     try:
         data = json.loads(await request.text())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep ([[[[...)
         return error(400, "bad_json", "the body is not valid JSON")
     username = data.get("username") if isinstance(data, dict) else None
     password = data.get("password") if isinstance(data, dict) else None
@@ -123,16 +201,21 @@ async def login_json(request: web.Request) -> web.Response:
         or not password
         or len(username) > MAX_FIELD
         or len(password) > MAX_FIELD
+        or not _storable(username + password)
     ):
         return error(422, "invalid", "username and password (strings) are required")
-    status, result, wait = await _attempt(request, username.strip(), password)
-    if status == 429:
-        response = error(429, "too_many_attempts", f"too many failed logins; retry in {wait} s")
+    outcome = await _attempt(request, username.strip(), password)
+    if outcome.status == 429:
+        wait = outcome.retry_after
+        if outcome.crowded:
+            response = error(429, "too_many_logins", f"too many logins now; retry in {wait} s")
+        else:
+            response = error(429, "too_many_attempts", f"too many failed logins; retry in {wait} s")
         response.headers["Retry-After"] = str(wait)
         return response
-    if result is None:
+    if outcome.session is None:
         return error(401, "bad_credentials", "wrong username or password")
-    token, identity = result
+    token, identity = outcome.session
     response = web.json_response({"user": user_json(identity), "csrf_token": identity.csrf_token})
     auth.set_session_cookie(request, response, token)
     return response

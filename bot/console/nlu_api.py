@@ -60,6 +60,7 @@ from nlu.loop import MAX_BATCH_LABEL, LoopError, ModelDetail, NluLoop
 from nlu.settings import NluSettings
 from nlu.validate import ValidationFailed
 from store.config import default_conf_dir
+from store.conversation_refs import mask
 from store.models import (
     NLU_INBOX_REASONS,
     NLU_INBOX_STATUSES,
@@ -69,7 +70,7 @@ from store.models import (
     NluModelEvent,
     NluTrainingJob,
 )
-from store.services import nlu_inbox, nlu_registry
+from store.services import access_audit, nlu_inbox, nlu_registry
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ def _hit_json(context: nlu_inbox.HitContext) -> dict[str, Any]:
     return {
         "id": hit.id,
         "message_id": hit.message_id,
-        "conversation_id": hit.conversation_id,
+        "conversation_label": mask(hit.conversation_id) if hit.conversation_id else None,
         "reason": hit.reason,
         "predicted_intent": hit.predicted_intent,
         "confidence": hit.confidence,
@@ -384,12 +385,20 @@ async def get_inbox(request: web.Request) -> web.Response:
 async def get_inbox_item(request: web.Request) -> web.Response:
     item_id = _id(request, "item_id", "inbox item")
     inbox_settings = _settings(request).inbox
+    opening = access_audit.Opening(
+        who=auth.staff_of(request),
+        kind="inbox_context",
+        address=auth.client_ip(request),
+        at=request.app[CONSOLE].clock(),
+    )
 
     def work(session: Session) -> dict[str, Any]:
         try:
             detail = nlu_inbox.get_item(session, item_id, settings=inbox_settings)
         except nlu_inbox.NotFound:
             raise ApiError(404, "not_found", f"no inbox item {item_id}") from None
+        shown = [h.hit.conversation_id for h in detail.hits if h.messages]
+        access_audit.record_conversations(session, opening, shown)  # a piece of transcript
         return {**item_json(detail.item), "hits": [_hit_json(h) for h in detail.hits]}
 
     return web.json_response({"item": await _db(request, work)})

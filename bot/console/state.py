@@ -12,6 +12,8 @@ from aiohttp import web
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console.canned import Canned
+from bot.console.frames import HandleCache
+from bot.console.hashing import HashPool
 from bot.console.pages import ConsoleFiles
 from bot.console.ratelimit import LoginLimiter
 from bot.settings import GatewaySettings
@@ -31,11 +33,16 @@ class ConsoleState:
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     factory: sessionmaker[Session] | None = None
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    hashing: HashPool = field(default_factory=lambda: HashPool(1, 8))
+    """The password checks' own threads (bot/console/hashing.py); sized from the settings when
+    the console starts."""
     idle: timedelta = SESSION_IDLE
     lifetime: timedelta = SESSION_LIFETIME
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     canned: tuple[Canned, ...] = ()
+    handles: HandleCache = field(default_factory=HandleCache)
+    """Conversation ids → handles for the websockets' frames."""
     claim_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     """Per staff user: their claims one at a time, so two at once cannot pass the chat limit."""
     """conf/canned_replies.yml, read at start-up."""

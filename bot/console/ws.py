@@ -1,9 +1,15 @@
 """GET /console/ws: the live feed of the console (events of bot/events.py as JSON frames).
 
 Opened with the session cookie by the console page; a browser from another origin is refused
-(403) before the upgrade. An agent gets the events of the chats assigned to them, the queue's
-changes and alerts; supervisors and operators get everything. The socket is read-only for
-the client (actions go through the JSON API, with the CSRF token).
+(403) before the upgrade. What each connection sees is bot/console/frames.py's business: an
+agent the events of the chats assigned to them, the queue's changes and alerts; supervisors
+and managers everything; operators summaries. Frames name conversations by handle and masked
+id, never by id. The socket is read-only for the client (actions go through the JSON API,
+with the CSRF token).
+
+The socket never extends the session: it checks it without touching it, and closes with
+`SESSION_ENDED` (4401) once the session is gone (logged out, idle, past its lifetime); the
+page then shows the login.
 """
 
 from __future__ import annotations
@@ -14,16 +20,21 @@ import functools
 import logging
 from typing import Any, Final
 
-from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+from aiohttp import WSMsgType, hdrs, web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.channels.webchat import origin_allowed
 from bot.console import auth
-from bot.console.state import CONSOLE
+from bot.console.frames import AgentFilter, HandleCache, staff_frame
+from bot.console.state import CONSOLE, ConsoleState
 from bot.events import Event
 from bot.keys import EVENTS
+from store.models import Conversation
 from store.services import console_sessions, handoffs
 from store.services.console_sessions import StaffIdentity
+
+__all__ = ["SESSION_ENDED", "AgentFilter", "websocket"]
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +42,8 @@ HEARTBEAT_SECONDS: Final = 25.0
 SEND_TIMEOUT_SECONDS: Final = 10.0
 SESSION_CHECK_SECONDS: Final = 60.0
 """How often an open socket checks that its session is still valid."""
-
-
-class AgentFilter:
-    """Which events one connection sees; follows the agent's chats as they change."""
-
-    def __init__(self, identity: StaffIdentity, mine: set[str]) -> None:
-        self.identity = identity
-        self.mine = mine
-        self.everything = identity.role in ("supervisor", "operator")
-
-    def wants(self, event: Event) -> bool:
-        data = event.data
-        if event.kind == "handoff_changed":
-            cid = event.conversation_id or data.get("conversation_id")
-            if data.get("state") == "assigned" and data.get("agent_id") == self.identity.user_id:
-                if cid:
-                    self.mine.add(cid)
-                return True
-            was_mine = cid in self.mine
-            if was_mine and cid:
-                self.mine.discard(cid)
-            return (
-                self.everything
-                or was_mine
-                or data.get("state") == "queued"
-                or data.get("previous_agent_id") == self.identity.user_id
-            )
-        if event.kind in ("queue_changed", "alert"):
-            return True
-        return self.everything or event.conversation_id in self.mine
+SESSION_ENDED: Final = 4401
+"""Close code when the session ended (the page goes to the login instead of reconnecting)."""
 
 
 def _my_conversations(identity: StaffIdentity) -> Any:
@@ -72,7 +55,40 @@ def _my_conversations(identity: StaffIdentity) -> Any:
     return work
 
 
-@auth.require(auth.ALL_ROLES)
+async def _handle(state: ConsoleState, cache: HandleCache, conversation_id: str) -> int | None:
+    handle = cache.get(conversation_id)
+    if handle is None:
+        query = select(Conversation.id).where(Conversation.conversation_id == conversation_id)
+        handle = await state.db(lambda s: s.scalars(query).first())
+        if handle is not None:
+            cache.put(conversation_id, handle)
+    return handle
+
+
+async def _frame(state: ConsoleState, event: Event, wanted: AgentFilter) -> dict[str, Any]:
+    cid = event.conversation_id
+    handle = await _handle(state, state.handles, cid) if cid else None
+    return staff_frame(event, handle, summary=wanted.summary)
+
+
+async def _watch_session(ws: web.WebSocketResponse, state: ConsoleState, token: str) -> None:
+    """Close the socket when the session ends (logout elsewhere, idle, lifetime)."""
+    while not ws.closed:
+        await asyncio.sleep(SESSION_CHECK_SECONDS)
+        alive = await state.db(
+            functools.partial(
+                console_sessions.lookup,
+                token=token,
+                now=state.clock(),
+                idle=state.idle,
+                touch=False,
+            )
+        )
+        if alive is None:
+            await ws.close(code=SESSION_ENDED, message=b"session ended: log in again")
+
+
+@auth.require(auth.ALL_ROLES, touches=False)
 async def websocket(request: web.Request) -> web.StreamResponse:
     state = request.app[CONSOLE]
     origin = request.headers.get(hdrs.ORIGIN)
@@ -87,8 +103,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
     await ws.prepare(request)
     subscription = hub.subscribe()
-    sockets = request.app[CONSOLE].sockets
-    sockets.add(ws)
+    state.sockets.add(ws)
     wanted = AgentFilter(identity, mine)
     await ws.send_json({"type": "hello", "user": identity.username})
 
@@ -96,27 +111,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         async for event in subscription:
             if not wanted.wants(event):
                 continue
-            frame = event.as_json()
+            frame = await _frame(state, event, wanted)
             if subscription.lagged:
                 frame["lagged"] = True
                 subscription.lagged = False
             await asyncio.wait_for(ws.send_json(frame), SEND_TIMEOUT_SECONDS)
 
-    async def still_logged_in() -> None:
-        """Close the socket when the session ends (logout elsewhere, expiry)."""
-        token = request.cookies.get(auth.COOKIE, "")
-        while not ws.closed:
-            await asyncio.sleep(SESSION_CHECK_SECONDS)
-            alive = await state.db(
-                functools.partial(
-                    console_sessions.lookup, token=token, now=state.clock(), idle=state.idle
-                )
-            )
-            if alive is None:
-                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
-
     pump = asyncio.create_task(forward())
-    watchdog = asyncio.create_task(still_logged_in())
+    watchdog = asyncio.create_task(_watch_session(ws, state, request.cookies.get(auth.COOKIE, "")))
     try:
         async for frame in ws:  # the client only answers pings; anything else is ignored
             if frame.type == WSMsgType.ERROR:
@@ -127,5 +129,5 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        sockets.discard(ws)
+        state.sockets.discard(ws)
     return ws

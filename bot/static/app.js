@@ -439,7 +439,7 @@
     const state = el("span", "msg-state", message ? `${t("failed")}：${message}` : t("failed"));
     state.setAttribute("role", "alert");
     bubble.append(state);
-    if (item && (data.code === "unavailable" || data.code === "busy")) {
+    if (item && ["unavailable", "busy", "rate_limited"].includes(data.code)) {
       const retry = el("button", "msg-retry", t("retry"));
       retry.type = "button";
       retry.addEventListener("click", () => {

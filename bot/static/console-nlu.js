@@ -124,8 +124,10 @@
     $("notice").hidden = !text;
   }
 
-  async function api(method, path, body) {
+  // background: a request nobody clicked for (polling); it does not keep the session alive
+  async function api(method, path, body, background) {
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (background) init.headers["X-Console-Background"] = "1";
     if (method !== "GET") {
       init.headers["Content-Type"] = "application/json";
       init.headers["X-CSRF-Token"] = CSRF;
@@ -329,7 +331,7 @@
       el(
         "p",
         { class: "muted" },
-        (hit.conversation_id || "（会话已删除）") + " · " + (REASONS[hit.reason] || hit.reason) + " · " + when(hit.at),
+        (hit.conversation_label || "（会话已删除）") + " · " + (REASONS[hit.reason] || hit.reason) + " · " + when(hit.at),
       ),
       messages.length ? el("ol", { class: "transcript" }, ...messages) : el("p", { class: "muted" }, "没有保存的对话"),
     );
@@ -522,7 +524,7 @@
   function follow(jobId) {
     clearTimeout(pollTimer);
     const tick = async () => {
-      const { status, data } = await api("GET", "/jobs/" + jobId);
+      const { status, data } = await api("GET", "/jobs/" + jobId, undefined, true);
       if (status !== 200) return;
       showJob(data.job, data);
       if (data.job.active) {

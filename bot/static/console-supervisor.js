@@ -1,4 +1,8 @@
-// Supervisor overview: queue length, longest wait, agents online and their load, live.
+// Supervisor overview: queue length, longest wait, agents online and their load, live; for
+// supervisors and managers also the record of staff opening customers' data and the failed
+// identity checks.
+// Requests made by timers and live events say so (X-Console-Background): they do not keep the
+// session alive, so an unattended overview logs out after the idle time like any page.
 "use strict";
 
 (() => {
@@ -14,6 +18,10 @@
   };
   const AVAILABILITY = { available: "在线接待", away: "暂离", offline: "离线" };
   const PRIORITIES = { urgent: "紧急", high: "高", normal: "普通" };
+  const KINDS = { transcript: "会话记录", customer: "客户资料" };
+  const ROLES = { agent: "坐席", supervisor: "值班长", manager: "经理", operator: "运维" };
+  const SESSION_ENDED = 4401; // the websocket's close code when the session is over
+  const STATION = ["supervisor", "manager"].includes(document.body.dataset.role);
   let backoff = 1000;
   let timer = null;
 
@@ -34,16 +42,22 @@
     return tr;
   }
 
-  async function refresh() {
-    const response = await fetch("/api/v1/agent/supervisor/overview", {
+  // the response, or null (after sending the page to the login when the session is over)
+  async function get(path) {
+    const response = await fetch("/api/v1/agent/" + path, {
       credentials: "same-origin",
-      headers: { Accept: "application/json" },
+      headers: { Accept: "application/json", "X-Console-Background": "1" },
     });
     if (response.status === 401) {
       window.location.assign("/console/login");
-      return;
+      return null;
     }
-    if (!response.ok) return;
+    return response;
+  }
+
+  async function refresh() {
+    const response = await get("supervisor/overview");
+    if (!response || !response.ok) return;
     const data = await response.json();
     $("queue-length").textContent = String(data.queue_length);
     $("longest-wait").textContent = data.queue_length ? waited(data.longest_wait_seconds) : "—";
@@ -53,7 +67,53 @@
       ...data.agents.map((a) => row(a.display_name, AVAILABILITY[a.availability] || a.availability, a.assigned + " / " + a.max_chats))
     );
     $("queue").replaceChildren(
-      ...data.queue.map((h) => row(h.conversation_id, REASONS[h.reason] || h.reason, PRIORITIES[h.priority] || h.priority, waited(h.waiting_seconds)))
+      ...data.queue.map((h) => row(h.conversation_label, REASONS[h.reason] || h.reason, PRIORITIES[h.priority] || h.priority, waited(h.waiting_seconds)))
+    );
+    await refreshAccessLog();
+    await refreshFailures();
+  }
+
+  // failed identity checks (supervisors and managers): is somebody spraying guesses?
+  async function refreshFailures() {
+    if (!STATION) return; // operators may not read it (a 403 would be a console error)
+    const response = await get("supervisor/verification-failures?limit=50");
+    if (!response) return;
+    $("failures-section").hidden = !response.ok; // operators may not read it (403)
+    if (!response.ok) return;
+    const data = await response.json();
+    const when = (iso) => new Date(iso).toLocaleString("zh-CN");
+    const minutes = Math.round((Date.now() - new Date(data.since).getTime()) / 60000);
+    $("failures-window").textContent = waited(minutes * 60);
+    $("failures-summary").textContent =
+      "失败 " + data.failures + " 次（全所上限 " + data.station_limit + "），退避期间被拒 " + data.throttled + " 次";
+    const spot = (s) => row(s.key, s.failures, when(s.latest));
+    $("failures-by-client").replaceChildren(...data.by_client.map(spot));
+    $("failures-by-account").replaceChildren(...data.by_account.map(spot));
+    $("failures").replaceChildren(
+      ...data.latest.map((a) =>
+        row(when(a.at), a.conversation, a.account || "—", a.client_address || "—", a.throttled ? "退避中被拒" : "不匹配")
+      )
+    );
+  }
+
+  async function refreshAccessLog() {
+    if (!STATION) return; // operators may not read it
+    const response = await get("supervisor/access-log?limit=50");
+    if (!response || !response.ok) return;
+    $("access-section").hidden = false;
+    const data = await response.json();
+    $("access").replaceChildren(
+      ...data.entries.map((e) =>
+        row(
+          new Date(e.at).toLocaleString("zh-CN"),
+          e.username + "（" + (ROLES[e.role] || e.role) + "）",
+          KINDS[e.kind] || e.kind,
+          e.conversation_label,
+          e.account_no || "—",
+          e.client_address,
+          e.allowed ? "允许" : "拒绝"
+        )
+      )
     );
   }
 
@@ -72,15 +132,20 @@
       soon();
     });
     socket.addEventListener("message", soon);
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      if (event.code === SESSION_ENDED) {
+        window.location.assign("/console/login"); // logged out, idle or past the shift
+        return;
+      }
       $("live").textContent = "实时连接已断开，正在重连…";
       $("live").dataset.state = "down";
-      setTimeout(connect, backoff);
+      // a refused handshake (session gone) has no code: the API's 401 sends us to the login
+      setTimeout(() => get("supervisor/overview").then((r) => r && connect(), connect), backoff);
       backoff = Math.min(backoff * 2, 30000);
     });
   }
 
-  if (document.body.dataset.role === "supervisor") $("agent-link").hidden = false;
+  if (STATION) $("agent-link").hidden = false;
   if (document.body.dataset.role === "operator") $("nlu-link").hidden = false;
   refresh();
   connect();

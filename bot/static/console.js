@@ -17,6 +17,8 @@
   const PRIORITIES = { urgent: "紧急", high: "高", normal: "普通" };
   const CHANNELS = { telegram: "Telegram", web: "网页", api: "接口" };
   const MAX_BACKOFF_MS = 30000;
+  const SESSION_ENDED = 4401; // the websocket's close code when the session is over
+  const STATION_ROLES = ["supervisor", "manager"];
 
   const $ = (id) => document.getElementById(id);
   const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
@@ -26,7 +28,7 @@
   const state = {
     queue: [],
     mine: [],
-    selected: null, // {conversation_id, handoff_id, state}
+    selected: null, // {conversation (its handle), label, handoff_id, mine}
     agents: [],
     canned: [],
     socket: null,
@@ -49,8 +51,12 @@
     if (text) setTimeout(() => { if (box.textContent === text) box.hidden = true; }, 6000);
   }
 
-  async function api(method, path, body) {
+  // Conversations are named by handle (item.conversation) and masked id (conversation_label),
+  // never by their id. background: a request nobody clicked for (timers, live events): it
+  // does not keep the session alive, so an unattended console logs out after the idle time.
+  async function api(method, path, body, background) {
     const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (background) options.headers["X-Console-Background"] = "1";
     if (method !== "GET") {
       options.headers["X-CSRF-Token"] = csrf;
       options.headers["Content-Type"] = "application/json";
@@ -92,12 +98,12 @@
       const li = el("li", null, "item");
       const button = el("button", null, "item-button");
       button.type = "button";
-      button.dataset.conversation = item.conversation_id;
+      button.dataset.conversation = String(item.conversation);
       button.dataset.handoff = String(item.id);
-      if (state.selected && state.selected.conversation_id === item.conversation_id) {
+      if (state.selected && state.selected.conversation === item.conversation) {
         button.setAttribute("aria-current", "true");
       }
-      const head = el("span", (CHANNELS[item.channel] || item.channel) + " · " + item.conversation_id, "item-title");
+      const head = el("span", (CHANNELS[item.channel] || item.channel) + " · " + item.conversation_label, "item-title");
       const reason = el("span", REASONS[item.reason] || item.reason, "item-reason");
       const meta = el("span", mine ? "已接入" : "已等待 " + waited(item.waiting_seconds), "item-meta");
       if (item.priority !== "normal") {
@@ -112,9 +118,9 @@
     target.replaceChildren(...nodes);
   }
 
-  async function refreshLists() {
+  async function refreshLists(background) {
     try {
-      const [queue, me] = await Promise.all([api("GET", "queue"), api("GET", "me")]);
+      const [queue, me] = await Promise.all([api("GET", "queue", null, background), api("GET", "me", null, background)]);
       state.queue = queue.queue;
       state.mine = me.chats;
       $("availability").value = me.availability === "available" ? "available" : "away";
@@ -123,8 +129,8 @@
       renderList($("queue"), state.queue, false);
       renderList($("mine"), state.mine, true);
       if (state.selected) {
-        const own = state.mine.find((h) => h.conversation_id === state.selected.conversation_id);
-        const queued = state.queue.find((h) => h.conversation_id === state.selected.conversation_id);
+        const own = state.mine.find((h) => h.conversation === state.selected.conversation);
+        const queued = state.queue.find((h) => h.conversation === state.selected.conversation);
         const item = own || queued;
         state.selected.mine = Boolean(own);
         state.selected.handoff_id = item ? item.id : null;
@@ -147,10 +153,10 @@
   }
 
   async function select(item, mine) {
-    state.selected = { conversation_id: item.conversation_id, handoff_id: item.id, mine };
-    $("chat-title").textContent = (CHANNELS[item.channel] || item.channel) + " · " + item.conversation_id;
+    state.selected = { conversation: item.conversation, label: item.conversation_label, handoff_id: item.id, mine };
+    $("chat-title").textContent = (CHANNELS[item.channel] || item.channel) + " · " + item.conversation_label;
     for (const button of document.querySelectorAll(".item-button")) {
-      if (button.dataset.conversation === item.conversation_id) button.setAttribute("aria-current", "true");
+      if (button.dataset.conversation === String(item.conversation)) button.setAttribute("aria-current", "true");
       else button.removeAttribute("aria-current");
     }
     showControls();
@@ -204,11 +210,11 @@
     return button;
   }
 
-  async function loadTranscript() {
+  async function loadTranscript(background) {
     const sel = state.selected;
     if (!sel) return;
     try {
-      const data = await api("GET", "transcript/" + encodeURIComponent(sel.conversation_id));
+      const data = await api("GET", "transcript/" + encodeURIComponent(sel.conversation), null, background === true);
       if (state.selected !== sel) return;
       const box = $("transcript");
       box.replaceChildren(...data.messages.map(messageNode));
@@ -233,7 +239,7 @@
     const sel = state.selected;
     if (!sel) return;
     try {
-      const data = await api("GET", "customer/" + encodeURIComponent(sel.conversation_id));
+      const data = await api("GET", "customer/" + encodeURIComponent(sel.conversation));
       if (state.selected !== sel) return;
       const box = $("customer");
       const parts = [];
@@ -260,7 +266,7 @@
       section("工单", data.tickets.map((t) => t.ticket_no + " · " + t.type + " · " + t.status));
       section("业务申请", data.applications.map((a) => a.application_no + " · " + a.type + " · " + a.stage));
       section("以往人工会话", data.earlier_handoffs.map((h) => "#" + h.id + " · " + (REASONS[h.reason] || h.reason) + " · " + h.state));
-      section("其他会话", data.other_conversations.map((c) => c.conversation_id));
+      section("其他会话", data.other_conversations.map((c) => (CHANNELS[c.channel] || c.channel) + " · " + c.conversation_label));
       box.replaceChildren(...parts);
     } catch (error) {
       notice(error.message);
@@ -269,7 +275,7 @@
 
   function scheduleReload() {
     clearTimeout(state.reloadTimer);
-    state.reloadTimer = setTimeout(loadTranscript, 150);
+    state.reloadTimer = setTimeout(() => loadTranscript(true), 150);
   }
 
   // --- actions ----------------------------------------------------------------------------
@@ -408,7 +414,7 @@
       state.backoff = 1000;
       $("live").textContent = "实时连接正常";
       $("live").dataset.state = "ok";
-      refreshLists();
+      refreshLists(true);
     });
     socket.addEventListener("message", (frame) => {
       let event;
@@ -417,34 +423,42 @@
       } catch (_) {
         return;
       }
+      const selected = state.selected && event.conversation === state.selected.conversation;
       if (event.lagged) {
-        refreshLists();
+        refreshLists(true);
         scheduleReload();
       }
       if (event.type === "queue_changed" || event.type === "handoff_changed") {
-        refreshLists();
-        if (event.type === "handoff_changed" && state.selected && event.conversation_id === state.selected.conversation_id) {
-          scheduleReload();
-        }
+        refreshLists(true);
+        if (event.type === "handoff_changed" && selected) scheduleReload();
       } else if (event.type === "message_in" || event.type === "message_out") {
-        if (state.selected && event.conversation_id === state.selected.conversation_id) scheduleReload();
-        if (event.type === "message_in") refreshLists();
+        if (selected) scheduleReload();
+        if (event.type === "message_in") refreshLists(true);
       } else if (event.type === "alert") {
         notice("紧急：" + (event.text || REASONS[event.reason] || "请查看排队列表"));
-        refreshLists();
+        refreshLists(true);
       }
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      if (event.code === SESSION_ENDED) {
+        window.location.assign("/console/login"); // logged out, idle or past the shift
+        return;
+      }
       $("live").textContent = "实时连接已断开，正在重连…";
       $("live").dataset.state = "down";
-      setTimeout(connect, state.backoff);
+      // a refused handshake (session gone) closes without a code: ask the API, which
+      // answers 401 and sends the page to the login, before trying again
+      const retry = () => api("GET", "me", null, true).then(connect, (error) => {
+        if (error.message !== "logged out") connect();
+      });
+      setTimeout(retry, state.backoff);
       state.backoff = Math.min(state.backoff * 2, MAX_BACKOFF_MS);
     });
   }
 
-  if (role === "supervisor") $("supervisor-link").hidden = false;
+  if (STATION_ROLES.includes(role)) $("supervisor-link").hidden = false;
   loadStatic();
   refreshLists();
   connect();
-  setInterval(refreshLists, 30000); // waiting times move on even without events
+  setInterval(() => refreshLists(true), 30000); // waiting times move on even without events
 })();

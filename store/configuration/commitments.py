@@ -24,10 +24,48 @@ class NewConnectionLimits:
     high_dual: int
 
 
+VERIFICATION_SCOPES = ("conversation", "client", "account", "station")
+"""Where failed identity checks are counted: one chat, one client address, one account number,
+the whole station."""
+
+
 @dataclass(frozen=True)
 class VerificationPolicy:
-    max_failures: int
-    lock_minutes: int
+    """How long a verification lasts and how guessing is slowed down (conf: verification)."""
+
+    idle_minutes: int
+    window_minutes: int
+    backoff_first_seconds: int
+    backoff_max_seconds: int
+    failures: Mapping[str, int]
+    """Per scope (VERIFICATION_SCOPES): failures within the window before the back-off."""
+
+    def wait_seconds(self, failures: int, scope: str) -> int:
+        """The back-off after `failures` failures in `scope`: 0 below its limit, then the first
+        wait, doubled for every further failure, capped."""
+        beyond = failures - self.failures[scope]
+        if beyond < 0:
+            return 0
+        if beyond >= 32:  # 2**32 minutes is past any cap
+            return self.backoff_max_seconds
+        wait: int = self.backoff_first_seconds * 2**beyond
+        return min(wait, self.backoff_max_seconds)
+
+
+def _verification(node: Node) -> VerificationPolicy:
+    backoff = node["backoff"]
+    first = backoff["first_seconds"].as_int()
+    most = backoff["max_seconds"]
+    if most.as_int() < first:
+        most.fail(f"at least first_seconds ({first})")
+    failures = node["failures"]
+    return VerificationPolicy(
+        idle_minutes=node["idle_minutes"].as_int(),
+        window_minutes=node["window_minutes"].as_int(),
+        backoff_first_seconds=first,
+        backoff_max_seconds=most.as_int(),
+        failures=MappingProxyType({s: failures[s].as_int() for s in VERIFICATION_SCOPES}),
+    )
 
 
 @dataclass(frozen=True)
@@ -98,7 +136,6 @@ def load_commitments(root: Node) -> Commitments:
     apps = root["applications"]
     new = apps["new_connection"]
     priorities = root["priorities"]
-    verification = root["verification"]
     return Commitments(
         timezone=timezone,
         arrival_minutes_by_kind=_by_kind(repair["arrival_minutes"]),
@@ -123,8 +160,5 @@ def load_commitments(root: Node) -> Commitments:
         callback_contact_hours=root["callback"]["contact_hours"].as_int(),
         reply_working_days=MappingProxyType({t: root["replies"][t].as_int() for t in _REPLY_TYPES}),
         priorities=MappingProxyType({t: priorities[t].choice(PRIORITIES) for t in TICKET_TYPES}),
-        verification=VerificationPolicy(
-            max_failures=verification["max_failures"].as_int(),
-            lock_minutes=verification["lock_minutes"].as_int(),
-        ),
+        verification=_verification(root["verification"]),
     )

@@ -2,6 +2,9 @@
 
 Kept apart from store/services/handoffs.py (the state machine): these only read, and shape
 rows for the console's panels (queue, transcript with intents, customer, supervisor).
+Conversations appear as `conversation` (the handle the routes take: the database id) and
+`conversation_label` (the masked id, store/conversation_refs.py), never as the id itself.
+Who may see which conversation is store/services/console_access.py's business.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from store.conversation_refs import mask
 from store.models import (
     Account,
     AgentNote,
@@ -24,6 +28,7 @@ from store.models import (
     Ticket,
     VerificationAttempt,
 )
+from store.roles import WORKS_CHATS
 from store.services import handoffs
 
 TRANSCRIPT_LIMIT = 500
@@ -34,10 +39,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def conversation_by_id(session: Session, conversation_id: str) -> Conversation | None:
-    return session.scalars(
-        select(Conversation).where(Conversation.conversation_id == conversation_id)
-    ).one_or_none()
+def conversation_ref(conversation: Conversation) -> dict[str, Any]:
+    """How staff-facing JSON names a conversation: its handle and its masked id."""
+    return {
+        "conversation": conversation.id,
+        "conversation_label": mask(conversation.conversation_id),
+        "channel": conversation.channel,
+    }
 
 
 def handoff_json(session: Session, handoff: Handoff, now: datetime) -> dict[str, Any]:
@@ -54,8 +62,7 @@ def handoff_json(session: Session, handoff: Handoff, now: datetime) -> dict[str,
     ).first()
     return {
         "id": handoff.id,
-        "conversation_id": conversation.conversation_id if conversation else None,
-        "channel": conversation.channel if conversation else None,
+        **_ref_or_none(conversation),
         "state": handoff.state,
         "reason": handoff.reason,
         "detail": handoff.detail,
@@ -71,6 +78,12 @@ def handoff_json(session: Session, handoff: Handoff, now: datetime) -> dict[str,
         ),
         "last_customer_text": last_text,
     }
+
+
+def _ref_or_none(conversation: Conversation | None) -> dict[str, Any]:
+    if conversation is None:
+        return {"conversation": None, "conversation_label": None, "channel": None}
+    return conversation_ref(conversation)
 
 
 def queue_view(session: Session, now: datetime) -> list[dict[str, Any]]:
@@ -93,12 +106,9 @@ def assigned_count(session: Session, agent_id: int) -> int:
     )
 
 
-def transcript_view(session: Session, conversation_id: str) -> dict[str, Any] | None:
+def transcript_view(session: Session, conversation: Conversation) -> dict[str, Any]:
     """The whole conversation (the bot's part too), with NLU's intent and confidence on each
     customer message, plus the open handoff and its private notes."""
-    conversation = conversation_by_id(session, conversation_id)
-    if conversation is None:
-        return None
     rows = list(
         session.scalars(
             select(Message)
@@ -115,8 +125,7 @@ def transcript_view(session: Session, conversation_id: str) -> dict[str, Any] | 
             author = session.get(StaffUser, note.agent_id) if note.agent_id else None
             notes.append(_note_json(note, author))
     return {
-        "conversation_id": conversation.conversation_id,
-        "channel": conversation.channel,
+        **conversation_ref(conversation),
         "language": conversation.language,
         "handoff_id": open_handoff.id if open_handoff else None,
         "agent_id": open_handoff.agent_id if open_handoff else None,
@@ -165,12 +174,10 @@ def verified_account(session: Session, sender_id: str) -> Account | None:
     return session.scalars(select(Account).where(Account.account_no == account_no)).one_or_none()
 
 
-def customer_view(session: Session, conversation_id: str) -> dict[str, Any] | None:
+def customer_view(session: Session, conversation: Conversation) -> dict[str, Any]:
     """The customer panel: verified account, tickets and applications of this conversation
     (or of its verified account), earlier handoffs and the account's other conversations."""
-    conversation = conversation_by_id(session, conversation_id)
-    if conversation is None:
-        return None
+    conversation_id = conversation.conversation_id
     account = verified_account(session, conversation_id)
     ticket_filter = [Ticket.sender_id == conversation_id]
     application_filter = [Application.sender_id == conversation_id]
@@ -209,15 +216,10 @@ def customer_view(session: Session, conversation_id: str) -> dict[str, Any] | No
             .limit(HISTORY_LIMIT)
         ):
             others.append(
-                {
-                    "conversation_id": other.conversation_id,
-                    "channel": other.channel,
-                    "last_activity_at": _iso(other.last_activity_at),
-                }
+                {**conversation_ref(other), "last_activity_at": _iso(other.last_activity_at)}
             )
     return {
-        "conversation_id": conversation.conversation_id,
-        "channel": conversation.channel,
+        **conversation_ref(conversation),
         "language": conversation.language,
         "first_seen_at": _iso(conversation.created_at),
         "last_activity_at": _iso(conversation.last_activity_at),
@@ -289,7 +291,7 @@ def staff_list(session: Session) -> list[dict[str, Any]]:
             "max_chats": load.max_chats,
         }
         for load in handoffs.agent_load(session)
-        if _role(session, load.agent_id) in ("agent", "supervisor")
+        if _role(session, load.agent_id) in WORKS_CHATS
     ]
 
 
@@ -303,6 +305,20 @@ def _role(session: Session, user_id: int) -> str:
     return user.role if user else ""
 
 
+OVERVIEW_QUEUE_KEYS = (
+    "id",
+    "conversation",
+    "conversation_label",
+    "channel",
+    "state",
+    "reason",
+    "priority",
+    "queued_at",
+    "waiting_seconds",
+)
+"""What the overview shows of a queued chat: no customer's words (operators see it too)."""
+
+
 def overview(session: Session, now: datetime) -> dict[str, Any]:
     """The supervisor's numbers: queue length, longest wait, agents online and their load."""
     queue = handoffs.queue(session)
@@ -314,5 +330,8 @@ def overview(session: Session, now: datetime) -> dict[str, Any]:
         "assigned_chats": sum(a["assigned"] for a in agents),
         "agents_online": sum(1 for a in agents if a["availability"] != "offline"),
         "agents": agents,
-        "queue": [handoff_json(session, h, now) for h in queue],
+        "queue": [
+            {key: entry[key] for key in OVERVIEW_QUEUE_KEYS}
+            for entry in (handoff_json(session, h, now) for h in queue)
+        ],
     }

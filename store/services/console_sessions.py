@@ -71,9 +71,13 @@ def create(
     return token, _identity(row, user)
 
 
-def lookup(session: Session, token: str, *, now: datetime, idle: timedelta) -> StaffIdentity | None:
-    """The identity of a live session (its last_seen_at moved on); None when unknown, idle for
-    longer than `idle` or past its absolute expiry (such a row is deleted)."""
+def lookup(
+    session: Session, token: str, *, now: datetime, idle: timedelta, touch: bool = True
+) -> StaffIdentity | None:
+    """The identity of a live session; None when unknown, idle for longer than `idle` or past
+    its absolute expiry (such a row is deleted). With `touch` its last_seen_at moves on: only
+    for what a person did, so that checks made by machines (the console's websocket, the
+    page's timers) cannot keep an unattended session alive."""
     require_aware(now)
     row = session.scalars(
         select(StaffSession).where(StaffSession.token_hash == hash_token(token))
@@ -83,7 +87,7 @@ def lookup(session: Session, token: str, *, now: datetime, idle: timedelta) -> S
     if now >= row.expires_at or now - row.last_seen_at >= idle:
         session.delete(row)
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
     user = session.get(StaffUser, row.user_id)
     if user is None:

@@ -13,10 +13,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import STAFF_AVAILABILITY, STAFF_ROLES, StaffUser
+from store.models import STAFF_AVAILABILITY, StaffUser
+from store.roles import STAFF_ROLES
 from store.sla import require_aware
 
 ROLES: Final[tuple[str, ...]] = STAFF_ROLES
+"""store/roles.py: what each role may do."""
 AVAILABILITY: Final[tuple[str, ...]] = STAFF_AVAILABILITY
 _hasher = PasswordHasher()
 
@@ -83,6 +85,20 @@ def verify_password(session: Session, user: StaffUser, password: str) -> bool:
         user.password_hash = _hasher.hash(password)
         session.flush()
     return True
+
+
+def check_password(password_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """(whether `password` matches, a new hash when the parameters are outdated), without a
+    database session: the console runs this slow part (argon2) outside any transaction. No
+    hash (no such user): a hash is computed anyway, so both take about the same time."""
+    if password_hash is None:
+        _hasher.hash(password or "x")
+        return False, None
+    try:
+        _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False, None
+    return True, _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
 
 
 def authenticate(session: Session, username: str, password: str) -> StaffUser | None:

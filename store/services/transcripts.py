@@ -12,12 +12,21 @@ rest reads and writes ORM objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,11 +35,15 @@ from store.services.upserts import insert_ignore
 from store.sla import require_aware
 
 __all__ = [
+    "AlreadyAnswered",
     "ConversationRef",
     "DuplicateMessage",
     "OutboundText",
     "StoredRow",
+    "claim_undelivered",
     "count_pending",
+    "created_at_of",
+    "find_inbound",
     "find_inbound_id",
     "get_conversation",
     "has_pending",
@@ -42,10 +55,12 @@ __all__ = [
     "record_inbound",
     "record_outbound",
     "recover_stale",
+    "release_unsent",
     "replies_to",
     "set_intent",
     "set_status",
     "touch_conversation",
+    "undelivered_conversations",
 ]
 
 
@@ -56,6 +71,15 @@ class DuplicateMessage(Exception):
         super().__init__(f"{conversation_id}: message {external_id!r} was already received")
         self.conversation_id = conversation_id
         self.external_id = external_id
+
+
+class AlreadyAnswered(Exception):
+    """The customer message is no longer in the status its answer expected: somebody else
+    (another turn, another gateway process) answered or re-queued it first."""
+
+    def __init__(self, message_id: int, expected: str) -> None:
+        super().__init__(f"message {message_id} is no longer {expected!r}")
+        self.message_id = message_id
 
 
 @dataclass(frozen=True)
@@ -197,6 +221,15 @@ def find_inbound_id(
     return session.connection().execute(_INBOUND_ID_BY_EXTERNAL_ID, params).scalar()
 
 
+def find_inbound(
+    session: Session, conversation: _ConversationKeys, external_id: str
+) -> tuple[int, str] | None:
+    """The id and status of the conversation's customer message with this external id."""
+    params = {"pk": conversation.id, "external": external_id}
+    row = session.connection().execute(_INBOUND_BY_EXTERNAL_ID, params).first()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
 def record_inbound(
     session: Session,
     conversation: _ConversationKeys,
@@ -267,22 +300,35 @@ def record_answer(
     inbound_status: str,
     sender: str = "bot",
     intent: tuple[str | None, float | None] | None = None,
+    expected: str | None = None,
+    outbound_status: str = "processed",
 ) -> list[int]:
     """The replies to a customer message stored, the message's status set and (`intent`: name,
     confidence) what NLU understood of it recorded, in the caller's transaction: the replies'
-    ids, in order. By the conversation's primary key: nothing is read back first."""
+    ids, in order. By the conversation's primary key: nothing is read back first.
+
+    `expected`: the message must still be in that status (a compare-and-set, before anything
+    is written), else AlreadyAnswered: of two turns that both claimed it (a gateway that
+    re-queued what a live one was answering), exactly one stores an answer.
+    `outbound_status`: 'pending' for replies the router has still to hand to the channel
+    (tracked delivery: a crash before that leaves them to be sent after the restart).
+    """
     require_aware(now)
     connection = session.connection()
+    values: dict[str, Any] = {"message": inbound_id, "new_status": inbound_status}
+    if intent is not None:
+        values.update(name=intent[0], confidence=intent[1])
+    if expected is not None:
+        values["expected"] = expected
+    statement = _STATUS_UPDATES[(intent is not None, expected is not None)]
+    changed = connection.execute(statement, values)
+    if expected is not None and not changed.rowcount:
+        raise AlreadyAnswered(inbound_id, expected)
     ids = [  # one by one: the ids must follow the reply order
-        _inserted_id(connection.execute(_INSERT_MESSAGE, values))
-        for values in _outbound(conversation_pk, replies, now, sender, inbound_id, "processed")
+        _inserted_id(connection.execute(_INSERT_MESSAGE, row))
+        for row in _outbound(conversation_pk, replies, now, sender, inbound_id, outbound_status)
     ]
     connection.execute(_ACTIVITY, {"pk": conversation_pk, "at": now})
-    if intent is None:
-        connection.execute(_STATUS, {"message": inbound_id, "new_status": inbound_status})
-    else:
-        values = {"message": inbound_id, "new_status": inbound_status, "name": intent[0]}
-        connection.execute(_STATUS_INTENT, {**values, "confidence": intent[1]})
     return ids
 
 
@@ -300,6 +346,11 @@ _CONVERSATION_REF = select(
     _CONVERSATIONS.c.language,
 ).where(_CONVERSATIONS.c.conversation_id == bindparam("cid"))
 _INBOUND_ID_BY_EXTERNAL_ID = select(_MESSAGES.c.id).where(
+    _MESSAGES.c.conversation_pk == bindparam("pk"),
+    _MESSAGES.c.direction == "in",
+    _MESSAGES.c.external_id == bindparam("external"),
+)
+_INBOUND_BY_EXTERNAL_ID = select(_MESSAGES.c.id, _MESSAGES.c.status).where(
     _MESSAGES.c.conversation_pk == bindparam("pk"),
     _MESSAGES.c.direction == "in",
     _MESSAGES.c.external_id == bindparam("external"),
@@ -332,6 +383,13 @@ _STATUS = (
     .values(status=bindparam("new_status"))
 )
 _STATUS_INTENT = _STATUS.values(intent=bindparam("name"), intent_confidence=bindparam("confidence"))
+_IF_EXPECTED = _MESSAGES.c.status == bindparam("expected")
+_STATUS_UPDATES = {  # (with the intent, compare-and-set): the answer's status update
+    (False, False): _STATUS,
+    (True, False): _STATUS_INTENT,
+    (False, True): _STATUS.where(_IF_EXPECTED),
+    (True, True): _STATUS_INTENT.where(_IF_EXPECTED),
+}
 _PENDING = (
     select(_MESSAGES.c.id)
     .where(_MESSAGES.c.conversation_pk == bindparam("pk"), _MESSAGES.c.status == "pending")
@@ -404,31 +462,97 @@ def set_intent(
 
 
 def count_pending(session: Session) -> int:
-    stmt = select(func.count()).select_from(Message).where(Message.status == "pending")
+    """Customer messages waiting for Rasa."""
+    stmt = select(func.count()).select_from(Message).where(*_WAITING_IN)
     return int(session.scalar(stmt) or 0)
 
 
 def pending_conversations(session: Session, limit: int = 100) -> list[str]:
     """Conversations with pending customer messages, the longest-waiting first."""
-    first = func.min(Message.id)
+    return _conversations_with(session, _WAITING_IN, limit)
+
+
+def pending_inbound(
+    session: Session, conversation_id: str, before: int | None = None
+) -> list[Message]:
+    """A conversation's pending customer messages (older than message `before`), oldest
+    first."""
+    conditions = [*_WAITING_IN, Conversation.conversation_id == conversation_id]
+    if before is not None:
+        conditions.append(Message.id < before)
     stmt = (
-        select(Conversation.conversation_id)
-        .join(Message, Message.conversation_pk == Conversation.id)
-        .where(Message.status == "pending")
-        .group_by(Conversation.conversation_id)
-        .order_by(first)
-        .limit(limit)
+        select(Message)
+        .join(Conversation, Message.conversation_pk == Conversation.id)
+        .where(*conditions)
+        .order_by(Message.id)
     )
     return list(session.scalars(stmt))
 
 
-def pending_inbound(session: Session, conversation_id: str) -> list[Message]:
-    """A conversation's pending customer messages, oldest first."""
+def undelivered_conversations(session: Session, limit: int = 100) -> list[str]:
+    """Conversations with replies stored but not yet handed to their channel ('pending'
+    outbound: a crash came between storing and sending them), the longest-waiting first."""
+    return _conversations_with(session, _WAITING_OUT, limit)
+
+
+def claim_undelivered(session: Session, conversation_id: str) -> list[Message]:
+    """A conversation's replies not yet handed to its channel, claimed for sending ('pending'
+    becomes 'received' in one statement: of two gateways sending at once, each reply goes to
+    one), in the order to send them. The caller marks each 'processed' once sent, or
+    'pending' again when it could not be sent."""
+    conversation = select(_CONVERSATIONS.c.id).where(
+        _CONVERSATIONS.c.conversation_id == conversation_id
+    )
+    claim = (
+        update(_MESSAGES)
+        .where(
+            _MESSAGES.c.conversation_pk == conversation.scalar_subquery(),
+            _MESSAGES.c.direction == "out",
+            _MESSAGES.c.status == "pending",
+        )
+        .values(status="received")
+        .returning(_MESSAGES.c.id)
+    )
+    ids = list(session.connection().execute(claim).scalars())
+    if not ids:
+        return []
+    return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
+
+
+def release_unsent(
+    session: Session, *, stored_before: datetime, exclude: Collection[int] = ()
+) -> int:
+    """Replies claimed for sending ('received' outbound) by a gateway that died before it
+    marked them sent, stored before `stored_before`, except those in `exclude` (the caller's
+    own sends in progress): 'pending' again, to be sent. How many."""
+    require_aware(stored_before, "stored_before")
+    conditions = [
+        Message.direction == "out",
+        Message.status == "received",
+        Message.created_at < stored_before,
+    ]
+    if exclude:
+        conditions.append(Message.id.not_in(list(exclude)))
+    stmt = update(Message).where(*conditions).values(status="pending")
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
+
+
+_WAITING_IN = (Message.direction == "in", Message.status == "pending")
+_WAITING_OUT = (Message.direction == "out", Message.status == "pending")
+
+
+def _conversations_with(
+    session: Session, conditions: Sequence[ColumnElement[bool]], limit: int
+) -> list[str]:
+    """Conversations having messages that meet `conditions`, by their oldest such message."""
     stmt = (
-        select(Message)
-        .join(Conversation, Message.conversation_pk == Conversation.id)
-        .where(Conversation.conversation_id == conversation_id, Message.status == "pending")
-        .order_by(Message.id)
+        select(Conversation.conversation_id)
+        .join(Message, Message.conversation_pk == Conversation.id)
+        .where(*conditions)
+        .group_by(Conversation.conversation_id)
+        .order_by(func.min(Message.id))
+        .limit(limit)
     )
     return list(session.scalars(stmt))
 
@@ -445,24 +569,36 @@ def recent(session: Session, conversation_id: str, limit: int = 200) -> list[Mes
     return list(reversed(list(session.scalars(stmt))))
 
 
+def created_at_of(session: Session, message_ids: Collection[int]) -> list[tuple[int, datetime]]:
+    """(id, created_at) of these messages (those that exist)."""
+    if not message_ids:
+        return []
+    rows = session.execute(
+        select(Message.id, Message.created_at).where(Message.id.in_(list(message_ids)))
+    )
+    return [(int(message_id), created_at) for message_id, created_at in rows]
+
+
 def replies_to(session: Session, message_id: int) -> list[Message]:
     """The stored answers to one customer message, in order."""
     stmt = select(Message).where(Message.in_reply_to_id == message_id).order_by(Message.id)
     return list(session.scalars(stmt))
 
 
-def recover_stale(session: Session, *, received_before: datetime) -> int:
+def recover_stale(
+    session: Session, *, received_before: datetime, exclude: Collection[int] = ()
+) -> int:
     """Customer messages stuck in 'received' since before `received_before` (their process died
-    mid-turn) become 'pending' again, for the retry worker; returns how many."""
+    mid-turn, or their turn failed unexpectedly) become 'pending' again, for the retry worker,
+    except those in `exclude` (the caller's own turns in progress); returns how many."""
     require_aware(received_before, "received_before")
-    stmt = (
-        update(Message)
-        .where(
-            Message.direction == "in",
-            Message.status == "received",
-            Message.created_at < received_before,
-        )
-        .values(status="pending")
-    )
+    conditions = [
+        Message.direction == "in",
+        Message.status == "received",
+        Message.created_at < received_before,
+    ]
+    if exclude:
+        conditions.append(Message.id.not_in(list(exclude)))
+    stmt = update(Message).where(*conditions).values(status="pending")
     result = session.execute(stmt.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0))

@@ -26,6 +26,9 @@ from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+RASA_SERVE = [str(RASA_PYTHON), "-m", "rasa_addons.serve"]
+"""`rasa run` with the token from RASA_TOKEN, never on the command line (rasa_addons/serve.py)."""
 MODEL = ROOT / "models" / "current.tar.gz"
 
 
@@ -114,23 +117,29 @@ def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     action_port, rasa_port = _free_port(), _free_port()
     token = secrets.token_hex(16)  # never starts with "-" (rasa would read it as an option)
+    action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
     endpoints = work / "endpoints.yml"
-    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
+    )
     logs = {name: work / f"{name}.log" for name in ("actions", "rasa")}
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with logs["actions"].open("wb") as out:
             actions = subprocess.Popen(
                 [py, "-m", "actions", "--port", str(action_port)],
-                cwd=ROOT, env=_env(DATABASE_URL=database_url), stdout=out, stderr=subprocess.STDOUT,
+                cwd=ROOT, env=_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
+                stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         processes.append(actions)
         with logs["rasa"].open("wb") as out:
             rasa = subprocess.Popen(
-                [str(RASA), "run", "--enable-api", "--auth-token", token, "--port", str(rasa_port),
+                [*RASA_SERVE, "--enable-api", "--port", str(rasa_port),
                  "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints),
                  "--model", str(rasa_model)],
-                cwd=ROOT, env=_env(), stdout=out, stderr=subprocess.STDOUT,
+                cwd=ROOT, env=_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token), stdout=out,
+                stderr=subprocess.STDOUT,
             )  # fmt: skip
         processes.append(rasa)
         _wait(f"http://127.0.0.1:{action_port}/health", actions, logs["actions"], 60)

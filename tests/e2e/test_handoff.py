@@ -81,7 +81,7 @@ async def test_agent_takes_over_and_hands_back(
             await expect(page.locator("#live")).to_have_text("实时连接正常")
 
             # the queued chat, with the bot's part and what NLU made of the customer's words
-            # the queue shows the masked id and the customer's last words (other tests' chats may wait too)
+            # the queue shows the masked id and the customer's last words (other chats may wait)
             item = (
                 page.locator("#queue .item-button")
                 .filter(has_text=mask(conversation))

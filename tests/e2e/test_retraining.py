@@ -47,7 +47,7 @@ import yaml
 
 from store.db import make_engine, make_session_factory, unit_of_work
 from store.services import rasa_serving
-from tests.e2e.conftest import RASA, ROOT, _env, _free_port, _wait, stop
+from tests.e2e.conftest import RASA, RASA_SERVE, ROOT, _env, _free_port, _wait, stop
 from tests.fakes.nlu_project import thin_examples
 
 # needs no trained model of the repository: `make test` runs it beside the model lane
@@ -133,6 +133,7 @@ def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopStack]:
     _conf(conf)
     database_url = f"sqlite:///{work / 'assistant.db'}"
     env = _env(DATABASE_URL=database_url, CONF_DIR=str(conf), DEMO_AGENT_PASSWORD=PASSWORD)
+    env["ACTION_SERVER_TOKEN"] = secrets.token_hex(16)  # Rasa sends it, the actions require it
     py = sys.executable
     subprocess.run([py, "-m", "store", "seed"], check=True, cwd=ROOT, env=env)
     subprocess.run(
@@ -144,6 +145,7 @@ def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopStack]:
     endpoints = work / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'tracker.db'}\n"
     )
     rasa_urls = (f"http://127.0.0.1:{rasa_ports[0]}", f"http://127.0.0.1:{rasa_ports[1]}")
@@ -166,10 +168,10 @@ def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopStack]:
         (work / "no-model").mkdir()
         servers = []
         for name, port in zip(("blue", "green"), rasa_ports, strict=True):
-            args = [str(RASA), "run", "--enable-api", "--auth-token", token, "--port", str(port),
+            args = [*RASA_SERVE, "--enable-api", "--port", str(port),
                     "--interface", "127.0.0.1", "--credentials", str(ROOT / "credentials.yml"),
                     "--endpoints", str(endpoints), "--model", str(work / "no-model")]  # fmt: skip
-            servers.append(start(name, args))
+            servers.append(start(name, args, RASA_TOKEN=token))
         gateway = start(
             "gateway",
             [py, "-m", "bot"],

@@ -12,7 +12,8 @@ It answers the three commands the loop runs, with Rasa 3.6's output shapes and f
   (a JSON file: the model file name or its beginning (the longest that matches), or
   "cross-validation", → report; "*" for any other), else every intent of the test data at 0.9.
 
-Every call appends {"argv", "cwd", "env"} as a JSON line to FAKE_RASA_LOG when it is set.
+Every call appends {"argv", "cwd", "env", "env_names"} as a JSON line to FAKE_RASA_LOG when it
+is set.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def log_call(args: list[str]) -> None:
             "argv": args,
             "cwd": os.getcwd(),
             "env": {k: os.environ[k] for k in keep if k in os.environ},
+            "env_names": sorted(os.environ),  # which variables it got (secrets: none)
         }
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -39,6 +39,11 @@ class RecordingChannel(Channel):
         return [r.text for _, replies in self.sent for r in replies]
 
 
+HEALTH_TOKEN = "health-token-for-tests"
+OPERATOR = {"Authorization": f"Bearer {HEALTH_TOKEN}"}
+"""Headers of an operator's /health request: the details, not only ok or not."""
+
+
 def settings_for(rasa: FakeRasa, db_url: str, **overrides: Any) -> GatewaySettings:
     """Gateway settings pointing at the fake Rasa and the test database, with short timeouts."""
     base = GatewaySettings(
@@ -53,6 +58,7 @@ def settings_for(rasa: FakeRasa, db_url: str, **overrides: Any) -> GatewaySettin
         # the fake NLU calls most texts nlu_fallback: handoff triggers only where a test asks
         handoff_triggers=False,
         handoff_watch=False,
+        health_token=HEALTH_TOKEN,
     )
     return replace(base, **overrides)
 

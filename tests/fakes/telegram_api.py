@@ -15,6 +15,10 @@ data, unknown callback queries, getUpdates while a webhook is set), and records 
 Supported methods: getMe, getUpdates (long polling with offset/limit/timeout/allowed_updates),
 setWebhook, deleteWebhook, getWebhookInfo, sendMessage, sendPhoto, sendChatAction,
 answerCallbackQuery, close, logOut. Anything else answers 404 like the real API.
+
+`hold_sends()` holds sendMessage/sendPhoto back as a slow network on the way to Telegram would;
+`release_sends(deliver=False)` then drops them (they never reached Telegram, e.g. the gateway
+that sent them was killed meanwhile).
 """
 
 from __future__ import annotations
@@ -67,6 +71,9 @@ _TEXT_FIELDS = frozenset(
         "emoji",
     }
 )
+
+
+_SENDS = frozenset({"sendmessage", "sendphoto"})
 
 
 class ApiError(Exception):
@@ -138,6 +145,8 @@ class FakeTelegram:
         self._query_ids = itertools.count(9_000_001)
         self._open_queries: set[str] = set()
         self._failures: dict[str, list[ApiError]] = {}
+        self._holding = False
+        self._held: list[asyncio.Future[bool]] = []
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -223,6 +232,8 @@ class FakeTelegram:
         call = ApiCall(method, params)
         self.calls.append(call)
         try:
+            if method.lower() in _SENDS and self._holding:
+                await self._held_back()
             failure = self._failures.get(method.lower())
             if failure:
                 raise failure.pop(0)
@@ -245,6 +256,14 @@ class FakeTelegram:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    async def _held_back(self) -> None:
+        """`hold_sends`: wait for `release_sends`; a dropped request never reached Telegram."""
+        gate: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._held.append(gate)
+        await self._notify()
+        if not await gate:
+            raise ApiError(502, "Bad Gateway: the request never reached Telegram")
 
     # ----------------------------------------------------------------------- API methods
 
@@ -436,6 +455,26 @@ class FakeTelegram:
         self._failures.setdefault(method.lower(), []).append(
             ApiError(code, description, parameters or None)
         )
+
+    def hold_sends(self) -> None:
+        """Hold sendMessage/sendPhoto requests back, as a slow network on the way to Telegram
+        would: nothing is sent until `release_sends`."""
+        self._holding = True
+
+    @property
+    def held(self) -> int:
+        """Send requests waiting at `hold_sends`."""
+        return len(self._held)
+
+    def release_sends(self, *, deliver: bool = True) -> None:
+        """Let the held requests through (`deliver=False`: they never reached Telegram, e.g.
+        their sender was killed meanwhile: nothing is sent, the call fails) and stop
+        holding."""
+        self._holding = False
+        held, self._held = self._held, []
+        for gate in held:
+            if not gate.done():
+                gate.set_result(deliver)
 
     def calls_of(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method.lower() == method.lower()]

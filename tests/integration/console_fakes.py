@@ -14,12 +14,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
 from bot.keys import CORE_ROUTER
 from bot.router import Router
 from store.db import unit_of_work
+from store.models import Conversation
 from store.services import handoffs, staff, transcripts
 from tests.fakes.gateway import RecordingChannel, settings_for
 from tests.fakes.rasa import FakeRasa
@@ -83,6 +85,13 @@ def queue_conversation(
         transcripts.record_inbound(session, conversation, text=text, now=now, status="processed")
         handoff = handoffs.request(session, conversation_pk=conversation.id, reason=reason, now=now)
         return conversation.conversation_id, handoff.id
+
+
+def handle_of(factory: sessionmaker[Session], conversation_id: str) -> int:
+    """The console's handle of a conversation (its database id): what staff routes take."""
+    with unit_of_work(factory) as session:
+        query = select(Conversation.id).where(Conversation.conversation_id == conversation_id)
+        return session.scalars(query).one()
 
 
 @dataclass

@@ -17,6 +17,7 @@ from actions.faults import (
 from actions.runtime import Runtime
 from store.models import Ticket
 from tests.integration.rasa_fakes import Conversation, only, responses
+from tests.integration.verified import verify_conversation
 
 
 async def fill_fault_form(convo: Conversation, address: str, phone: str = "13905719999") -> None:
@@ -90,8 +91,10 @@ async def test_unknown_village_is_asked_again(convo: Conversation) -> None:
     assert convo.slots["service_address"] is None
 
 
-async def test_verified_customer_is_not_asked_for_a_phone(convo: Conversation) -> None:
-    convo.slots.update(verified=True, verified_account="3301000001")
+async def test_verified_customer_is_not_asked_for_a_phone(
+    convo: Conversation, runtime: Runtime
+) -> None:
+    verify_conversation(convo, runtime, "3301000001")
     convo.user("停电了", "report_fault")
     required = await ValidateFaultForm().required_slots(
         ["service_address", "fault_scope", "contact_phone"], None, convo.tracker(), {}

@@ -31,6 +31,7 @@ from actions.slots import ActionValidateSlotMappings
 from actions.tracking import ActionHandleInform, ActionTrackApplication, ActionTrackTicket
 from store.models import Application, HandoffRequest, Rating, Ticket
 from tests.integration.rasa_fakes import Conversation, only, responses
+from tests.integration.verified import verify_conversation
 
 
 def _ticket(runtime: Runtime, **filters: Any) -> Ticket:
@@ -66,8 +67,10 @@ async def test_without_a_number_an_anonymous_customer_is_asked_for_one(
     assert responses(await convo.run(ActionTrackTicket())) == ["utter_ask_ticket_id"]
 
 
-async def test_verified_customer_sees_own_open_applications(convo: Conversation) -> None:
-    convo.slots.update(verified=True, verified_account="3303301000004")
+async def test_verified_customer_sees_own_open_applications(
+    convo: Conversation, runtime: Runtime
+) -> None:
+    verify_conversation(convo, runtime, "3303301000004")
     convo.user("报装到哪一步了", "track_application")
     said = await convo.run(ActionTrackApplication())
     assert "utter_application_status" in responses(said)
@@ -76,7 +79,7 @@ async def test_verified_customer_sees_own_open_applications(convo: Conversation)
 async def test_application_checklist_skips_documents_on_file_and_starts_online(
     convo: Conversation, runtime: Runtime
 ) -> None:
-    convo.slots.update(verified=True, verified_account="3301000001")  # ID card on file
+    verify_conversation(convo, runtime, "3301000001")  # ID card on file
     convo.user("新盖的房子想装个电表", "apply_new_connection")
     checklist = only(await convo.run(ActionApplicationChecklist()), "utter_application_checklist")
     assert "身份证" not in checklist["missing"]

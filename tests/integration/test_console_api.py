@@ -1,7 +1,8 @@
 """The agent API inside the real gateway (router, handoff desk, transcript; SQLite and
 PostgreSQL): the claim race, the chat cap, replies delivered at once and only by the chat's
 agent, transcript with intents, customer panel, notes, transfer, hand-back with the survey,
-the supervisor overview, and the live websocket's filtering."""
+the supervisor overview, and the live websocket's filtering. Staff see conversations by handle
+and masked id only (tests/security/test_access.py tries every route for leaks)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.integration.console_fakes import (
     Console,
     StaffClient,
     cheap_password_hashing,
+    handle_of,
     queue_conversation,
     running_console,
 )
@@ -75,7 +77,9 @@ async def test_queue_is_ordered_by_waiting_time_with_the_reason(console: Console
     status, body = await agent.json("GET", f"{API}/queue")
     assert status == 200
     # complaint is priority 'normal' here (requested directly), so the oldest comes first
-    assert [h["conversation_id"] for h in body["queue"]] == [first, second]
+    handles = [handle_of(console.factory, cid) for cid in (first, second)]
+    assert [h["conversation"] for h in body["queue"]] == handles
+    assert [h["conversation_label"] for h in body["queue"]] == ["fake:…", "fake:…"]
     assert [h["reason"] for h in body["queue"]] == ["complaint", "fallback"]
     assert body["queue"][0]["waiting_seconds"] >= 0
     assert body["queue"][0]["last_customer_text"] == "我要找人工"
@@ -96,6 +100,7 @@ async def test_chat_cap_is_enforced_on_claim(console: Console) -> None:
 
 async def test_reply_only_by_the_chats_agent_and_delivered_at_once(console: Console) -> None:
     conversation_id, handoff_id = queue_conversation(console.factory)
+    handle = handle_of(console.factory, conversation_id)
     one, two = await console.browser("agent1"), await console.browser("agent2")
     assert (await claim(one, handoff_id))[0] == 200
     assert console.channel.texts()  # the desk told the customer an agent joined
@@ -109,7 +114,8 @@ async def test_reply_only_by_the_chats_agent_and_delivered_at_once(console: Cons
     assert body["status"] == "sent"
     assert console.channel.sent[-1][0] == "42"
     assert console.channel.texts()[-1] == "您好，我是客服小王"
-    status, transcript = await one.json("GET", f"{API}/transcript/{conversation_id}")
+    assert (body["conversation"], body["conversation_label"]) == (handle, "fake:…")
+    status, transcript = await one.json("GET", f"{API}/transcript/{handle}")
     assert status == 200
     last = transcript["messages"][-1]
     assert (last["sender"], last["text"]) == ("agent", "您好，我是客服小王")
@@ -129,13 +135,16 @@ async def test_transcript_has_the_bots_part_and_intents(
         message = session.scalars(select(Message)).one()
         transcripts.set_intent(session, message.id, "request_human", 0.93)
     agent = await console.browser("agent1")
-    status, body = await agent.json("GET", f"{API}/transcript/{conversation_id}")
+    status, body = await agent.json(
+        "GET", f"{API}/transcript/{handle_of(console.factory, conversation_id)}"
+    )
     assert status == 200
     first = body["messages"][0]
     assert first["sender"] == "customer"
     assert (first["intent"], first["confidence"]) == ("request_human", pytest.approx(0.93))
-    status, _ = await agent.json("GET", f"{API}/transcript/fake:nobody")
-    assert status == 404
+    for missing in ("999999", "fake:nobody", conversation_id, "%C2%B2", "-1"):
+        status, _ = await agent.json("GET", f"{API}/transcript/{missing}")
+        assert status == 404, missing
 
 
 async def test_customer_panel_with_a_verified_account(
@@ -153,7 +162,9 @@ async def test_customer_panel_with_a_verified_account(
             )
         )
     agent = await console.browser("agent1")
-    status, body = await agent.json("GET", f"{API}/customer/{conversation_id}")
+    status, body = await agent.json(
+        "GET", f"{API}/customer/{handle_of(console.factory, conversation_id)}"
+    )
     assert status == 200, body
     assert body["account"]["account_no"] == "3301000002"
     assert body["account"]["holder_name"] == "李秀英"
@@ -183,7 +194,8 @@ async def test_notes_transfer_handback_and_survey(console: Console) -> None:
     assert note["note"]["text"] == "老客户"
     status, _ = await two.json("POST", f"{API}/note", {"handoff_id": handoff_id, "text": "x"})
     assert status == 403
-    status, transcript = await one.json("GET", f"{API}/transcript/{conversation_id}")
+    handle = handle_of(console.factory, conversation_id)
+    status, transcript = await one.json("GET", f"{API}/transcript/{handle}")
     assert [n["text"] for n in transcript["notes"]] == ["老客户"]
     sent_before = len(console.channel.texts())
     assert "老客户" not in console.channel.texts()  # private
@@ -273,12 +285,15 @@ async def test_websocket_streams_only_the_agents_chats(console: Console, rasa: F
     await console.router.handle(message("我的消息", chat="1"))
     events = await receive_until(ws, "message_in")
     assert [e["text"] for e in events if e["type"] == "message_in"] == ["我的消息"]
-    assert events[-1]["conversation_id"] == mine_id
-    seen: set[str] = set()
-    while seen != {mine_id, other_id}:  # supervisors see everything
+    mine_handle, other_handle = (handle_of(console.factory, c) for c in (mine_id, other_id))
+    assert events[-1]["conversation"] == mine_handle
+    assert events[-1]["conversation_label"] == "fake:…"
+    assert all("conversation_id" not in e for e in events)  # no frame carries the id
+    seen: set[int] = set()
+    while seen != {mine_handle, other_handle}:  # supervisors see everything
         event = await boss_ws.receive_json(timeout=5)
         if event["type"] == "message_in":
-            seen.add(event["conversation_id"])
+            seen.add(event["conversation"])
     assert rasa.requests == 0  # both chats are with people: Rasa was never asked
     await ws.close()
     await boss_ws.close()

@@ -36,7 +36,7 @@ PUBLIC = {
     ("GET", "/console/static/{name}"),
 }
 """Console routes anyone may call: the login page and form, JSON login, static assets."""
-PARAMS = {"handoff_id": "1", "conversation_id": "fake:42", "name": "console.js"}
+PARAMS = {"handoff_id": "1", "conversation": "1", "name": "console.js"}
 
 
 @pytest.fixture
@@ -117,6 +117,8 @@ async def test_roles_of_the_main_routes(console: Console) -> None:
     assert roles[("GET", "/api/v1/agent/supervisor/overview")] == auth.SUPERVISOR_ROLES
     assert "operator" not in auth.AGENT_ROLES
     assert "agent" not in auth.SUPERVISOR_ROLES
+    failures = roles[("GET", "/api/v1/agent/supervisor/verification-failures")]
+    assert failures == frozenset({"supervisor", "manager"})  # not agents, not operators
 
 
 async def test_csrf_missing_or_wrong_is_refused_on_every_post(console: Console) -> None:
@@ -318,7 +320,7 @@ async def test_websocket_closes_when_the_session_ends(
     assert (await agent.post("/api/v1/agent/logout")).status == 200
     frame = await ws.receive(timeout=5)
     assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+    assert ws.close_code == console_ws.SESSION_ENDED
     assert (await other_tab.get("/api/v1/agent/me")).status == 200  # its own session lives on
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
+from bot.console import ws as console_ws
+from bot.console.state import CONSOLE
 from bot.keys import HANDOFF
+from store.conversation_refs import mask
 from store.db import unit_of_work
 from store.models import NluInboxItem, Rating
 from tests.browser import GatewayThread, chromium_executable, watched_page
@@ -36,6 +40,8 @@ pytestmark = pytest.mark.slow
 
 CUSTOMER = 424242
 CONVERSATION = f"telegram:{CUSTOMER}"
+LABEL = mask(CONVERSATION)
+"""How the console shows the conversation: staff never see an id in full."""
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +162,7 @@ def test_agent_takes_a_telegram_chat_replies_and_hands_back(
     expect(page.locator("#live")).to_have_text("实时连接正常")
 
     # the queue shows the chat with its reason; the transcript has the bot's part and intents
-    item = page.locator("#queue .item-button").filter(has_text=CONVERSATION)
+    item = page.locator("#queue .item-button").filter(has_text=LABEL)
     expect(item).to_contain_text("客户要求转人工")
     item.click()
     transcript = page.locator("#transcript")
@@ -166,7 +172,7 @@ def test_agent_takes_a_telegram_chat_replies_and_hands_back(
 
     # claim: the customer is told an agent joined
     page.get_by_role("button", name="接入此会话").click()
-    expect(page.locator("#mine .item-button").filter(has_text=CONVERSATION)).to_be_visible()
+    expect(page.locator("#mine .item-button").filter(has_text=LABEL)).to_be_visible()
     expect(page.locator("#queue .item-button")).to_have_count(0)
     joined = stack.sent(before_login + 1)[-1]
     assert "已接入" in joined["text"]
@@ -238,6 +244,44 @@ def test_supervisor_overview_is_live(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(re.compile(r"/console/login$"))
 
 
+def test_an_unattended_console_logs_out_and_the_opening_is_on_record(
+    page: Page, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_ws, "SESSION_CHECK_SECONDS", 0.2)
+    stack.say("你好")
+    stack.sent(1)
+    queue_for_a_person(stack)
+    page.goto(stack.gateway.url + "/console/login")
+    page.get_by_label("用户名").fill("agent1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("#live")).to_have_text("实时连接正常")
+    page.locator("#queue .item-button").filter(has_text=LABEL).click()
+    expect(page.locator("#chat-title")).to_have_text(f"Telegram · {LABEL}")
+    expect(page.locator("#transcript .msg-customer .msg-text").first).to_have_text("你好")
+
+    # nobody touches the page for longer than the idle timeout: the socket's session check
+    # closes it (4401) and the page shows the login; its own timers cannot keep it alive
+    app = stack.gateway.app
+    assert app is not None
+    state = app[CONSOLE]
+    real = state.clock
+    state.clock = lambda: real() + state.idle + timedelta(minutes=1)
+    try:
+        expect(page).to_have_url(re.compile(r"/console/login$"), timeout=10_000)
+        # the supervisor sees who opened the customer's conversation, and from where
+        page.get_by_label("用户名").fill("boss")
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.goto(stack.gateway.url + "/console/supervisor")
+        rows = page.locator("#access tr").filter(has_text="agent1")
+        expect(rows.filter(has_text="会话记录")).to_contain_text(LABEL)
+        expect(rows.filter(has_text="客户资料")).to_contain_text("127.0.0.1")
+        expect(rows.first).to_contain_text("允许")
+    finally:
+        state.clock = real
+
+
 def test_agent_flags_a_wrong_bot_reply(
     page: Page, stack: Stack, session_factory: sessionmaker[Session]
 ) -> None:
@@ -248,7 +292,7 @@ def test_agent_flags_a_wrong_bot_reply(
     page.get_by_label("用户名").fill("agent1")
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.locator("#queue .item-button").filter(has_text=CONVERSATION).click()
+    page.locator("#queue .item-button").filter(has_text=LABEL).click()
     bot_reply = page.locator("#transcript .msg-bot").first
     expect(bot_reply.locator(".msg-text")).to_have_text("收到：你好")
     # the customer's own messages have no such button

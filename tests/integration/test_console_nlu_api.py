@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from nlu import datafile, training
 from store.db import unit_of_work
+from store.models import AccessAudit
 from store.services import nlu_registry
 from tests.fakes.nlu_project import ROOT
 from tests.integration.console_fakes import StaffClient
@@ -115,7 +117,11 @@ async def test_an_item_shows_the_conversation_around_each_message(
     item = body["item"]
     assert item["text"] == METER
     (hit,) = item["hits"]
-    assert hit["conversation_id"] == "telegram:42"
+    assert hit["conversation_label"] == "telegram:…"  # masked, like everywhere in the console
+    assert "conversation_id" not in hit
+    with unit_of_work(nlu_stack.console.factory) as session:  # the context is recorded as read
+        (opened,) = session.scalars(select(AccessAudit)).all()
+        assert (opened.username, opened.kind, opened.allowed) == ("ops", "inbox_context", True)
     assert hit["reason"] == "low_confidence"
     texts = [(m["sender"], m["text"], m["is_hit"]) for m in hit["messages"]]
     # conf/nlu.yml context_messages = 4 before and after

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.timing import parse_server_timing
 from store.db import unit_of_work
 from store.models import Message
-from tests.fakes.gateway import Harness, eventually, fake_rasa_server, running_gateway, settings_for
+from tests.fakes.gateway import (
+    OPERATOR,
+    Harness,
+    eventually,
+    fake_rasa_server,
+    running_gateway,
+    settings_for,
+)
 from tests.fakes.rasa import FakeRasa
 
 TOKEN = "api-token-0123456789"
@@ -122,7 +129,7 @@ async def test_degraded_reply_then_the_answer_in_the_transcript(
     assert status == 200
     assert body["degraded"] is True
     assert "系统繁忙，您的消息已记录，稍后会自动回复您" in body["replies"][0]["text"]
-    health = await gw.client.get("/health")
+    health = await gw.client.get("/health", headers=OPERATOR)
     assert health.status == 503
     assert (await health.json())["pending"] == 1
     await rasa.up()

@@ -30,7 +30,7 @@ def test_migrations_match_the_models(engine: Engine) -> None:
 def test_migrate_twice_is_harmless(db_url: str, engine: Engine) -> None:
     migrate(db_url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0006_rasa_serving"
+        assert MigrationContext.configure(conn).get_current_revision() == "0008_access_audit"
 
 
 def test_cli_migrate(db_url: str) -> None:

@@ -38,7 +38,7 @@ def test_downgrade_and_upgrade_again(backend: str, tmp_path: Path) -> None:
             migrate(url)
             with engine.connect() as conn:
                 revision = MigrationContext.configure(conn).get_current_revision()
-                assert revision == "0006_rasa_serving"
+                assert revision == "0008_access_audit"
                 assert set(inspect(conn).get_table_names()) >= NLU_TABLES
         finally:
             engine.dispose()

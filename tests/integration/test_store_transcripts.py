@@ -183,6 +183,86 @@ def test_pending_messages_in_order_and_claimed_once(
         assert transcripts.count_pending(session) == 2
 
 
+def test_one_answer_per_message_even_when_two_turns_claimed_it(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    """The answer is a compare-and-set on the message's status: the second turn's answer is
+    refused before anything is written (its transaction rolls back)."""
+    with unit_of_work(session_factory) as session:
+        conversation = _touch(session, now)
+        inbound = transcripts.record_inbound(session, conversation, text="停电了", now=now)
+        pk = conversation.id
+
+    def answer(text: str) -> None:
+        with unit_of_work(session_factory) as session:
+            transcripts.record_answer(
+                session,
+                conversation_pk=pk,
+                inbound_id=inbound.id,
+                replies=[OutboundText(text)],
+                now=now,
+                inbound_status="processed",
+                expected="received",
+            )
+
+    answer("收到")
+    with pytest.raises(transcripts.AlreadyAnswered):
+        answer("又收到")
+    with unit_of_work(session_factory) as session:
+        assert [m.text for m in transcripts.replies_to(session, inbound.id)] == ["收到"]
+
+
+def test_unsent_replies_are_claimed_once_and_released_when_their_sender_died(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    with unit_of_work(session_factory) as session:
+        conversation = _touch(session, now)
+        inbound = transcripts.record_inbound(session, conversation, text="停电了", now=now)
+        transcripts.record_answer(
+            session,
+            conversation_pk=conversation.id,
+            inbound_id=inbound.id,
+            replies=[OutboundText("一"), OutboundText("二")],
+            now=now,
+            inbound_status="processed",
+            outbound_status="pending",
+        )
+        # waiting outbound replies are no customer message waiting for Rasa
+        assert transcripts.count_pending(session) == 0
+        assert transcripts.pending_conversations(session) == []
+        assert transcripts.undelivered_conversations(session) == ["telegram:42"]
+    with unit_of_work(session_factory) as session:
+        claimed = transcripts.claim_undelivered(session, "telegram:42")
+        assert [m.text for m in claimed] == ["一", "二"]
+    with unit_of_work(session_factory) as session:  # a second sender gets nothing
+        assert transcripts.claim_undelivered(session, "telegram:42") == []
+        first, second = (m.id for m in claimed)
+        transcripts.set_status(session, [first], "processed", expected="received")
+    with unit_of_work(session_factory) as session:  # the sender died before marking "二"
+        later = now + timedelta(seconds=1)
+        assert transcripts.release_unsent(session, stored_before=later, exclude=[second]) == 0
+        assert transcripts.release_unsent(session, stored_before=now) == 0  # too young
+        assert transcripts.release_unsent(session, stored_before=later) == 1
+    with unit_of_work(session_factory) as session:
+        assert [m.text for m in transcripts.claim_undelivered(session, "telegram:42")] == ["二"]
+
+
+def test_stale_messages_are_recovered_except_the_callers_own(
+    session_factory: sessionmaker[Session], now: datetime
+) -> None:
+    with unit_of_work(session_factory) as session:
+        conversation = _touch(session, now)
+        mine, dead = (
+            transcripts.record_inbound(session, conversation, text=t, now=now).id
+            for t in ("mine", "dead")
+        )
+    later = now + timedelta(seconds=1)
+    with unit_of_work(session_factory) as session:
+        assert transcripts.recover_stale(session, received_before=later, exclude=[mine]) == 1
+        assert [m.id for m in transcripts.pending_inbound(session, "telegram:42")] == [dead]
+        assert transcripts.pending_inbound(session, "telegram:42", before=dead) == []
+
+
 def test_notification_claims_and_cursor(
     session_factory: sessionmaker[Session], now: datetime
 ) -> None:

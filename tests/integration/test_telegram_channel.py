@@ -36,14 +36,22 @@ DONGSHAN = (30.0561, 119.4899)  # a few hundred metres from 东山村's centre
 
 
 class FakeRouter:
-    """Records what the channel hands over; answers canned replies; dedupes by external_id."""
+    """Records what the channel hands over; answers canned replies; dedupes by external_id;
+    keeps the replies (with their buttons) as the history the channel checks callbacks on.
+    Like the router it says when a message is stored (`on_stored`, after `store_delay`; never
+    while `store_error` is set), answers one message of a chat at a time and, asked to `push`,
+    sends the replies itself (a failed delivery is logged)."""
 
     def __init__(self) -> None:
         self.inbound: list[Inbound] = []
+        self.replies: dict[str, list[TranscriptEntry]] = {}
         self.channels: dict[str, Channel] = {}
         self.seen: set[str] = set()
         self.delay = 0.0
         self.error: Exception | None = None
+        self.store_delay = 0.0
+        self.store_error: Exception | None = None
+        self._turns: dict[str, asyncio.Lock] = {}
         self.answer: Callable[[Inbound], Sequence[Reply]] = self.default_answer
         self.changed = asyncio.Event()
 
@@ -58,23 +66,48 @@ class FakeRouter:
             ),
         )
 
-    async def handle(self, message: Inbound) -> HandleResult:
+    async def handle(
+        self,
+        message: Inbound,
+        *,
+        on_stored: Callable[[], None] | None = None,
+        push: bool = False,
+    ) -> HandleResult:
         self.inbound.append(message)
         self.changed.set()
+        cid = message.conversation_id
+        await asyncio.sleep(self.store_delay)
+        if self.store_error is not None:
+            raise self.store_error
         if message.external_id is not None and message.external_id in self.seen:
-            return HandleResult(message.conversation_id, (), duplicate=True)
+            if on_stored is not None:
+                on_stored()
+            return HandleResult(cid, (), duplicate=True)
         if message.external_id is not None:
             self.seen.add(message.external_id)
-        await asyncio.sleep(self.delay)
-        if self.error is not None:
-            raise self.error
-        return HandleResult(message.conversation_id, tuple(self.answer(message)))
+        if on_stored is not None:
+            on_stored()
+        async with self._turns.setdefault(cid, asyncio.Lock()):
+            await asyncio.sleep(self.delay)
+            if self.error is not None:
+                raise self.error
+            replies = tuple(self.answer(message))
+            self.replies.setdefault(cid, []).extend(
+                TranscriptEntry("out", r.text, r.buttons) for r in replies
+            )
+            if not push:
+                return HandleResult(cid, replies)
+            try:
+                await self.channels[message.channel].send(message.chat_id, replies)
+            except Exception:
+                logging.getLogger(__name__).exception("%s: delivery failed", cid)
+            return HandleResult(cid, replies, delivered=True)
 
     def register(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
 
     async def history(self, conversation_id: str, limit: int = 200) -> list[TranscriptEntry]:
-        return []
+        return self.replies.get(conversation_id, [])[-limit:]
 
     async def wait_for(self, count: int, within: float = 5.0) -> list[Inbound]:
         async def reached() -> None:
@@ -368,6 +401,25 @@ async def test_short_payload_button_survives_restarts(
     assert inbound[1].text == "/affirm"
 
 
+async def test_a_forged_command_button_is_not_routed(
+    gateway: Gateway, fake: FakeTelegram, router: FakeRouter
+) -> None:
+    """Callback data is whatever the client sends: a bare intent (`p:/restart`) the bot never
+    offered in this chat is a stale button, though it has the form of a harmless one."""
+    await fake.deliver(fake.text_update("停电了"))  # offered: /affirm and /deny
+    [sent] = await fake.wait_for_messages(1)
+    for forged in ("p:/restart", "p:/request_human", "p:/session_start"):
+        await fake.deliver(fake.callback_update(sent, forged))
+    await fake.deliver(fake.callback_update(sent, "p:/deny"))  # offered: routed
+    inbound = await router.wait_for(2)
+    assert [m.text for m in inbound] == ["停电了", "/deny"]
+    await fake.wait_for(lambda: len(fake.callback_answers) == 4)
+    answers = [a.get("text") for a in fake.callback_answers]
+    assert answers.count("这个按钮已失效，请直接输入您的问题。") == 3
+    await fake.settle()
+    assert len(router.inbound) == 2
+
+
 async def test_stale_button_is_answered_and_not_routed(
     gateway: Gateway, fake: FakeTelegram, router: FakeRouter
 ) -> None:
@@ -393,6 +445,10 @@ async def test_stale_button_is_answered_and_not_routed(
         ("/start ref-poster-2026", "zh-hans", "你好"),
         ("/help", "en-US", "what can you do"),
         ('/inform{"account": "3301000001"}', "zh-hans", 'inform{"account": "3301000001"}'),
+        # what Rasa strips, and what the router removes, cannot hide a command
+        ("/ /restart", "zh-hans", "restart"),
+        ("\u3000/\t/session_start", "zh-hans", "session_start"),
+        ("\x00/restart", "zh-hans", "restart"),
     ],
 )
 async def test_commands(
@@ -698,9 +754,11 @@ async def test_router_failure_is_apologised_for_and_logged_masked(
     assert "13905710001" not in caplog.text
 
 
-async def test_delivery_failure_goes_to_the_error_handler(
+async def test_a_failed_delivery_is_logged_and_the_channel_carries_on(
     gateway: Gateway, fake: FakeTelegram, router: FakeRouter, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The router sends the replies (push) and logs what Telegram refused (the real router
+    marks them failed: tests/integration/test_gateway_crash.py)."""
     fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
     await fake.deliver(fake.text_update("停电了"))
     await router.wait_for(1)

@@ -149,18 +149,23 @@ async def test_language_of_a_message_overrides_the_hello(
 async def test_history_after_reconnect_and_in_another_tab(client: Client, session: str) -> None:
     ws = await connect(client)
     await hello(ws, session)
-    await say(ws, "/query_bill")
+    await say(ws, "停电了")
+    await events_until_ack(ws)
+    await say(ws, "/query_bill")  # a button of that reply, pressed
     await events_until_ack(ws)
     await ws.close()
 
     again = await connect(client)
     messages = await hello(again, session)
     assert [(m["direction"], m["text"], m["sender"]) for m in messages] == [
+        ("in", "停电了", "customer"),
+        ("out", "收到：停电了", "bot"),
         ("in", "/query_bill", "customer"),
         ("out", BILL, "bot"),
     ]
     assert messages[0]["at"] == "2026-11-23T10:00:00+08:00"
-    assert messages[1]["buttons"] == []
+    assert [b["payload"] for b in messages[1]["buttons"]] == ["/query_bill", "/report_fault"]
+    assert messages[3]["buttons"] == []
     other = await connect(client)
     assert await hello(other, str(uuid.uuid4())) == []  # another browser sees nothing of it
     await again.close()

@@ -45,6 +45,10 @@ class Gateway:
         self.thread.call(self.channel.close_all(grace_seconds=5))
 
     def push(self, session: str, *replies: Reply) -> None:
+        """Messages the bot or an agent starts: stored first (the router's `deliver`), so
+        their buttons count as offered (bot/commands.py), then sent."""
+        for reply in replies:
+            self.router.add_agent_message(f"web:{session}", reply)
         self.thread.call(self.channel.send(session, replies))
 
 

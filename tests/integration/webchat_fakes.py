@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -75,6 +75,14 @@ class FakeRouter:
         if self.history_fails:
             raise RuntimeError("database down")
         return list(self.transcripts.get(conversation_id, []))[-limit:]
+
+    async def show_history(
+        self,
+        conversation_id: str,
+        limit: int,
+        show: Callable[[list[TranscriptEntry]], Awaitable[None]],
+    ) -> None:
+        await show(await self.history(conversation_id, limit))
 
     def add_agent_message(self, conversation_id: str, reply: Reply) -> None:
         self.transcripts[conversation_id].append(

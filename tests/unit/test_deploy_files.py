@@ -36,6 +36,7 @@ SECRETS = {
     "POSTGRES_PASSWORD": "pgsecret123",
     "RASA_TOKEN": "rasatoken456",
     "GATEWAY_API_TOKEN": "gatewaytoken789",
+    "ACTION_SERVER_TOKEN": "actionstoken0123456789",
 }
 
 _VARIABLE = re.compile(
@@ -310,9 +311,10 @@ def test_telegram_settings_reach_the_gateway() -> None:
 def test_rasa_runs_its_api_with_the_token_and_is_not_published() -> None:
     rasa = services()["rasa"]
     command = _command(rasa)
-    assert command[:2] == ["rasa", "run"]
+    assert command[:3] == ["python", "-m", "rasa_addons.serve"]  # `rasa run`, token from env
     assert "--enable-api" in command
-    assert _option(command, "--auth-token") == SECRETS["RASA_TOKEN"]
+    assert not [part for part in command if SECRETS["RASA_TOKEN"] in part]  # not in `ps`
+    assert rasa["environment"]["RASA_TOKEN"] == SECRETS["RASA_TOKEN"]
     assert _option(command, "--interface") == "0.0.0.0"  # for the gateway, inside the network
     assert _option(command, "--endpoints") == "deploy/endpoints.compose.yml"
     assert _option(command, "--credentials") == "credentials.yml"
@@ -352,6 +354,21 @@ def test_rasa_gets_every_variable_its_endpoints_file_needs() -> None:
     assert rasa["environment"]["POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"]
     assert rasa["environment"]["POSTGRES_DB"] == "power"  # login_db: where Rasa creates its db
     assert rasa["environment"]["RASA_TRACKER_DB"] == "talks"
+
+
+def test_rasa_calls_the_action_server_with_its_token() -> None:
+    endpoints = yaml.safe_load(ENDPOINTS_FILE.read_text(encoding="utf-8"))
+    headers = endpoints["action_endpoint"]["headers"]
+    assert headers == {"Authorization": "Bearer ${ACTION_SERVER_TOKEN}"}
+    both = services()
+    token = SECRETS["ACTION_SERVER_TOKEN"]
+    assert both["rasa"]["environment"]["ACTION_SERVER_TOKEN"] == token
+    actions = both["actions"]["environment"]
+    assert actions["ACTION_SERVER_TOKEN"] == token
+    # every interface of its container (Rasa is another container), on the internal network
+    assert actions["ACTION_HOST"] == "0.0.0.0"
+    assert "ports" not in both["actions"]
+    assert COMPOSE_RAW["networks"]["backend"]["internal"] is True
 
 
 # --- health ---------------------------------------------------------------------------------------

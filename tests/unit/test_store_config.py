@@ -41,7 +41,10 @@ def test_commitments_from_the_brief() -> None:
     assert c.meter_test_working_days == 5
     assert (c.complaint_contact_hours, c.complaint_reply_working_days) == (24, 5)
     assert c.reconnect_hours == 24
-    assert (c.verification.max_failures, c.verification.lock_minutes) == (5, 60)
+    v = c.verification
+    assert (v.idle_minutes, v.window_minutes) == (30, 60)
+    assert (v.backoff_first_seconds, v.backoff_max_seconds) == (60, 900)
+    assert dict(v.failures) == {"conversation": 5, "client": 10, "account": 5, "station": 100}
     assert c.ticket_reply_working_days("complaint") == 5
     assert c.ticket_reply_working_days("fault") is None
     assert load_settings().timezone == "Asia/Shanghai"
@@ -116,7 +119,9 @@ def test_conf_dir_from_the_environment(conf_copy: Path, monkeypatch: pytest.Monk
     ("file", "old", "new", "message"),
     [
         ("commitments.yml", "rural: 90", "rural: soon", "repair.arrival_minutes.rural"),
-        ("commitments.yml", "  max_failures: 5\n", "", "verification.max_failures is missing"),
+        ("commitments.yml", "  idle_minutes: 30\n", "", "verification.idle_minutes is missing"),
+        ("commitments.yml", "    client: 10 ", "    client: 0 ", "verification.failures.client"),
+        ("commitments.yml", "max_seconds: 900", "max_seconds: 30", "backoff.max_seconds"),
         ("commitments.yml", "timezone: Asia/Shanghai", "timezone: Mars/Olympus", "timezone"),
         ("commitments.yml", "fault: high", "fault: asap", "priorities.fault"),
         ("tariffs.yml", 'tier1_price: "0.538"', 'tier1_price: "cheap"', "tier1_price"),

@@ -45,7 +45,7 @@ COMMITMENTS = Commitments(
         {"suggestion": 10, "praise": 5, "violation": 10, "bill_check": 5}
     ),
     priorities=MappingProxyType(dict.fromkeys(TICKET_TYPES, "normal")),
-    verification=VerificationPolicy(5, 60),
+    verification=VerificationPolicy(30, 60, 60, 900, MappingProxyType({})),
 )
 
 

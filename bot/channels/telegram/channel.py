@@ -3,6 +3,11 @@
 Only private chats are served. Every update is handled here, whatever its type; anything the
 channel cannot use is logged (its type and id, never its content) and dropped, with a polite
 word to the customer when there is a private chat to answer in.
+
+An update is confirmed to Telegram (the next getUpdates offset, bot/channels/telegram/
+polling.py; a webhook's 200) only once it is settled (`expect`): its message committed by the
+router, or nothing to store. The router sends the replies itself (`push`): in order per chat,
+each marked once sent, so replies a crash cut off are sent after the restart.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import contextlib
 import logging
 import traceback
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import Bot, CallbackQuery, Chat, ChatMemberUpdated, Message, Update
@@ -29,12 +34,17 @@ from bot.channels.telegram.mapping import (
     routed_text,
     update_kind,
 )
+from bot.commands import screened
 from bot.geo import nearest_place
 from bot.messages import Attachment, Inbound, Reply
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_NAME = "telegram"
+MAX_REDELIVERIES = 5
+"""Times an update whose message could not be stored is left for Telegram to deliver again;
+then it is given up (confirmed, the customer told to try again): one bad update must not hold
+back the ones behind it for ever."""
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 _GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
@@ -77,7 +87,42 @@ class TelegramChannel(Channel):
         self.connected = False
         """True while the bot is initialised (the application is running)."""
         self._declined_groups: OrderedDict[int, None] = OrderedDict()
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._settling: dict[str, list[asyncio.Future[bool]]] = {}
+        self._redeliveries: dict[str, int] = {}
+
+    # ------------------------------------------------------- confirming updates to Telegram
+
+    def expect(self, update_id: int) -> asyncio.Future[bool]:
+        """What to tell Telegram about an update about to be handled, once known: True (it
+        may be confirmed: its message is stored, or there was nothing to store) or False (it
+        could not be stored: Telegram must deliver it again)."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._settling.setdefault(str(update_id), []).append(future)
+        return future
+
+    def _settle(self, update_id: str, confirm: bool) -> None:
+        for future in self._settling.pop(update_id, ()):
+            if not future.done():
+                future.set_result(confirm)
+
+    def forget_updates(self) -> None:
+        """Stopping: nobody waits for the updates still being handled any more."""
+        for futures in self._settling.values():
+            for future in futures:
+                future.cancel()
+        self._settling.clear()
+
+    def _deliver_again(self, update_id: str) -> bool:
+        """Whether an update whose message could not be stored is left for Telegram to
+        deliver again (MAX_REDELIVERIES)."""
+        count = self._redeliveries.get(update_id, 0) + 1
+        if count >= MAX_REDELIVERIES:
+            self._redeliveries.pop(update_id, None)
+            return False
+        self._redeliveries[update_id] = count
+        while len(self._redeliveries) > 10_000:
+            del self._redeliveries[next(iter(self._redeliveries))]
+        return True
 
     # ----------------------------------------------------------------- outbound (Channel API)
 
@@ -122,7 +167,18 @@ class TelegramChannel(Channel):
     # ------------------------------------------------------------------------------ inbound
 
     async def on_update(self, update: Update, _context: Any = None) -> None:
-        """Entry point for every update (a python-telegram-bot handler callback)."""
+        """Entry point for every update (a python-telegram-bot handler callback). Settles the
+        update (`expect`) when done, unless routing already did."""
+        key = str(update.update_id)
+        try:
+            await self._dispatch(update)
+        except asyncio.CancelledError:
+            self._settle(key, False)  # stopping half-way: Telegram delivers it again
+            raise
+        finally:
+            self._settle(key, True)
+
+    async def _dispatch(self, update: Update) -> None:
         if update.callback_query is not None:
             await self._on_callback(update, update.callback_query)
         elif update.message is not None:
@@ -206,6 +262,9 @@ class TelegramChannel(Channel):
                 logger.info("Telegram update %s: callback outside a private chat", update.update_id)
             return
         payload = self.tokens.decode(query.data)
+        if payload is not None and not await self._offered(str(chat.id), payload):
+            logger.warning("Telegram update %s: a button the bot never sent", update.update_id)
+            payload = None
         if payload is None:
             logger.info("Telegram update %s: stale or unknown button", update.update_id)
             await self._answer(query, pick(self.config.stale_button, language))
@@ -222,6 +281,13 @@ class TelegramChannel(Channel):
                 metadata={"telegram_callback": True},
             )
         )
+
+    async def _offered(self, chat_id: str, payload: str) -> bool:
+        """Whether a pressed button's payload may be routed: callback data is whatever the
+        client sends, so a command (`/intent`) must be one the bot offered in this chat."""
+        if self.router is None:
+            return False
+        return await screened(self.router, f"{CHANNEL_NAME}:{chat_id}", payload) == payload
 
     async def _answer(self, query: CallbackQuery, text: str | None) -> None:
         """Stop the button's spinner; a failure (e.g. a query too old) must not stop routing."""
@@ -281,21 +347,6 @@ class TelegramChannel(Channel):
 
     # ------------------------------------------------------------------------------ routing
 
-    @contextlib.asynccontextmanager
-    async def _chat_turn(self, chat_id: str) -> AsyncIterator[None]:
-        """One chat's messages are handled one at a time, in order; chats run in parallel."""
-        lock, users = self._locks.get(chat_id, (asyncio.Lock(), 0))
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users <= 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
-
     async def _keep_typing(self, chat_id: str) -> None:
         while True:
             try:
@@ -305,27 +356,38 @@ class TelegramChannel(Channel):
             await asyncio.sleep(self.config.typing_interval)
 
     async def _route(self, message: Inbound) -> None:
+        """Hand the message to the router, which stores it (the update is settled then), keeps
+        one chat's turns in order and sends the replies itself (`push`)."""
         if self.router is None:
             raise RuntimeError("Telegram channel has no router")
-        async with self._chat_turn(message.chat_id):
-            typing = asyncio.create_task(self._keep_typing(message.chat_id))
-            try:
-                result = await self.router.handle(message)
-            except Exception as error:
-                logger.error(
-                    "Telegram update %s: the router failed: %s",
-                    message.external_id,
-                    describe_error(error),
+        key = message.external_id or ""
+        stored = False
+
+        def on_stored() -> None:
+            nonlocal stored
+            stored = True
+            self._settle(key, True)
+
+        typing = asyncio.create_task(self._keep_typing(message.chat_id))
+        try:
+            result = await self.router.handle(message, on_stored=on_stored, push=True)
+        except Exception as error:
+            if not stored and self._deliver_again(key):
+                self._settle(key, False)
+                logger.warning(
+                    "Telegram update %s not stored (%s): delivered again later", key, error
                 )
-                await self._notice(int(message.chat_id), pick(self.config.error, message.language))
                 return
-            finally:
-                typing.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await typing
-            if result.duplicate:
-                logger.info("Telegram update %s was delivered again: ignored", message.external_id)
-                return
+            logger.error("Telegram update %s: the router failed: %s", key, describe_error(error))
+            await self._notice(int(message.chat_id), pick(self.config.error, message.language))
+            return
+        finally:
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await typing
+        if result.duplicate:
+            logger.info("Telegram update %s was delivered again: ignored", key)
+        elif not result.delivered:  # a router that leaves the sending to the channel
             await self.send(message.chat_id, result.replies)
 
     # ------------------------------------------------------------------------------- errors

@@ -13,6 +13,8 @@ from typing import Any
 
 from telegram import Message, User
 
+from bot.commands import defuse, is_command
+from bot.inbound import clean_text
 from bot.messages import Attachment, AttachmentKind
 from store.configuration.yamlfile import Label
 
@@ -76,17 +78,18 @@ def routed_text(text: str, commands: Mapping[str, Label], language: str | None) 
 
     Known commands (/start, also /start@bot and deep links /start <param>) become their
     configured text. Rasa reads a leading "/" as an intent with entities, which a customer must
-    not be able to type, so every other text loses its leading slashes.
+    not be able to type, so every other text loses its leading slashes (bot/commands.py: also
+    those behind spaces or control characters the router would remove).
     """
-    stripped = text.strip()
-    if not stripped.startswith("/"):
+    stripped = clean_text(text)
+    if not is_command(stripped):
         return stripped
     match = _COMMAND.fullmatch(stripped)
     if match is not None:
         label = commands.get(match.group(1).lower())
         if label is not None:
             return label.en if language == "en" else label.zh
-    return stripped.lstrip("/").strip()
+    return defuse(stripped)
 
 
 def location_of(message: Message) -> tuple[float, float, dict[str, Any]] | None:

@@ -1,5 +1,6 @@
 """Running the Telegram channel inside the gateway: python-telegram-bot's life cycle, long polling
-or the webhook route, and a bot token that never reaches the logs.
+(bot/channels/telegram/polling.py) or the webhook route, and a bot token that never reaches the
+logs. Either way an update is confirmed to Telegram only once its message is stored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.config import TelegramConfig
+from bot.channels.telegram.polling import Poller
 from bot.keys import ROUTER
 from bot.settings import ConfigError, GatewaySettings
 from store.configuration.yamlfile import ConfigError as ConfFileError
@@ -33,6 +35,9 @@ ALLOWED_UPDATES: tuple[str, ...] = ("message", "edited_message", "callback_query
 """The update types Telegram should send; the channel copes with any other type too."""
 RETRY_DELAYS: tuple[float, ...] = (5, 10, 30, 60, 120, 300)
 """Seconds between start attempts while the Bot API cannot be reached (the last one repeats)."""
+SETTLE_SECONDS = 30.0
+"""How long a webhook request waits for its update's message to be stored before answering
+503 (Telegram then delivers it again; the router recognises it if it was stored after all)."""
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TOKEN_LOGGERS = (
     "httpx",
@@ -86,16 +91,16 @@ def check_settings(settings: GatewaySettings) -> str | None:
     return parts.path or "/"
 
 
-def build_application(settings: GatewaySettings, *, webhook: bool) -> TelegramApplication:
+def build_application(settings: GatewaySettings) -> TelegramApplication:
+    """The python-telegram-bot application, without its Updater: updates come from our own
+    `Poller` or the webhook route, which confirm them only once stored."""
     if not settings.telegram_token:
         raise TelegramConfigError("TELEGRAM_BOT_TOKEN is not set")
     builder = ApplicationBuilder().token(settings.telegram_token).concurrent_updates(64)
     base = (settings.telegram_api_base_url or "").rstrip("/")
     if base:
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
-    if webhook:
-        builder = builder.updater(None)
-    return builder.build()
+    return builder.updater(None).build()
 
 
 class TelegramService:
@@ -111,8 +116,16 @@ class TelegramService:
         self.settings = settings
         self.config = config
         self.webhook_path = check_settings(settings)
-        self.application = build_application(settings, webhook=self.webhook_path is not None)
+        self.application = build_application(settings)
         self.channel = TelegramChannel(self.application.bot, config)
+        self.poller: Poller | None = None
+        if self.webhook_path is None:
+            self.poller = Poller(
+                self.application,
+                self.channel,
+                timeout=config.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+            )
         self.application.add_handler(TypeHandler(Update, self.channel.on_update))
         self.application.add_error_handler(self.channel.on_error)
         self._retry_delays = tuple(retry_delays) or RETRY_DELAYS
@@ -168,13 +181,9 @@ class TelegramService:
                 )
             await app.start()
             self.channel.connected = True
-            if app.updater is not None:
-                # start_polling deletes any webhook first (Telegram refuses getUpdates otherwise)
-                await app.updater.start_polling(
-                    timeout=self.config.poll_timeout,
-                    allowed_updates=list(ALLOWED_UPDATES),
-                    drop_pending_updates=False,
-                )
+            if self.poller is not None:
+                await app.bot.delete_webhook()  # Telegram refuses getUpdates while one is set
+                self.poller.start()
         except BaseException:
             await self._stop()
             raise
@@ -194,24 +203,33 @@ class TelegramService:
                 logger.warning("Telegram Bot API still unreachable: %s", error)
 
     async def _stop(self) -> None:
-        self.channel.connected = False
+        """No new updates; those being handled finish (their replies still go out); then the
+        bot is closed."""
         app = self.application
         steps: list[tuple[str, Any]] = []
-        if app.updater is not None and app.updater.running:
-            steps.append(("stop polling", app.updater.stop))
+        if self.poller is not None and self.poller.running:
+            steps.append(("stop polling", self.poller.stop))
         if app.running:
             steps.append(("stop", app.stop))
-        steps += [("shut down", app.shutdown), ("close the bot", app.bot.shutdown)]
+        steps += [
+            ("disconnect", self._disconnect),
+            ("shut down", app.shutdown),
+            ("close the bot", app.bot.shutdown),
+        ]
         for what, step in steps:
             try:
                 await step()
             except Exception as error:  # shutting down: log and carry on with the next step
                 logger.warning("Telegram channel: cannot %s: %s", what, error)
 
+    async def _disconnect(self) -> None:
+        self.channel.connected = False  # later sends fail at once (the router retries them)
+
     # ------------------------------------------------------------------------------ webhook
 
     async def handle_webhook(self, request: web.Request) -> web.Response:
-        """POST from Telegram: check the secret, queue the update, answer at once."""
+        """POST from Telegram: check the secret, queue the update, answer once its message is
+        stored (200; 503 when it could not be: Telegram delivers it again)."""
         expected = (self.settings.telegram_webhook_secret or "").encode()
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not expected or not hmac.compare_digest(given, expected):
@@ -219,7 +237,7 @@ class TelegramService:
             return web.Response(status=403, text="forbidden")
         try:
             payload = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: [[[[...
             return web.Response(status=400, text="malformed JSON")
         update_id = payload.get("update_id") if isinstance(payload, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
@@ -233,5 +251,12 @@ class TelegramService:
             # Telegram redeliver it forever and hold back the updates behind it.
             logger.warning("Telegram webhook: update %s not understood: %r", update_id, error)
             return web.Response(status=200)
+        settled = self.channel.expect(update_id)
         await self.application.update_queue.put(update)
+        try:
+            confirm = await asyncio.wait_for(asyncio.shield(settled), SETTLE_SECONDS)
+        except TimeoutError:
+            confirm = False
+        if not confirm:
+            return web.Response(status=503, text="not stored yet")  # delivered again later
         return web.Response(status=200)

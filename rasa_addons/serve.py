@@ -1,0 +1,52 @@
+"""`rasa run` with its API token taken from the environment, never from the command line.
+
+Rasa 3.6 reads its token only from `--auth-token` (`-t`): on the command line, where every
+user of the machine reads it (`ps`, /proc/<pid>/cmdline). So Rasa's server is started through
+this launcher, with Rasa's own interpreter:
+
+    RASA_TOKEN=... .venv-rasa/bin/python -m rasa_addons.serve [rasa run options]
+
+It takes the token out of the environment (Rasa and whatever it starts never see it there)
+and hands it to Rasa's command-line entry point in this same process, as if it had been typed:
+the process's command line is the one above, without the token. A token given on the command
+line is refused, so it cannot slip back in by habit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import MutableMapping, Sequence
+
+TOKEN_ENV = "RASA_TOKEN"
+_TOKEN_OPTIONS = ("--auth-token", "-t")
+
+
+class LaunchError(SystemExit):
+    """Why Rasa was not started (exit status 2, the message on stderr)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"rasa_addons.serve: {message}")
+
+
+def rasa_argv(args: Sequence[str], environ: MutableMapping[str, str]) -> list[str]:
+    """The argv Rasa's CLI gets: `rasa run <args> --auth-token=<token>`. The token is removed
+    from `environ`."""
+    for arg in args:
+        if arg in _TOKEN_OPTIONS or arg.startswith("--auth-token="):
+            raise LaunchError(f"do not pass the token on the command line: set {TOKEN_ENV}")
+    token = environ.pop(TOKEN_ENV, "").strip()
+    if not token:
+        raise LaunchError(f"{TOKEN_ENV} is not set: Rasa's HTTP API would be open to anyone")
+    return ["rasa", "run", *args, f"--auth-token={token}"]  # one word: a token may start with -
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    sys.argv = rasa_argv(sys.argv[1:] if args is None else args, os.environ)
+    from rasa.__main__ import main as rasa_main  # Rasa's environment only
+
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()
