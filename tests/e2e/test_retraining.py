@@ -184,6 +184,9 @@ def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopStack]:
             NLU_PROJECT_DIR=str(project),
             NLU_TRAIN_CONFIG=str(FAST_CONFIG),
             NLU_MODELS_DIR=str(project / "models"),
+            # one "customer" here keeps chatting through a whole deployment, far faster than a
+            # person: the per-sender limit (tested in tests/security/test_floods.py) is off
+            RATE_LIMIT_API_SENDER="0",
         )
         _wait(f"http://127.0.0.1:{action_port}/health", actions, logs["actions"], 60)
         for name, url, server in zip(("blue", "green"), rasa_urls, servers, strict=True):
