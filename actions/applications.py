@@ -11,21 +11,13 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.base import Events, StoreAction, Turn
+from actions.base import Events, StoreAction, Turn, cleared
 from actions.formatting import local_time
-from actions.forms_common import (
-    extract_address,
-    in_worker,
-    turn_of,
-    validate_address,
-    validate_phone,
-    without_known,
-)
+from actions.forms_common import AddressPhoneForm, turn_of, without_known
 from actions.texts import phrase
-from store.services import accounts, applications, areas
+from store.services import applications, areas
 
 INTENT_TO_TYPE = {
     "apply_new_connection": "new_connection",
@@ -55,8 +47,7 @@ class ActionApplicationChecklist(StoreAction):
         app_type = INTENT_TO_TYPE.get(turn.intent or "", turn.slot("app_type") or "new_connection")
         config = turn.settings.applications.types[app_type]
         with turn.session() as session:
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
+            account = turn.verified_account(session)
             checklist = applications.checklist(turn.settings, app_type, account)
         on_file = (
             phrase("on_file", turn.language, docs=_docs(turn, checklist.on_file))
@@ -77,21 +68,14 @@ class ActionApplicationChecklist(StoreAction):
         return events
 
 
-class ValidateApplicationForm(FormValidationAction):
+class ValidateApplicationForm(AddressPhoneForm):
     def name(self) -> str:
         return "validate_application_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        slots = list(domain_slots)
-        if tracker.get_slot("app_type") != "other_change":
-            slots.remove("business_type")
-        return await in_worker(dispatcher, tracker, domain, without_known, slots)
+    def needed_slots(self, turn: Turn, domain_slots: list[str]) -> list[str]:
+        if turn.slot("app_type") != "other_change":
+            domain_slots.remove("business_type")
+        return without_known(turn, domain_slots)
 
     async def validate_business_type(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -101,21 +85,6 @@ class ValidateApplicationForm(FormValidationAction):
         if code is None:
             ActionAskBusinessType.ask(turn)
         return {"business_type": code}
-
-    async def extract_service_address(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await in_worker(dispatcher, tracker, domain, extract_address)
-
-    async def validate_service_address(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await in_worker(dispatcher, tracker, domain, validate_address, value, strict=True)
-
-    async def validate_contact_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return validate_phone(turn_of(dispatcher, tracker, domain), value)
 
 
 class ActionAskBusinessType(StoreAction):
@@ -145,8 +114,7 @@ class ActionSubmitApplication(StoreAction):
         app_type = str(turn.slot("app_type") or "new_connection")
         config = turn.settings.applications.types[app_type]
         with turn.session() as session:
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
+            account = turn.verified_account(session)
             area = areas.get_by_code(session, str(turn.slot("service_area") or ""))
             application = applications.start(
                 session,
@@ -171,10 +139,4 @@ class ActionSubmitApplication(StoreAction):
                 missing=_docs(turn, checklist.missing),
                 limit=config.limit_working_days,
             )
-        return [
-            SlotSet("app_type", None),
-            SlotSet("business_type", None),
-            SlotSet("service_address", None),
-            SlotSet("service_area", None),
-            SlotSet("issue_text", None),
-        ]
+        return cleared("app_type", "business_type", "service_address", "service_area", "issue_text")

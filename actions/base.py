@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from actions.i18n import pick
 from actions.runtime import Runtime, get_runtime
 from store.config import Settings
-from store.services import identity
+from store.models import Account
+from store.services import accounts, identity
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,11 @@ class Turn:
                 return self._verified_account_no(own)
         return self._verified_account_no(session)
 
+    def verified_account(self, session: Session) -> Account | None:
+        """The account this conversation proved it owns (`verified_account_no`), or None."""
+        account_no = self.verified_account_no(session)
+        return accounts.get_by_no(session, account_no) if account_no else None
+
     def _verified_account_no(self, session: Session) -> str | None:
         now = self.now()
         row = identity.active(
@@ -146,6 +152,11 @@ class Turn:
         if self.message_key:
             identity.note_use(session, row, message_key=self.message_key, now=now)
         return row.account_no
+
+
+def cleared(*slots: str) -> Events:
+    """Empty these slots (a request is done: the next one starts afresh)."""
+    return [SlotSet(name, None) for name in slots]
 
 
 class StoreAction(Action, ABC):

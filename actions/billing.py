@@ -9,15 +9,16 @@ from zoneinfo import ZoneInfo
 from rasa_sdk.events import SlotSet
 from sqlalchemy.orm import Session
 
-from actions.base import Events, StoreAction, Turn
+from actions.base import Events, Turn, cleared
 from actions.config import load_assistant_config
 from actions.formatting import money
 from actions.parsing import parse_billing_period
 from actions.texts import has_phrase, phrase
-from actions.verification import refuse_unverified
+from actions.ticketing import open_ticket
+from actions.verification import AccountAction
 from store.ids import mask_account
-from store.models import Account, Bill
-from store.services import accounts, bills, tickets
+from store.models import Account, Bill, SupplyStatus, TicketType
+from store.services import bills, tickets
 
 _RESET = [SlotSet("pending_request", None), SlotSet("billing_period", None)]
 
@@ -95,23 +96,16 @@ def _say_summary(turn: Turn, account: Account, bill: Bill, explanation: Any) -> 
     )
 
 
-class ActionQueryBill(StoreAction):
+class ActionQueryBill(AccountAction):
     """Shows one bill with its tier split: the period asked for, else the latest."""
 
     def name(self) -> str:
         return "action_query_bill"
 
-    def act(self, turn: Turn) -> Events:
-        account_no = turn.verified_account_no()
-        if account_no is None:
-            return refuse_unverified(turn)
-        with turn.session() as session:
-            account = accounts.get_by_no(session, account_no)
-            if account is None:
-                return refuse_unverified(turn)
-            bill = _find_bill(turn, session, account)
-            if bill is not None:
-                _say_summary(turn, account, bill, bills.explain(turn.settings, bill, account))
+    def answer(self, turn: Turn, session: Session, account: Account) -> Events:
+        bill = _find_bill(turn, session, account)
+        if bill is not None:
+            _say_summary(turn, account, bill, bills.explain(turn.settings, bill, account))
         return _RESET
 
 
@@ -127,127 +121,76 @@ def _reasons_text(turn: Turn, codes: list[str]) -> str:
     return "；".join(lines) if turn.language != "en" else "; ".join(lines)
 
 
-class ActionBillDispute(StoreAction):
+class ActionBillDispute(AccountAction):
     """Explains why a bill is what it is, then offers a bill check or a meter test."""
 
     def name(self) -> str:
         return "action_bill_dispute"
 
-    def act(self, turn: Turn) -> Events:
-        account_no = turn.verified_account_no()
-        if account_no is None:
-            return refuse_unverified(turn)
-        with turn.session() as session:
-            account = accounts.get_by_no(session, account_no)
-            if account is None:
-                return refuse_unverified(turn)
-            bill = _find_bill(turn, session, account)
-            if bill is None:
-                return _RESET
-            explanation = bills.explain(turn.settings, bill, account)
-            _say_summary(turn, account, bill, explanation)
-            turn.say(
-                "utter_bill_explanation",
-                reasons=_reasons_text(turn, list(explanation.reasons)),
-                ytd_before=explanation.ytd_before,
-                ytd_after=explanation.ytd_after,
-                meter_days=turn.settings.commitments.meter_test_working_days,
-            )
+    def answer(self, turn: Turn, session: Session, account: Account) -> Events:
+        bill = _find_bill(turn, session, account)
+        if bill is None:
+            return _RESET
+        explanation = bills.explain(turn.settings, bill, account)
+        _say_summary(turn, account, bill, explanation)
+        turn.say(
+            "utter_bill_explanation",
+            reasons=_reasons_text(turn, list(explanation.reasons)),
+            ytd_before=explanation.ytd_before,
+            ytd_after=explanation.ytd_after,
+            meter_days=turn.settings.commitments.meter_test_working_days,
+        )
         return [SlotSet("pending_request", None)]
 
 
-class ActionOpenBillCheck(StoreAction):
+class ActionOpenBillCheck(AccountAction):
     """The customer still disagrees: a bill-check ticket for staff to review."""
 
     def name(self) -> str:
         return "action_open_bill_check"
 
-    def act(self, turn: Turn) -> Events:
-        account_no = turn.verified_account_no()
-        if account_no is None:
-            return refuse_unverified(turn)
-        with turn.session() as session:
-            account = accounts.get_by_no(session, account_no)
-            ticket = tickets.create_ticket(
-                session,
-                turn.settings,
-                type="bill_check",
-                description=str(turn.slot("issue_text") or turn.text),
-                now=turn.now(),
-                area=account.area if account else None,
-                address=account.address if account else None,
-                contact_phone=account.phone if account else None,
-                account=account,
-                sender_id=turn.sender_id,
-                channel=turn.channel,
-            )
-            turn.say(
-                "utter_bill_check_created",
-                ticket_id=ticket.ticket_no,
-                days=turn.settings.commitments.ticket_reply_working_days("bill_check"),
-            )
-        return [SlotSet("issue_text", None), SlotSet("billing_period", None)]
+    def answer(self, turn: Turn, session: Session, account: Account) -> Events:
+        ticket = open_ticket(turn, session, TicketType.BILL_CHECK, account=account)
+        turn.say(
+            "utter_bill_check_created",
+            ticket_id=ticket.ticket_no,
+            days=turn.settings.commitments.ticket_reply_working_days(TicketType.BILL_CHECK),
+        )
+        return cleared("issue_text", "billing_period")
 
 
-class ActionPaymentReconnect(StoreAction):
+class ActionPaymentReconnect(AccountAction):
     """'交了钱咋还没电': prepaid meters reconnect themselves; others get a reconnection ticket."""
 
     def name(self) -> str:
         return "action_payment_reconnect"
 
-    def act(self, turn: Turn) -> Events:
-        account_no = turn.verified_account_no()
-        if account_no is None:
-            return refuse_unverified(turn)
+    def answer(self, turn: Turn, session: Session, account: Account) -> Events:
         c = turn.settings.commitments
-        with turn.session() as session:
-            account = accounts.get_by_no(session, account_no)
-            if account is None:
-                return refuse_unverified(turn)
-            balance = money(account.balance)
-            if account.balance < 0:
-                turn.say(
-                    "utter_reconnect_arrears",
-                    owed=money(-account.balance),
-                    channels="、".join(
-                        turn.label(ch.name_zh, ch.name_en)
-                        for ch in turn.settings.service.payment_channels
-                    ),
-                    reconnect=phrase(
-                        "reconnect_after_payment", turn.language, hours=c.reconnect_hours
-                    ),
-                )
-            elif account.prepaid:
-                turn.say("utter_reconnect_prepaid", balance=balance)
-            elif account.supply_status == "disconnected":
-                existing = [
-                    t
-                    for t in tickets.open_for_account(session, account.id)
-                    if t.type == "reconnect"
-                ]
-                ticket = (
-                    existing[0]
-                    if existing
-                    else tickets.create_ticket(
-                        session,
-                        turn.settings,
-                        type="reconnect",
-                        description=str(turn.slot("issue_text") or turn.text),
-                        now=turn.now(),
-                        area=account.area,
-                        address=account.address,
-                        contact_phone=account.phone,
-                        account=account,
-                        sender_id=turn.sender_id,
-                        channel=turn.channel,
-                    )
-                )
-                turn.say(
-                    "utter_reconnect_requested",
-                    balance=balance,
-                    ticket_id=ticket.ticket_no,
-                    hours=c.reconnect_hours,
-                )
-            else:
-                turn.say("utter_reconnect_not_disconnected", balance=balance)
-        return [SlotSet("pending_request", None), SlotSet("issue_text", None)]
+        balance = money(account.balance)
+        if account.balance < 0:
+            turn.say(
+                "utter_reconnect_arrears",
+                owed=money(-account.balance),
+                channels="、".join(
+                    turn.label(ch.name_zh, ch.name_en)
+                    for ch in turn.settings.service.payment_channels
+                ),
+                reconnect=phrase("reconnect_after_payment", turn.language, hours=c.reconnect_hours),
+            )
+        elif account.prepaid:
+            turn.say("utter_reconnect_prepaid", balance=balance)
+        elif account.supply_status == SupplyStatus.DISCONNECTED:
+            mine = tickets.open_for_account(session, account.id)
+            ticket = next((t for t in mine if t.type == TicketType.RECONNECT), None) or open_ticket(
+                turn, session, TicketType.RECONNECT, account=account
+            )
+            turn.say(
+                "utter_reconnect_requested",
+                balance=balance,
+                ticket_id=ticket.ticket_no,
+                hours=c.reconnect_hours,
+            )
+        else:
+            turn.say("utter_reconnect_not_disconnected", balance=balance)
+        return cleared("pending_request", "issue_text")

@@ -14,7 +14,7 @@ from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
 from actions.texts import phrase
 from store.configuration.service import hours_label, on_duty
-from store.services import handoff
+from store.services import handoff_requests
 
 _WORD = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 _GAS = ("煤气", "燃气", "天然气", "液化气", "gas leak", "smell gas", "gas smell")
@@ -136,7 +136,7 @@ def request_person(turn: Turn) -> Events:
         return [SlotSet("fallback_count", 0.0)]
     reason = "fallback" if (turn.slot("fallback_count") or 0) else "customer_request"
     with turn.session() as session:
-        request = handoff.record_request(
+        request = handoff_requests.record_request(
             session,
             sender_id=turn.sender_id,
             channel=turn.channel,

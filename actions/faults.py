@@ -16,75 +16,48 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.base import Events, StoreAction, Turn
+from actions.base import Events, StoreAction, Turn, cleared
 from actions.formatting import duration, echo, local_time
 from actions.forms_common import (
-    extract_address,
+    AddressPhoneForm,
     in_worker,
-    turn_of,
     validate_address,
-    validate_phone,
     verified_phone,
     without_known,
 )
 from actions.texts import phrase
-from store.models import Outage
-from store.services import accounts, areas, outages, tickets
+from actions.ticketing import customer_words, open_ticket
+from store.models import Outage, TicketType
+from store.services import areas, outages, tickets
 
 _ONLY_ME = ("只有我家", "就我家", "我家", "only my", "just my", "跳闸", "tripped")
 
 
-class ValidateFaultForm(FormValidationAction):
+class ValidateFaultForm(AddressPhoneForm):
     def name(self) -> str:
         return "validate_fault_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        return await in_worker(dispatcher, tracker, domain, _fault_slots, domain_slots)
+    def needed_slots(self, turn: Turn, domain_slots: list[str]) -> list[str]:
+        slots = without_known(turn, domain_slots)
+        if "fault_scope" in slots and not turn.slot("fault_scope") and _known_outage(turn):
+            # the whole area is out and we know why: "only my house?" is not a question to ask
+            slots = [s for s in slots if s != "fault_scope"]
+        return slots
 
-    async def extract_service_address(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await in_worker(dispatcher, tracker, domain, extract_address)
-
-    async def validate_service_address(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await in_worker(dispatcher, tracker, domain, _fault_address, value)
+    def check_address(self, turn: Turn, value: Any) -> dict[str, Any]:
+        """The address matched to an area; the area's known outage is told at once."""
+        result = super().check_address(turn, value)
+        if result.get("service_area"):
+            # validated only in the turn the address is given (rasa-sdk validates the slots
+            # set in this turn), so it is said once
+            _announce_known_outage(turn, str(result["service_area"]))
+        return result
 
     async def validate_fault_scope(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = echo(value, limit=100)
         return {"fault_scope": text or None}
-
-    async def validate_contact_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return validate_phone(turn_of(dispatcher, tracker, domain), value)
-
-
-def _fault_slots(turn: Turn, domain_slots: list[str]) -> list[str]:
-    slots = without_known(turn, domain_slots)
-    if "fault_scope" in slots and not turn.slot("fault_scope") and _known_outage(turn):
-        # the whole area is out and we know why: "only my house?" is not a question to ask
-        slots = [s for s in slots if s != "fault_scope"]
-    return slots
-
-
-def _fault_address(turn: Turn, value: Any) -> dict[str, Any]:
-    """The address matched to an area; the area's known outage is told at once."""
-    result = validate_address(turn, value, strict=True)
-    if result.get("service_area"):
-        # validated only in the turn the address is given (rasa-sdk validates the slots set
-        # in this turn), so it is said once
-        _announce_known_outage(turn, str(result["service_area"]))
-    return result
 
 
 def _known_outage(turn: Turn, area_code: str | None = None) -> Outage | None:
@@ -128,8 +101,7 @@ class ActionSubmitFault(StoreAction):
         tz = turn.settings.timezone
         lang = turn.language
         with turn.session() as session:
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
+            account = turn.verified_account(session)
             area = areas.get_by_code(session, str(turn.slot("service_area") or ""))
             if area is None:  # the form guarantees a matched area; be safe anyway
                 turn.say("utter_ask_service_address")
@@ -149,7 +121,7 @@ class ActionSubmitFault(StoreAction):
             )
             ticket = report.ticket
             area_name = turn.label(area.name, area.name_en)
-            if report.kind == "merged" and report.outage is not None:
+            if report.kind == tickets.FaultOutcome.MERGED and report.outage is not None:
                 outage = report.outage
                 turn.say(
                     "utter_fault_merged",
@@ -162,7 +134,7 @@ class ActionSubmitFault(StoreAction):
                     else "-",
                     ticket_id=ticket.ticket_no,
                 )
-            elif report.kind == "duplicate":
+            elif report.kind == tickets.FaultOutcome.DUPLICATE:
                 view = tickets.describe(session, turn.settings, ticket, turn.now())
                 turn.say(
                     "utter_fault_duplicate",
@@ -183,12 +155,7 @@ class ActionSubmitFault(StoreAction):
                 scope = str(turn.slot("fault_scope") or "").lower()
                 if any(k in scope for k in _ONLY_ME):
                     turn.say("utter_fault_self_check")
-        return [
-            SlotSet("service_address", None),
-            SlotSet("service_area", None),
-            SlotSet("fault_scope", None),
-            SlotSet("issue_text", None),
-        ]
+        return cleared("service_address", "service_area", "fault_scope", "issue_text")
 
 
 class ActionReportHazard(StoreAction):
@@ -198,24 +165,18 @@ class ActionReportHazard(StoreAction):
         return "action_report_hazard"
 
     def act(self, turn: Turn) -> Events:
-        text = str(turn.slot("issue_text") or turn.text)
         address = turn.entity("address") or turn.slot("service_address")
         with turn.session() as session:
-            area = areas.match_area(session, str(address or text))
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
-            ticket = tickets.create_ticket(
+            area = areas.match_area(session, str(address or customer_words(turn)))
+            ticket = open_ticket(
+                turn,
                 session,
-                turn.settings,
-                type="hazard",
-                description=text,
-                now=turn.now(),
+                TicketType.HAZARD,
+                account=turn.verified_account(session),
                 area=area,
                 address=str(address) if address else None,
-                contact_phone=turn.slot("contact_phone") or (account.phone if account else None),
-                account=account,
-                sender_id=turn.sender_id,
-                channel=turn.channel,
+                phone=turn.slot("contact_phone"),
+                elsewhere=True,  # the danger may be anywhere: not the account's address
             )
             turn.say("utter_hazard_created", ticket_id=ticket.ticket_no)
             needs_location = area is None and not address

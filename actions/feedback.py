@@ -9,29 +9,23 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.base import Events, StoreAction, Turn
+from actions.base import Events, StoreAction, Turn, cleared
 from actions.config import load_assistant_config
 from actions.conversation import request_person
-from actions.forms_common import (
-    extract_address,
-    in_worker,
-    turn_of,
-    validate_address,
-    validate_phone,
-    without_known,
-)
+from actions.forms_common import AddressPhoneForm, without_known
 from actions.parsing import normalise_digits
-from store.services import accounts, areas, ratings, tickets
+from actions.ticketing import customer_words, open_ticket
+from store.models import TicketType
+from store.services import areas, ratings, tickets
 
 FEEDBACK_TICKET = {
-    "meter_issue": "meter_test",
-    "file_complaint": "complaint",
-    "give_suggestion": "suggestion",
-    "give_praise": "praise",
-    "callback": "callback",
+    "meter_issue": TicketType.METER_TEST,
+    "file_complaint": TicketType.COMPLAINT,
+    "give_suggestion": TicketType.SUGGESTION,
+    "give_praise": TicketType.PRAISE,
+    "callback": TicketType.CALLBACK,
 }
 _NEEDS = {
     "meter_issue": ["service_address", "contact_phone"],
@@ -81,28 +75,18 @@ class ActionStartFeedback(StoreAction):
         return [SlotSet("feedback_type", kind), SlotSet("issue_text", story)]
 
 
-class ValidateContactForm(FormValidationAction):
+class ValidateContactForm(AddressPhoneForm):
     def name(self) -> str:
         return "validate_contact_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        return await in_worker(dispatcher, tracker, domain, _contact_slots)
-
-    async def extract_service_address(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await in_worker(dispatcher, tracker, domain, extract_address)
-
-    async def validate_service_address(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return await in_worker(dispatcher, tracker, domain, validate_address, value, strict=True)
+    def needed_slots(self, turn: Turn, domain_slots: list[str]) -> list[str]:
+        """What this kind of feedback needs (not the domain's list), less what is known."""
+        needed = _NEEDS.get(str(turn.slot("feedback_type")), [])
+        if turn.slot("issue_text"):
+            needed = [s for s in needed if s != "issue_text"]
+        if turn.verified_account_no():
+            needed = [s for s in needed if s != "service_address"]  # the account's address
+        return without_known(turn, needed)
 
     async def validate_issue_text(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -110,20 +94,6 @@ class ValidateContactForm(FormValidationAction):
         limit = load_assistant_config().description_max_chars
         text = " ".join(str(value or "").split())[:limit]
         return {"issue_text": text or None}
-
-    async def validate_contact_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return validate_phone(turn_of(dispatcher, tracker, domain), value)
-
-
-def _contact_slots(turn: Turn) -> list[str]:
-    needed = _NEEDS.get(str(turn.slot("feedback_type")), [])
-    if turn.slot("issue_text"):
-        needed = [s for s in needed if s != "issue_text"]
-    if turn.verified_account_no():
-        needed = [s for s in needed if s != "service_address"]  # the account's address
-    return without_known(turn, needed)
 
 
 class ActionSubmitFeedback(StoreAction):
@@ -136,41 +106,35 @@ class ActionSubmitFeedback(StoreAction):
         kind = str(turn.slot("feedback_type") or "give_suggestion")
         if kind == HANDOFF:
             return _reset()  # the customer asked for a person: action_start_feedback answered
-        ticket_type = FEEDBACK_TICKET.get(kind, "suggestion")
+        ticket_type = FEEDBACK_TICKET.get(kind, TicketType.SUGGESTION)
         c = turn.settings.commitments
         with turn.session() as session:
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
-            if ticket_type == "complaint":
+            account = turn.verified_account(session)
+            if ticket_type == TicketType.COMPLAINT:
                 mine = (
                     tickets.open_for_account(session, account.id)
                     if account
                     else tickets.open_for_sender(session, turn.sender_id)
                 )
-                earlier = next((t for t in mine if t.type == "complaint"), None)
+                earlier = next((t for t in mine if t.type == TicketType.COMPLAINT), None)
                 if earlier is not None:
                     tickets.escalate(
                         session,
                         earlier,
                         actor="assistant",
                         now=turn.now(),
-                        note=str(turn.slot("issue_text") or turn.text),
+                        note=customer_words(turn),
                     )
                     turn.say("utter_complaint_escalated", ticket_id=earlier.ticket_no)
                     return _reset()
-            area = areas.get_by_code(session, str(turn.slot("service_area") or ""))
-            ticket = tickets.create_ticket(
+            ticket = open_ticket(
+                turn,
                 session,
-                turn.settings,
-                type=ticket_type,
-                description=str(turn.slot("issue_text") or turn.text),
-                now=turn.now(),
-                area=area or (account.area if account else None),
-                address=turn.slot("service_address") or (account.address if account else None),
-                contact_phone=turn.slot("contact_phone") or (account.phone if account else None),
+                ticket_type,
                 account=account,
-                sender_id=turn.sender_id,
-                channel=turn.channel,
+                area=areas.get_by_code(session, str(turn.slot("service_area") or "")),
+                address=turn.slot("service_address"),
+                phone=turn.slot("contact_phone"),
             )
             turn.say(
                 f"utter_{ticket_type}_created",
@@ -182,12 +146,7 @@ class ActionSubmitFeedback(StoreAction):
 
 
 def _reset() -> Events:
-    return [
-        SlotSet("feedback_type", None),
-        SlotSet("issue_text", None),
-        SlotSet("service_address", None),
-        SlotSet("service_area", None),
-    ]
+    return cleared("feedback_type", "issue_text", "service_address", "service_area")
 
 
 class ActionReportViolation(StoreAction):
@@ -197,13 +156,13 @@ class ActionReportViolation(StoreAction):
         return "action_report_violation"
 
     def act(self, turn: Turn) -> Events:
-        text = str(turn.slot("issue_text") or turn.text)
+        text = customer_words(turn)
         with turn.session() as session:
             area = areas.match_area(session, turn.entity("address") or text)
-            ticket = tickets.create_ticket(
+            ticket = tickets.create_ticket(  # no conversation, account or phone: anonymous
                 session,
                 turn.settings,
-                type="violation",
+                type=TicketType.VIOLATION,
                 description=text,
                 now=turn.now(),
                 area=area,
@@ -212,9 +171,9 @@ class ActionReportViolation(StoreAction):
             turn.say(
                 "utter_violation_created",
                 ticket_id=ticket.ticket_no,
-                days=turn.settings.commitments.ticket_reply_working_days("violation"),
+                days=turn.settings.commitments.ticket_reply_working_days(TicketType.VIOLATION),
             )
-        return [SlotSet("issue_text", None), SlotSet("service_address", None)]
+        return cleared("issue_text", "service_address")
 
 
 _WORDS = (

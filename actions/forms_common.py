@@ -1,4 +1,5 @@
-"""Validation shared by the forms that ask for an address or a contact phone.
+"""What the forms share: the slot list decided off the event loop, and the validators of an
+address and a contact phone (`StoreForm`, `AddressPhoneForm`).
 
 rasa-sdk awaits a form's `required_slots`, `extract_<slot>` and `validate_<slot>` on the action
 server's one event loop, which serves every conversation. The helpers here are synchronous
@@ -9,11 +10,13 @@ thread like `StoreAction.act`: a slow query then delays only its own conversatio
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions.base import Turn
@@ -21,7 +24,7 @@ from actions.config import load_assistant_config
 from actions.formatting import echo
 from actions.parsing import find_phone
 from actions.runtime import get_runtime
-from store.services import accounts, areas
+from store.services import areas
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -54,8 +57,7 @@ def verified_phone(turn: Turn) -> str | None:
     if turn.slot("verified") is not True:
         return None
     with turn.session() as session:
-        account_no = turn.verified_account_no(session)
-        account = accounts.get_by_no(session, account_no) if account_no else None
+        account = turn.verified_account(session)
         return account.phone if account else None
 
 
@@ -100,3 +102,52 @@ def without_known(turn: Turn, slots: list[str]) -> list[str]:
     if "contact_phone" in slots and not turn.slot("contact_phone") and verified_phone(turn):
         return [s for s in slots if s != "contact_phone"]
     return slots
+
+
+class StoreForm(FormValidationAction, ABC):
+    """A form whose questions depend on the stores: `needed_slots` runs in a worker thread.
+
+    Abstract (`name`), so the action server registers only the concrete forms.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """validate_<form name>."""
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        return await in_worker(dispatcher, tracker, domain, self.needed_slots, list(domain_slots))
+
+    def needed_slots(self, turn: Turn, domain_slots: list[str]) -> list[str]:
+        """The slots to ask for now (synchronous): the domain's, minus the contact phone a
+        verified customer has on file."""
+        return without_known(turn, domain_slots)
+
+
+class AddressPhoneForm(StoreForm, ABC):
+    """A form that asks where (matched to a service area: strict, asked again when nothing
+    matches) and on which phone to call back."""
+
+    def check_address(self, turn: Turn, value: Any) -> dict[str, Any]:
+        """The address validated (synchronous): a form may add what it says about the place."""
+        return validate_address(turn, value, strict=True)
+
+    async def extract_service_address(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await in_worker(dispatcher, tracker, domain, extract_address)
+
+    async def validate_service_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return await in_worker(dispatcher, tracker, domain, self.check_address, value)
+
+    async def validate_contact_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return validate_phone(turn_of(dispatcher, tracker, domain), value)

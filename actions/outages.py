@@ -10,7 +10,7 @@ from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
 from actions.formatting import bullet_lines, local_time
 from actions.texts import phrase
-from store.services import accounts, areas, outages, tickets
+from store.services import areas, outages, tickets
 
 #: the entity of the "tell me when power is back" button (the outage's number)
 NOTIFY_ENTITY = "notify_outage"
@@ -24,7 +24,6 @@ def _notify_on_restore(turn: Turn, outage_no: str) -> Events:
         if outage is None or outage.area is None or outage.restored_at is not None:
             turn.say("utter_outage_notify_gone")
             return []
-        account_no = turn.verified_account_no(session)
         report = tickets.report_fault(
             session,
             turn.settings,
@@ -32,7 +31,7 @@ def _notify_on_restore(turn: Turn, outage_no: str) -> Events:
             address=outage.area.name,
             description=phrase("notify_on_restore", "zh"),
             contact_phone=None,
-            account=accounts.get_by_no(session, account_no) if account_no else None,
+            account=turn.verified_account(session),
             sender_id=turn.sender_id,
             channel=turn.channel,
             now=turn.now(),
@@ -61,9 +60,8 @@ class ActionQueryOutage(StoreAction):
         with turn.session() as session:
             hint = turn.entity("address") or turn.text
             area = areas.match_area(session, hint)
-            if area is None and (account_no := turn.verified_account_no(session)):
-                account = accounts.get_by_no(session, account_no)
-                area = account.area if account else None
+            if area is None and (account := turn.verified_account(session)):
+                area = account.area
             found = outages.list_current_and_planned(
                 session, turn.now(), area_id=area.id if area else None, horizon_days=days
             )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +37,7 @@ from store.config import ConfigError
 
 log = logging.getLogger(__name__)
 
+FORMS_LOGGER = "rasa_sdk.forms"
 TOKEN_ENV = "ACTION_SERVER_TOKEN"
 HOST_ENV = "ACTION_HOST"
 DEFAULT_HOST = "127.0.0.1"
@@ -112,8 +114,25 @@ def build_app(
     return app
 
 
+class QuietUnvalidatedSlots(logging.Filter):
+    """Drops rasa-sdk's "Skipping validation for `<slot>`: there is no validation method
+    specified." A slot without a `validate_<slot>` method needs none (an entity's value such as
+    the survey's rating, a slot its `extract_<slot>` method filled already cleaned), yet
+    rasa-sdk warns on every message that sets one, which buried what an operator needs to see.
+    Only that message goes: the logger's other warnings stay."""
+
+    MESSAGE = re.compile(
+        r"Skipping validation for `[^`]+`: there is no validation method specified\."
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.MESSAGE.fullmatch(record.getMessage()) is None
+
+
 def _configure_logging(args: Any) -> None:
-    """What rasa-sdk's own runner configures (colours, optional log file, library levels)."""
+    """What rasa-sdk's own runner configures (colours, optional log file, library levels),
+    without rasa-sdk's warning about slots that need no validation."""
+    logging.getLogger(FORMS_LOGGER).addFilter(QuietUnvalidatedSlots())
     utils.configure_colored_logging(args.loglevel)
     utils.configure_file_logging(
         logging.getLogger(APPLICATION_ROOT_LOGGER_NAME),

@@ -7,17 +7,21 @@ items opened in this conversation.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
 
-from rasa_sdk.events import SlotSet
+from sqlalchemy.orm import Session
 
-from actions.base import Events, StoreAction, Turn
+from actions.base import Events, StoreAction, Turn, cleared
 from actions.formatting import echo, local_time
 from actions.parsing import find_application_no, find_ticket_no
 from actions.texts import phrase
-from store.services import accounts, applications, tickets
+from store.models import Application, Ticket
+from store.services import applications, tickets
 
 _MAX_LISTED = 3
+T = TypeVar("T", Ticket, Application)
 
 
 def _due_text(turn: Turn, view: Any) -> str:
@@ -34,7 +38,7 @@ def _timeline(turn: Turn, view: Any) -> str:
     )
 
 
-def say_ticket(turn: Turn, session: Any, ticket: Any) -> None:
+def say_ticket(turn: Turn, session: Session, ticket: Ticket) -> None:
     view = tickets.describe(session, turn.settings, ticket, turn.now())
     turn.say(
         "utter_ticket_status",
@@ -48,7 +52,7 @@ def say_ticket(turn: Turn, session: Any, ticket: Any) -> None:
     )
 
 
-def say_application(turn: Turn, session: Any, application: Any) -> None:
+def say_application(turn: Turn, session: Session, application: Application) -> None:
     view = applications.describe(session, turn.settings, application, turn.now())
     turn.say(
         "utter_application_status",
@@ -61,35 +65,81 @@ def say_application(turn: Turn, session: Any, application: Any) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Tracked(Generic[T]):
+    """Where the progress of one kind of item comes from: tickets or applications."""
+
+    number_slot: str
+    find_number: Callable[[str], str | None]
+    by_no: Callable[[Session, str], T | None]
+    open_for_account: Callable[[Session, int], list[T]]
+    open_for_sender: Callable[[Session, str], list[T]]
+    say: Callable[[Turn, Session, T], None]
+    none_open: str
+    """The phrase naming them when a verified customer has none open."""
+    ask_number: str
+
+    def number(self, turn: Turn) -> str | None:
+        """The number the customer gave (the slot, or one written in the message)."""
+        return turn.slot(self.number_slot) or self.find_number(turn.text)
+
+
+TICKETS: Final = Tracked[Ticket](
+    "ticket_id",
+    find_ticket_no,
+    tickets.get_by_no,
+    tickets.open_for_account,
+    tickets.open_for_sender,
+    say_ticket,
+    "open_tickets",
+    "utter_ask_ticket_id",
+)
+APPLICATIONS: Final = Tracked[Application](
+    "application_id",
+    find_application_no,
+    applications.get_by_no,
+    applications.open_for_account,
+    applications.open_for_sender,
+    say_application,
+    "open_applications",
+    "utter_ask_application_id",
+)
+
+
+def track(turn: Turn, source: Tracked[T]) -> Events:
+    """By number: that item (anyone may hold the slip). Without: the verified account's open
+    items, else those opened in this conversation, else ask for the number."""
+    number = source.number(turn)
+    with turn.session() as session:
+        if number:
+            item = source.by_no(session, str(number))
+            if item is None:
+                turn.say("utter_not_found", value=echo(number))
+            else:
+                source.say(turn, session, item)
+            return cleared(source.number_slot)
+        account = turn.verified_account(session)
+        found = (
+            source.open_for_account(session, account.id)
+            if account
+            else source.open_for_sender(session, turn.sender_id)
+        )
+        for item in found[:_MAX_LISTED]:
+            source.say(turn, session, item)
+        if not found:
+            if account:
+                turn.say("utter_nothing_open", what=phrase(source.none_open, turn.language))
+            else:
+                turn.say(source.ask_number)
+    return cleared(source.number_slot)
+
+
 class ActionTrackTicket(StoreAction):
     def name(self) -> str:
         return "action_track_ticket"
 
     def act(self, turn: Turn) -> Events:
-        number = turn.slot("ticket_id") or find_ticket_no(turn.text)
-        with turn.session() as session:
-            if number:
-                ticket = tickets.get_by_no(session, str(number))
-                if ticket is None:
-                    turn.say("utter_not_found", value=echo(number))
-                else:
-                    say_ticket(turn, session, ticket)
-                return [SlotSet("ticket_id", None)]
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
-            found = (
-                tickets.open_for_account(session, account.id)
-                if account
-                else tickets.open_for_sender(session, turn.sender_id)
-            )
-            for ticket in found[:_MAX_LISTED]:
-                say_ticket(turn, session, ticket)
-            if not found:
-                if account:
-                    turn.say("utter_nothing_open", what=phrase("open_tickets", turn.language))
-                else:
-                    turn.say("utter_ask_ticket_id")
-        return [SlotSet("ticket_id", None)]
+        return track(turn, TICKETS)
 
 
 class ActionTrackApplication(StoreAction):
@@ -97,30 +147,7 @@ class ActionTrackApplication(StoreAction):
         return "action_track_application"
 
     def act(self, turn: Turn) -> Events:
-        number = turn.slot("application_id") or find_application_no(turn.text)
-        with turn.session() as session:
-            if number:
-                application = applications.get_by_no(session, str(number))
-                if application is None:
-                    turn.say("utter_not_found", value=echo(number))
-                else:
-                    say_application(turn, session, application)
-                return [SlotSet("application_id", None)]
-            account_no = turn.verified_account_no(session)
-            account = accounts.get_by_no(session, account_no) if account_no else None
-            found = (
-                applications.open_for_account(session, account.id)
-                if account
-                else applications.open_for_sender(session, turn.sender_id)
-            )
-            for application in found[:_MAX_LISTED]:
-                say_application(turn, session, application)
-            if not found:
-                if account:
-                    turn.say("utter_nothing_open", what=phrase("open_applications", turn.language))
-                else:
-                    turn.say("utter_ask_application_id")
-        return [SlotSet("application_id", None)]
+        return track(turn, APPLICATIONS)
 
 
 class ActionHandleInform(StoreAction):
@@ -130,9 +157,9 @@ class ActionHandleInform(StoreAction):
         return "action_handle_inform"
 
     def act(self, turn: Turn) -> Events:
-        if turn.slot("ticket_id") or find_ticket_no(turn.text):
-            return ActionTrackTicket().act(turn)
-        if turn.slot("application_id") or find_application_no(turn.text):
-            return ActionTrackApplication().act(turn)
+        if TICKETS.number(turn):
+            return track(turn, TICKETS)
+        if APPLICATIONS.number(turn):
+            return track(turn, APPLICATIONS)
         turn.say("utter_inform_unexpected")
         return []

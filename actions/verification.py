@@ -15,20 +15,21 @@ never stalls the other conversations.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.base import Events, StoreAction, Turn
 from actions.formatting import echo, local_time, mask_name
+from actions.forms_common import StoreForm
 from actions.parsing import digit_runs, find_account_no, find_last4
 from actions.runtime import get_runtime
-from store.models import VerifiedConversation
+from store.models import Account, VerifiedConversation
 from store.services import accounts, identity, verification
 
 GATED_INTENTS = ("query_bill", "bill_dispute", "payment_reconnect")
@@ -96,6 +97,25 @@ def refuse_unverified(turn: Turn) -> Events:
     return events
 
 
+class AccountAction(StoreAction, ABC):
+    """An account question (a bill, a reconnection): answered only for a conversation whose
+    verification the database holds, with that account; refused otherwise."""
+
+    @abstractmethod
+    def answer(self, turn: Turn, session: Session, account: Account) -> Events:
+        """The answer for the verified account (in the action's unit of work)."""
+
+    def act(self, turn: Turn) -> Events:
+        account_no = turn.verified_account_no()
+        if account_no is None:
+            return refuse_unverified(turn)
+        with turn.session() as session:
+            account = accounts.get_by_no(session, account_no)
+            if account is not None:
+                return self.answer(turn, session, account)
+        return refuse_unverified(turn)
+
+
 def _note_verified(turn: Turn, session: Session, verification_id: int | None) -> None:
     """The reply to this message names the holder: hidden with the verification's other data."""
     row = session.get(VerifiedConversation, verification_id) if verification_id else None
@@ -112,25 +132,17 @@ def _note_answer(turn: Turn) -> None:
             )
 
 
-class ValidateVerifyForm(FormValidationAction):
+class ValidateVerifyForm(StoreForm):
     """Checks the two answers and asks the store to verify them."""
 
     def name(self) -> str:
         return "validate_verify_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        if tracker.get_slot("verified") is True:
+    def needed_slots(self, turn: Turn, domain_slots: list[str]) -> list[str]:
+        if turn.slot("verified") is True:
             return []
-        turn = Turn(dispatcher, tracker, domain, get_runtime())
-        account_no = tracker.get_slot("account_no")
-        number = str(account_no) if account_no else None
-        if await asyncio.to_thread(_locked_until_text, turn, number):
+        account_no = turn.slot("account_no")
+        if _locked_until_text(turn, str(account_no) if account_no else None):
             return []  # the form ends at once; the handler explains the wait
         return domain_slots
 
@@ -184,11 +196,11 @@ class ValidateVerifyForm(FormValidationAction):
                 now=turn.now(),
             )
             holder = None
-            if outcome.status == "ok":
+            if outcome.status == verification.VerifyStatus.OK:
                 account = accounts.get_by_no(session, account_no)
                 holder = account.holder_name if account else ""
                 _note_verified(turn, session, outcome.verification_id)
-        if outcome.status == "ok":
+        if outcome.status == verification.VerifyStatus.OK:
             turn.say("utter_verify_ok", holder=mask_name(holder or ""))
             return {
                 "account_no": account_no,
@@ -196,7 +208,7 @@ class ValidateVerifyForm(FormValidationAction):
                 "verified": True,
                 "verified_account": outcome.account_no or account_no,
             }
-        if outcome.status == "locked":
+        if outcome.status == verification.VerifyStatus.LOCKED:
             # kept, so required_slots sees this number's wait: the form ends and the handler
             # explains it (and clears the number)
             return {"account_no": account_no, "phone_last4": None}

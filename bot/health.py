@@ -8,18 +8,22 @@ runs at a time and its result serves every caller for `CACHE_SECONDS`.
 An operator who sends `Authorization: Bearer <HEALTH_TOKEN>` (GATEWAY_API_TOKEN when
 HEALTH_TOKEN is unset) gets fresh probes and the details: which of the three is down, how many
 customer messages wait for an answer, since when this process runs (a restart shows), and what
-the channels report (open web-chat sockets, console logins waiting, rate-limit refusals). A
-wrong token is refused (401); without a configured token nobody gets the details.
+the channels report (open web-chat sockets, console logins waiting, rate-limit refusals) and,
+under `make run`, its supervisor's status file (SUPERVISOR_STATUS_FILE): each server's state
+and how often it was restarted, with its last exit. A wrong token is refused (401); without a
+configured token nobody gets the details.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import hdrs, web
@@ -116,8 +120,21 @@ async def _details(request: web.Request, state: HealthState) -> web.Response:
         "started_at": started.isoformat() if started else None,
         "uptime_seconds": int((datetime.now(UTC) - started).total_seconds()) if started else None,
     }
+    supervisor = request.app[SETTINGS].supervisor_status_file
+    if supervisor is not None:
+        body["supervisor"] = supervisor_status(supervisor)
     body.update({name: detail() for name, detail in sorted(state.details.items())})
     return _json(body, 200 if probes.ok else 503)
+
+
+def supervisor_status(path: Path) -> dict[str, Any]:
+    """The status file `make run`'s supervisor keeps (scripts/supervisor/status.py): its state
+    and each server's state, restarts and last exit."""
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return {"state": "unknown", "error": f"{path.name} unreadable: {error.__class__.__name__}"}
+    return status if isinstance(status, dict) else {"state": "unknown"}
 
 
 def _json(body: dict[str, Any], status: int) -> web.Response:

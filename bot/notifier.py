@@ -22,24 +22,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from bot.messages import Reply
 from bot.router import Router
 from bot.texts import GatewayTexts, render
 from bot.transcript import split_conversation_id
 from store.config import Label, Settings
-from store.db import unit_of_work
-from store.models import Application, ApplicationEvent, Conversation, Ticket, TicketEvent
-from store.services import notifications
+from store.db import in_thread
+from store.services import notifications, transcripts
 from store.services.application_views import describe as describe_application
 from store.services.ticket_intake import ASSISTANT
 from store.services.ticket_views import current_deadline
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from store.services.notifications import Application, ApplicationEvent, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,14 @@ class Notice:
     event_id: int
     conversation_id: str
     text: str
+
+
+class _Event(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_E = TypeVar("_E", bound=_Event)
 
 
 @dataclass(frozen=True)
@@ -103,10 +113,6 @@ class Notifier:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def _db(self, work: Callable[[Session], object]) -> object:
-        with unit_of_work(self._factory) as session:
-            return work(session)
-
     async def prepare(self) -> None:
         """Create the cursors at the newest events (first start only): history stays quiet."""
         now = self._clock()
@@ -115,7 +121,7 @@ class Notifier:
             for source in ("ticket", "application", OVERDUE):
                 notifications.ensure_cursor(session, source, now=now)
 
-        await asyncio.to_thread(self._db, work)
+        await in_thread(self._factory, work)
 
     def start(self) -> None:
         if self._interval > 0:
@@ -145,7 +151,7 @@ class Notifier:
     async def run_once(self) -> int:
         """One pass: claim and send what is new; the number of notifications sent or stored."""
         now = self._clock()
-        plan = await asyncio.to_thread(self._plan_in_session, now)
+        plan = await in_thread(self._factory, lambda session: self._plan(session, now))
         delivered = 0
         for notice in plan.notices:
             if self._stop.is_set() and self._task is not None:
@@ -157,7 +163,7 @@ class Notifier:
                 for source, event_id in plan.cursor_moves.items():
                     notifications.advance_cursor(session, source, event_id)
 
-            await asyncio.to_thread(self._db, move)
+            await in_thread(self._factory, move)
         return delivered
 
     async def _deliver(self, notice: Notice, now: datetime) -> int:
@@ -170,8 +176,8 @@ class Notifier:
                 now=now,
             )
 
-        delivery_id = await asyncio.to_thread(self._db, claim)
-        if not isinstance(delivery_id, int):
+        delivery_id = await in_thread(self._factory, claim)
+        if delivery_id is None:
             return 0  # an earlier pass or another process has it
         try:
             status = await self._router.deliver(notice.conversation_id, [Reply(text=notice.text)])
@@ -182,42 +188,53 @@ class Notifier:
         def finish(session: Session) -> None:
             notifications.finish(session, delivery_id, status, now=self._clock())
 
-        await asyncio.to_thread(self._db, finish)
+        await in_thread(self._factory, finish)
         return 1 if status in ("sent", "stored") else 0
 
-    def _plan_in_session(self, now: datetime) -> _Plan:
-        with unit_of_work(self._factory) as session:
-            return self._plan(session, now)
-
     def _plan(self, session: Session, now: datetime) -> _Plan:
-        notices: list[Notice] = []
-        moves: dict[str, int] = {}
+        plan = _Plan([], {})
         languages = _LanguageCache(session)
-        for source in ("ticket", "application"):
-            cursor = notifications.ensure_cursor(session, source, now=now)
-            lower = max(cursor.baseline_event_id, cursor.last_event_id - self.overlap)
-            events: list[TicketEvent] | list[ApplicationEvent]
-            if source == "ticket":
-                events = notifications.ticket_events_after(session, lower, self.batch)
-            else:
-                events = notifications.application_events_after(session, lower, self.batch)
-            if not events:
-                continue
-            moves[source] = max(e.id for e in events)
-            claimed = notifications.already_claimed(session, source, [e.id for e in events])
-            for event in events:
-                if event.id in claimed:
-                    continue
-                notice = (
-                    self._ticket_notice(event, languages)
-                    if isinstance(event, TicketEvent)
-                    else self._application_notice(event, languages)
-                )
-                if notice is not None:
-                    notices.append(notice)
+        self._new_events(
+            session,
+            plan,
+            now,
+            "ticket",
+            notifications.ticket_events_after,
+            lambda event: self._ticket_notice(event, languages),
+        )
+        self._new_events(
+            session,
+            plan,
+            now,
+            "application",
+            notifications.application_events_after,
+            lambda event: self._application_notice(event, languages),
+        )
         since = notifications.ensure_cursor(session, OVERDUE, now=now).since
-        notices.extend(self._overdue(session, since, now, languages))
-        return _Plan(notices, moves)
+        plan.notices.extend(self._overdue(session, since, now, languages))
+        return plan
+
+    def _new_events(
+        self,
+        session: Session,
+        plan: _Plan,
+        now: datetime,
+        source: str,
+        read: Callable[[Session, int, int], Sequence[_E]],
+        notice: Callable[[_E], Notice | None],
+    ) -> None:
+        """The source's events since its cursor (and a few below it), each not yet claimed
+        told as `notice` says; the cursor's move."""
+        cursor = notifications.ensure_cursor(session, source, now=now)
+        lower = max(cursor.baseline_event_id, cursor.last_event_id - self.overlap)
+        events = read(session, lower, self.batch)
+        if not events:
+            return
+        plan.cursor_moves[source] = max(e.id for e in events)
+        claimed = notifications.already_claimed(session, source, [e.id for e in events])
+        for event in events:
+            if event.id not in claimed and (found := notice(event)) is not None:
+                plan.notices.append(found)
 
     def _ticket_notice(self, event: TicketEvent, languages: _LanguageCache) -> Notice | None:
         ticket = event.ticket
@@ -264,7 +281,7 @@ class Notifier:
         """Open tickets and applications whose current deadline passed since the first start."""
         labels = self._settings.labels
         notices: list[Notice] = []
-        tickets: list[Ticket] = notifications.open_tickets_with_sender(session)
+        tickets = notifications.open_tickets_with_sender(session)
         late_tickets = [
             (t, due) for t in tickets if (due := current_deadline(t)) and since < due <= now
         ]
@@ -283,7 +300,7 @@ class Notifier:
             }
             text = render(self._texts.overdue_ticket, language, values)
             notices.append(Notice("ticket_overdue", ticket.id, conversation_id, text))
-        apps: list[Application] = notifications.open_applications_with_sender(session)
+        apps = notifications.open_applications_with_sender(session)
         late_apps: list[tuple[Application, datetime]] = []
         for app in apps:
             view = describe_application(session, self._settings, app, now)
@@ -317,8 +334,6 @@ class _LanguageCache:
 
     def get(self, conversation_id: str) -> str:
         if conversation_id not in self._known:
-            stmt = select(Conversation.language).where(
-                Conversation.conversation_id == conversation_id
-            )
-            self._known[conversation_id] = self._session.scalar(stmt) or "zh"
+            language = transcripts.conversation_language(self._session, conversation_id)
+            self._known[conversation_id] = language or "zh"
         return self._known[conversation_id]

@@ -98,6 +98,11 @@ def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
         raise ConfigError(str(exc)) from None
 
 
+def _optional_path(env: dict[str, str], name: str) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value) if value else None
+
+
 def _limits(env: dict[str, str]) -> Limits:
     try:
         return Limits.from_env(env)
@@ -165,6 +170,8 @@ class GatewaySettings:
     what is down and the queues; without it /health says only ok or not."""
     limits: Limits = field(default_factory=Limits)
     """Rate limits of the channels and the console's logins (bot/limits.py)."""
+    supervisor_status_file: Path | None = None
+    """SUPERVISOR_STATUS_FILE: `make run`'s supervisor status (restarts), shown in /health."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
@@ -200,10 +207,11 @@ class GatewaySettings:
             notify_interval=_float(env, "NOTIFY_INTERVAL", cls.notify_interval),
             retry_max_backoff=_positive_float(env, "RASA_RETRY_MAX_BACKOFF", cls.retry_max_backoff),
             shutdown_timeout=_positive_float(env, "GATEWAY_SHUTDOWN_TIMEOUT", cls.shutdown_timeout),
-            conf_dir=Path(env["CONF_DIR"]) if env.get("CONF_DIR") else None,
+            conf_dir=_optional_path(env, "CONF_DIR"),
             handoff_triggers=_flag(env, "HANDOFF_TRIGGERS", cls.handoff_triggers),
             handoff_watch=_flag(env, "HANDOFF_WATCH", cls.handoff_watch),
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             health_token=env.get("HEALTH_TOKEN") or env.get("GATEWAY_API_TOKEN") or None,
             limits=_limits(env),
+            supervisor_status_file=_optional_path(env, "SUPERVISOR_STATUS_FILE"),
         )

@@ -1,27 +1,27 @@
 """The router's view of the transcript store: async, in `bot.messages` types.
 
-Every call is one short unit of work run in a worker thread (SQLAlchemy sessions are
-synchronous), so the event loop never waits on the database and no transaction stays open
-while Rasa thinks.
+Every call is one short unit of work run in a worker thread (`store.db.in_thread`: SQLAlchemy
+sessions are synchronous), so the event loop never waits on the database and no transaction
+stays open while Rasa thinks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, TypeVar
-
-from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from bot.messages import CLIENT_ADDRESS, Attachment, Button, Inbound, Reply, TranscriptEntry
-from store.db import unit_of_work
-from store.models import Message
+from store.db import in_thread
 from store.services import identity, transcripts
 from store.services.transcripts import AlreadyAnswered, DuplicateMessage, OutboundText
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from store.services.transcripts import Message
 
 __all__ = [
     "AlreadyAnswered",
@@ -153,16 +153,9 @@ class Transcript:
         factory: sessionmaker[Session],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._factory = factory
+        self.factory = factory
+        """Where the transcript is (the router's other database work uses it too)."""
         self._clock = clock
-
-    def _sync(self, work: Callable[[Session], T]) -> T:
-        with unit_of_work(self._factory) as session:
-            return work(session)
-
-    async def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one unit of work in a worker thread."""
-        return await asyncio.to_thread(self._sync, work)
 
     async def receive(
         self,
@@ -220,7 +213,7 @@ class Transcript:
             return Received(stored, waiting, then(session, stored) if then else None)
 
         try:
-            return await self.run(work)
+            return await in_thread(self.factory, work)
         except DuplicateMessage:
             return None
 
@@ -237,7 +230,7 @@ class Transcript:
                 stored, transcripts.has_pending(session, stored.conversation_pk), result
             )
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def unanswered(
         self, conversation_id: str, external_id: str
@@ -252,10 +245,10 @@ class Transcript:
             found = transcripts.find_inbound(session, conversation, external_id)
             if found is None or found[1] not in ("pending", "received"):
                 return None
-            row = session.get(Message, found[0])
+            row = transcripts.message(session, found[0])
             return (_stored(row), found[1]) if row is not None else None
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def answer(
         self,
@@ -294,7 +287,7 @@ class Transcript:
             )
             return [r.id for r in rows]
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def answer_turn(
         self,
@@ -327,7 +320,7 @@ class Transcript:
             )
             return then(session)
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def deliver(
         self,
@@ -363,29 +356,33 @@ class Transcript:
             )
             return [r.id for r in rows], conversation.language
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def language_of(self, conversation_id: str) -> str | None:
         def work(session: Session) -> str | None:
             conversation = transcripts.get_conversation(session, conversation_id)
             return conversation.language if conversation is not None else None
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def set_status(
         self, message_ids: Sequence[int], status: str, *, expected: str | None = None
     ) -> int:
         ids = list(message_ids)
-        return await self.run(lambda s: transcripts.set_status(s, ids, status, expected=expected))
+        return await in_thread(
+            self.factory, lambda s: transcripts.set_status(s, ids, status, expected=expected)
+        )
 
     async def set_intent(self, message_id: int, name: str | None, confidence: float | None) -> None:
-        await self.run(lambda s: transcripts.set_intent(s, message_id, name, confidence))
+        await in_thread(
+            self.factory, lambda s: transcripts.set_intent(s, message_id, name, confidence)
+        )
 
     async def count_pending(self) -> int:
-        return await self.run(transcripts.count_pending)
+        return await in_thread(self.factory, transcripts.count_pending)
 
     async def pending_conversations(self) -> list[str]:
-        return await self.run(transcripts.pending_conversations)
+        return await in_thread(self.factory, transcripts.pending_conversations)
 
     async def pending_inbound(
         self, conversation_id: str, before: int | None = None
@@ -396,16 +393,17 @@ class Transcript:
             rows = transcripts.pending_inbound(session, conversation_id, before)
             return [_stored(row) for row in rows]
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def recover_stale(self, received_before: datetime, exclude: Sequence[int] = ()) -> int:
         ids = list(exclude)
-        return await self.run(
-            lambda s: transcripts.recover_stale(s, received_before=received_before, exclude=ids)
+        return await in_thread(
+            self.factory,
+            lambda s: transcripts.recover_stale(s, received_before=received_before, exclude=ids),
         )
 
     async def undelivered_conversations(self) -> list[str]:
-        return await self.run(transcripts.undelivered_conversations)
+        return await in_thread(self.factory, transcripts.undelivered_conversations)
 
     async def claim_undelivered(self, conversation_id: str) -> list[tuple[int, Reply]]:
         """The conversation's replies not yet handed to its channel, claimed for sending
@@ -415,12 +413,13 @@ class Transcript:
             rows = transcripts.claim_undelivered(session, conversation_id)
             return [(row.id, _reply(row)) for row in rows]
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def release_unsent(self, stored_before: datetime, exclude: Sequence[int] = ()) -> int:
         ids = list(exclude)
-        return await self.run(
-            lambda s: transcripts.release_unsent(s, stored_before=stored_before, exclude=ids)
+        return await in_thread(
+            self.factory,
+            lambda s: transcripts.release_unsent(s, stored_before=stored_before, exclude=ids),
         )
 
     async def history(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
@@ -437,7 +436,7 @@ class Transcript:
             )
             return [_replay(row, keys, masks) for row in rows]
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def replies_for(self, conversation_id: str, external_id: str) -> list[Reply]:
         """The stored answers to a customer message known by its external id (a retried API
@@ -452,15 +451,12 @@ class Transcript:
                 return []
             return [_reply(row) for row in transcripts.replies_to(session, inbound_id)]
 
-        return await self.run(work)
+        return await in_thread(self.factory, work)
 
     async def ping(self) -> bool:
         """True when the database answers."""
 
-        def work(session: Session) -> bool:
-            return session.execute(text("SELECT 1")).scalar() == 1
-
         try:
-            return await self.run(work)
+            return await in_thread(self.factory, transcripts.ping)
         except Exception:
             return False

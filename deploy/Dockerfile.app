@@ -1,10 +1,19 @@
 # The assistant's own code on Python 3.11: the gateway (default command, `python -m bot`), the
 # action server (`python -m actions`) and the database job (`sh deploy/migrate.sh`), one image.
 # Built by docker-compose.yml (context: the repository root; needs BuildKit, the default of
-# Docker Engine 23+ and Compose v2).
+# Docker Engine 23+ and Compose v2, or DOCKER_BUILDKIT=1).
+#
+# Build arguments (compose: the variables in brackets, deploy/env.example):
+#   PYTHON_IMAGE   the base image [APP_PYTHON_IMAGE, python:3.11-slim]: any Debian-like image
+#                  with `python` (3.11+) and `pip`, e.g. a copy in a station's own registry,
+#                  or the stand-in `make test-deploy` builds where no registry is reachable
+#   PIP_INDEX_URL  where pip finds the pinned packages [PIP_INDEX_URL, https://pypi.org/simple]
+
+ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- the project as a wheel (packages and their data: migrations, web chat, console) --------
-FROM python:3.11-slim AS wheel
+FROM ${PYTHON_IMAGE} AS wheel
+ARG PIP_INDEX_URL=https://pypi.org/simple
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -15,7 +24,8 @@ COPY store/ store/
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # --- the runtime image -----------------------------------------------------------------------
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
+ARG PIP_INDEX_URL=https://pypi.org/simple
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -45,8 +55,11 @@ COPY config.yml domain.yml endpoints.yml ./
 COPY data/ data/
 COPY deploy/healthcheck.py deploy/migrate.sh deploy/
 
-# Not root: the files above belong to root and stay read-only for the services.
-RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app
+# Not root: the files above belong to root and stay read-only for the services. models/ is the
+# one directory they write: the console's NLU jobs take their lock there at the gateway's start
+# (retraining itself needs Rasa beside the gateway, which these containers do not have).
+RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home app \
+ && install -d -o app -g app /app/models
 USER app
 
 EXPOSE 8080 5055

@@ -31,8 +31,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from nlu.datafile import DataEditError, EditResult, find_entity
-from nlu.loop import JobResult, LoopError, NluLoop
+from nlu.datafile import EditResult, find_entity
+from nlu.jobs import JobResult
+from nlu.loop import NluLoop
+from nlu.rules import Invalid, NluError
 from nlu.settings import ConfigError, NluSettings
 from store.db import database_url, make_engine, make_session_factory
 from store.logmask import RecordMasking
@@ -162,12 +164,9 @@ def _entities(loop: NluLoop, item_id: int, specs: Sequence[str]) -> list[dict[st
     for spec in specs:
         name, sep, rest = spec.partition("=")
         if not sep or not name or not rest:
-            raise LoopError(f"--entity {spec!r}: write NAME=TEXT or NAME=TEXT=VALUE")
+            raise Invalid(f"--entity {spec!r}: write NAME=TEXT or NAME=TEXT=VALUE")
         surface, _, value = rest.partition("=")
-        try:
-            span = find_entity(text, name.strip(), surface, value or None)
-        except DataEditError as exc:
-            raise LoopError(str(exc)) from exc
+        span = find_entity(text, name.strip(), surface, value or None)
         found.append(span.to_json(text))
     return found
 
@@ -356,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         loop.recover()
         return _run(loop, args, actor)
-    except LoopError as exc:
+    except NluError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:

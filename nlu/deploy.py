@@ -33,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from nlu.rules import Unavailable
 from nlu.settings import NluSettings
 
 DEFAULT_PORT = "5005"
@@ -42,7 +43,7 @@ CONFIRM_TIMEOUT = 60.0
 POLL_INTERVAL = 0.5
 
 
-class DeployError(RuntimeError):
+class DeployError(Unavailable):
     """The model was not loaded; nothing was changed."""
 
 

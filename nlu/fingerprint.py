@@ -20,6 +20,8 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from nlu.rules import Invalid
+
 #: The arguments of `hash_files` in scripts/train.sh, relative to the project folder.
 TRAINING_INPUTS: tuple[str, ...] = (
     "config.yml",
@@ -30,7 +32,7 @@ TRAINING_INPUTS: tuple[str, ...] = (
 )
 
 
-class FingerprintError(RuntimeError):
+class FingerprintError(Invalid):
     """An input is missing (the shell pipeline would fail too)."""
 
 

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nlu import report
+from nlu.rules import Invalid
 from nlu.settings import GuardSettings
 
 #: Averages of floats are inexact; a model exactly at a margin passes.
 TOLERANCE = 1e-9
 
 
-class OverrideRefused(ValueError):
+class OverrideRefused(Invalid):
     """An override without a good enough written reason."""
 
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from nlu.datafile import DataEditError, editable_files
+from nlu.dataindex import editable_files
 from nlu.rasa_cli import clean_output, command, rasa_env
+from nlu.rules import DataEditError
 from nlu.settings import NluSettings
 
 T = TypeVar("T")
@@ -34,6 +35,8 @@ EXCEPTION_LINE = re.compile(r"^[A-Z]\w*(?:Exception|Error): ")
 
 class ValidationFailed(DataEditError):
     """Rasa refused the edited data; the files were restored."""
+
+    kind = "validation_failed"
 
 
 @dataclass(frozen=True)

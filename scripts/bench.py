@@ -3,11 +3,11 @@ request how long training and an operator's retrain-to-deployed take.
 
 The gateway part starts its own stack on free loopback ports: a temporary SQLite database,
 migrated and seeded with the demo; the action server; `rasa run` with the trained model; the
-gateway in front. After a warm-up it drives 1, 10 and 50 simulated customers (scripts/benchlib.py
-`Customer`) through the gateway's JSON API and, alternating with it in rounds, straight to
-Rasa's REST webhook, samples the gateway's memory, prints the figures and rewrites the generated
-part of BENCHMARKS.md with the verdicts against the issue's targets. Every server it started is
-stopped at the end, also on failure and on Ctrl-C.
+gateway in front. After a warm-up it drives 1, 10 and 50 simulated customers (scripts/benchload.py,
+their script scripts/benchlib/customer.py) through the gateway's JSON API and, alternating with
+it in rounds, straight to Rasa's REST webhook, samples the gateway's memory, prints the figures
+and rewrites the generated part of BENCHMARKS.md with the verdicts against the issue's targets.
+Every server it started is stopped at the end, also on failure and on Ctrl-C.
 
     python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
                             [--flood-rate 50] [--flood-seconds 30] [--flood-customers 10]
@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import json
 import os
 import platform
 import signal
@@ -37,45 +35,37 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-import aiohttp
-
-from bot.timing import parse_server_timing
 from scripts import floodlib
-from scripts.benchflood import FloodFigures, measure_flood, protections_text
-from scripts.benchlib import (
-    GATEWAY,
-    RASA,
-    CarriedGateway,
-    Customer,
-    GatewayRun,
-    Level,
-    Machine,
-    Part,
-    PathRun,
-    Report,
-    RunInfo,
-    command_line,
+from scripts.benchflood import protections_text
+from scripts.benchlib.machine import (
     conditions_text,
     cpu_model_and_cores,
-    lost_gateway_figures,
     meminfo_total_gib,
-    merge_benchmarks,
     os_name,
-    percentile,
-    phone_number,
+)
+from scripts.benchlib.markdown import (
+    lost_gateway_figures,
+    merge_benchmarks,
     previous_gateway,
     previous_training,
     render_markdown,
+)
+from scripts.benchlib.report import (
+    CarriedGateway,
+    GatewayRun,
+    Machine,
+    Part,
+    Report,
+    RunInfo,
+    command_line,
     summary_text,
     training_summary,
 )
+from scripts.benchload import REQUEST_TIMEOUT, FloodOptions, measure
 from scripts.benchstack import (
     BENCH_GATEWAY_ENV,
     MODEL,
@@ -84,309 +74,12 @@ from scripts.benchstack import (
     ROOT,
     SAMPLE_EVERY,
     BenchError,
-    CpuWatch,
-    MemorySampler,
     Servers,
-    Stack,
     read,
     say,
     start_stack,
 )
 from scripts.benchtrain import measure_training
-
-REQUEST_TIMEOUT = 60.0
-"""Seconds a client waits for one reply before counting a timeout."""
-SETTLE = 1.0
-"""Pause before each run, so the gateway's background work of the previous one is done."""
-
-
-class Failed(Exception):
-    """One message got no usable answer; `kind` is how it failed."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-# --- driving the customers ---------------------------------------------------------------------
-
-Send = Callable[[aiohttp.ClientSession, str, str], Awaitable[tuple[str, float | None]]]
-"""Send one message: the reply texts and, from the gateway, its time waiting for Rasa (ms)."""
-
-
-def _texts(replies: object) -> str:
-    if not isinstance(replies, list):
-        raise Failed("malformed answer")
-    return "\n".join(str(r.get("text") or "") for r in replies if isinstance(r, dict))
-
-
-def via_gateway(base: str) -> Send:
-    url = f"{base}/api/v1/messages"
-
-    async def send(
-        session: aiohttp.ClientSession, sender: str, text: str
-    ) -> tuple[str, float | None]:
-        async with session.post(url, json={"sender": sender, "text": text}) as response:
-            body = await response.read()
-            if response.status != 200:
-                raise Failed(f"HTTP {response.status}")
-            rasa_ms = parse_server_timing(response.headers.get("Server-Timing", "")).get("rasa")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise Failed("malformed answer") from None
-        if not isinstance(data, dict):
-            raise Failed("malformed answer")
-        if data.get("degraded"):
-            raise Failed("degraded (系统繁忙)")
-        return _texts(data.get("replies")), rasa_ms
-
-    return send
-
-
-def via_rasa(base: str) -> Send:
-    url = f"{base}/webhooks/rest/webhook"
-
-    async def send(
-        session: aiohttp.ClientSession, sender: str, text: str
-    ) -> tuple[str, float | None]:
-        async with session.post(url, json={"sender": sender, "message": text}) as response:
-            body = await response.read()
-            if response.status != 200:
-                raise Failed(f"HTTP {response.status}")
-        try:
-            return _texts(json.loads(body)), None
-        except ValueError:
-            raise Failed("malformed answer") from None
-
-    return send
-
-
-@dataclass
-class Tally:
-    latencies_ms: list[float] = field(default_factory=list)
-    own_ms: list[float] = field(default_factory=list)
-    """Gateway path: latency minus the gateway's time waiting for Rasa, per message."""
-    errors: Counter[str] = field(default_factory=Counter)
-    off_script: int = 0
-    conversations: int = 0
-    seconds: float = 0.0
-    peak_rss_kib: int | None = None
-
-    def add(self, other: Tally) -> None:
-        self.latencies_ms += other.latencies_ms
-        self.own_ms += other.own_ms
-        self.errors += other.errors
-        self.off_script += other.off_script
-        self.conversations += other.conversations
-        self.seconds += other.seconds
-        if other.peak_rss_kib is not None:
-            self.peak_rss_kib = max(self.peak_rss_kib or 0, other.peak_rss_kib)
-
-    def run(self, path: str, customers: int) -> PathRun:
-        peak = None if self.peak_rss_kib is None else self.peak_rss_kib / 1024
-        return PathRun(
-            path=path,
-            customers=customers,
-            latencies_ms=tuple(self.latencies_ms),
-            errors_by_kind=tuple(sorted(self.errors.items())),
-            off_script=self.off_script,
-            seconds=self.seconds,
-            peak_rss_mb=peak,
-            own_ms=tuple(self.own_ms),
-        )
-
-
-async def customer(
-    session: aiohttp.ClientSession,
-    send: Send,
-    tag: str,
-    deadline: float,
-    tally: Tally,
-    phones: Iterator[int],
-    *,
-    offset: int = 0,
-    conversations: int | None = None,
-) -> None:
-    """One simulated customer: conversation after conversation (each a new sender id, the first
-    one starting at phase `offset` of the script), the next message as soon as the reply is
-    there, no new message after the deadline."""
-    for number in itertools.count():
-        if time.monotonic() >= deadline or (conversations is not None and number >= conversations):
-            return
-        script = Customer(phone_number(next(phones)), first_phase=offset if number == 0 else 0)
-        sender, reply = f"bench-{tag}-{number}", None
-        while (text := script.next_message(reply)) is not None and time.monotonic() < deadline:
-            started = time.perf_counter()
-            try:
-                reply, rasa_ms = await send(session, sender, text)
-            except Failed as exc:
-                kind = exc.kind
-            except TimeoutError:
-                kind = "timeout"
-            except aiohttp.ClientError as exc:
-                kind = type(exc).__name__
-            else:
-                latency = (time.perf_counter() - started) * 1000
-                tally.latencies_ms.append(latency)
-                if rasa_ms is not None:
-                    tally.own_ms.append(latency - rasa_ms)
-                continue
-            tally.errors[kind] += 1
-            await asyncio.sleep(0.5)  # a failing server is not hammered
-            break
-        tally.off_script += script.off_script
-        tally.conversations += 1
-
-
-def _short(tally: Tally) -> str:
-    p50 = percentile(tally.latencies_ms, 50)
-    errors = sum(tally.errors.values())
-    return f"{len(tally.latencies_ms)} messages, p50 {p50:.0f} ms, errors {errors}"
-
-
-@dataclass(frozen=True)
-class FloodOptions:
-    rate: float
-    seconds: float
-    customers: int
-
-
-@dataclass(frozen=True)
-class Measured:
-    levels: tuple[Level, ...]
-    gateway_peak_mb: float | None
-    errors_by_kind: tuple[tuple[str, int], ...]
-    cpu_shares: tuple[float, float]
-    flood: tuple[FloodFigures, tuple[float, float]] | None = None
-    """The flood part's figures and the CPU shares while it ran."""
-
-
-class Driver:
-    """Drives simulated customers down one path at a time, on one client session."""
-
-    def __init__(self, session: aiohttp.ClientSession, stack: Stack, sampler: MemorySampler):
-        self.session = session
-        self.sends = {GATEWAY: via_gateway(stack.gateway_url), RASA: via_rasa(stack.rasa_url)}
-        self.sampler = sampler
-        self.phones = itertools.count(1)
-
-    async def warm_up(self, conversations: int) -> None:
-        """Whole conversations on both paths at once (TensorFlow traces its graphs on first use),
-        not counted; any error here stops the bench."""
-        say(f"warming up: {conversations} whole conversation(s) on each path ...")
-        warm = {path: Tally() for path in self.sends}
-        deadline = time.monotonic() + 180
-        await asyncio.gather(
-            *(
-                customer(self.session, send, f"w-{path}-{n}", deadline, warm[path], self.phones,
-                         offset=0, conversations=1)
-                for path, send in self.sends.items()
-                for n in range(conversations)
-            )
-        )  # fmt: skip
-        for path, tally in warm.items():
-            say(f"warm-up {path}: {_short(tally)}, off-script {tally.off_script}")
-            if tally.errors:
-                raise BenchError(f"the {path} path fails already in the warm-up: {tally.errors}")
-
-    async def drive(self, path: str, customers: int, seconds: float, tag: str) -> Tally:
-        """`customers` at once down `path` for `seconds` (then the replies still due)."""
-        await asyncio.sleep(SETTLE)
-        tally = Tally()
-        self.sampler.reset()
-        started, deadline = time.perf_counter(), time.monotonic() + seconds
-        await asyncio.gather(
-            *(
-                customer(self.session, self.sends[path], f"{tag}-C{n}", deadline, tally,
-                         self.phones, offset=n)
-                for n in range(customers)
-            )
-        )  # fmt: skip
-        tally.seconds = time.perf_counter() - started
-        if path == GATEWAY:
-            tally.peak_rss_kib = self.sampler.peak_kib
-        return tally
-
-    async def level(self, customers: int, duration: float, rounds: int) -> Level:
-        """Both paths, alternating round by round (gateway first, then Rasa first, ...), so
-        the machine's other work falls on both alike."""
-        tallies = {path: Tally() for path in self.sends}
-        for round_no in range(rounds):
-            for path in (GATEWAY, RASA) if round_no % 2 == 0 else (RASA, GATEWAY):
-                tag = f"{path}-L{customers}-R{round_no}"
-                part = await self.drive(path, customers, duration / rounds, tag)
-                say(f"{customers} customers, {path}, round {round_no + 1}: {_short(part)}")
-                tallies[path].add(part)
-        return Level(
-            customers,
-            tallies[GATEWAY].run(GATEWAY, customers),
-            tallies[RASA].run(RASA, customers),
-        )
-
-
-async def measure(
-    stack: Stack,
-    groups: set[int],
-    levels: list[int],
-    duration: float,
-    rounds: int,
-    warmup: int,
-    flood: FloodOptions | None,
-) -> Measured:
-    sampler = MemorySampler(stack.gateway_pid)
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        sampling = asyncio.create_task(sampler.run())
-        try:
-            driver = Driver(session, stack, sampler)
-            await driver.warm_up(warmup)
-            cpu = CpuWatch(groups)
-            results = [await driver.level(n, duration, rounds) for n in levels]
-            shares = cpu.shares()
-            high_water = sampler.high_water_kib()  # before the flood: its hashes take 64 MiB
-            flooded = None
-            if flood is not None:
-                flood_cpu = CpuWatch(groups)
-                figures = await _flood(driver, session, stack, flood)
-                flooded = (figures, flood_cpu.shares())
-        finally:
-            sampling.cancel()
-    errors: Counter[str] = Counter()
-    for level in results:
-        for run in (level.gateway, level.rasa):
-            for kind, count in run.errors_by_kind:
-                errors[f"{run.path}: {kind}"] += count
-    return Measured(
-        tuple(results),
-        None if high_water is None else high_water / 1024,
-        tuple(sorted(errors.items())),
-        shares,
-        flooded,
-    )
-
-
-async def _flood(
-    driver: Driver, session: aiohttp.ClientSession, stack: Stack, flood: FloodOptions
-) -> FloodFigures:
-    say(
-        f"flood: {flood.customers} customers, {flood.seconds / 2:g} s quiet, {flood.seconds:g} s"
-        f" with {flood.rate:g} logins/s, {flood.seconds / 2:g} s quiet ..."
-    )
-    figures = await measure_flood(
-        driver,
-        session,
-        stack.gateway_url,
-        GATEWAY,
-        customers=flood.customers,
-        rate=flood.rate,
-        seconds=flood.seconds,
-        settle=SETTLE,
-    )
-    say(f"flood: logins answered {dict(figures.logins)}")
-    return figures
-
 
 # --- facts for the report ---------------------------------------------------------------------
 
@@ -432,9 +125,9 @@ def setup_text(levels: list[int], duration: float, rounds: int, warmup: int) -> 
         f" the action server and {gateway} on loopback, sharing"
         " a freshly seeded temporary SQLite database; the bench's client runs on the same machine."
         " Each simulated customer has its own sender id and follows the script of"
-        " `scripts/benchlib.py` (greeting, an outage report in 东山村 answering the fault form,"
-        " the tariff, the bill with identity verification, thanks: about 9 messages), then starts"
-        " a new conversation; the next message goes out as soon as the reply is in."
+        " `scripts/benchlib/customer.py` (greeting, an outage report in 东山村 answering the fault"
+        " form, the tariff, the bill with identity verification, thanks: about 9 messages), then"
+        " starts a new conversation; the next message goes out as soon as the reply is in."
         f" For each level ({counts} customers at once) each path is driven for {duration:g} s in"
         f" {rounds} rounds of {duration / rounds:g} s alternating gateway and Rasa alone (ABBA),"
         f" after a warm-up of {warmup} whole conversations per path."

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from nlu import inbox as nlu_inbox
 from nlu.deploy import RasaServer
 from nlu.loop import JobResult, LoopError, NluLoop
 from nlu.settings import NluSettings
@@ -63,7 +64,6 @@ from scripts.benchstack import (
     wait_until_ready,
 )
 from store.db import make_engine, make_session_factory, unit_of_work
-from store.services import nlu_inbox
 
 PROJECT_FILES = (
     "config.yml",

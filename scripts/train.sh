@@ -2,6 +2,10 @@
 # Train the model only when its inputs changed since the last training (or FORCE=1).
 # Inputs: config.yml, domain.yml, data/, nlu/dict (Jieba dictionary). The model is written to
 # models/current.tar.gz with the inputs' hash beside it.
+# A model trained from the same inputs is also kept in a cache outside the checkout
+# (MODEL_CACHE, default ~/.cache/township-assistant/models; the newest 3): a fresh clone of the
+# same commit on this machine (CI's) restores it instead of training again. MODEL_CACHE=off
+# switches the cache off; FORCE=1 trains anyway.
 . "$(dirname "$0")/lib.sh"
 
 SOURCE="$MODEL_DIR/current.source"
@@ -18,11 +22,20 @@ if [ "${FORCE:-0}" != "1" ] && [ -f "$MODEL" ] && [ -f "$SOURCE" ]; then
   exit 0
 fi
 inputs_hash="$(hash_files config.yml domain.yml data nlu/dict requirements/rasa.in)"
+cache="${MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/township-assistant/models}"
 if [ "${FORCE:-0}" != "1" ] && [ -f "$MODEL" ] && [ "$(cat "$FINGERPRINT" 2>/dev/null)" = "$inputs_hash" ]; then
   log "model is up to date ($MODEL)"
   exit 0
 fi
 mkdir -p "$MODEL_DIR"
+if [ "${FORCE:-0}" != "1" ] && [ "$cache" != "off" ] && [ -f "$cache/$inputs_hash.tar.gz" ]; then
+  cp "$cache/$inputs_hash.tar.gz" "$MODEL_DIR/candidate.tar.gz"
+  mv -f "$MODEL_DIR/candidate.tar.gz" "$MODEL"
+  rm -f "$SOURCE"
+  echo "$inputs_hash" > "$FINGERPRINT"
+  log "model restored from the cache of models trained from the same inputs ($cache)"
+  exit 0
+fi
 log "training (inputs changed) ..."
 start=$(date +%s)
 "$RASA" train --config "$ROOT/config.yml" --domain "$ROOT/domain.yml" --data "$ROOT/data" \
@@ -30,4 +43,8 @@ start=$(date +%s)
 mv -f "$MODEL_DIR/candidate.tar.gz" "$MODEL"
 rm -f "$SOURCE"
 echo "$inputs_hash" > "$FINGERPRINT"
+if [ "$cache" != "off" ] && mkdir -p "$cache" 2>/dev/null; then
+  cp "$MODEL" "$cache/$inputs_hash.tar.tmp" && mv -f "$cache/$inputs_hash.tar.tmp" "$cache/$inputs_hash.tar.gz"
+  ls -t "$cache"/*.tar.gz 2>/dev/null | tail -n +4 | xargs -r rm -f
+fi
 log "trained in $(( $(date +%s) - start )) s → $MODEL"

@@ -7,11 +7,12 @@ it commits when the block succeeds and rolls back when it raises.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -22,6 +23,8 @@ from store.config import PROJECT_ROOT
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Seconds a SQLite writer waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT = 30
+
+T = TypeVar("T")
 
 
 def database_url() -> str:
@@ -105,6 +108,17 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def run_unit(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """`work` in one unit of work (commit on success, roll back on error)."""
+    with unit_of_work(factory) as session:
+        return work(session)
+
+
+async def in_thread(factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """`work` in one unit of work in a worker thread: how the event loop reaches the database."""
+    return await asyncio.to_thread(run_unit, factory, work)
 
 
 def alembic_config(url: str | None = None) -> Any:

@@ -24,7 +24,17 @@ from store.demodata.outages import make_outages
 from store.demodata.people import PeopleFactory, random_account
 from store.demodata.ticket_set import build_tickets
 from store.demodata.tickets import TicketMaker
-from store.models import Account, Application, Base, Bill, Outage, ServiceArea, Ticket
+from store.models import (
+    Account,
+    AccountCategory,
+    Application,
+    Base,
+    Bill,
+    Outage,
+    ServiceArea,
+    SupplyStatus,
+    Ticket,
+)
 from store.services.areas import sync_areas
 from store.sla import require_aware
 from store.tariff import parse_period, shift_period
@@ -90,11 +100,11 @@ def _demo_account(
     factory: PeopleFactory, areas: dict[str, ServiceArea], demo: DemoAccount, **flags: object
 ) -> Account:
     values: dict[str, object] = {
-        "category": "residential",
+        "category": AccountCategory.RESIDENTIAL,
         "household_size": 3,
         "prepaid": False,
         "balance": Decimal("0.00"),
-        "supply_status": "normal",
+        "supply_status": SupplyStatus.NORMAL,
         "id_card_on_file": True,
         "property_proof_on_file": True,
     }
@@ -130,11 +140,11 @@ def _crossing_plan(periods: list[str], year_start_month: int) -> BillPlan:
 
 
 def _random_plan(rng: random.Random, account: Account, periods: list[str]) -> BillPlan:
-    residential = account.category == "residential"
+    residential = account.category == AccountCategory.RESIDENTIAL
     base = 60 + 35 * account.household_size + rng.randint(-30, 60)
     arrears = not account.prepaid and rng.random() < 0.04
     if arrears:
-        account.supply_status = "disconnected"
+        account.supply_status = SupplyStatus.DISCONNECTED
     return BillPlan(
         base_kwh=base if residential else rng.randint(300, 900),
         multiplier=1 if residential else rng.choice((1, 1, 5)),
@@ -154,8 +164,8 @@ def _accounts(
         "3301000001": _demo_account(factory, areas, d["3301000001"], household_size=4),
         "3301000002": _demo_account(factory, areas, d["3301000002"]),
         "3301000003": _demo_account(
-            factory, areas, d["3301000003"], household_size=2, supply_status="disconnected",
-            property_proof_on_file=False,
+            factory, areas, d["3301000003"], household_size=2,
+            supply_status=SupplyStatus.DISCONNECTED, property_proof_on_file=False,
         ),
         "3303301000004": _demo_account(
             factory, areas, d["3303301000004"], property_proof_on_file=False

@@ -1,6 +1,6 @@
 """Staff roles and what each may do: the one place the role list lives.
 
-The database's check constraint (store/models.py), the CLI's `--role` choices, the console's
+The database's check constraint (store/models/staff.py), the CLI's `--role` choices, the console's
 route guards (bot/console/auth.py) and the ownership rule (store/services/console_access.py)
 all read these sets, so a new role is added here and nowhere else.
 

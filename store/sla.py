@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from store.config import Commitments, WorkCalendar
+from store.models.tickets import TicketType
 
 
 def require_aware(value: datetime, name: str = "now") -> None:
@@ -63,17 +64,17 @@ def ticket_deadlines(
     """The committed response and resolution times of a new ticket of this type."""
     require_aware(now)
     c = commitments
-    if ticket_type in ("fault", "hazard"):
+    if ticket_type in (TicketType.FAULT, TicketType.HAZARD):
         respond = now + timedelta(minutes=c.arrival_minutes(area_kind))
         return Deadlines(respond, respond + timedelta(hours=c.restoration_hours(area_kind)))
-    if ticket_type == "complaint":
+    if ticket_type == TicketType.COMPLAINT:
         return Deadlines(
             now + timedelta(hours=c.complaint_contact_hours),
             add_working_days(now, c.complaint_reply_working_days, calendar, tz),
         )
-    if ticket_type == "reconnect":
+    if ticket_type == TicketType.RECONNECT:
         return Deadlines(None, now + timedelta(hours=c.reconnect_hours))
-    if ticket_type == "callback":
+    if ticket_type == TicketType.CALLBACK:
         contact = now + timedelta(hours=c.callback_contact_hours)
         return Deadlines(contact, contact)
     days = c.ticket_reply_working_days(ticket_type)

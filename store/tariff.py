@@ -12,6 +12,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from store.config import Tariffs
+from store.models.accounts import AccountCategory
 
 CENT = Decimal("0.01")
 
@@ -111,7 +112,7 @@ def charge_for(
     peak_kwh: int | None = None,
     valley_kwh: int | None = None,
 ) -> Charge:
-    if category == "residential":
+    if category == AccountCategory.RESIDENTIAL:
         return residential_charge(
             tariffs,
             kwh=kwh,
@@ -124,7 +125,12 @@ def charge_for(
 
 
 def late_fee(
-    tariffs: Tariffs, amount: Decimal, *, due: date, settled: date, category: str = "residential"
+    tariffs: Tariffs,
+    amount: Decimal,
+    *,
+    due: date,
+    settled: date,
+    category: str = AccountCategory.RESIDENTIAL,
 ) -> Decimal:
     """Late-payment fee: a share of the unpaid amount for each day after the due date."""
     days = (settled - due).days

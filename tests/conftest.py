@@ -13,13 +13,21 @@ case carries the `postgres` marker):
 - `seeded` (per test): that empty database filled with the demo data as of `now`. The demo is
   seeded once per backend into a template and copied row by row (ids included), which gives
   exactly the rows `store.demo.seed` would, in a fraction of the time.
+
+And the fakes most tests share (tests/fakes/):
+
+- `rasa` (per test): the fake Rasa server with its action server, on loopback;
+- `console` (per test): the real gateway with the agent console on `db_url`, the staff of
+  tests/fakes/console.py (`USERS`) plus a module's `console_staff`, cheap password hashing and
+  recording channels "fake" and "web". A module whose console needs the demo data overrides
+  `console_staff` with one that requests `seeded`.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,6 +40,9 @@ from store import demo
 from store.config import Settings, load_settings
 from store.db import make_engine, make_session_factory, migrate, normalise_url, unit_of_work
 from store.models import Base
+from tests.fakes.console import Console, cheap_password_hashing, make_staff, running_console
+from tests.fakes.gateway import RecordingChannel
+from tests.fakes.rasa import FakeRasa, fake_rasa_server
 
 #: The demo's "now": Monday 23 November 2026, 10:00 station time.
 DEMO_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
@@ -201,3 +212,31 @@ def seeded(
     template, summary = demo_templates(backend)
     copy_rows(template, engine)
     return summary
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[FakeRasa]:
+    async with fake_rasa_server() as fake:
+        yield fake
+
+
+@pytest.fixture
+def console_staff() -> dict[str, tuple[str, int]]:
+    """Staff a module's console has besides tests/fakes/console.py's USERS: (role, max chats)
+    by username. A module overrides it."""
+    return {}
+
+
+@pytest.fixture
+async def console(
+    rasa: FakeRasa,
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    console_staff: dict[str, tuple[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Console]:
+    cheap_password_hashing(monkeypatch)
+    async with running_console(rasa, db_url, session_factory) as running:
+        running.staff_ids.update(make_staff(session_factory, console_staff))
+        running.router.register(RecordingChannel("web"))
+        yield running

@@ -20,21 +20,33 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from aiohttp import web
-from sqlalchemy.orm import Session
 
 from bot.console import auth, live
 from bot.console.auth import ACCESS_LOG_ROLES, AGENT_ROLES, ALL_ROLES, SUPERVISOR_ROLES
 from bot.console.login import user_json
 from bot.console.state import CONSOLE, ApiError, ConsoleState
 from bot.keys import NLU_SETTINGS
-from store.models import Conversation, Handoff, StaffUser
+from nlu import inbox
 from store.roles import SEES_STATION
-from store.services import access_audit, console_access, console_queries, handoffs, nlu_inbox
+from store.services import (
+    access_audit,
+    console_access,
+    console_queries,
+    handoffs,
+    nlu_inbox,
+    staff,
+)
 from store.services.console_sessions import StaffIdentity
 from store.workflow import IllegalTransition
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from store.services.handoffs import Handoff
+    from store.services.transcripts import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +128,7 @@ async def get_me(request: web.Request) -> web.Response:
     now = _state(request).clock()
 
     def work(session: Session) -> dict[str, Any]:
-        user = session.get(StaffUser, me.user_id)
+        user = staff.get(session, me.user_id)
         return {
             "user": user_json(me),
             "availability": user.availability if user else "offline",
@@ -174,7 +186,9 @@ def _open(
 
 
 async def _conversation_data(
-    request: web.Request, kind: str, view: Callable[[Session, Conversation], dict[str, Any]]
+    request: web.Request,
+    kind: str,
+    view: Callable[[Session, Conversation], dict[str, Any]],
 ) -> web.Response:
     handle = _handle(request.match_info["conversation"])
     opening = _opening(request, kind)
@@ -281,7 +295,7 @@ async def post_claim(request: web.Request) -> web.Response:
 
     def room(session: Session) -> None:
         _handoff(session, handoff_id)
-        user = session.get(StaffUser, me.user_id)
+        user = staff.get(session, me.user_id)
         limit = user.max_chats if user else 0
         if console_queries.assigned_count(session, me.user_id) >= limit:
             raise ApiError(409, "at_capacity", f"you already have {limit} chat(s): close one first")
@@ -344,7 +358,7 @@ async def post_transfer(request: web.Request) -> web.Response:
 
     def check(session: Session) -> None:
         _own(session, handoff_id, me)
-        target = session.get(StaffUser, to_agent_id)
+        target = staff.get(session, to_agent_id)
         if target is None or target.role not in AGENT_ROLES:
             raise ApiError(422, "invalid", f"no agent {to_agent_id}")
         if target.id == me.user_id:
@@ -419,7 +433,7 @@ async def post_flag(request: web.Request) -> web.Response:
 
     def work(session: Session) -> dict[str, Any] | None:
         try:
-            item = nlu_inbox.flag_reply(
+            item = inbox.flag_reply(
                 session,
                 reply_id=message_id,
                 by=me.user_id,

@@ -18,6 +18,8 @@ from typing import Final
 
 from aiohttp import hdrs, web
 
+from bot.static_dir import Stamp, read_if_changed
+
 ASSETS: Final[Mapping[str, str]] = {
     "console.js": "text/javascript; charset=utf-8",
     "console-supervisor.js": "text/javascript; charset=utf-8",
@@ -69,20 +71,12 @@ class ConsoleFiles:
     directory: Path
     raw: dict[str, bytes] = field(default_factory=dict)
     version: str = ""
-    _stamp: tuple[tuple[str, int, int], ...] = ()
+    _stamp: Stamp = ()
 
     def refresh(self) -> None:
-        names = [*PAGES, *ASSETS]
-        stamp = tuple(
-            (n, (st := (self.directory / n).stat()).st_mtime_ns, st.st_size) for n in names
-        )
-        if stamp == self._stamp:
-            return
-        raw = {n: (self.directory / n).read_bytes() for n in names}
-        digest = hashlib.sha256()
-        for name in ASSETS:
-            digest.update(raw[name])
-        self.raw, self.version, self._stamp = raw, digest.hexdigest()[:12], stamp
+        snapshot = read_if_changed(self.directory, [*PAGES, *ASSETS], ASSETS, self._stamp)
+        if snapshot is not None:
+            self.raw, self.version, self._stamp = snapshot.raw, snapshot.version, snapshot.stamp
 
     def render(self, page: str, values: Mapping[str, str]) -> str:
         values = {"version": self.version, **values}

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from aiohttp import web
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console.canned import Canned
 from bot.console.frames import HandleCache
@@ -17,7 +16,10 @@ from bot.console.hashing import HashPool
 from bot.console.pages import ConsoleFiles
 from bot.console.ratelimit import LoginLimiter
 from bot.settings import GatewaySettings
-from store.db import unit_of_work
+from store.db import in_thread
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
 
@@ -48,15 +50,11 @@ class ConsoleState:
     """conf/canned_replies.yml, read at start-up."""
     """Open console websockets (closed at shutdown)."""
 
-    def _sync(self, work: Callable[[Session], T]) -> T:
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one unit of work in a worker thread (503 while the console starts)."""
         if self.factory is None:
             raise web.HTTPServiceUnavailable(text="starting")
-        with unit_of_work(self.factory) as session:
-            return work(session)
-
-    async def db(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one unit of work in a worker thread."""
-        return await asyncio.to_thread(self._sync, work)
+        return await in_thread(self.factory, work)
 
 
 CONSOLE: Final = web.AppKey("console", ConsoleState)

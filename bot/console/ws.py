@@ -18,11 +18,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, hdrs, web
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.channels.webchat import origin_allowed
 from bot.console import auth
@@ -30,11 +28,13 @@ from bot.console.frames import AgentFilter, HandleCache, staff_frame
 from bot.console.state import CONSOLE, ConsoleState
 from bot.events import Event
 from bot.keys import EVENTS
-from store.models import Conversation
-from store.services import console_sessions, handoffs
+from store.services import console_sessions, handoffs, transcripts
 from store.services.console_sessions import StaffIdentity
 
 __all__ = ["SESSION_ENDED", "AgentFilter", "websocket"]
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ def _my_conversations(identity: StaffIdentity) -> Any:
 async def _handle(state: ConsoleState, cache: HandleCache, conversation_id: str) -> int | None:
     handle = cache.get(conversation_id)
     if handle is None:
-        query = select(Conversation.id).where(Conversation.conversation_id == conversation_id)
-        handle = await state.db(lambda s: s.scalars(query).first())
+        handle = await state.db(lambda s: transcripts.conversation_pk(s, conversation_id))
         if handle is not None:
             cache.put(conversation_id, handle)
     return handle

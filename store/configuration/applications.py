@@ -11,11 +11,13 @@ from types import MappingProxyType
 from store.configuration.commitments import Commitments
 from store.configuration.labels import Labels, require
 from store.configuration.yamlfile import ConfigError, Node
+from store.models.applications import ApplicationStage, Voltage
+from store.models.base import values
 
-VOLTAGES = ("low", "high")
+VOLTAGES = values(Voltage)
 APPLICATION_TYPES = ("new_connection", "capacity_change", "name_transfer", "other_change")
 #: Entered from any unfinished stage; ends the application (withdrawn by the customer).
-CANCELLED = "cancelled"
+CANCELLED = ApplicationStage.CANCELLED
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store.configuration.yamlfile import ConfigError, Node
+from store.models.accounts import AccountCategory
+from store.models.applications import Voltage
 from store.workflow import AREA_KINDS, PRIORITIES, TICKET_TYPES
 
 _REPLY_TYPES = ("suggestion", "praise", "violation", "bill_check")
@@ -107,17 +109,19 @@ class Commitments:
         self,
         app_type: str,
         *,
-        voltage: str = "low",
-        category: str = "residential",
+        voltage: str = Voltage.LOW,
+        category: str = AccountCategory.RESIDENTIAL,
         dual_supply: bool = False,
     ) -> int:
         """End-to-end limit of an application; new connections depend on voltage and category."""
         if app_type == "new_connection":
             limits = self.new_connection
-            if voltage == "high":
+            if voltage == Voltage.HIGH:
                 return limits.high_dual if dual_supply else limits.high_single
             return (
-                limits.low_residential if category == "residential" else limits.low_non_residential
+                limits.low_residential
+                if category == AccountCategory.RESIDENTIAL
+                else limits.low_non_residential
             )
         return self.application_working_days_by_type[app_type]
 

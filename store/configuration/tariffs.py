@@ -7,6 +7,7 @@ from datetime import time
 from decimal import Decimal
 
 from store.configuration.yamlfile import ConfigError, Node
+from store.models.accounts import AccountCategory
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Tariffs:
         return self.tier1_limit + extra, self.tier2_limit + extra
 
     def late_fee_rate(self, category: str) -> Decimal:
-        if category == "residential":
+        if category == AccountCategory.RESIDENTIAL:
             return self.late_fee_residential_per_day
         return self.late_fee_non_residential_per_day
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from store.config import ApplicationType, Settings
 from store.demodata.people import PeopleFactory
-from store.models import Account, Application
+from store.models import Account, AccountCategory, Application, ApplicationStage, Voltage
 from store.services import applications
 from store.stages import CANCELLED, waits_on_customer
 
@@ -76,7 +76,7 @@ class ApplicationMaker:
         if path is None:
             return
         rng = self.rng
-        stays = [_hours(rng, config, s) for s in ["received", *path]]
+        stays = [_hours(rng, config, s) for s in [ApplicationStage.RECEIVED, *path]]
         stays[-1] *= rng.uniform(0.3, 1.5)  # the current stage: some are overdue by now
         if target in (CANCELLED, config.final_stage):
             stays[-1] = rng.uniform(24, 400)
@@ -97,10 +97,11 @@ class ApplicationMaker:
 
     def _who(self, app_type: str, voltage: str) -> tuple[Account | None, str, str]:
         if app_type == "new_connection":
-            if voltage == "high":
-                return None, self.rng.choice(COMPANIES), "non_residential"
-            return None, self.people.person().name, "residential"
-        category = "non_residential" if voltage == "high" else "residential"
+            if voltage == Voltage.HIGH:
+                return None, self.rng.choice(COMPANIES), AccountCategory.NON_RESIDENTIAL
+            return None, self.people.person().name, AccountCategory.RESIDENTIAL
+        residential = voltage != Voltage.HIGH
+        category = AccountCategory.RESIDENTIAL if residential else AccountCategory.NON_RESIDENTIAL
         account = self._account(category)
         applicant = (
             self.people.person().name if app_type == "name_transfer" else account.holder_name
@@ -133,7 +134,7 @@ class ApplicationMaker:
             sender_id=f"demo-app-{len(self.actions):04d}" if online else None,
             channel="rest" if online else "hall",
             voltage=voltage,
-            dual_supply=voltage == "high" and self.rng.random() < 0.2,
+            dual_supply=voltage == Voltage.HIGH and self.rng.random() < 0.2,
             category=category,
         )
 
@@ -141,7 +142,7 @@ class ApplicationMaker:
         required = [d.code for d in config.documents_for(app.voltage)]
         if stage == "need_more_docs":
             app.documents_received = [c for c in required if c != "property_proof"][:-1]
-        elif app.stage in ("received", "reviewing", "need_more_docs"):
+        elif app.stage in (ApplicationStage.RECEIVED, "reviewing", "need_more_docs"):
             app.documents_received = required
         note = "缺少产权证明" if stage == "need_more_docs" else None
         if stage == "rectification_required":
@@ -160,11 +161,14 @@ def build_applications(maker: ApplicationMaker, zhao: Account) -> None:
     """Every stage of every type; plus 赵敏's new connection (property proof still missing)."""
     settings = maker.settings
     for app_type, config in settings.applications.types.items():
-        voltages = ("low", "high") if any(len(s.voltages) == 1 for s in config.stages) else ("low",)
+        both = any(len(s.voltages) == 1 for s in config.stages)
+        voltages = (Voltage.LOW, Voltage.HIGH) if both else (Voltage.LOW,)
         for voltage in voltages:
             targets = [s.code for s in config.stages_for(voltage)]
             targets += (
-                [*config.side_stages, CANCELLED] if voltage == "low" else list(config.side_stages)
+                [*config.side_stages, CANCELLED]
+                if voltage == Voltage.LOW
+                else list(config.side_stages)
             )
             for index, target in enumerate(targets):
                 maker.schedule(app_type, voltage, target, index)

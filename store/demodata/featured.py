@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.ids import APPLICATION_PREFIX, TICKET_PREFIX, format_number
-from store.models import Account, Application, ServiceArea, Ticket
+from store.models import Account, Application, ServiceArea, Ticket, TicketStatus, TicketType
 
 DAY = date(2000, 1, 1)
 CURRENT_OUTAGE = f"TD{DAY:%y%m%d}01"
@@ -23,11 +23,15 @@ ZHAO_APPLICATION = format_number(APPLICATION_PREFIX, DAY, 1)
 
 #: (village, status of its open repair) → the fixed ticket number, in documentation order
 OPEN_REPAIRS: tuple[tuple[str, str, str], ...] = (
-    ("桃源村", "on_site", format_number(TICKET_PREFIX, DAY, 1)),  # 陈志强's, the crew on site
-    ("东山村", "received", format_number(TICKET_PREFIX, DAY, 2)),
-    ("柳湾村", "dispatched", format_number(TICKET_PREFIX, DAY, 3)),
-    ("云雾村", "accepted", format_number(TICKET_PREFIX, DAY, 4)),
-    ("杨家村", "repairing", format_number(TICKET_PREFIX, DAY, 5)),
+    (
+        "桃源村",
+        TicketStatus.ON_SITE,
+        format_number(TICKET_PREFIX, DAY, 1),
+    ),  # 陈志强's, the crew on site
+    ("东山村", TicketStatus.RECEIVED, format_number(TICKET_PREFIX, DAY, 2)),
+    ("柳湾村", TicketStatus.DISPATCHED, format_number(TICKET_PREFIX, DAY, 3)),
+    ("云雾村", TicketStatus.ACCEPTED, format_number(TICKET_PREFIX, DAY, 4)),
+    ("杨家村", TicketStatus.REPAIRING, format_number(TICKET_PREFIX, DAY, 5)),
 )
 
 
@@ -44,10 +48,14 @@ def renumber_featured(session: Session, zhao: Account, chen: Account) -> None:
         stmt = (
             select(Ticket)
             .join(ServiceArea, Ticket.area_id == ServiceArea.id)
-            .where(ServiceArea.name == village, Ticket.status == status, Ticket.type == "fault")
+            .where(
+                ServiceArea.name == village,
+                Ticket.status == status,
+                Ticket.type == TicketType.FAULT,
+            )
             .order_by(Ticket.created_at.desc())
         )
-        if status == "on_site":
+        if status == TicketStatus.ON_SITE:
             stmt = stmt.where(Ticket.account_id == chen.id)
         ticket = session.scalars(stmt).first()
         if ticket is not None:

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 from store.config import Settings
 from store.demodata.featured import CURRENT_OUTAGE, PLANNED_OUTAGE
-from store.models import Outage, ServiceArea
+from store.models import Outage, OutageKind, ServiceArea
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def make_outages(settings: Settings, areas: dict[str, ServiceArea], now: datetim
     fault_start = now - timedelta(minutes=70)
     current = Outage(
         outage_no=CURRENT_OUTAGE,  # a fixed number the docs can name (featured.py)
-        kind="fault",
+        kind=OutageKind.FAULT,
         area=areas["西河村"],
         cause="10kV西河线故障（树枝搭线跳闸），正在抢修",
         starts_at=fault_start,
@@ -50,7 +50,7 @@ def make_outages(settings: Settings, areas: dict[str, ServiceArea], now: datetim
     start = _local(settings, now, 3, 8)
     planned = Outage(
         outage_no=PLANNED_OUTAGE,
-        kind="planned",
+        kind=OutageKind.PLANNED,
         area=areas["南塘村"],
         cause="10kV南塘线线路检修及配变更换（计划停电）",
         starts_at=start,
@@ -59,12 +59,12 @@ def make_outages(settings: Settings, areas: dict[str, ServiceArea], now: datetim
     )
     past = []
     for days, area, cause, hours, kind in (
-        (45, "石桥村", "配电变压器低压熔丝熔断", 3, "fault"),
-        (33, "柳湾村", "配电变压器增容改造（计划停电）", 8, "planned"),
-        (20, "云雾村", "雷击造成10kV云雾支线跳闸", 5, "fault"),
-        (12, "杨家村", "低压线路改造（计划停电）", 6, "planned"),
+        (45, "石桥村", "配电变压器低压熔丝熔断", 3, OutageKind.FAULT),
+        (33, "柳湾村", "配电变压器增容改造（计划停电）", 8, OutageKind.PLANNED),
+        (20, "云雾村", "雷击造成10kV云雾支线跳闸", 5, OutageKind.FAULT),
+        (12, "杨家村", "低压线路改造（计划停电）", 6, OutageKind.PLANNED),
     ):
-        begin = _local(settings, now, -days, 9 if kind == "planned" else 14)
+        begin = _local(settings, now, -days, 9 if kind == OutageKind.PLANNED else 14)
         outage = Outage(
             outage_no=_number(begin, settings, 1),
             kind=kind,
@@ -72,7 +72,9 @@ def make_outages(settings: Settings, areas: dict[str, ServiceArea], now: datetim
             cause=cause,
             starts_at=begin,
             expected_restore_at=begin + timedelta(hours=hours),
-            notice_at=begin - notice if kind == "planned" else begin + timedelta(minutes=15),
+            notice_at=begin - notice
+            if kind == OutageKind.PLANNED
+            else begin + timedelta(minutes=15),
         )
         past.append(PastOutage(outage, begin + timedelta(hours=hours, minutes=-20)))
     return DemoOutages(current, planned, tuple(past))

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from store.models import Account, ServiceArea
+from store.models import Account, AccountCategory, AreaKind, ServiceArea, SupplyStatus
 
 SURNAMES = (
     "张 王 李 赵 陈 刘 杨 黄 周 吴 徐 孙 胡 朱 高 林 何 郭 马 罗 梁 宋 郑 谢 韩 唐 冯 于 董 程 "
@@ -68,7 +68,7 @@ class PeopleFactory:
 
     def address(self, area: ServiceArea, shop: bool = False) -> str:
         rng = self.rng
-        if area.kind == "urban":
+        if area.kind == AreaKind.URBAN:
             if rng.random() < 0.35 and not shop:
                 building, unit = rng.randint(1, 12), rng.randint(1, 3)
                 room = rng.randint(1, 6) * 100 + rng.randint(1, 2)
@@ -89,11 +89,11 @@ def random_account(factory: PeopleFactory, area: ServiceArea) -> Account:
         phone=person.phone,
         address=factory.address(area, shop),
         area=area,
-        category="non_residential" if shop else "residential",
+        category=AccountCategory.NON_RESIDENTIAL if shop else AccountCategory.RESIDENTIAL,
         household_size=rng.choice((1, 2, 2, 3, 3, 3, 4, 4, 4, 5, 6, 7)),
         prepaid=rng.random() < 0.15,
         balance=Decimal("0.00"),
-        supply_status="normal",
+        supply_status=SupplyStatus.NORMAL,
         id_card_on_file=rng.random() < 0.7,
         property_proof_on_file=rng.random() < 0.5,
         meter_no=factory.meter_no(),

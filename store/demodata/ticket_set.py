@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from store.demodata.outages import DemoOutages
 from store.demodata.tickets import CREWS, Step, TicketMaker, fault_path
-from store.models import Account
+from store.models import Account, SupplyStatus
 
 H = 60  # minutes in an hour
 D = 24 * H
@@ -179,7 +179,7 @@ def build_tickets(maker: TicketMaker, demo: dict[str, Account], outages: DemoOut
     _simple(maker, "bill_check", ("这个月电费比上个月高一倍", "电费账单读数不对", "估抄电费太多"))
     _simple(maker, "callback", ("请尽快回电，关于过户的问题", "请回电说明停电时间", "回电咨询电价"))
     paid = maker.account(settled=True)
-    paid.supply_status = "disconnected"  # arrears just paid; reconnection in progress
+    paid.supply_status = SupplyStatus.DISCONNECTED  # arrears just paid; reconnection in progress
     maker.other(
         "reconnect",
         maker.now - timedelta(hours=5),

@@ -107,7 +107,7 @@ class TicketMaker:
                 channel=channel,
                 now=created,
             )
-            if report.kind == "created":
+            if report.kind == tickets.FaultOutcome.CREATED:
                 self.walk(report.ticket, created, steps)
 
         self.plan.at(created, action)

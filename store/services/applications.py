@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from store.config import Settings
 from store.ids import APPLICATION_PREFIX, normalise_application_no, normalise_phone
-from store.models import Account, Application, ApplicationEvent, ServiceArea
+from store.models import (
+    Account,
+    AccountCategory,
+    Application,
+    ApplicationEvent,
+    ApplicationStage,
+    ServiceArea,
+    Voltage,
+)
 from store.services.application_views import ApplicationView, describe
 from store.services.numbers import next_number
 from store.sla import add_working_days, require_aware, working_days_between
@@ -61,7 +69,7 @@ class Checklist:
 
 
 def checklist(
-    settings: Settings, app_type: str, account: Account | None, *, voltage: str = "low"
+    settings: Settings, app_type: str, account: Account | None, *, voltage: str = Voltage.LOW
 ) -> Checklist:
     """Documents an application needs, split into those on file and those still missing."""
     config = settings.applications.types[app_type]
@@ -96,7 +104,7 @@ def start(
     area: ServiceArea | None = None,
     sender_id: str | None = None,
     channel: str | None = None,
-    voltage: str = "low",
+    voltage: str = Voltage.LOW,
     dual_supply: bool = False,
     category: str | None = None,
 ) -> Application:
@@ -104,11 +112,11 @@ def start(
     require_aware(now)
     if app_type not in settings.applications.types:
         raise ValueError(f"unknown application type {app_type!r}")
-    if voltage not in ("low", "high"):
+    if voltage not in tuple(Voltage):
         raise ValueError(f"voltage must be 'low' or 'high', got {voltage!r}")
     if business_type is not None and settings.applications.business_type(business_type) is None:
         raise ValueError(f"unknown business type {business_type!r}")
-    category = category or (account.category if account else "residential")
+    category = category or (account.category if account else AccountCategory.RESIDENTIAL)
     days = settings.commitments.application_working_days(
         app_type, voltage=voltage, category=category, dual_supply=dual_supply
     )
@@ -120,7 +128,7 @@ def start(
         voltage=voltage,
         dual_supply=dual_supply,
         category=category,
-        stage="received",
+        stage=ApplicationStage.RECEIVED,
         account=account,
         applicant_name=applicant_name or (account.holder_name if account else None),
         contact_phone=normalise_phone(contact_phone or "") or (contact_phone or None),
@@ -136,10 +144,10 @@ def start(
     session.add(
         ApplicationEvent(
             application=app,
-            stage="received",
+            stage=ApplicationStage.RECEIVED,
             at=now,
             actor="assistant",
-            stage_due_at=_stage_due(settings, app, "received", now),
+            stage_due_at=_stage_due(settings, app, ApplicationStage.RECEIVED, now),
         )
     )
     session.flush()
@@ -197,8 +205,8 @@ def advance(
     allowed = allowed_next(settings, application)
     if stage not in allowed:
         raise IllegalTransition(
-            f"application {application.application_no} cannot go from {application.stage!r} "
-            f"to {stage!r}; allowed: {', '.join(allowed) or 'none (finished)'}"
+            f"application {application.application_no} cannot go from {str(application.stage)!r} "
+            f"to {str(stage)!r}; allowed: {', '.join(allowed) or 'none (finished)'}"
         )
     if waits_on_customer(config, application.stage) and application.events:
         # the clock stopped while the customer acted: move the deadline by that time

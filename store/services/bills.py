@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.config import Settings
-from store.models import Account, Bill
+from store.models import Account, AccountCategory, Bill
 from store.tariff import TierSlice, money, parse_period, tou_adjustment
 
 
@@ -68,7 +68,7 @@ class BillExplanation:
 
 def _slices(settings: Settings, bill: Bill, account: Account) -> tuple[TierSlice, ...]:
     tariffs = settings.tariffs
-    if account.category != "residential":
+    if account.category != AccountCategory.RESIDENTIAL:
         price = tariffs.non_residential_price
         return (TierSlice(1, bill.kwh, price, money(Decimal(bill.kwh) * price)),)
     parts = (bill.tier1_kwh, bill.tier2_kwh, bill.tier3_kwh)
@@ -108,7 +108,7 @@ def explain(settings: Settings, bill: Bill, account: Account) -> BillExplanation
     average = None
     if earlier:
         average = Decimal(sum(b.kwh for b in earlier)) / len(earlier)
-    residential = account.category == "residential"
+    residential = account.category == AccountCategory.RESIDENTIAL
     return BillExplanation(
         period=bill.period,
         last_reading=bill.last_reading,

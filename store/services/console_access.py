@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Conversation, Handoff, HandoffEvent
+from store.models import Conversation, Handoff, HandoffEvent, HandoffState
 from store.roles import SEES_STATION, WORKS_CHATS
 from store.services.console_sessions import StaffIdentity
 
@@ -25,7 +25,7 @@ def may_view(session: Session, who: StaffIdentity, conversation_pk: int) -> bool
         return False
     theirs = select(Handoff.id).where(
         Handoff.conversation_pk == conversation_pk,
-        or_(Handoff.state == "queued", Handoff.agent_id == who.user_id),
+        or_(Handoff.state == HandoffState.QUEUED, Handoff.agent_id == who.user_id),
     )
     if session.scalars(theirs.limit(1)).first() is not None:
         return True
@@ -34,8 +34,8 @@ def may_view(session: Session, who: StaffIdentity, conversation_pk: int) -> bool
         .join(Handoff, Handoff.id == HandoffEvent.handoff_id)
         .where(
             Handoff.conversation_pk == conversation_pk,
-            HandoffEvent.from_state == "assigned",
-            HandoffEvent.to_state == "assigned",
+            HandoffEvent.from_state == HandoffState.ASSIGNED,
+            HandoffEvent.to_state == HandoffState.ASSIGNED,
             HandoffEvent.actor == who.username,
         )
     )

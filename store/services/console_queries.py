@@ -23,7 +23,10 @@ from store.models import (
     CannedReply,
     Conversation,
     Handoff,
+    HandoffState,
     Message,
+    MessageDirection,
+    StaffAvailability,
     StaffUser,
     Ticket,
     VerificationAttempt,
@@ -55,7 +58,7 @@ def handoff_json(session: Session, handoff: Handoff, now: datetime) -> dict[str,
         select(Message.text)
         .where(
             Message.conversation_pk == handoff.conversation_pk,
-            Message.direction == "in",
+            Message.direction == MessageDirection.IN,
         )
         .order_by(Message.id.desc())
         .limit(1)
@@ -99,7 +102,7 @@ def assigned_count(session: Session, agent_id: int) -> int:
     return int(
         session.scalar(
             select(func.count(Handoff.id)).where(
-                Handoff.state == "assigned", Handoff.agent_id == agent_id
+                Handoff.state == HandoffState.ASSIGNED, Handoff.agent_id == agent_id
             )
         )
         or 0
@@ -328,7 +331,7 @@ def overview(session: Session, now: datetime) -> dict[str, Any]:
         "queue_length": len(queue),
         "longest_wait_seconds": max(0, longest),
         "assigned_chats": sum(a["assigned"] for a in agents),
-        "agents_online": sum(1 for a in agents if a["availability"] != "offline"),
+        "agents_online": sum(1 for a in agents if a["availability"] != StaffAvailability.OFFLINE),
         "agents": agents,
         "queue": [
             {key: entry[key] for key in OVERVIEW_QUEUE_KEYS}

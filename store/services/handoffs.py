@@ -22,42 +22,64 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
     HANDOFF_OPEN_STATES,
-    HANDOFF_PRIORITIES,
     AgentNote,
     Conversation,
     Handoff,
     HandoffEvent,
     StaffUser,
 )
+from store.services.handoff_queries import (
+    PRIORITY_RANK,
+    AgentLoad,
+    agent_load,
+    agent_name,
+    assigned_to,
+    available_agents,
+    events,
+    least_loaded_available_agent,
+    notes,
+    open_handoffs,
+    queue,
+)
 from store.sla import require_aware
 from store.workflow import IllegalTransition
 
-__all__ = [
+__all__ = [  # everything here and the re-exported reads (store/services/handoff_queries.py)
     "CLOSED_STATES",
     "OPEN_STATES",
     "REASONS",
     "TRANSITIONS",
     "AgentLoad",
     "AlreadyClaimed",
+    "Handoff",
     "HandoffState",
     "IllegalTransition",
     "NotFound",
     "abandon",
     "add_note",
     "agent_load",
+    "agent_name",
+    "assign",
     "assigned_to",
+    "available_agents",
     "claim",
+    "customer_seen",
+    "events",
     "expire",
+    "find",
     "get",
     "latest_state",
     "least_loaded_available_agent",
+    "mark_notice",
+    "notes",
     "open_for",
     "open_for_conversation_id",
+    "open_handoffs",
     "queue",
     "request",
     "resolve",
@@ -88,8 +110,6 @@ TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "expired": (),
 }
 
-_PRIORITY_RANK = {p: i for i, p in enumerate(HANDOFF_PRIORITIES)}  # urgent first
-
 
 class AlreadyClaimed(Exception):
     """Another agent claimed the handoff first (or it left the queue meanwhile)."""
@@ -103,15 +123,6 @@ class AlreadyClaimed(Exception):
 
 class NotFound(LookupError):
     """No handoff (or staff user) with that id."""
-
-
-@dataclass(frozen=True)
-class AgentLoad:
-    agent_id: int
-    username: str
-    availability: str
-    max_chats: int
-    assigned: int
 
 
 def _check(handoff: Handoff, to_state: str) -> None:
@@ -179,6 +190,11 @@ def get(session: Session, handoff_id: int, *, for_update: bool = False) -> Hando
     return handoff
 
 
+def find(session: Session, handoff_id: int) -> Handoff | None:
+    """The handoff, from the session when loaded already; None when there is none."""
+    return session.get(Handoff, handoff_id)
+
+
 def open_for(session: Session, conversation_pk: int) -> Handoff | None:
     """The conversation's open (queued/assigned) handoff, by conversations.id."""
     stmt = (
@@ -244,11 +260,11 @@ def request(
     """Queue the conversation for a person (bot → queued). Idempotent: if it already has an
     open handoff, that one is returned (its priority raised if this request is more urgent)."""
     require_aware(now)
-    if priority not in _PRIORITY_RANK:
+    if priority not in PRIORITY_RANK:
         raise ValueError(f"unknown priority {priority!r}")
     current = open_for(session, conversation_pk)
     if current is not None:
-        if _PRIORITY_RANK[priority] < _PRIORITY_RANK[current.priority]:
+        if PRIORITY_RANK[priority] < PRIORITY_RANK[current.priority]:
             current.priority = priority
             session.flush()
         return current
@@ -391,77 +407,6 @@ def expire(
     return _move(session, handoff, "expired", actor=actor, why=why, now=now)
 
 
-def queue(session: Session) -> list[Handoff]:
-    """Queued handoffs, urgent first, then the longest waiting."""
-    rank = case(_PRIORITY_RANK, value=Handoff.priority, else_=len(_PRIORITY_RANK))
-    stmt = (
-        select(Handoff)
-        .where(Handoff.state == "queued")
-        .order_by(rank, Handoff.queued_at, Handoff.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def assigned_to(session: Session, agent_id: int) -> list[Handoff]:
-    """The agent's current chats, oldest first."""
-    stmt = (
-        select(Handoff)
-        .where(Handoff.state == "assigned", Handoff.agent_id == agent_id)
-        .order_by(Handoff.assigned_at, Handoff.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def open_handoffs(session: Session) -> list[Handoff]:
-    """Every queued or assigned handoff (the watcher's work list), oldest first."""
-    stmt = select(Handoff).where(Handoff.state.in_(OPEN_STATES)).order_by(Handoff.id)
-    return list(session.scalars(stmt))
-
-
-def agent_load(session: Session) -> list[AgentLoad]:
-    """Every staff user with the number of chats assigned to them now."""
-    counts = (
-        select(Handoff.agent_id, func.count(Handoff.id).label("n"))
-        .where(Handoff.state == "assigned")
-        .group_by(Handoff.agent_id)
-        .subquery()
-    )
-    stmt = (
-        select(StaffUser, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.agent_id == StaffUser.id)
-        .order_by(StaffUser.id)
-    )
-    return [
-        AgentLoad(
-            agent_id=user.id,
-            username=user.username,
-            availability=user.availability,
-            max_chats=user.max_chats,
-            assigned=int(n),
-        )
-        for user, n in session.execute(stmt)
-    ]
-
-
-def available_agents(session: Session) -> list[AgentLoad]:
-    """Agents/supervisors marked available with room for another chat."""
-    return [
-        load
-        for load in agent_load(session)
-        if load.availability == "available" and load.assigned < load.max_chats
-    ]
-
-
-def least_loaded_available_agent(session: Session) -> StaffUser | None:
-    """The available staff user with the fewest assigned chats under their max_chats (ties:
-    the lowest id); None when everybody is away, offline or full."""
-    candidates = available_agents(session)
-    if not candidates:
-        return None
-    best = min(candidates, key=lambda load: (load.assigned, load.agent_id))
-    return session.get(StaffUser, best.agent_id)
-
-
 def add_note(
     session: Session, handoff_id: int, agent_id: int, text: str, *, now: datetime
 ) -> AgentNote:
@@ -473,20 +418,6 @@ def add_note(
     session.add(note)
     session.flush()
     return note
-
-
-def notes(session: Session, handoff_id: int) -> list[AgentNote]:
-    stmt = select(AgentNote).where(AgentNote.handoff_id == handoff_id).order_by(AgentNote.id)
-    return list(session.scalars(stmt))
-
-
-def events(session: Session, handoff_id: int) -> list[HandoffEvent]:
-    stmt = (
-        select(HandoffEvent)
-        .where(HandoffEvent.handoff_id == handoff_id)
-        .order_by(HandoffEvent.at, HandoffEvent.id)
-    )
-    return list(session.scalars(stmt))
 
 
 def mark_notice(session: Session, handoff_id: int, notice: str, *, now: datetime) -> bool:

@@ -22,10 +22,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.config import Settings
-from store.models import IdentityDisclosure, VerifiedConversation
+from store.models import (
+    DisclosureKind,
+    IdentityDisclosure,
+    VerificationEndReason,
+    VerificationMethod,
+    VerifiedConversation,
+)
 from store.sla import require_aware
 
-METHOD = "account_phone_last4"
+METHOD = VerificationMethod.ACCOUNT_PHONE_LAST4
 
 
 def _open(session: Session, sender_id: str) -> list[VerifiedConversation]:
@@ -59,7 +65,7 @@ def record(
     """A conversation just verified: its earlier verification (if any) ends."""
     require_aware(now)
     for row in _open(session, sender_id):
-        _end(row, "replaced", now)
+        _end(row, VerificationEndReason.REPLACED, now)
     idle = timedelta(minutes=settings.commitments.verification.idle_minutes)
     row = VerifiedConversation(
         sender_id=sender_id,
@@ -87,7 +93,12 @@ def active(
         if found is None and row.expires_at > now and row.rasa_session == rasa_session:
             found = row
         else:
-            _end(row, "idle" if row.expires_at <= now else "new_session", now)
+            reason = (
+                VerificationEndReason.IDLE
+                if row.expires_at <= now
+                else VerificationEndReason.NEW_SESSION
+            )
+            _end(row, reason, now)
     return found
 
 
@@ -134,7 +145,7 @@ def note_answer(session: Session, *, sender_id: str, message_key: str, now: date
         session,
         sender_id=sender_id,
         message_key=message_key,
-        kind="answer",
+        kind=DisclosureKind.ANSWER,
         verification_id=None,
         now=now,
     )
@@ -150,7 +161,7 @@ def note_use(
         session,
         sender_id=row.sender_id,
         message_key=message_key,
-        kind="data",
+        kind=DisclosureKind.DATA,
         verification_id=row.id,
         now=now,
     )
@@ -192,6 +203,8 @@ def history_masks(
             )
         )
     )
-    answers = frozenset(key for key, kind, _ in rows if kind == "answer")
-    data = frozenset(key for key, kind, vid in rows if kind == "data" and vid not in live)
+    answers = frozenset(key for key, kind, _ in rows if kind == DisclosureKind.ANSWER)
+    data = frozenset(
+        key for key, kind, vid in rows if kind == DisclosureKind.DATA and vid not in live
+    )
     return HistoryMasks(answers, data)

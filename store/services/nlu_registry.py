@@ -43,11 +43,15 @@ from store.services.upserts import insert_ignore
 from store.sla import require_aware
 from store.workflow import IllegalTransition
 
-__all__ = [
+__all__ = [  # with the tables' names callers need (bot/ reaches store.models through here)
     "LOG_TAIL_CHARS",
     "MODEL_TRANSITIONS",
+    "NLU_JOB_ACTIVE_STATUSES",
     "IllegalTransition",
     "JobActive",
+    "NluModel",
+    "NluModelEvent",
+    "NluTrainingJob",
     "NotFound",
     "active_job",
     "create_model",

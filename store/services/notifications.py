@@ -15,17 +15,23 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from store.models import (
+    DELIVERED_STATUSES,
     Application,
     ApplicationEvent,
     NotificationCursor,
     NotificationDelivery,
+    NotificationSource,
+    NotificationStatus,
     Ticket,
     TicketEvent,
 )
 from store.services.upserts import insert_ignore
 from store.sla import require_aware
 
-__all__ = [
+__all__ = [  # with the tables the notifier reads through it
+    "Application",
+    "ApplicationEvent",
+    "TicketEvent",
     "advance_cursor",
     "already_claimed",
     "application_events_after",
@@ -39,8 +45,8 @@ __all__ = [
 ]
 
 EVENT_TABLES: dict[str, type[TicketEvent] | type[ApplicationEvent]] = {
-    "ticket": TicketEvent,
-    "application": ApplicationEvent,
+    NotificationSource.TICKET: TicketEvent,
+    NotificationSource.APPLICATION: ApplicationEvent,
 }
 
 
@@ -140,7 +146,7 @@ def claim(
     event_id: int,
     conversation_id: str,
     now: datetime,
-    status: str = "claimed",
+    status: str = NotificationStatus.CLAIMED,
 ) -> int | None:
     """Claim the notification of one event: its delivery id, or None when someone else (an
     earlier pass, another process) already has. Commit before sending."""
@@ -170,7 +176,7 @@ def finish(session: Session, delivery_id: int, status: str, *, now: datetime) ->
     transcript), 'failed' or 'skipped'."""
     require_aware(now)
     values: dict[str, object] = {"status": status}
-    if status in ("sent", "stored"):
+    if status in DELIVERED_STATUSES:
         values["delivered_at"] = now
     stmt = update(NotificationDelivery).where(NotificationDelivery.id == delivery_id).values(values)
     session.execute(stmt.execution_options(synchronize_session=False))

@@ -7,15 +7,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from store.models import Outage, Ticket, TicketEvent
+from store.models import Outage, OutageKind, Ticket, TicketEvent, TicketStatus
 from store.sla import require_aware
 
 
 def _active(now: datetime) -> ColumnElement[bool]:
     """Fault not restored yet, or planned work whose window covers `now`."""
-    fault = and_(Outage.kind == "fault", Outage.starts_at <= now, Outage.restored_at.is_(None))
+    fault = and_(
+        Outage.kind == OutageKind.FAULT, Outage.starts_at <= now, Outage.restored_at.is_(None)
+    )
     planned = and_(
-        Outage.kind == "planned",
+        Outage.kind == OutageKind.PLANNED,
         Outage.starts_at <= now,
         or_(Outage.expected_restore_at.is_(None), Outage.expected_restore_at > now),
         or_(Outage.restored_at.is_(None), Outage.restored_at > now),
@@ -45,7 +47,7 @@ def list_current_and_planned(
     """Outages happening now, then planned ones starting within `horizon_days`, by start."""
     require_aware(now)
     upcoming = and_(
-        Outage.kind == "planned",
+        Outage.kind == OutageKind.PLANNED,
         Outage.starts_at > now,
         Outage.starts_at <= now + timedelta(days=horizon_days),
     )
@@ -69,11 +71,13 @@ def mark_restored(
     outage.restored_at = now
     tickets = list(
         session.scalars(
-            select(Ticket).where(Ticket.outage_id == outage.id, Ticket.status == "merged")
+            select(Ticket).where(
+                Ticket.outage_id == outage.id, Ticket.status == TicketStatus.MERGED
+            )
         )
     )
     for ticket in tickets:
-        ticket.status = "restored"
-        session.add(TicketEvent(ticket=ticket, status="restored", at=now, actor=actor))
+        ticket.status = TicketStatus.RESTORED
+        session.add(TicketEvent(ticket=ticket, status=TicketStatus.RESTORED, at=now, actor=actor))
     session.flush()
     return tickets

@@ -14,7 +14,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Conversation, Handoff, Rating
+from store.models import Conversation, Handoff, HandoffState, Rating
 from store.sla import require_aware
 
 LINK_WINDOW: Final = timedelta(hours=24)
@@ -30,7 +30,7 @@ def _unrated_handoff(session: Session, sender_id: str, now: datetime) -> Handoff
     ).first()
     if (
         handoff is None
-        or handoff.state not in ("resolved", "returned_to_bot")
+        or handoff.state not in (HandoffState.RESOLVED, HandoffState.RETURNED_TO_BOT)
         or handoff.closed_at is None
         or now - handoff.closed_at > LINK_WINDOW
     ):
@@ -69,3 +69,15 @@ def record(
     session.add(row)
     session.flush()
     return row
+
+
+def latest_for_handoff(session: Session, handoff_id: int) -> Rating | None:
+    """The newest rating given for the handoff (the gateway's survey), if any."""
+    stmt = select(Rating).where(Rating.handoff_id == handoff_id).order_by(Rating.id.desc())
+    return session.scalars(stmt).first()
+
+
+def add_comment(session: Session, rating: Rating, comment: str) -> None:
+    """The customer's comment after their rating."""
+    rating.comment = comment
+    session.flush()

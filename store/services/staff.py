@@ -13,8 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import STAFF_AVAILABILITY, StaffUser
-from store.roles import STAFF_ROLES
+from store.models import STAFF_AVAILABILITY, StaffAvailability, StaffUser
+from store.roles import STAFF_ROLES, StaffRole
 from store.sla import require_aware
 
 ROLES: Final[tuple[str, ...]] = STAFF_ROLES
@@ -33,6 +33,10 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def get(session: Session, user_id: int) -> StaffUser | None:
+    return session.get(StaffUser, user_id)
+
+
 def get_by_username(session: Session, username: str) -> StaffUser | None:
     return session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
 
@@ -43,9 +47,9 @@ def create_user(
     username: str,
     display_name: str,
     password: str,
-    role: str = "agent",
+    role: str = StaffRole.AGENT,
     max_chats: int = 3,
-    availability: str = "offline",
+    availability: str = StaffAvailability.OFFLINE,
     now: datetime,
 ) -> StaffUser:
     """A new staff user; StaffError when the username is taken or a value is invalid."""

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from enum import StrEnum
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from store.config import Settings
 from store.ids import TICKET_PREFIX, normalise_phone
-from store.models import Account, Outage, ServiceArea, Ticket, TicketEvent
+from store.models import (
+    Account,
+    Outage,
+    ServiceArea,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    TicketType,
+)
 from store.services import outages
 from store.services.numbers import next_number
 from store.sla import require_aware, ticket_deadlines
@@ -29,9 +37,18 @@ class AnonymityError(ValueError):
     """An identifying detail was passed for a report that must stay anonymous."""
 
 
+class FaultOutcome(StrEnum):
+    CREATED = "created"
+    """A new repair ticket."""
+    MERGED = "merged"
+    """Attached to the known outage of the area."""
+    DUPLICATE = "duplicate"
+    """The customer's own open report of the same fault."""
+
+
 @dataclass(frozen=True)
 class FaultReport:
-    kind: Literal["created", "merged", "duplicate"]
+    kind: FaultOutcome
     ticket: Ticket
     outage: Outage | None
 
@@ -77,7 +94,7 @@ def _new_ticket(
         **fields,
     )
     session.add(ticket)
-    session.add(TicketEvent(ticket=ticket, status="received", at=now, actor=ASSISTANT))
+    session.add(TicketEvent(ticket=ticket, status=TicketStatus.RECEIVED, at=now, actor=ASSISTANT))
     return ticket
 
 
@@ -104,7 +121,7 @@ def _duplicate(
     stmt = (
         select(Ticket)
         .where(
-            Ticket.type == "fault",
+            Ticket.type == TicketType.FAULT,
             Ticket.area_id == area.id,
             Ticket.status.in_(FAULT_ACTIVE_STATUSES),
             Ticket.created_at >= now - window,
@@ -135,7 +152,7 @@ def report_fault(
         session, settings, area=area, account=account, sender_id=sender_id, phone=phone, now=now
     )
     if existing is not None:
-        return FaultReport("duplicate", existing, existing.outage)
+        return FaultReport(FaultOutcome.DUPLICATE, existing, existing.outage)
     outage = outages.active_for_area(session, area.id, now)
     fields: dict[str, object] = {
         "address": address,
@@ -147,8 +164,8 @@ def report_fault(
         ticket = _new_ticket(
             session,
             settings,
-            type="fault",
-            status="received",
+            type=TicketType.FAULT,
+            status=TicketStatus.RECEIVED,
             now=now,
             description=description,
             area=area,
@@ -156,12 +173,12 @@ def report_fault(
             **fields,
         )
         session.flush()
-        return FaultReport("created", ticket, None)
+        return FaultReport(FaultOutcome.CREATED, ticket, None)
     ticket = _new_ticket(
         session,
         settings,
-        type="fault",
-        status="merged",
+        type=TicketType.FAULT,
+        status=TicketStatus.MERGED,
         now=now,
         description=description,
         area=area,
@@ -172,11 +189,12 @@ def report_fault(
     # The crew is already on the outage: the commitment is its expected restoration.
     ticket.respond_due_at = None
     ticket.resolve_due_at = outage.expected_restore_at
-    session.add(
-        TicketEvent(ticket=ticket, status="merged", at=now, actor="system", note=outage.outage_no)
+    event = TicketEvent(
+        ticket=ticket, status=TicketStatus.MERGED, at=now, actor="system", note=outage.outage_no
     )
+    session.add(event)
     session.flush()
-    return FaultReport("merged", ticket, outage)
+    return FaultReport(FaultOutcome.MERGED, ticket, outage)
 
 
 def create_ticket(
@@ -202,13 +220,13 @@ def create_ticket(
     require_aware(now)
     if type not in TICKET_TYPES:
         raise ValueError(f"unknown ticket type {type!r}")
-    if type == "violation" and (sender_id or account is not None or contact_phone):
+    if type == TicketType.VIOLATION and (sender_id or account is not None or contact_phone):
         raise AnonymityError("violation reports are anonymous: no sender, account or phone")
     ticket = _new_ticket(
         session,
         settings,
         type=type,
-        status="received",
+        status=TicketStatus.RECEIVED,
         now=now,
         description=description,
         area=area,

@@ -9,14 +9,21 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from store.config import Label, Settings
-from store.models import Ticket
+from store.models import Ticket, TicketStatus
 from store.services.views import TimelineStep, area_label, local, step
 from store.sla import is_overdue, require_aware
 from store.workflow import AWAITING_RESPONSE
 
 #: Statuses with no further commitment running (work done, or waiting on the customer).
-_NO_DEADLINE = frozenset(
-    {"restored", "awaiting_callback", "made_safe", "replied", "callback", "customer_side"}
+_NO_DEADLINE: frozenset[str] = frozenset(
+    {
+        TicketStatus.RESTORED,
+        TicketStatus.AWAITING_CALLBACK,
+        TicketStatus.MADE_SAFE,
+        TicketStatus.REPLIED,
+        TicketStatus.CALLBACK,
+        TicketStatus.CUSTOMER_SIDE,
+    }
 )
 
 
@@ -42,7 +49,7 @@ class TicketView:
 def current_deadline(ticket: Ticket) -> datetime | None:
     if ticket.closed_at is not None or ticket.status in _NO_DEADLINE:
         return None
-    if ticket.status == "merged":
+    if ticket.status == TicketStatus.MERGED:
         return ticket.outage.expected_restore_at if ticket.outage else ticket.resolve_due_at
     if ticket.status in AWAITING_RESPONSE and ticket.respond_due_at is not None:
         return ticket.respond_due_at

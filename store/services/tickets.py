@@ -13,14 +13,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.ids import normalise_ticket_no
-from store.models import ServiceArea, Ticket, TicketEvent
-from store.services.ticket_intake import AnonymityError, FaultReport, create_ticket, report_fault
+from store.models import ServiceArea, Ticket, TicketEvent, TicketPriority, TicketStatus
+from store.services.ticket_intake import (
+    AnonymityError,
+    FaultOutcome,
+    FaultReport,
+    create_ticket,
+    report_fault,
+)
 from store.services.ticket_views import TicketView, describe
 from store.sla import require_aware
 from store.workflow import TERMINAL_STATUSES, IllegalTransition, allowed_next, check_transition
 
 __all__ = [
     "AnonymityError",
+    "FaultOutcome",
     "FaultReport",
     "IllegalTransition",
     "TicketView",
@@ -82,7 +89,7 @@ def advance(
     ticket.status = status
     if status in TERMINAL_STATUSES:
         ticket.closed_at = now
-    if status == "escalated":
+    if status == TicketStatus.ESCALATED:
         ticket.escalated = True
     if crew:
         ticket.crew = crew
@@ -98,13 +105,13 @@ def escalate(
     """A repeated complaint: escalate when the state machine allows it, else record the repeat
     (a note in the history) and flag the ticket, so supervisors see it either way."""
     require_aware(now)
-    if "escalated" in allowed_next(ticket.type, ticket.status):
-        return advance(session, ticket, "escalated", actor=actor, now=now, note=note)
+    if TicketStatus.ESCALATED in allowed_next(ticket.type, ticket.status):
+        return advance(session, ticket, TicketStatus.ESCALATED, actor=actor, now=now, note=note)
     if ticket.closed_at is not None:
         raise IllegalTransition(f"ticket {ticket.ticket_no} is finished ({ticket.status})")
     ticket.escalated = True
-    if ticket.priority in ("normal", "low"):
-        ticket.priority = "high"
+    if ticket.priority in (TicketPriority.NORMAL, TicketPriority.LOW):
+        ticket.priority = TicketPriority.HIGH
     event = TicketEvent(ticket=ticket, status=ticket.status, at=now, actor=actor, note=note)
     session.add(event)
     session.flush()

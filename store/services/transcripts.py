@@ -12,44 +12,53 @@ rest reads and writes ORM objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    CursorResult,
-    Table,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.models import Conversation, Message
+from store.services.message_status import (
+    claim_undelivered,
+    count_pending,
+    pending_conversations,
+    pending_inbound,
+    recover_stale,
+    release_unsent,
+    set_status,
+    undelivered_conversations,
+)
+from store.services.transcript_reads import created_at_of, message, ping, recent, replies_to
 from store.services.upserts import insert_ignore
 from store.sla import require_aware
 
-__all__ = [
+__all__ = [  # with the re-exported statuses and reads (message_status.py, transcript_reads.py)
     "AlreadyAnswered",
+    "Conversation",
     "ConversationRef",
     "DuplicateMessage",
+    "Message",
     "OutboundText",
     "StoredRow",
     "claim_undelivered",
+    "conversation_by_pk",
+    "conversation_language",
+    "conversation_pk",
     "count_pending",
     "created_at_of",
     "find_inbound",
     "find_inbound_id",
     "get_conversation",
     "has_pending",
+    "message",
     "open_conversation",
     "pending_conversations",
     "pending_inbound",
+    "ping",
     "recent",
     "record_answer",
     "record_inbound",
@@ -123,6 +132,23 @@ class _ConversationKeys(Protocol):
 
 def get_conversation(session: Session, conversation_id: str) -> Conversation | None:
     return session.scalars(_CONVERSATION, {"cid": conversation_id}).one_or_none()
+
+
+def conversation_by_pk(session: Session, conversation_pk: int) -> Conversation | None:
+    """The conversation by its row id (from the session when loaded already)."""
+    return session.get(Conversation, conversation_pk)
+
+
+def conversation_pk(session: Session, conversation_id: str) -> int | None:
+    """The conversation's row id (the console's handle), None when it is unknown."""
+    stmt = select(Conversation.id).where(Conversation.conversation_id == conversation_id)
+    return session.scalars(stmt).first()
+
+
+def conversation_language(session: Session, conversation_id: str) -> str | None:
+    """The language the conversation last used; None when it has none or is unknown."""
+    stmt = select(Conversation.language).where(Conversation.conversation_id == conversation_id)
+    return session.scalar(stmt)
 
 
 def open_conversation(
@@ -435,20 +461,6 @@ def _outbound(
     ]
 
 
-def set_status(
-    session: Session, message_ids: Sequence[int], status: str, *, expected: str | None = None
-) -> int:
-    """Set the status of messages; with `expected`, only of those still in that status (a
-    compare-and-set: the number of rows changed says whether this caller won the claim)."""
-    if not message_ids:
-        return 0
-    stmt = update(Message).where(Message.id.in_(list(message_ids))).values(status=status)
-    if expected is not None:
-        stmt = stmt.where(Message.status == expected)
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0))
-
-
 def set_intent(
     session: Session, message_id: int, intent: str | None, confidence: float | None
 ) -> None:
@@ -459,146 +471,3 @@ def set_intent(
         .values(intent=intent, intent_confidence=confidence)
     )
     session.execute(stmt.execution_options(synchronize_session=False))
-
-
-def count_pending(session: Session) -> int:
-    """Customer messages waiting for Rasa."""
-    stmt = select(func.count()).select_from(Message).where(*_WAITING_IN)
-    return int(session.scalar(stmt) or 0)
-
-
-def pending_conversations(session: Session, limit: int = 100) -> list[str]:
-    """Conversations with pending customer messages, the longest-waiting first."""
-    return _conversations_with(session, _WAITING_IN, limit)
-
-
-def pending_inbound(
-    session: Session, conversation_id: str, before: int | None = None
-) -> list[Message]:
-    """A conversation's pending customer messages (older than message `before`), oldest
-    first."""
-    conditions = [*_WAITING_IN, Conversation.conversation_id == conversation_id]
-    if before is not None:
-        conditions.append(Message.id < before)
-    stmt = (
-        select(Message)
-        .join(Conversation, Message.conversation_pk == Conversation.id)
-        .where(*conditions)
-        .order_by(Message.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def undelivered_conversations(session: Session, limit: int = 100) -> list[str]:
-    """Conversations with replies stored but not yet handed to their channel ('pending'
-    outbound: a crash came between storing and sending them), the longest-waiting first."""
-    return _conversations_with(session, _WAITING_OUT, limit)
-
-
-def claim_undelivered(session: Session, conversation_id: str) -> list[Message]:
-    """A conversation's replies not yet handed to its channel, claimed for sending ('pending'
-    becomes 'received' in one statement: of two gateways sending at once, each reply goes to
-    one), in the order to send them. The caller marks each 'processed' once sent, or
-    'pending' again when it could not be sent."""
-    conversation = select(_CONVERSATIONS.c.id).where(
-        _CONVERSATIONS.c.conversation_id == conversation_id
-    )
-    claim = (
-        update(_MESSAGES)
-        .where(
-            _MESSAGES.c.conversation_pk == conversation.scalar_subquery(),
-            _MESSAGES.c.direction == "out",
-            _MESSAGES.c.status == "pending",
-        )
-        .values(status="received")
-        .returning(_MESSAGES.c.id)
-    )
-    ids = list(session.connection().execute(claim).scalars())
-    if not ids:
-        return []
-    return list(session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)))
-
-
-def release_unsent(
-    session: Session, *, stored_before: datetime, exclude: Collection[int] = ()
-) -> int:
-    """Replies claimed for sending ('received' outbound) by a gateway that died before it
-    marked them sent, stored before `stored_before`, except those in `exclude` (the caller's
-    own sends in progress): 'pending' again, to be sent. How many."""
-    require_aware(stored_before, "stored_before")
-    conditions = [
-        Message.direction == "out",
-        Message.status == "received",
-        Message.created_at < stored_before,
-    ]
-    if exclude:
-        conditions.append(Message.id.not_in(list(exclude)))
-    stmt = update(Message).where(*conditions).values(status="pending")
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0))
-
-
-_WAITING_IN = (Message.direction == "in", Message.status == "pending")
-_WAITING_OUT = (Message.direction == "out", Message.status == "pending")
-
-
-def _conversations_with(
-    session: Session, conditions: Sequence[ColumnElement[bool]], limit: int
-) -> list[str]:
-    """Conversations having messages that meet `conditions`, by their oldest such message."""
-    stmt = (
-        select(Conversation.conversation_id)
-        .join(Message, Message.conversation_pk == Conversation.id)
-        .where(*conditions)
-        .group_by(Conversation.conversation_id)
-        .order_by(func.min(Message.id))
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def recent(session: Session, conversation_id: str, limit: int = 200) -> list[Message]:
-    """The conversation's last `limit` messages, oldest first."""
-    stmt = (
-        select(Message)
-        .join(Conversation, Message.conversation_pk == Conversation.id)
-        .where(Conversation.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(max(0, limit))
-    )
-    return list(reversed(list(session.scalars(stmt))))
-
-
-def created_at_of(session: Session, message_ids: Collection[int]) -> list[tuple[int, datetime]]:
-    """(id, created_at) of these messages (those that exist)."""
-    if not message_ids:
-        return []
-    rows = session.execute(
-        select(Message.id, Message.created_at).where(Message.id.in_(list(message_ids)))
-    )
-    return [(int(message_id), created_at) for message_id, created_at in rows]
-
-
-def replies_to(session: Session, message_id: int) -> list[Message]:
-    """The stored answers to one customer message, in order."""
-    stmt = select(Message).where(Message.in_reply_to_id == message_id).order_by(Message.id)
-    return list(session.scalars(stmt))
-
-
-def recover_stale(
-    session: Session, *, received_before: datetime, exclude: Collection[int] = ()
-) -> int:
-    """Customer messages stuck in 'received' since before `received_before` (their process died
-    mid-turn, or their turn failed unexpectedly) become 'pending' again, for the retry worker,
-    except those in `exclude` (the caller's own turns in progress); returns how many."""
-    require_aware(received_before, "received_before")
-    conditions = [
-        Message.direction == "in",
-        Message.status == "received",
-        Message.created_at < received_before,
-    ]
-    if exclude:
-        conditions.append(Message.id.not_in(list(exclude)))
-    stmt = update(Message).where(*conditions).values(status="pending")
-    result = session.execute(stmt.execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0))

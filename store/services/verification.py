@@ -18,7 +18,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -30,7 +31,15 @@ from store.models import Account, VerificationAttempt
 from store.services import identity
 from store.sla import require_aware
 
-VerifyStatus = Literal["ok", "mismatch", "unknown_account", "locked"]
+
+class VerifyStatus(StrEnum):
+    """How a check ended: verified, wrong digits, no such account, or refused unchecked while a
+    back-off runs."""
+
+    OK = "ok"
+    MISMATCH = "mismatch"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True)
@@ -172,7 +181,7 @@ def verify(
     before = throttle(session, policy, claimant, key, now)
     if before.until is not None:
         _record(session, claimant, key, now, success=False, throttled=True)
-        return VerifyOutcome("locked", None, 0, before.until)
+        return VerifyOutcome(VerifyStatus.LOCKED, None, 0, before.until)
     account = None
     if normalise_account_no(account_no) is not None:
         account = session.scalars(select(Account).where(Account.account_no == key)).one_or_none()
@@ -188,9 +197,11 @@ def verify(
             rasa_session=claimant.rasa_session,
             now=now,
         )
-        return VerifyOutcome("ok", account.account_no, before.attempts_left, None, verified.id)
+        return VerifyOutcome(
+            VerifyStatus.OK, account.account_no, before.attempts_left, None, verified.id
+        )
     after = throttle(session, policy, claimant, key, now)
     if after.until is not None:
-        return VerifyOutcome("locked", None, 0, after.until)
-    status: VerifyStatus = "mismatch" if account is not None else "unknown_account"
+        return VerifyOutcome(VerifyStatus.LOCKED, None, 0, after.until)
+    status = VerifyStatus.MISMATCH if account is not None else VerifyStatus.UNKNOWN_ACCOUNT
     return VerifyOutcome(status, None, after.attempts_left, None)

@@ -8,10 +8,8 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -23,12 +21,18 @@ import aiohttp
 import pytest
 
 from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import (
+    RASA,
+    RASA_SERVE,
+    ROOT,
+    free_port,
+    seed,
+    server_env,
+    start_action_server,
+    stop,
+    wait_until_up,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
-RASA_SERVE = [str(RASA_PYTHON), "-m", "rasa_addons.serve"]
-"""`rasa run` with the token from RASA_TOKEN, never on the command line (rasa_addons/serve.py)."""
 MODEL = ROOT / "models" / "current.tar.gz"
 
 
@@ -36,20 +40,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(PYTHONPATH=str(ROOT), SQLALCHEMY_SILENCE_UBER_WARNING="1", TF_CPP_MIN_LOG_LEVEL="2")
-    env.update(RASA_TELEMETRY_ENABLED="false")  # nothing leaves the machine
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -92,30 +82,12 @@ class Stack:
             return dict(json.load(response))
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path, seconds: int) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{url} exited during start-up:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{url} not ready after {seconds} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("e2e")
     database_url = f"sqlite:///{work / 'assistant.db'}"
-    py = sys.executable
-    subprocess.run(
-        [py, "-m", "store", "--url", database_url, "seed"], check=True, cwd=ROOT, env=_env()
-    )
-    action_port, rasa_port = _free_port(), _free_port()
+    seed(database_url)
+    action_port, rasa_port = free_port(), free_port()
     token = secrets.token_hex(16)  # never starts with "-" (rasa would read it as an option)
     action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
     endpoints = work / "endpoints.yml"
@@ -126,24 +98,23 @@ def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     logs = {name: work / f"{name}.log" for name in ("actions", "rasa")}
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        with logs["actions"].open("wb") as out:
-            actions = subprocess.Popen(
-                [py, "-m", "actions", "--port", str(action_port)],
-                cwd=ROOT, env=_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
-                stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        actions = start_action_server(
+            action_port,
+            server_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
+            logs["actions"],
+        )
         processes.append(actions)
         with logs["rasa"].open("wb") as out:
             rasa = subprocess.Popen(
                 [*RASA_SERVE, "--enable-api", "--port", str(rasa_port),
                  "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(endpoints),
                  "--model", str(rasa_model)],
-                cwd=ROOT, env=_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token), stdout=out,
-                stderr=subprocess.STDOUT,
+                cwd=ROOT, env=server_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token),
+                stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         processes.append(rasa)
-        _wait(f"http://127.0.0.1:{action_port}/health", actions, logs["actions"], 60)
-        _wait(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, logs["rasa"], 240)
+        wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, logs["actions"], 60)
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, logs["rasa"], 240)
         yield Stack(
             rest_url=f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
             api_url=f"http://127.0.0.1:{rasa_port}",
@@ -153,17 +124,6 @@ def e2e_stack(rasa_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
     finally:
         stop(processes)
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Terminate the servers, all at once; kill those still there after 20 s."""
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 class Gateway:
@@ -189,8 +149,8 @@ async def gateway(
     e2e_stack: Stack, telegram: FakeTelegram, gateway_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[Gateway]:
     """`python -m bot` in front of the shared stack, Telegram polling the fake Bot API."""
-    port = _free_port()
-    env = _env(
+    port = free_port()
+    env = server_env(
         DATABASE_URL=e2e_stack.database_url,
         GATEWAY_PORT=str(port),
         RASA_URL=e2e_stack.api_url,

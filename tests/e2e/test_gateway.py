@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from store.db import make_engine, make_session_factory
 from store.models import Ticket
-from tests.e2e.conftest import ROOT, Gateway, Stack, _env, say
+from tests.e2e.conftest import Gateway, Stack, say
 from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import ROOT, server_env
 
 TICKET = re.compile(r"T\d{10}")
 
@@ -54,7 +55,7 @@ async def test_outage_reported_on_telegram_gets_a_ticket_and_a_status_notice(
     before = len(telegram.sent)
     advance = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "store", "--url", e2e_stack.database_url,
-        "advance-ticket", number, "dispatched", cwd=ROOT, env=_env(),
+        "advance-ticket", number, "dispatched", cwd=ROOT, env=server_env(),
     )  # fmt: skip
     assert await advance.wait() == 0
 

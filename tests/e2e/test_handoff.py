@@ -20,9 +20,10 @@ from sqlalchemy import select
 from store.conversation_refs import mask
 from store.db import make_engine, make_session_factory
 from store.models import Handoff, Rating, StaffUser
-from tests.browser import chromium_executable
-from tests.e2e.conftest import ROOT, Gateway, Stack, _env, say
+from tests.browser.harness import chromium_executable
+from tests.e2e.conftest import Gateway, Stack, say
 from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import ROOT, server_env
 
 PASSWORD = "e2e-agent-password-1"
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -57,7 +58,7 @@ async def test_agent_takes_over_and_hands_back(
 ) -> None:
     created = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "store", "--url", e2e_stack.database_url, "demo-users",
-        cwd=ROOT, env=_env(**gateway_env),
+        cwd=ROOT, env=server_env(**gateway_env),
     )  # fmt: skip
     assert await created.wait() == 0
 

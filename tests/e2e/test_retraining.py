@@ -47,8 +47,8 @@ import yaml
 
 from store.db import make_engine, make_session_factory, unit_of_work
 from store.services import rasa_serving
-from tests.e2e.conftest import RASA, RASA_SERVE, ROOT, _env, _free_port, _wait, stop
 from tests.fakes.nlu_project import thin_examples
+from tests.processes import RASA, RASA_SERVE, ROOT, free_port, server_env, stop, wait_until_up
 
 # needs no trained model of the repository: `make test` runs it beside the model lane
 pytestmark = pytest.mark.retraining
@@ -132,15 +132,15 @@ def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopStack]:
     _copy_project(project)
     _conf(conf)
     database_url = f"sqlite:///{work / 'assistant.db'}"
-    env = _env(DATABASE_URL=database_url, CONF_DIR=str(conf), DEMO_AGENT_PASSWORD=PASSWORD)
+    env = server_env(DATABASE_URL=database_url, CONF_DIR=str(conf), DEMO_AGENT_PASSWORD=PASSWORD)
     env["ACTION_SERVER_TOKEN"] = secrets.token_hex(16)  # Rasa sends it, the actions require it
     py = sys.executable
     subprocess.run([py, "-m", "store", "seed"], check=True, cwd=ROOT, env=env)
     subprocess.run(
         [py, "-m", "store", "demo-users"], check=True, cwd=ROOT, env=env, capture_output=True
     )
-    action_port, gateway_port = _free_port(), _free_port()
-    rasa_ports = (_free_port(), _free_port())
+    action_port, gateway_port = free_port(), free_port()
+    rasa_ports = (free_port(), free_port())
     token = secrets.token_hex(16)
     endpoints = work / "endpoints.yml"
     endpoints.write_text(
@@ -188,10 +188,11 @@ def loop_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopStack]:
             # person: the per-sender limit (tested in tests/security/test_floods.py) is off
             RATE_LIMIT_API_SENDER="0",
         )
-        _wait(f"http://127.0.0.1:{action_port}/health", actions, logs["actions"], 60)
+        wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, logs["actions"], 60)
         for name, url, server in zip(("blue", "green"), rasa_urls, servers, strict=True):
-            _wait(f"{url}/", server, logs[name], 240)  # no model yet: /status answers 409
-        _wait(f"{gateway_url}/", gateway, logs["gateway"], 60)  # /health: 503 without a model
+            wait_until_up(f"{url}/", server, logs[name], 240)  # no model yet: /status answers 409
+        # the root, not /health: it answers 503 without a model
+        wait_until_up(f"{gateway_url}/", gateway, logs["gateway"], 60)
         yield LoopStack(gateway_url, rasa_urls, token, project, database_url)
     finally:
         stop(processes)

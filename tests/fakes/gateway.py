@@ -115,13 +115,3 @@ async def running_gateway(
         yield Harness(client, rasa, router, channel, settings)
     finally:
         await client.close()
-
-
-@asynccontextmanager
-async def fake_rasa_server(**kw: Any) -> AsyncIterator[FakeRasa]:
-    rasa = FakeRasa(**kw)
-    await rasa.start()
-    try:
-        yield rasa
-    finally:
-        await rasa.close()

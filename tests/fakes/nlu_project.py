@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from nlu import inbox
 from nlu.settings import NluSettings
-from store.services import nlu_inbox
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the loop reads: the training inputs (scripts/train.sh), the held-out set, conf/nlu.yml.
@@ -82,10 +82,10 @@ def project_settings(
 
 
 def make_fake_rasa(directory: Path) -> Path:
-    """An executable `rasa` that runs tests/fakes/fake_rasa.py with this interpreter."""
+    """An executable `rasa` that runs tests/fakes/rasa_cli.py with this interpreter."""
     directory.mkdir(parents=True, exist_ok=True)
     script = directory / "rasa"
-    fake = Path(__file__).resolve().parent / "fake_rasa.py"
+    fake = Path(__file__).resolve().parent / "rasa_cli.py"
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n', encoding="utf-8")
     script.chmod(0o755)
     return script
@@ -95,7 +95,7 @@ def add_inbox_item(
     session: Session, settings: NluSettings, text: str, predicted: str, now: datetime
 ) -> int:
     """A customer message the bot understood badly (confidence 0.3), in the NLU inbox."""
-    item = nlu_inbox.add_hit(
+    item = inbox.add_hit(
         session,
         message_id=None,
         conversation_id="api:c1",

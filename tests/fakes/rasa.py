@@ -1,6 +1,5 @@
-"""A fake Rasa server (and action server health route) on loopback, for gateway tests.
-
-It speaks the routes the gateway uses, with Rasa 3.6's shapes:
+"""A fake Rasa server on loopback: the HTTP API the gateway and the NLU loop's deployments use,
+with Rasa 3.6's shapes (rasa/server.py, rasa/core/channels/rest.py):
 
 - POST /webhooks/rest/webhook {"sender", "message", "metadata", "input_channel"} → a JSON list
   of {"recipient_id", "text", "buttons"?, "image"?}; the turn is recorded in the tracker as a
@@ -11,23 +10,39 @@ It speaks the routes the gateway uses, with Rasa 3.6's shapes:
   with its metadata}; `gateway_channel = False` removes the route (404, as a Rasa whose
   credentials.yml lacks the channel);
 - GET /conversations/{sender}/tracker?token=... → {"sender_id", "events": [...]};
-- GET /status?token=... → 200 (401 with a wrong token), GET / → "Hello from Rasa: 3.6.21".
+- GET /status?token=... → {"model_file": <file name of the loaded model>, "model_id",
+  "num_active_training_jobs": 0}; GET / → "Hello from Rasa: 3.6.21";
+- PUT /model?token=... {"model_file": PATH}: 400 "BadRequest" with Rasa's error JSON when the
+  file does not exist or is not a tar.gz (Rasa: "Agent with name ... could not be loaded."),
+  else the load takes `load_seconds` (the old model keeps answering meanwhile) and the answer is
+  204 with no body; `loads` lists every accepted model_file.
+
+The API routes answer 401 with Rasa's error JSON to a wrong token. It comes with its action
+server (tests/fakes/action_server.py): `actions_up = False` makes its /health fail and Rasa
+answer nothing (no action can run).
 
 Switches: `down()` / `up()` really stop and restart listening on the same port (connection
 refused, like a crashed Rasa); `delay` makes every answer slow (the turn is still recorded
 when it finishes, as a real Rasa would); `fail_status` answers every webhook call with that
-HTTP status; `actions_up` flips the fake action server's /health.
+HTTP status. `FakeRasa.serving_models()` answers every message with the name of the model that
+answered it (deployment tests: no downtime while a model loads).
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Callable
+import tarfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.action_server import FakeActionServer
+from tests.fakes.loopback import free_port, running
 
 RASA_VERSION = "3.6.21"
 
@@ -59,10 +74,26 @@ def default_responder(sender: str, text: str, metadata: dict[str, Any]) -> list[
     return replies
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def rasa_error(status: int, reason: str, message: str) -> web.Response:
+    """Rasa's ErrorResponse body."""
+    body = {
+        "version": RASA_VERSION,
+        "status": "failure",
+        "message": message,
+        "reason": reason,
+        "details": {"parameter": "model", "in": "query"},
+        "help": None,
+        "code": status,
+    }
+    return web.json_response(body, status=status)
+
+
+def not_authenticated() -> web.Response:
+    return rasa_error(401, "NotAuthenticated", "User is not authenticated.")
+
+
+def loadable(path: Path) -> bool:
+    return path.is_file() and tarfile.is_tarfile(path)
 
 
 #: What NLU ranked behind the FallbackClassifier's nlu_fallback (Rasa keeps the others).
@@ -97,9 +128,15 @@ class FakeRasa:
     token: str | None = "secret-token"
     delay: float = 0.0
     fail_status: int | None = None
-    actions_up: bool = True
     gateway_channel: bool = True
     responder: Responder = default_responder
+    model_file: str = "current.tar.gz"
+    """The file name of the model Rasa runs (GET /status; PUT /model changes it)."""
+    load_seconds: float = 0.0
+    loads: list[str] = field(default_factory=list)
+    """The model_file of every accepted PUT /model, in order."""
+    answered: list[tuple[str, str]] = field(default_factory=list)
+    """(text, model that answered) of every message answered."""
     turns: list[Turn] = field(default_factory=list)
     """Turns in the order Rasa finished them (a slow turn is recorded when it finishes)."""
     requests: int = 0
@@ -107,11 +144,22 @@ class FakeRasa:
     trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tracker_requests: list[str] = field(default_factory=list)
     """The include_events value of every tracker request, in order."""
+    actions: FakeActionServer = field(default_factory=FakeActionServer)
     port: int = 0
-    actions_port: int = 0
     _runner: web.AppRunner | None = None
-    _actions_runner: web.AppRunner | None = None
     _clock: float = 1_700_000_000.0
+
+    @classmethod
+    def serving_models(cls, **kw: Any) -> FakeRasa:
+        """A Rasa whose every reply names the model that answered ("answered by <file>")."""
+        rasa = cls(**kw)
+        rasa.responder = rasa.name_the_model
+        return rasa
+
+    def name_the_model(
+        self, sender: str, text: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        return [{"recipient_id": sender, "text": f"answered by {self.model_file}"}]
 
     @property
     def url(self) -> str:
@@ -119,7 +167,15 @@ class FakeRasa:
 
     @property
     def actions_url(self) -> str:
-        return f"http://127.0.0.1:{self.actions_port}"
+        return self.actions.url
+
+    @property
+    def actions_up(self) -> bool:
+        return self.actions.up
+
+    @actions_up.setter
+    def actions_up(self, up: bool) -> None:
+        self.actions.up = up
 
     def texts(self) -> list[str]:
         """What the customers said to Rasa, in the order Rasa processed it."""
@@ -130,12 +186,7 @@ class FakeRasa:
     async def start(self) -> None:
         self.port = self.port or free_port()
         await self.up()
-        actions = web.Application()
-        actions.router.add_get("/health", self._actions_health)
-        self._actions_runner = web.AppRunner(actions, handle_signals=False)
-        await self._actions_runner.setup()
-        self.actions_port = free_port()
-        await web.TCPSite(self._actions_runner, "127.0.0.1", self.actions_port).start()
+        await self.actions.start()
 
     async def up(self) -> None:
         """(Re)start listening on the same port."""
@@ -147,6 +198,7 @@ class FakeRasa:
             app.router.add_post("/webhooks/gateway/webhook", self._gateway_webhook)
         app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         app.router.add_get("/status", self._status)
+        app.router.add_put("/model", self._load)
         app.router.add_get("/", self._root)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -161,8 +213,7 @@ class FakeRasa:
 
     async def close(self) -> None:
         await self.down()
-        if self._actions_runner is not None:
-            await self._actions_runner.cleanup()
+        await self.actions.close()
 
     # --- routes ---------------------------------------------------------------------------
 
@@ -218,6 +269,7 @@ class FakeRasa:
             "metadata": metadata,
         }
         events.append(user)
+        self.answered.append((text, self.model_file))
         replies = self.responder(sender, text, metadata) if self.actions_up else []
         for reply in replies:
             data = {k: v for k, v in reply.items() if k not in ("recipient_id", "text")}
@@ -233,7 +285,7 @@ class FakeRasa:
 
     async def _tracker(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return web.json_response({"message": "not authorized"}, status=401)
+            return not_authenticated()
         sender = request.match_info["sender"]
         events = self.trackers.get(sender, [])
         self.tracker_requests.append(request.query.get("include_events", "AFTER_RESTART"))
@@ -253,15 +305,32 @@ class FakeRasa:
 
     async def _status(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return web.json_response({"message": "not authorized"}, status=401)
-        return web.json_response(
-            {"model_file": "models/current.tar.gz", "num_active_training_jobs": 0}
-        )
+            return not_authenticated()
+        body = {
+            "model_file": self.model_file,
+            "model_id": uuid.uuid5(uuid.NAMESPACE_URL, self.model_file).hex,
+            "num_active_training_jobs": 0,
+        }
+        return web.json_response(body)
+
+    async def _load(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return not_authenticated()
+        body: Any = await request.json()
+        path = Path(str((body or {}).get("model_file") or ""))
+        if not await asyncio.to_thread(loadable, path):
+            return rasa_error(400, "BadRequest", f"Agent with name '{path}' could not be loaded.")
+        await asyncio.sleep(self.load_seconds)  # the old agent answers meanwhile
+        self.model_file = path.name
+        self.loads.append(str(path))
+        return web.Response(status=204)
 
     async def _root(self, request: web.Request) -> web.Response:
         return web.Response(text=f"Hello from Rasa: {RASA_VERSION}")
 
-    async def _actions_health(self, request: web.Request) -> web.Response:
-        if not self.actions_up:
-            return web.json_response({"status": "down"}, status=503)
-        return web.json_response({"status": "ok"})
+
+@asynccontextmanager
+async def fake_rasa_server(**kw: Any) -> AsyncIterator[FakeRasa]:
+    """A FakeRasa(**kw) (and its action server) listening for the length of the block."""
+    async with running(FakeRasa(**kw)) as rasa:
+        yield rasa

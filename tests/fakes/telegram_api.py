@@ -14,7 +14,8 @@ data, unknown callback queries, getUpdates while a webhook is set), and records 
 
 Supported methods: getMe, getUpdates (long polling with offset/limit/timeout/allowed_updates),
 setWebhook, deleteWebhook, getWebhookInfo, sendMessage, sendPhoto, sendChatAction,
-answerCallbackQuery, close, logOut. Anything else answers 404 like the real API.
+answerCallbackQuery, close, logOut. Anything else answers 404 like the real API, and so does
+a token that is not shaped like one (an unknown one: 401).
 
 `hold_sends()` holds sendMessage/sendPhoto back as a slow network on the way to Telegram would;
 `release_sends(deliver=False)` then drops them (they never reached Telegram, e.g. the gateway
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +76,8 @@ _TEXT_FIELDS = frozenset(
 
 
 _SENDS = frozenset({"sendmessage", "sendphoto"})
+_TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+"""A bot token's shape; the Bot API answers 404 to any other (401 to an unknown one)."""
 
 
 class ApiError(Exception):
@@ -216,6 +220,10 @@ class FakeTelegram:
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
+        if _TOKEN_SHAPE.fullmatch(request.match_info["token"]) is None:  # as Telegram does
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
         if request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401

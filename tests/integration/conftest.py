@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions.runtime import Runtime, set_runtime
 from store.config import Settings
-from tests.integration.nlu_console_fakes import NluStack, running_nlu_console
-from tests.integration.rasa_fakes import Conversation
+from tests.fakes.nlu_console import NluStack, running_nlu_console
+from tests.fakes.rasa_tracker import Conversation
 
 
 @pytest.fixture
@@ -40,6 +40,6 @@ async def nlu_stack(
     session_factory: sessionmaker[Session],
 ) -> AsyncIterator[NluStack]:
     """The gateway whose console's NLU loop works on a copy of the project with the fake
-    `rasa` and deploys to a fake Rasa server (tests/integration/nlu_console_fakes.py)."""
+    `rasa` and deploys to a fake Rasa server (tests/fakes/nlu_console.py)."""
     async with running_nlu_console(tmp_path, monkeypatch, db_url, session_factory) as stack:
         yield stack

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import ROOT, free_port, running_action_server
+
 WRONG = "wrong-token-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -49,26 +43,9 @@ def _env(**extra: str) -> dict[str, str]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Started as `make run` starts it, without ACTION_HOST."""
     log = tmp_path_factory.mktemp("actions") / "actions.log"
-    token, port = secrets.token_hex(16), _free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "actions", "--port", str(port)],
-            cwd=ROOT, env=_env(ACTION_SERVER_TOKEN=token), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    running = Server(port, token, log)
-    try:
-        deadline = time.monotonic() + 60
-        while status(running.url("/health"))[0] != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the action server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    token = secrets.token_hex(16)
+    with running_action_server(_env(ACTION_SERVER_TOKEN=token), log) as running:
+        yield Server(running.port, token, log)
 
 
 def status(url: str, body: bytes | None = None, token: str | None = None) -> tuple[int, bytes]:
@@ -138,7 +115,7 @@ def test_refusals_are_logged_without_the_token(server: Server) -> None:
 
 def run_briefly(**env: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "actions", "--port", str(_free_port())],
+        [sys.executable, "-m", "actions", "--port", str(free_port())],
         cwd=ROOT, env=_env(**env), capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.fakes.loopback import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120.0
 SESSION = "3f2a6b1c-0d4e-4f5a-8b6c-7d8e9f0a9c1d"
 SECRETS = ("13905710001", "138 1234 5678", "3301 0000 01", SESSION)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _post(url: str, body: dict[str, object], token: str) -> int:
@@ -58,7 +53,7 @@ def _wait_until_up(process: subprocess.Popen[bytes], port: int, log: Path) -> No
 
 
 def test_the_action_server_logs_no_number_or_chat_id(tmp_path: Path) -> None:
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     log = tmp_path / "actions.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTION_SERVER_TOKEN": token}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'unused.db'}"

@@ -16,7 +16,7 @@ from actions.faults import (
 )
 from actions.runtime import Runtime
 from store.models import Ticket
-from tests.integration.rasa_fakes import Conversation, only, responses
+from tests.fakes.rasa_tracker import Conversation, only, responses
 from tests.integration.verified import verify_conversation
 
 

@@ -19,7 +19,7 @@ from actions.slots import ActionValidateSlotMappings
 from actions.verification import ActionSetPendingRequest, ValidateVerifyForm
 from store.config import Settings
 from store.models import IdentityDisclosure, VerificationAttempt, VerifiedConversation
-from tests.integration.rasa_fakes import DOMAIN, Conversation, only, responses
+from tests.fakes.rasa_tracker import DOMAIN, Conversation, only, responses
 
 ACCOUNT = "3301000001"  # demo: 张建国, phone ends 0001
 OTHER = "3301000002"  # demo: 李秀英

@@ -26,7 +26,7 @@ from actions.applications import ValidateApplicationForm
 from actions.faults import ValidateFaultForm, ValidateHazardLocationForm
 from actions.feedback import ValidateContactForm
 from actions.runtime import Runtime
-from tests.integration.rasa_fakes import DOMAIN, Conversation
+from tests.fakes.rasa_tracker import DOMAIN, Conversation
 
 GATE_TIMEOUT = 20.0
 """Seconds a held query waits at most (only reached when the code under test is broken)."""

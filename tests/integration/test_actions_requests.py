@@ -30,7 +30,7 @@ from actions.runtime import Runtime, set_runtime
 from actions.slots import ActionValidateSlotMappings
 from actions.tracking import ActionHandleInform, ActionTrackApplication, ActionTrackTicket
 from store.models import Application, HandoffRequest, Rating, Ticket
-from tests.integration.rasa_fakes import Conversation, only, responses
+from tests.fakes.rasa_tracker import Conversation, only, responses
 from tests.integration.verified import verify_conversation
 
 

@@ -6,7 +6,7 @@ from actions.billing import ActionPaymentReconnect, ActionQueryBill
 from actions.runtime import Runtime
 from actions.verification import ValidateVerifyForm
 from store.models import VerificationAttempt
-from tests.integration.rasa_fakes import Conversation, only, responses
+from tests.fakes.rasa_tracker import Conversation, only, responses
 
 ACCOUNT = "3301000001"  # demo: 张建国, phone ends 0001
 

@@ -9,7 +9,7 @@ alive."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,42 +24,21 @@ from bot.console.state import CONSOLE
 from store.db import unit_of_work
 from store.models import AccessAudit, Conversation, VerificationAttempt
 from store.services import console_sessions
-from tests.fakes.gateway import RecordingChannel, eventually, fake_rasa_server, message
-from tests.fakes.rasa import FakeRasa
-from tests.integration.console_fakes import (
+from tests.fakes.console import (
     Console,
     StaffClient,
-    cheap_password_hashing,
     handle_of,
-    make_staff,
     queue_conversation,
-    running_console,
 )
+from tests.fakes.gateway import eventually, message
 
 API = "/api/v1/agent"
 MORE_STAFF = {"agent3": ("agent", 3), "chief": ("manager", 5)}
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def console(
-    rasa: FakeRasa,
-    db_url: str,
-    session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Console]:
-    cheap_password_hashing(monkeypatch)
-    async with running_console(
-        rasa, db_url, session_factory, handoff_triggers=False, handoff_watch=False
-    ) as running:
-        running.staff_ids.update(make_staff(session_factory, MORE_STAFF))
-        running.router.register(RecordingChannel("web"))
-        yield running
+def console_staff() -> dict[str, tuple[str, int]]:
+    return MORE_STAFF
 
 
 async def claimed(console: Console, who: StaffClient, chat: str, **kw: Any) -> tuple[int, int]:

@@ -7,7 +7,6 @@ and masked id only (tests/security/test_access.py tries every route for leaks)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,38 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import unit_of_work
 from store.models import Account, CannedReply, Message, StaffUser, VerificationAttempt
 from store.services import transcripts
-from tests.fakes.gateway import fake_rasa_server, message
-from tests.fakes.rasa import FakeRasa
-from tests.integration.console_fakes import (
+from tests.fakes.console import (
     Console,
     StaffClient,
-    cheap_password_hashing,
     handle_of,
     queue_conversation,
-    running_console,
 )
+from tests.fakes.gateway import message
+from tests.fakes.rasa import FakeRasa
 
 API = "/api/v1/agent"
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def console(
-    rasa: FakeRasa,
-    db_url: str,
-    session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Console]:
-    cheap_password_hashing(monkeypatch)
-    async with running_console(
-        rasa, db_url, session_factory, handoff_triggers=False, handoff_watch=False
-    ) as running:
-        yield running
 
 
 async def claim(who: StaffClient, handoff_id: int) -> tuple[int, Any]:

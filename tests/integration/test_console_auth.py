@@ -5,7 +5,6 @@ websocket's Origin check, login throttling, sessions (cookie flags, logout, expi
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import aiohttp
@@ -19,14 +18,10 @@ from bot.console.state import CONSOLE
 from store.db import unit_of_work
 from store.models import StaffSession
 from store.services.console_sessions import hash_token
-from tests.fakes.gateway import fake_rasa_server
-from tests.fakes.rasa import FakeRasa
-from tests.integration.console_fakes import (
+from tests.fakes.console import (
     PASSWORD,
     Console,
-    cheap_password_hashing,
     queue_conversation,
-    running_console,
 )
 
 PUBLIC = {
@@ -37,24 +32,6 @@ PUBLIC = {
 }
 """Console routes anyone may call: the login page and form, JSON login, static assets."""
 PARAMS = {"handoff_id": "1", "conversation": "1", "name": "console.js"}
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def console(
-    rasa: FakeRasa,
-    db_url: str,
-    session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Console]:
-    cheap_password_hashing(monkeypatch)
-    async with running_console(rasa, db_url, session_factory) as running:
-        yield running
 
 
 def console_routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:

@@ -17,19 +17,19 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from nlu import datafile, training
+from nlu import dataindex, training
 from store.db import unit_of_work
 from store.models import AccessAudit
 from store.services import nlu_registry
-from tests.fakes.nlu_project import ROOT
-from tests.integration.console_fakes import StaffClient
-from tests.integration.nlu_console_fakes import (
+from tests.fakes.console import StaffClient
+from tests.fakes.nlu_console import (
     API,
     NluStack,
     capture,
     running_nlu_console,
     worse_report,
 )
+from tests.fakes.nlu_project import ROOT
 
 METER = "俺家电表咋一直跳字呢"
 TAKEAWAY = "能不能帮我订个外卖"
@@ -319,7 +319,7 @@ async def test_out_of_scope_ignore_and_a_new_intent(nlu_stack: NluStack, ops: St
     domain = yaml.safe_load(nlu_stack.settings.domain_file.read_text(encoding="utf-8"))
     assert "ask_ev_charging" in domain["intents"]
     assert domain["responses"]["utter_ask_ev_charging"][0]["text"] == new["response_zh"]
-    assert datafile.operator_file(nlu_stack.settings).is_file()
+    assert dataindex.operator_file(nlu_stack.settings).is_file()
 
     status, body = await ops.json("GET", f"{API}/intents")
     assert status == 200

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.console import auth
 from bot.console.nlu_api import NLU_CONSOLE
 from bot.keys import NLU_SETTINGS
-from tests.fakes.gateway import fake_rasa_server
-from tests.integration.console_fakes import Console, cheap_password_hashing, running_console
-from tests.integration.nlu_console_fakes import NluStack, nlu_project
+from tests.fakes.console import Console, cheap_password_hashing, running_console
+from tests.fakes.nlu_console import NluStack, nlu_project
+from tests.fakes.rasa import fake_rasa_server
 
 PARAMS = {"item_id": "1", "job_id": "1", "model_id": "1"}
 PAGE = "/console/nlu"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,13 +14,8 @@ from store.db import unit_of_work
 from store.demo import DemoSummary
 from store.services import verification
 from store.services.verification import Claimant
-from tests.fakes.gateway import fake_rasa_server
-from tests.fakes.rasa import FakeRasa
-from tests.integration.console_fakes import (
+from tests.fakes.console import (
     Console,
-    cheap_password_hashing,
-    make_staff,
-    running_console,
 )
 
 PATH = verification_api.PATH
@@ -29,23 +23,9 @@ WEB_ID = "web:5a1f3e9c-8d2b-4c6a-9e7f-0b1c2d3e4f50"
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def console(
-    rasa: FakeRasa,
-    db_url: str,
-    session_factory: sessionmaker[Session],
-    seeded: DemoSummary,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Console]:
-    cheap_password_hashing(monkeypatch)
-    async with running_console(rasa, db_url, session_factory) as running:
-        make_staff(session_factory, {"chief": ("manager", 5)})
-        yield running
+def console_staff(seeded: DemoSummary) -> dict[str, tuple[str, int]]:
+    """On the demo station's data, with a manager."""
+    return {"chief": ("manager", 5)}
 
 
 def guesses(factory: sessionmaker[Session]) -> None:

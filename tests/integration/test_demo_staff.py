@@ -13,7 +13,7 @@ from store.cli import main
 from store.db import unit_of_work
 from store.demo_staff import DEMO_USERS, read_passwords
 from store.services import staff
-from tests.integration.console_fakes import cheap_password_hashing
+from tests.fakes.console import cheap_password_hashing
 
 USERNAMES = [username for username, *_ in DEMO_USERS]
 RUN_SH = Path(__file__).resolve().parents[2] / "scripts" / "run.sh"

@@ -12,24 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.timing import parse_server_timing
 from store.db import unit_of_work
 from store.models import Message
-from tests.fakes.gateway import (
-    OPERATOR,
-    Harness,
-    eventually,
-    fake_rasa_server,
-    running_gateway,
-    settings_for,
-)
+from tests.fakes.gateway import OPERATOR, Harness, eventually, running_gateway, settings_for
 from tests.fakes.rasa import FakeRasa
 
 TOKEN = "api-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 @pytest.fixture

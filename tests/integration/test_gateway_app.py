@@ -7,25 +7,18 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
 from bot.keys import CORE_ROUTER, ROUTER
 from store.config import PROJECT_ROOT
-from tests.fakes.gateway import eventually, fake_rasa_server, settings_for
-from tests.fakes.rasa import FakeRasa, free_port
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
+from tests.fakes.gateway import eventually, settings_for
+from tests.fakes.loopback import free_port
+from tests.fakes.rasa import FakeRasa
 
 
 async def test_the_channels_start_with_the_core(

@@ -36,22 +36,10 @@ from bot.settings import GatewaySettings
 from store.db import unit_of_work
 from store.models import Message
 from store.services import transcripts
-from tests.fakes.gateway import (
-    RecordingChannel,
-    eventually,
-    fake_rasa_server,
-    message,
-    settings_for,
-)
+from tests.fakes.gateway import RecordingChannel, eventually, message, settings_for
 from tests.fakes.rasa import FakeRasa
 
 Client = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 @dataclass

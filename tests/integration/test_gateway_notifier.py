@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,14 +18,8 @@ from store.config import Settings
 from store.db import unit_of_work
 from store.models import Application, Message, NotificationDelivery, Ticket
 from store.services import applications, areas, tickets, transcripts
-from tests.fakes.gateway import Harness, eventually, fake_rasa_server, running_gateway, settings_for
+from tests.fakes.gateway import Harness, eventually, running_gateway, settings_for
 from tests.fakes.rasa import FakeRasa
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 def _fault(factory: sessionmaker[Session], settings: Settings, sender: str, at: datetime) -> str:

@@ -21,20 +21,13 @@ from tests.fakes.gateway import (
     OPERATOR,
     Harness,
     eventually,
-    fake_rasa_server,
     message,
     running_gateway,
     settings_for,
 )
-from tests.fakes.rasa import FakeRasa, default_responder
+from tests.fakes.rasa import FakeRasa, default_responder, fake_rasa_server
 
 BUSY_ZH = "系统繁忙，您的消息已记录，稍后会自动回复您"
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -19,17 +19,9 @@ from bot.handoff import AgentRef, HandoffDesk
 from bot.router import NotYourChat
 from store.db import unit_of_work
 from store.models import Handoff, HandoffRequest, Message, Rating, Ticket
-from store.services import handoff as handoff_requests
-from store.services import handoffs, staff
+from store.services import handoff_requests, handoffs, staff
 from tests.fakes import rasa as fake_rasa_module
-from tests.fakes.gateway import (
-    Harness,
-    eventually,
-    fake_rasa_server,
-    message,
-    running_gateway,
-    settings_for,
-)
+from tests.fakes.gateway import Harness, eventually, message, running_gateway, settings_for
 from tests.fakes.rasa import FakeRasa, default_responder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -56,12 +48,6 @@ def _more_intents(monkeypatch: pytest.MonkeyPatch) -> None:
         *fake_rasa_module.INTENTS,
     ]
     monkeypatch.setattr(fake_rasa_module, "INTENTS", intents)
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 @pytest.fixture

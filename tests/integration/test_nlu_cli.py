@@ -14,21 +14,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from nlu.__main__ import main
 from nlu.settings import NluSettings
 from store.db import unit_of_work
+from tests.fakes.loopback import serve_in_thread
 from tests.fakes.nlu_project import (
     add_inbox_item,
     copy_project,
     make_fake_rasa,
     project_settings,
 )
-from tests.fakes.rasa_models import FakeRasaModels, serve_in_thread
-from tests.integration.test_nlu_deploy import fake_model
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.rasa_cli import fake_model
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def rasa() -> Iterator[FakeRasaModels]:
-    with serve_in_thread(FakeRasaModels()) as server:
+def rasa() -> Iterator[FakeRasa]:
+    with serve_in_thread(FakeRasa.serving_models()) as server:
         yield server
 
 
@@ -38,7 +39,7 @@ def project(
     monkeypatch: pytest.MonkeyPatch,
     db_url: str,
     session_factory: sessionmaker[Session],
-    rasa: FakeRasaModels,
+    rasa: FakeRasa,
 ) -> NluSettings:
     root = copy_project(tmp_path / "project")
     rasa_bin = make_fake_rasa(tmp_path / "bin")
@@ -144,7 +145,7 @@ def test_new_intent(project: NluSettings, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_train_deploy_and_roll_back(
-    project: NluSettings, capsys: pytest.CaptureFixture[str], rasa: FakeRasaModels
+    project: NluSettings, capsys: pytest.CaptureFixture[str], rasa: FakeRasa
 ) -> None:
     assert run(capsys, "label", "1", "report_fault")[0] == 0
     code, out, err = run(capsys, "train")

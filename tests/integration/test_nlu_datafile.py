@@ -12,22 +12,11 @@ import pytest
 import yaml
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from nlu.datafile import (
-    DataEditError,
-    Document,
-    EntitySpan,
-    add_example,
-    add_out_of_scope,
-    create_intent,
-    editable_files,
-    find_entity,
-    format_example,
-    nlu_dir,
-    operator_file,
-    relative,
-    remove_example,
-)
+from nlu.datafile import add_example, add_out_of_scope, create_intent, find_entity, remove_example
+from nlu.dataindex import editable_files, format_example, nlu_dir, operator_file, relative
+from nlu.rules import DataEditError, EntitySpan
 from nlu.settings import NluSettings
+from nlu.yamldoc import Document
 from store.ids import normalise_account_no, normalise_phone, synthetic_numbers
 from tests.fakes.nlu_project import copy_project, project_settings
 

@@ -4,8 +4,6 @@ while customers keep getting answers, and models/current.* follow only when Rasa
 from __future__ import annotations
 
 import asyncio
-import io
-import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,22 +19,15 @@ from nlu.deploy import (
     load_model,
 )
 from nlu.fingerprint import training_fingerprint
+from tests.fakes.loopback import running
 from tests.fakes.nlu_project import copy_project, project_settings
-from tests.fakes.rasa_models import FakeRasaModels, running
-
-
-def fake_model(path: Path, content: bytes = b"model") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as archive:
-        member = tarfile.TarInfo("metadata.json")
-        member.size = len(content)
-        archive.addfile(member, io.BytesIO(content))
-    return path
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.rasa_cli import fake_model
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasaModels]:
-    async with running(FakeRasaModels()) as server:
+async def rasa() -> AsyncIterator[FakeRasa]:
+    async with running(FakeRasa.serving_models()) as server:
         yield server
 
 
@@ -47,16 +38,14 @@ def test_server_from_the_environment() -> None:
     assert RasaServer.from_env({"RASA_PORT": "6005"}).url == "http://127.0.0.1:6005"
 
 
-async def test_a_model_is_loaded_and_confirmed(rasa: FakeRasaModels, tmp_path: Path) -> None:
+async def test_a_model_is_loaded_and_confirmed(rasa: FakeRasa, tmp_path: Path) -> None:
     model = fake_model(tmp_path / "registry" / "nlu-1.tar.gz")
     status = await load_model(RasaServer(rasa.url, rasa.token), model)
     assert status["model_file"] == "nlu-1.tar.gz"
     assert rasa.loads == [str(model)]
 
 
-async def test_customers_are_answered_while_the_model_loads(
-    rasa: FakeRasaModels, tmp_path: Path
-) -> None:
+async def test_customers_are_answered_while_the_model_loads(rasa: FakeRasa, tmp_path: Path) -> None:
     rasa.load_seconds = 0.5
     model = fake_model(tmp_path / "nlu-2.tar.gz")
     loading = asyncio.create_task(load_model(RasaServer(rasa.url, rasa.token), model))
@@ -74,7 +63,7 @@ async def test_customers_are_answered_while_the_model_loads(
     assert rasa.model_file == "nlu-2.tar.gz"
 
 
-async def test_a_model_rasa_cannot_load_is_an_error(rasa: FakeRasaModels, tmp_path: Path) -> None:
+async def test_a_model_rasa_cannot_load_is_an_error(rasa: FakeRasa, tmp_path: Path) -> None:
     broken = tmp_path / "broken.tar.gz"
     broken.write_bytes(b"not a tar")
     with pytest.raises(DeployError, match=r"HTTP 400: Agent with name .* could not be loaded"):
@@ -82,12 +71,12 @@ async def test_a_model_rasa_cannot_load_is_an_error(rasa: FakeRasaModels, tmp_pa
     assert rasa.model_file == "current.tar.gz"
 
 
-async def test_a_wrong_token_is_an_error(rasa: FakeRasaModels, tmp_path: Path) -> None:
+async def test_a_wrong_token_is_an_error(rasa: FakeRasa, tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="401"):
         await load_model(RasaServer(rasa.url, "wrong"), fake_model(tmp_path / "m.tar.gz"))
 
 
-async def test_an_unreachable_rasa_is_said_so(rasa: FakeRasaModels, tmp_path: Path) -> None:
+async def test_an_unreachable_rasa_is_said_so(rasa: FakeRasa, tmp_path: Path) -> None:
     await rasa.down()
     with pytest.raises(RasaUnreachable, match="not reachable"):
         await load_model(RasaServer(rasa.url, rasa.token), fake_model(tmp_path / "m.tar.gz"))

@@ -15,23 +15,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-import bot.handoff.desk as desk_module
+import bot.handoff.escalation as desk_module
 from bot.app import create_app
 from nlu.settings import ConfigError, NluSettings
 from store.config import default_conf_dir
 from store.db import unit_of_work
 from store.models import Handoff, Message, NluInboxHit, NluInboxItem
 from tests.fakes import rasa as fake_rasa_module
-from tests.fakes.gateway import (
-    Harness,
-    eventually,
-    fake_rasa_server,
-    message,
-    running_gateway,
-    settings_for,
-)
-from tests.fakes.rasa import FakeRasa
-from tests.integration.console_fakes import cheap_password_hashing, running_console
+from tests.fakes.console import cheap_password_hashing, running_console
+from tests.fakes.gateway import Harness, eventually, message, running_gateway, settings_for
+from tests.fakes.rasa import FakeRasa, fake_rasa_server
 
 NLU = NluSettings.load()
 

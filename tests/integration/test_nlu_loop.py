@@ -19,31 +19,35 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.rasa_client import RasaClient
 from bot.serving import ServingFollower
-from nlu import datafile
+from nlu.dataindex import DataIndex
 from nlu.deploy import RasaServer, current_fingerprint
 from nlu.fingerprint import training_fingerprint
-from nlu.loop import FileLock, LoopError, NluLoop, _JobState
+from nlu.jobs import JobState
+from nlu.loop import LoopError, NluLoop
+from nlu.plumbing import FileLock
+from nlu.rules import normalise_example
 from nlu.settings import NluSettings
 from nlu.training import LogTail
-from store.db import unit_of_work
+from store.db import run_unit, unit_of_work
 from store.models import NluInboxItem
 from store.services import nlu_registry, rasa_serving
 from tests.fakes.gateway import eventually
+from tests.fakes.loopback import running
 from tests.fakes.nlu_project import (
     add_inbox_item,
     copy_project,
     make_fake_rasa,
     project_settings,
 )
-from tests.fakes.rasa_models import FakeRasaModels, running
-from tests.integration.test_nlu_deploy import fake_model
+from tests.fakes.rasa import FakeRasa
+from tests.fakes.rasa_cli import fake_model
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasaModels]:
-    async with running(FakeRasaModels()) as server:
+async def rasa() -> AsyncIterator[FakeRasa]:
+    async with running(FakeRasa.serving_models()) as server:
         yield server
 
 
@@ -58,20 +62,20 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NluSettings:
 
 
 @pytest.fixture
-def loop(
-    settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasaModels
-) -> NluLoop:
+def loop(settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasa) -> NluLoop:
     return NluLoop(
         settings, session_factory, rasa=RasaServer(rasa.url, rasa.token), clock=lambda: NOW
     )
 
 
 def add_item(loop: NluLoop, text: str, predicted: str = "greet") -> int:
-    return loop._tx(lambda s: add_inbox_item(s, loop.settings, text, predicted, NOW))
+    return run_unit(
+        loop.session_factory, lambda s: add_inbox_item(s, loop.settings, text, predicted, NOW)
+    )
 
 
 def item(loop: NluLoop, item_id: int) -> NluInboxItem:
-    found = loop._tx(lambda s: s.get(NluInboxItem, item_id))
+    found = run_unit(loop.session_factory, lambda s: s.get(NluInboxItem, item_id))
     assert found is not None
     return found
 
@@ -270,8 +274,8 @@ def test_refused_corrections_change_nothing(loop: NluLoop) -> None:
     # out of scope after all: it becomes an example of an intent
     loop.relabel_item(oos, "greet", actor="op")
     assert (item(loop, oos).status, item(loop, oos).label_intent) == ("labelled", "greet")
-    index = datafile.DataIndex.load(loop.settings)
-    assert index.examples[datafile.normalise("帮我叫个外卖")].intent == "greet"
+    index = DataIndex.load(loop.settings)
+    assert index.examples[normalise_example("帮我叫个外卖")].intent == "greet"
     assert sum(text.count("- 帮我叫个外卖\n") for text in nlu_data(loop).values()) == 1
 
 
@@ -361,9 +365,9 @@ async def test_the_end_of_a_job_waits_for_a_progress_write_under_way(
 ) -> None:
     """A progress write that committed after the job's end put a succeeded job back to 96 %,
     'comparing with the live model' (seen once in CI on PostgreSQL): the end now waits for it."""
-    job_id, lock = await asyncio.to_thread(loop._queue, "op", "train")
+    job_id, lock = await asyncio.to_thread(loop.training_jobs._queue, "op", "train")
     lock.release()
-    state = _JobState(job_id, LogTail(), asyncio.Event(), None, asyncio.get_running_loop())
+    state = JobState(job_id, LogTail(), asyncio.Event(), None, asyncio.get_running_loop())
     real = nlu_registry.update_job_progress
     in_write, release = threading.Event(), threading.Event()
 
@@ -375,16 +379,16 @@ async def test_the_end_of_a_job_waits_for_a_progress_write_under_way(
 
     monkeypatch.setattr(nlu_registry, "update_job_progress", held)
     state("comparing with the live model", 96)
-    write = asyncio.create_task(loop._flush(state))
+    write = asyncio.create_task(loop.training_jobs._flush(state))
     assert await asyncio.to_thread(in_write.wait, 10)
-    end = asyncio.create_task(loop._end(state, "succeeded", None, stage="done"))
+    end = asyncio.create_task(loop.training_jobs._end(state, "succeeded", None, stage="done"))
     await asyncio.sleep(0.2)
     assert not end.done()  # waiting for the write under way
     release.set()
     await write
     assert (await end).status == "succeeded"
     state("late output", 99)
-    await loop._flush(state)  # nothing is written after the end
+    await loop.training_jobs._flush(state)  # nothing is written after the end
     job = loop.job(job_id)
     assert (job.status, job.progress, job.stage) == ("succeeded", 100, "done")
 
@@ -454,7 +458,7 @@ def test_recover_fails_orphaned_jobs_only(loop: NluLoop) -> None:
         nlu_registry.update_job_progress(session, job.id, now=NOW, stage="training", progress=40)
         return job.id
 
-    job_id = loop._tx(orphan)
+    job_id = run_unit(loop.session_factory, orphan)
     held = FileLock.try_acquire(loop.settings.models_dir / ".nlu-training.lock")
     assert held is not None
     assert loop.recover() == 0  # its worker is alive (holds the lock)
@@ -469,7 +473,7 @@ def test_recover_fails_orphaned_jobs_only(loop: NluLoop) -> None:
 
 
 async def test_deploy_loads_installs_and_records(
-    loop: NluLoop, settings: NluSettings, rasa: FakeRasaModels
+    loop: NluLoop, settings: NluSettings, rasa: FakeRasa
 ) -> None:
     trained = await loop.train(actor="op")
     model_id = trained.model_id or 0
@@ -526,7 +530,7 @@ async def test_a_refused_candidate_needs_a_written_override(
 
 
 async def test_nothing_changes_when_rasa_is_down(
-    loop: NluLoop, settings: NluSettings, rasa: FakeRasaModels
+    loop: NluLoop, settings: NluSettings, rasa: FakeRasa
 ) -> None:
     trained = await loop.train(actor="op")
     before = {m.id: m.status for m in loop.models()}
@@ -585,13 +589,13 @@ async def test_a_job_whose_task_is_cancelled_is_recorded_cancelled(
 
 
 async def test_blue_green_loads_into_the_standby_and_switches_customers(
-    settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasaModels
+    settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasa
 ) -> None:
     """With a standby server the model loads where no customer is (the serving server keeps
     answering, whatever the load takes), then customers are switched to it; a rollback to the
     model the other server still runs is a switch, not a load."""
     switched: list[str] = []
-    async with running(FakeRasaModels(load_seconds=0.5)) as standby:
+    async with running(FakeRasa.serving_models(load_seconds=0.5)) as standby:
         loop = NluLoop(
             settings,
             session_factory,

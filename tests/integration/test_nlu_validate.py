@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nlu import datafile
+from nlu import datafile, dataindex
 from nlu.settings import NluSettings
 from nlu.validate import (
     Snapshot,
@@ -31,7 +31,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NluSettings:
 
 
 def snapshot(settings: NluSettings) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in datafile.editable_files(settings) if p.exists()}
+    return {p: p.read_bytes() for p in dataindex.editable_files(settings) if p.exists()}
 
 
 def test_a_clean_run_has_no_problems_and_runs_rasa_like_lib_sh(
@@ -63,7 +63,7 @@ def test_a_refused_edit_is_undone_with_rasas_reason(
             lambda: datafile.create_intent(fake, "ask_ev", "充电桩能装不", "请到营业厅办理。"),
         )
     assert snapshot(fake) == before
-    assert not datafile.operator_file(fake).exists()
+    assert not dataindex.operator_file(fake).exists()
 
 
 def test_a_failing_database_step_undoes_the_edit(fake: NluSettings) -> None:
@@ -150,7 +150,7 @@ def test_real_rasa_accepts_an_operator_intent(tmp_path: Path) -> None:
             "可以申请安装充电桩，请到营业厅办理。",
         ),
     )
-    assert datafile.operator_file(settings).exists()
+    assert dataindex.operator_file(settings).exists()
 
 
 @pytest.mark.slow

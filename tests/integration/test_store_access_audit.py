@@ -18,7 +18,7 @@ from store.models import AccessAudit, Conversation, Handoff, StaffSession, Staff
 from store.services import access_audit, console_sessions, handoffs, staff, transcripts
 from store.services.console_sessions import StaffIdentity
 from tests.conftest import create_database
-from tests.integration.console_fakes import cheap_password_hashing
+from tests.fakes.console import cheap_password_hashing
 
 BEFORE = "0007_verification"
 

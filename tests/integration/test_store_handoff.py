@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import unit_of_work
-from store.services import handoff, ratings
+from store.services import handoff_requests, ratings
 
 
 def test_handoff_requests_queue_in_order(
@@ -16,18 +16,18 @@ def test_handoff_requests_queue_in_order(
 ) -> None:
     transcript = [{"from": "customer", "text": "转人工", "intent": "request_human"}]
     with unit_of_work(session_factory) as session:
-        second = handoff.record_request(
+        second = handoff_requests.record_request(
             session, sender_id="b", channel="telegram", reason="fallback", transcript=[],
             now=now + timedelta(minutes=1),
         )  # fmt: skip
-        first = handoff.record_request(
+        first = handoff_requests.record_request(
             session, sender_id="a", channel="rest", reason="customer_request",
             transcript=transcript, now=now,
         )  # fmt: skip
         assert first.id is not None
         assert first.status == "waiting"
     with unit_of_work(session_factory) as session:
-        queue = handoff.waiting(session)
+        queue = handoff_requests.waiting(session)
         assert [r.id for r in queue] == [first.id, second.id]
         assert queue[0].transcript == transcript
         assert queue[0].created_at == now

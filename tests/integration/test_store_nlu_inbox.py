@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from nlu import inbox
+from nlu.rules import DataEditError
 from nlu.settings import InboxSettings
 from store.db import unit_of_work
 from store.models import Message, NluInboxHit, NluInboxItem, StaffUser
@@ -64,7 +66,7 @@ def _hit(
     confidence: float | None = 0.4,
     **kw: object,
 ) -> NluInboxItem | None:
-    return nlu_inbox.add_hit(
+    return inbox.add_hit(
         session, message_id=message_id, conversation_id="telegram:42", text=text, reason=reason,
         predicted_intent=intent, confidence=confidence, settings=INBOX, now=now, **kw,  # type: ignore[arg-type]
     )  # fmt: skip
@@ -156,7 +158,7 @@ def test_labelled_items_collect_no_more_hits(
         agent = _staff(session, now)
         first = _hit(session, now, None, "东山村没电了")
         assert first is not None
-        nlu_inbox.label(
+        inbox.label(
             session, first, intent="report_fault", by=agent, now=now,
             entities=[{"entity": "village", "start": 0, "end": 3}],
         )  # fmt: skip
@@ -197,18 +199,18 @@ def test_label_validates_intent_and_entities(
             ),
         ]
         for intent, entities, message in bad:
-            with pytest.raises(InboxError, match=message):
-                nlu_inbox.label(session, item, intent=intent, entities=entities, by=None, now=now)
+            with pytest.raises(DataEditError, match=message):
+                inbox.label(session, item, intent=intent, entities=entities, by=None, now=now)
         with pytest.raises(InboxError, match="label sets"):
-            nlu_inbox.label(session, item, intent="x", by=None, now=now, status="ignored")
+            inbox.label(session, item, intent="x", by=None, now=now, status="ignored")
         assert item.status == "open"
-        labelled = nlu_inbox.label(
+        labelled = inbox.label(
             session, item.id, intent="report_low_voltage", by=None, now=now, status="new_intent",
             entities=[{"entity": "village", "value": "西河村", "start": 0, "end": 3}],
         )  # fmt: skip
         assert (labelled.status, labelled.label_intent) == ("new_intent", "report_low_voltage")
         with pytest.raises(nlu_inbox.NotFound):
-            nlu_inbox.label(session, 99999, intent="greet", by=None, now=now)
+            inbox.label(session, 99999, intent="greet", by=None, now=now)
 
 
 def test_mark_and_the_trainers_view(session_factory: sessionmaker[Session], now: datetime) -> None:
@@ -218,9 +220,9 @@ def test_mark_and_the_trainers_view(session_factory: sessionmaker[Session], now:
         items = [_hit(session, now + timedelta(seconds=i), None, t) for i, t in enumerate(texts)]
         assert all(items)
         bill, fault, hours, weather, noise = (i for i in items if i is not None)
-        nlu_inbox.label(session, bill, intent="query_bill", by=agent, now=now)
-        nlu_inbox.label(session, fault, intent="report_fault", by=agent, now=now + timedelta(1))
-        nlu_inbox.label(session, hours, intent="ask_hours", by=agent, now=now, status="new_intent")
+        inbox.label(session, bill, intent="query_bill", by=agent, now=now)
+        inbox.label(session, fault, intent="report_fault", by=agent, now=now + timedelta(1))
+        inbox.label(session, hours, intent="ask_hours", by=agent, now=now, status="new_intent")
         nlu_inbox.mark(session, weather, "out_of_scope", by=agent, now=now)
         nlu_inbox.mark(session, noise, "ignored", by=agent, now=now)
         with pytest.raises(InboxError, match="mark sets"):
@@ -233,9 +235,9 @@ def test_mark_and_the_trainers_view(session_factory: sessionmaker[Session], now:
         assert [i.text for i in nlu_inbox.pending_training(session)] == ["停电了咋办"]
         first_model = bill.trained_model_id
         # a new label is in no model yet; the same label again changes nothing
-        nlu_inbox.label(session, hours, intent="ask_hours", by=agent, now=now, status="new_intent")
+        inbox.label(session, hours, intent="ask_hours", by=agent, now=now, status="new_intent")
         assert hours.trained_model_id == first_model
-        nlu_inbox.label(session, bill, intent="query_bill_detail", by=agent, now=now)
+        inbox.label(session, bill, intent="query_bill_detail", by=agent, now=now)
         assert bill.trained_model_id is None
         nlu_inbox.mark(session, noise, "open", by=agent, now=now)
         assert (noise.status, noise.labelled_by, noise.labelled_at) == ("open", None, None)
@@ -348,21 +350,19 @@ def test_messages_before_a_handoff(session_factory: sessionmaker[Session], now: 
             in_reply_to=refused.id,
         )  # fmt: skip
         _say(session, now, "别的会话", cid="web:zz")
-        items = nlu_inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=INBOX)
+        items = inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=INBOX)
         assert [i.text for i in items] == ["电费咋这么高", "嗯嗯嗯"]
         assert items[0].reasons == ("handoff",)
         assert (items[0].predicted_intent, items[0].confidence) == ("query_bill", 0.55)
         assert items[1].predicted_intent is None
         # the same handoff reported twice counts nothing twice
-        again = nlu_inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=INBOX)
+        again = inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=INBOX)
         assert [i.count for i in again] == [1, 1]
         hit = session.scalars(select(NluInboxHit).order_by(NluInboxHit.id)).first()
         assert hit is not None
         assert (hit.conversation_id, hit.message_id) == ("telegram:42", ids[1])
         off = replace(INBOX, before_handoff=0)
-        assert (
-            nlu_inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=off) == []
-        )
+        assert inbox.add_handoff_hits(session, conversation_pk=conversation.id, settings=off) == []
 
 
 def test_an_agent_flags_a_bot_reply(session_factory: sessionmaker[Session], now: datetime) -> None:
@@ -380,7 +380,7 @@ def test_an_agent_flags_a_bot_reply(session_factory: sessionmaker[Session], now:
         (unprompted,) = transcripts.record_outbound(
             session, conversation, [OutboundText("您的工单已派单")], now=now
         )
-        item = nlu_inbox.flag_reply(
+        item = inbox.flag_reply(
             session, reply_id=bot_reply.id, by=agent, note="应该是电表校验", settings=INBOX
         )
         assert item is not None
@@ -393,12 +393,10 @@ def test_an_agent_flags_a_bot_reply(session_factory: sessionmaker[Session], now:
         hit = session.scalars(select(NluInboxHit)).one()
         assert (hit.flagged_by, hit.message_id, hit.reason) == (agent, asked, "flagged")
         with pytest.raises(nlu_inbox.NotFound):
-            nlu_inbox.flag_reply(session, reply_id=99999, by=agent, note=None, settings=INBOX)
+            inbox.flag_reply(session, reply_id=99999, by=agent, note=None, settings=INBOX)
         for not_a_reply in (asked, notice.id, unprompted.id):
             with pytest.raises(nlu_inbox.NotABotReply):
-                nlu_inbox.flag_reply(
-                    session, reply_id=not_a_reply, by=agent, note=None, settings=INBOX
-                )
+                inbox.flag_reply(session, reply_id=not_a_reply, by=agent, note=None, settings=INBOX)
 
 
 def test_reopening_merges_into_the_newer_open_item(

@@ -37,9 +37,11 @@ def _project(tmp_path: Path) -> Path:
 
 
 def _train(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    # the model cache of the scratch project, never the user's (~/.cache/...)
+    cache = str(project.parent / "model-cache")
     return subprocess.run(
         ["bash", str(project / "scripts" / "train.sh")],
-        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+        env={**os.environ, "MODEL_CACHE": cache, **env}, capture_output=True, text=True, check=True,
     )  # fmt: skip
 
 
@@ -62,3 +64,26 @@ def test_trains_when_inputs_change_and_never_over_a_registry_model(tmp_path: Pat
     _train(project, FORCE="1")
     assert model.read_text() == "trained\n"
     assert not (project / "models" / "current.source").exists()
+
+
+def test_a_model_of_the_same_inputs_is_restored_from_the_cache(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    model = project / "models" / "current.tar.gz"
+    assert "training" in _train(project).stderr
+    cached = list((tmp_path / "model-cache").glob("*.tar.gz"))
+    assert [p.read_text() for p in cached] == ["trained\n"]
+
+    # a fresh clone of the same commit: no models/ at all
+    shutil.rmtree(project / "models")
+    said = _train(project).stderr
+    assert "restored from the cache" in said
+    assert "training" not in said
+    assert model.read_text() == "trained\n"
+
+    # changed inputs miss the cache; MODEL_CACHE=off and FORCE=1 always train
+    (project / "data" / "nlu" / "new.yml").write_text('version: "3.1"\nnlu: []\n')
+    assert "training" in _train(project).stderr
+    assert len(list((tmp_path / "model-cache").glob("*.tar.gz"))) == 2
+    shutil.rmtree(project / "models")
+    assert "training" in _train(project, MODEL_CACHE="off").stderr
+    assert "training" in _train(project, FORCE="1").stderr

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.channels import webchat
 from bot.messages import Button, Reply
 from bot.settings import ConfigError, GatewaySettings, normalise_origin
-from tests.integration.webchat_fakes import BILL, BUSY, MENU, FakeRouter, make_app
+from tests.fakes.webchat import BILL, BUSY, MENU, FakeRouter, make_app
 
 STATIC = Path(webchat.__file__).resolve().parents[1] / "static"
 MAX_CHARS = 50

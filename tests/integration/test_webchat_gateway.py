@@ -15,17 +15,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
-from tests.fakes.gateway import fake_rasa_server, settings_for
+from tests.fakes.gateway import settings_for
 from tests.fakes.rasa import FakeRasa
 
 Client = TestClient[web.Request, web.Application]
 Socket = aiohttp.ClientWebSocketResponse
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from store.config import load_settings
 from store.db import unit_of_work
 from store.models import VerifiedConversation
 from store.services import identity
-from tests.fakes.gateway import fake_rasa_server, settings_for
-from tests.fakes.rasa import FakeRasa
+from tests.fakes.gateway import settings_for
+from tests.fakes.rasa import FakeRasa, fake_rasa_server
 
 Client = TestClient[web.Request, web.Application]
 BILL = "户号 33******01 的本月电费 88.00 元，户名 张**"

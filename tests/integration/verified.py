@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from actions.runtime import Runtime
 from store.services import identity
-from tests.integration.rasa_fakes import Conversation
+from tests.fakes.rasa_tracker import Conversation
 
 
 def verify_conversation(convo: Conversation, runtime: Runtime, account_no: str) -> None:

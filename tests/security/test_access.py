@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -36,16 +35,12 @@ from store.models import (
 from store.roles import STAFF_ROLES
 from store.services import handoffs, transcripts
 from store.services.transcripts import OutboundText
-from tests.fakes.gateway import RecordingChannel, fake_rasa_server, message
-from tests.fakes.rasa import FakeRasa
-from tests.integration.console_fakes import (
+from tests.fakes.console import (
     Console,
     StaffClient,
-    cheap_password_hashing,
     handle_of,
-    make_staff,
-    running_console,
 )
+from tests.fakes.gateway import message
 
 pytestmark = pytest.mark.slow
 
@@ -117,26 +112,9 @@ def readable(text: str) -> str:
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def console(
-    rasa: FakeRasa,
-    db_url: str,
-    session_factory: sessionmaker[Session],
-    seeded: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Console]:
-    cheap_password_hashing(monkeypatch)
-    async with running_console(
-        rasa, db_url, session_factory, handoff_triggers=False, handoff_watch=False
-    ) as running:
-        running.staff_ids.update(make_staff(session_factory, {"chief": ("manager", 5)}))
-        running.router.register(RecordingChannel("web"))
-        yield running
+def console_staff(seeded: Any) -> dict[str, tuple[str, int]]:
+    """On the demo station's data, with a manager."""
+    return {"chief": ("manager", 5)}
 
 
 def _web_chat(factory: sessionmaker[Session], text: str) -> tuple[str, int]:

@@ -35,10 +35,10 @@ from bot.app import create_app
 from bot.limits import Limits
 from store.db import unit_of_work
 from store.models import Base, StaffSession
-from tests.fakes.gateway import fake_rasa_server, settings_for
-from tests.fakes.rasa import FakeRasa
+from tests.fakes.console import StaffClient, cheap_password_hashing, make_staff
+from tests.fakes.gateway import settings_for
+from tests.fakes.rasa import FakeRasa, fake_rasa_server
 from tests.fakes.telegram_api import SECRET_HEADER, FakeTelegram
-from tests.integration.console_fakes import StaffClient, cheap_password_hashing, make_staff
 
 pytestmark = pytest.mark.slow
 

@@ -37,8 +37,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.db import make_engine, make_session_factory, unit_of_work
 from store.models import Conversation, Message, Ticket
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import ROOT, Stack, _env, _free_port, say
+from tests.e2e.conftest import Stack, say
 from tests.fakes.telegram_api import FakeTelegram
+from tests.processes import ROOT, free_port, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -364,9 +365,9 @@ async def up_to_the_phone(customer: Customer) -> None:
 async def test_a_gateway_killed_mid_conversation_answers_every_message_once(
     e2e_stack: Stack, telegram: FakeTelegram, tmp_path: Path
 ) -> None:
-    env = _env(
+    env = server_env(
         DATABASE_URL=e2e_stack.database_url,
-        GATEWAY_PORT=str(_free_port()),
+        GATEWAY_PORT=str(free_port()),
         RASA_URL=e2e_stack.api_url,
         RASA_TOKEN=e2e_stack.token,
         ACTION_SERVER_URL=e2e_stack.actions_url,

@@ -30,22 +30,10 @@ from bot.settings import GatewaySettings
 from store.db import unit_of_work
 from store.models import Message
 from store.services import staff
-from tests.fakes.gateway import (
-    OPERATOR,
-    Harness,
-    fake_rasa_server,
-    running_gateway,
-    settings_for,
-)
+from tests.fakes import webchat as webchat_fakes
+from tests.fakes.console import PASSWORD, cheap_password_hashing, running_console
+from tests.fakes.gateway import OPERATOR, Harness, running_gateway, settings_for
 from tests.fakes.rasa import FakeRasa
-from tests.integration import webchat_fakes
-from tests.integration.console_fakes import PASSWORD, cheap_password_hashing, running_console
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 def stored(factory: sessionmaker[Session]) -> int:

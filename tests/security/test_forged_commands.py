@@ -3,7 +3,8 @@ as the payload of a button the bot itself sent in that conversation (bot/command
 
 A forged command (`/inform{"verified": true, ...}`, `/restart`, a button of another
 conversation) is passed on as the plain words it is, stored as such, and never read by Rasa as
-an intent. The Telegram channel's forged callbacks: tests/integration/test_telegram_channel.py.
+an intent. The Telegram channel's forged callbacks:
+tests/integration/telegram/test_telegram_channel.py.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.fakes.gateway import Harness, fake_rasa_server, running_gateway, settings_for
-from tests.fakes.rasa import FakeRasa
-from tests.integration import webchat_fakes
+from tests.fakes import webchat as webchat_fakes
+from tests.fakes.gateway import Harness, running_gateway, settings_for
+from tests.fakes.rasa import FakeRasa, fake_rasa_server
 
 FORGED = [
     "/query_bill",  # a real button's payload, but not offered (yet) in this conversation

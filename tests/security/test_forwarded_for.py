@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -20,20 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.limits import Limits
 from bot.ratelimit import Rate
 from bot.settings import GatewaySettings
-from tests.fakes.gateway import fake_rasa_server, running_gateway, settings_for
+from tests.fakes import webchat as webchat_fakes
+from tests.fakes.console import cheap_password_hashing, running_console
+from tests.fakes.gateway import running_gateway, settings_for
 from tests.fakes.rasa import FakeRasa
-from tests.integration import webchat_fakes
-from tests.integration.console_fakes import cheap_password_hashing, running_console
 
 LOOPBACK_PROXY = (ipaddress.ip_network("127.0.0.1/32"),)
 """The test client connects from 127.0.0.1: as if it were the station's proxy."""
 LIMITS = Limits(api=Rate(2, 60), api_sender=None, webchat=Rate(2, 60))
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    async with fake_rasa_server() as fake:
-        yield fake
 
 
 def xff(address: str) -> dict[str, str]:

@@ -12,8 +12,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,10 +25,9 @@ import pytest
 from nlu.settings import NluSettings
 from nlu.validate import run_validation
 from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
+from tests.processes import RASA_PYTHON, ROOT, free_port, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 RUN_SH = ROOT / "scripts" / "run.sh"
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 START_TIMEOUT = 180.0
 """Seconds Rasa may take to start without a model on a loaded machine (usually ~10)."""
 
@@ -160,12 +157,6 @@ def test_run_sh_makes_every_file_owner_only() -> None:
     assert 0 <= script.find("\numask 077\n") < first_write
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _status(port: int, query: str = "") -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/status{query}", timeout=5) as r:
@@ -181,7 +172,7 @@ def rasa_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, 
     environment."""
     if not RASA_PYTHON.exists():
         pytest.skip("needs the Rasa environment (.venv-rasa)")
-    port, token = _free_port(), secrets.token_urlsafe(24)
+    port, token = free_port(), secrets.token_urlsafe(24)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TOKEN": token}
     env.update(RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", PYTHONWARNINGS="ignore")
     args = [str(RASA_PYTHON), "-m", "rasa_addons.serve", "--enable-api", "--interface",
@@ -202,12 +193,7 @@ def rasa_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int, 
                 time.sleep(0.5)
         yield process, port, token
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop([process], timeout=30)
 
 
 @pytest.mark.slow

@@ -19,10 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.rasa import free_port
+from tests.processes import RASA_PYTHON, ROOT, free_port, stop
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 SERVER = Path(__file__).with_name("rasa_host_server.py")
 TOKEN = "rasa-token-for-tests"
 START_SECONDS = 180.0  # importing Rasa takes a while on a busy 2-core machine
@@ -71,12 +69,7 @@ def rasa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise AssertionError(f"Rasa's server exited:\n{log.read_text()[-3000:]}")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop([process])
 
 
 REQUESTS = [

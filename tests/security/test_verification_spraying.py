@@ -20,13 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -47,19 +43,13 @@ from store.db import make_engine, make_session_factory, unit_of_work
 from store.models import Account, VerificationAttempt, VerifiedConversation
 from store.services import verification
 from store.services.verification import Claimant
+from tests.processes import ROOT, running_action_server, seed, server_env
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 TARGET = "3301000002"  # demo: 李秀英, phone ends 0002
 TARGET_LAST4 = "0002"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _conf_copy(directory: Path) -> Path:
@@ -90,52 +80,17 @@ class ActionServer:
 def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActionServer]:
     work = tmp_path_factory.mktemp("spraying")
     database_url = f"sqlite:///{work / 'assistant.db'}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
-    subprocess.run(
-        [sys.executable, "-m", "store", "--url", database_url, "seed"],
-        check=True, cwd=ROOT, env=env, capture_output=True,
-    )  # fmt: skip
+    seed(database_url)
     conf = _conf_copy(work)
-    token, port = secrets.token_hex(16), _free_port()
-    env.update(CONF_DIR=str(conf), ACTION_SERVER_TOKEN=token)
+    token = secrets.token_hex(16)
+    env = server_env(DATABASE_URL=database_url, CONF_DIR=str(conf), ACTION_SERVER_TOKEN=token)
     env.pop("ACTION_HOST", None)  # the default: loopback
-    log = (work / "actions.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "actions", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     engine = make_engine(database_url)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/health", process, work / "actions.log")
-        yield ActionServer(
-            f"http://127.0.0.1:{port}", token, load_settings(conf), make_session_factory(engine)
-        )
+        with running_action_server(env, work / "actions.log") as server:
+            yield ActionServer(server.url, token, load_settings(conf), make_session_factory(engine))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         engine.dispose()
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the action server exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the action server did not start:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture

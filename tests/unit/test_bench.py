@@ -1,4 +1,4 @@
-"""The pure parts of `make bench` (scripts/benchlib.py): the customer's script, percentiles,
+"""The pure parts of `make bench` (scripts/benchlib/): the customer's script, percentiles,
 the verdicts against the targets, /proc parsing, the training part's timings and BENCHMARKS.md
 with what it carries over. No servers, no files."""
 

@@ -2,7 +2,8 @@
 
 The compose file is read as `docker compose` reads it: YAML (anchors and merge keys), then
 ${VAR} interpolation from the environment (.env), with compose's `:-`/`-` defaults and
-`:?`/`?` required values. No Docker needed (no images can be built here); no I/O beyond files.
+`:?`/`?` required values. No Docker needed; no I/O beyond files. `make test-deploy`
+(scripts/test-deploy.sh) builds the images and runs the stack for real.
 """
 
 from __future__ import annotations
@@ -405,7 +406,9 @@ def _final_stage(text: str) -> str:
 def test_services_build_their_image_from_the_dockerfiles() -> None:
     svc = services()
     for name in ("migrate", "actions", "gateway"):
-        assert svc[name]["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile.app"}
+        build = svc[name]["build"]
+        assert (build["context"], build["dockerfile"]) == (".", "deploy/Dockerfile.app")
+        assert build["args"]["PYTHON_IMAGE"] == "python:3.11-slim"
         assert svc[name]["image"] == svc["gateway"]["image"]
     assert svc["rasa"]["build"]["dockerfile"] == "deploy/Dockerfile.rasa"
     assert svc["rasa"]["build"]["args"]["MODEL_SOURCE"] == "train"
@@ -413,6 +416,41 @@ def test_services_build_their_image_from_the_dockerfiles() -> None:
     assert copy["MODEL_SOURCE"] == "copy"
     stages = re.findall(r"^FROM \S+ AS (\S+)$", _dockerfile("Dockerfile.rasa"), re.M)
     assert {"model-train", "model-copy"} <= set(stages)
+
+
+def test_base_images_are_the_official_ones_unless_the_station_names_others() -> None:
+    svc = services()
+    assert (svc["postgres"]["image"], svc["redis"]["image"]) == ("postgres:16", "redis:7")
+    assert svc["rasa"]["build"]["args"]["PYTHON_IMAGE"] == "python:3.10-slim"
+    own = {
+        "APP_PYTHON_IMAGE": "registry.local/python:3.11",
+        "RASA_PYTHON_IMAGE": "registry.local/python:3.10",
+        "POSTGRES_IMAGE": "registry.local/postgres:16",
+        "REDIS_IMAGE": "registry.local/redis:7",
+        "PIP_INDEX_URL": "https://pypi.local/simple",
+    }
+    svc = services({**SECRETS, **own})
+    assert (svc["postgres"]["image"], svc["redis"]["image"]) == (
+        own["POSTGRES_IMAGE"],
+        own["REDIS_IMAGE"],
+    )
+    for name, base in (("gateway", "APP_PYTHON_IMAGE"), ("rasa", "RASA_PYTHON_IMAGE")):
+        args = svc[name]["build"]["args"]
+        assert args == {**args, "PYTHON_IMAGE": own[base], "PIP_INDEX_URL": own["PIP_INDEX_URL"]}
+    # every stage that installs packages sees the index (an ARG ends with its stage)
+    for dockerfile in ("Dockerfile.app", "Dockerfile.rasa"):
+        for stage in _dockerfile(dockerfile).split("\nFROM ")[1:]:
+            if "pip install" in stage or "pip wheel" in stage:
+                assert "\nARG PIP_INDEX_URL=https://pypi.org/simple\n" in stage, dockerfile
+
+
+def test_the_compose_file_suits_docker_compose_1_29_too() -> None:
+    """Debian 12 packages docker-compose 1.29, which refuses a top-level `name:`: the project
+    name comes from COMPOSE_PROJECT_NAME in .env instead."""
+    assert set(COMPOSE_RAW) <= {"services", "networks", "volumes"} | {
+        key for key in COMPOSE_RAW if key.startswith("x-")
+    }
+    assert _env_example()["COMPOSE_PROJECT_NAME"] == "township-power-assistant"
 
 
 def test_the_rasa_image_pins_the_version_of_requirements() -> None:
@@ -423,7 +461,8 @@ def test_the_rasa_image_pins_the_version_of_requirements() -> None:
     )
     text = _dockerfile("Dockerfile.rasa")
     assert re.findall(r"^ARG RASA_VERSION=(\S+)$", text, re.M) == [pins["rasa"]]
-    assert re.search(r"^FROM python:3\.10-slim AS rasa$", text, re.M)
+    assert re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M) == ["python:3.10-slim"]
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS rasa$", text, re.M)
     assert "-r /tmp/requirements/rasa.in" in text
     assert "-c /tmp/requirements/rasa-constraints.txt" in text
     assert "m.version('rasa')" in text  # the build stops when the installed Rasa differs
@@ -438,7 +477,8 @@ def test_the_app_image_installs_the_pinned_dependencies_as_a_non_root_user() -> 
         assert "==" in dependency, f"pin {dependency}: the image installs these as they are"
     assert project["requires-python"] == ">=3.11"
     text = _dockerfile("Dockerfile.app")
-    assert re.findall(r"^FROM (\S+)", text, re.M) == ["python:3.11-slim", "python:3.11-slim"]
+    assert re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M) == ["python:3.11-slim"]
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
     assert "['project']['dependencies']" in text
     assert "pip install --no-deps" in text
     final = _final_stage(text)

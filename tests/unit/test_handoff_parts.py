@@ -12,7 +12,7 @@ import pytest
 
 from bot.events import EventHub
 from bot.handoff.config import load_handoff_config
-from bot.handoff.desk import parse_rating
+from bot.handoff.survey import parse_rating
 from store.config import default_conf_dir
 from store.configuration.yamlfile import ConfigError
 

@@ -1,10 +1,12 @@
-"""The inbox's grouping: what `normalise` keeps, how `similarity` scores."""
+"""The inbox's grouping: what `normalise_for_grouping` keeps, how `similarity` scores."""
 
 from __future__ import annotations
 
 import pytest
 
-from store.services.nlu_inbox import GROUP_KEY_CHARS, normalise, similarity
+from nlu.inbox import group_key, similarity
+from nlu.rules import normalise_for_grouping
+from store.services.nlu_inbox_capture import GROUP_KEY_CHARS
 
 
 @pytest.mark.parametrize(
@@ -23,12 +25,14 @@ from store.services.nlu_inbox import GROUP_KEY_CHARS, normalise, similarity
     ],
 )
 def test_normalise(text: str, expected: str) -> None:
-    assert normalise(text) == expected
+    assert normalise_for_grouping(text) == expected
 
 
 def test_normalise_groups_different_numbers_together() -> None:
-    assert normalise("户号3301000001查电费") == normalise("户号 3301000002 查电费。")
-    assert normalise("No.12") == normalise("no 345") == "no#"
+    assert normalise_for_grouping("户号3301000001查电费") == normalise_for_grouping(
+        "户号 3301000002 查电费。"
+    )
+    assert normalise_for_grouping("No.12") == normalise_for_grouping("no 345") == "no#"
 
 
 def test_similarity() -> None:
@@ -46,6 +50,4 @@ def test_similarity() -> None:
 
 
 def test_long_texts_are_cut_for_the_key() -> None:
-    from store.services.nlu_inbox import _group_key
-
-    assert len(_group_key("电" * 5000)) == GROUP_KEY_CHARS
+    assert len(group_key("电" * 5000)) == GROUP_KEY_CHARS

@@ -12,6 +12,8 @@ from store.workflow import (
     TERMINAL_STATUSES,
     TRANSITIONS,
     IllegalTransition,
+    TicketStatus,
+    all_statuses,
     allowed_next,
     check_transition,
 )
@@ -95,3 +97,8 @@ def test_application_stages() -> None:
     assert not waits_on_customer(new, "survey")
     with pytest.raises(ValueError, match="not a stage"):
         allowed_stages(new, "low", "survey", [])
+
+
+def test_ticket_statuses_are_the_state_machines() -> None:
+    """The StrEnum of ticket statuses names exactly the statuses the state machines use."""
+    assert all_statuses() == {status.value for status in TicketStatus}

@@ -24,6 +24,7 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.config import TelegramConfig
 from bot.channels.telegram.polling import Poller
+from bot.channels.telegram.startup import api_root, get_me_status, log_api_root, refusal
 from bot.keys import ROUTER
 from bot.settings import ConfigError, GatewaySettings
 from store.configuration.yamlfile import ConfigError as ConfFileError
@@ -97,7 +98,7 @@ def build_application(settings: GatewaySettings) -> TelegramApplication:
     if not settings.telegram_token:
         raise TelegramConfigError("TELEGRAM_BOT_TOKEN is not set")
     builder = ApplicationBuilder().token(settings.telegram_token).concurrent_updates(64)
-    base = (settings.telegram_api_base_url or "").rstrip("/")
+    base = log_api_root(settings.telegram_api_base_url)
     if base:
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     return builder.updater(None).build()
@@ -149,9 +150,7 @@ class TelegramService:
             try:
                 await self._start()
             except InvalidToken:
-                raise TelegramConfigError(
-                    "TELEGRAM_BOT_TOKEN was rejected by the Bot API: check it with @BotFather"
-                ) from None
+                raise TelegramConfigError(await self._refusal()) from None
             except (NetworkError, RetryAfter) as error:
                 logger.error(
                     "Telegram Bot API unreachable (%s): the gateway runs without Telegram and"
@@ -197,10 +196,16 @@ class TelegramService:
                 await self._start()
                 return
             except InvalidToken:
-                logger.error("TELEGRAM_BOT_TOKEN was rejected: the Telegram channel stays off")
+                logger.error("%s: the Telegram channel stays off", await self._refusal())
                 return
             except TelegramError as error:
                 logger.warning("Telegram Bot API still unreachable: %s", error)
+
+    async def _refusal(self) -> str:
+        """Why the Bot API refused the bot: the base URL or the token (startup.py)."""
+        token = self.settings.telegram_token or ""
+        root = api_root(self.settings.telegram_api_base_url)
+        return refusal(await get_me_status(root, token), root, token)
 
     async def _stop(self) -> None:
         """No new updates; those being handled finish (their replies still go out); then the

@@ -1,0 +1,213 @@
+"""Tables of the stores (SQLAlchemy 2.0 typed declarative models), one module per area.
+
+Status and kind values are short codes, `StrEnum`s beside their tables (the database stores the
+plain strings); what customers read for them is in conf/labels.yml. Every name is importable
+from `store.models`; importing this package registers every table on `Base.metadata` (Alembic
+compares against it).
+
+| module | tables |
+|---|---|
+| accounts | service_areas, accounts, bills |
+| tickets | outages, tickets, ticket_events |
+| applications | applications, application_events |
+| numbers | number_sequences |
+| identity | verification_attempts, verified_conversations, identity_disclosures |
+| conversations | conversations, messages |
+| notifications | notification_deliveries, notification_cursors |
+| staff | staff_users, staff_sessions, access_audit, canned_replies |
+| handoffs | handoff_requests, handoffs, handoff_events, agent_notes, ratings |
+| nlu | nlu_models, nlu_model_events, nlu_training_jobs, nlu_inbox_items, nlu_inbox_hits, |
+| | rasa_serving |
+"""
+
+from __future__ import annotations
+
+from store.models.accounts import (
+    Account,
+    AccountCategory,
+    AreaKind,
+    Bill,
+    ServiceArea,
+    SupplyStatus,
+)
+from store.models.applications import Application, ApplicationEvent, ApplicationStage, Voltage
+from store.models.base import Base, Money
+from store.models.conversations import (
+    MESSAGE_DIRECTIONS,
+    MESSAGE_SENDERS,
+    MESSAGE_STATUSES,
+    Conversation,
+    Message,
+    MessageDirection,
+    MessageSender,
+    MessageStatus,
+)
+from store.models.handoffs import (
+    HANDOFF_CLOSED_STATES,
+    HANDOFF_OPEN_STATES,
+    HANDOFF_PRIORITIES,
+    HANDOFF_STATES,
+    AgentNote,
+    Handoff,
+    HandoffEvent,
+    HandoffPriority,
+    HandoffRequest,
+    HandoffRequestStatus,
+    HandoffState,
+    Rating,
+)
+from store.models.identity import (
+    DISCLOSURE_KINDS,
+    VERIFICATION_END_REASONS,
+    VERIFICATION_METHODS,
+    DisclosureKind,
+    IdentityDisclosure,
+    VerificationAttempt,
+    VerificationEndReason,
+    VerificationMethod,
+    VerifiedConversation,
+)
+from store.models.nlu import (
+    NLU_INBOX_OPEN_WHERE,
+    NLU_INBOX_REASONS,
+    NLU_INBOX_STATUSES,
+    NLU_JOB_ACTIVE_STATUSES,
+    NLU_JOB_ACTIVE_WHERE,
+    NLU_JOB_END_STATUSES,
+    NLU_JOB_KINDS,
+    NLU_JOB_STATUSES,
+    NLU_MODEL_ACTIONS,
+    NLU_MODEL_STATUSES,
+    NluInboxHit,
+    NluInboxItem,
+    NluInboxReason,
+    NluInboxStatus,
+    NluJobKind,
+    NluJobStatus,
+    NluModel,
+    NluModelAction,
+    NluModelEvent,
+    NluModelStatus,
+    NluTrainingJob,
+    RasaServing,
+)
+from store.models.notifications import (
+    DELIVERED_STATUSES,
+    NOTIFICATION_SOURCES,
+    NOTIFICATION_STATUSES,
+    NotificationCursor,
+    NotificationDelivery,
+    NotificationSource,
+    NotificationStatus,
+)
+from store.models.numbers import NumberSequence
+from store.models.staff import (
+    ACCESS_KINDS,
+    STAFF_AVAILABILITY,
+    AccessAudit,
+    AccessKind,
+    CannedReply,
+    StaffAvailability,
+    StaffSession,
+    StaffUser,
+)
+from store.models.tickets import (
+    Outage,
+    OutageKind,
+    Ticket,
+    TicketEvent,
+    TicketPriority,
+    TicketStatus,
+    TicketType,
+)
+from store.roles import STAFF_ROLES
+
+__all__ = [
+    "ACCESS_KINDS",
+    "DELIVERED_STATUSES",
+    "DISCLOSURE_KINDS",
+    "HANDOFF_CLOSED_STATES",
+    "HANDOFF_OPEN_STATES",
+    "HANDOFF_PRIORITIES",
+    "HANDOFF_STATES",
+    "MESSAGE_DIRECTIONS",
+    "MESSAGE_SENDERS",
+    "MESSAGE_STATUSES",
+    "NLU_INBOX_OPEN_WHERE",
+    "NLU_INBOX_REASONS",
+    "NLU_INBOX_STATUSES",
+    "NLU_JOB_ACTIVE_STATUSES",
+    "NLU_JOB_ACTIVE_WHERE",
+    "NLU_JOB_END_STATUSES",
+    "NLU_JOB_KINDS",
+    "NLU_JOB_STATUSES",
+    "NLU_MODEL_ACTIONS",
+    "NLU_MODEL_STATUSES",
+    "NOTIFICATION_SOURCES",
+    "NOTIFICATION_STATUSES",
+    "STAFF_AVAILABILITY",
+    "STAFF_ROLES",
+    "VERIFICATION_END_REASONS",
+    "VERIFICATION_METHODS",
+    "AccessAudit",
+    "AccessKind",
+    "Account",
+    "AccountCategory",
+    "AgentNote",
+    "Application",
+    "ApplicationEvent",
+    "ApplicationStage",
+    "AreaKind",
+    "Base",
+    "Bill",
+    "CannedReply",
+    "Conversation",
+    "DisclosureKind",
+    "Handoff",
+    "HandoffEvent",
+    "HandoffPriority",
+    "HandoffRequest",
+    "HandoffRequestStatus",
+    "HandoffState",
+    "IdentityDisclosure",
+    "Message",
+    "MessageDirection",
+    "MessageSender",
+    "MessageStatus",
+    "Money",
+    "NluInboxHit",
+    "NluInboxItem",
+    "NluInboxReason",
+    "NluInboxStatus",
+    "NluJobKind",
+    "NluJobStatus",
+    "NluModel",
+    "NluModelAction",
+    "NluModelEvent",
+    "NluModelStatus",
+    "NluTrainingJob",
+    "NotificationCursor",
+    "NotificationDelivery",
+    "NotificationSource",
+    "NotificationStatus",
+    "NumberSequence",
+    "Outage",
+    "OutageKind",
+    "RasaServing",
+    "Rating",
+    "ServiceArea",
+    "StaffAvailability",
+    "StaffSession",
+    "StaffUser",
+    "SupplyStatus",
+    "Ticket",
+    "TicketEvent",
+    "TicketPriority",
+    "TicketStatus",
+    "TicketType",
+    "VerificationAttempt",
+    "VerificationEndReason",
+    "VerificationMethod",
+    "VerifiedConversation",
+    "Voltage",
+]

@@ -1,0 +1,143 @@
+"""Outages and tickets (repairs, hazards, complaints, ...) with their status history.
+
+Which status may follow which, per ticket type, is store/workflow.py; their wording is
+conf/labels.yml.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from store.models.accounts import Account, ServiceArea
+from store.models.base import Base, check_in
+
+
+class OutageKind(StrEnum):
+    PLANNED = "planned"
+    FAULT = "fault"
+
+
+class TicketType(StrEnum):
+    FAULT = "fault"
+    HAZARD = "hazard"
+    METER_TEST = "meter_test"
+    COMPLAINT = "complaint"
+    VIOLATION = "violation"
+    SUGGESTION = "suggestion"
+    PRAISE = "praise"
+    BILL_CHECK = "bill_check"
+    RECONNECT = "reconnect"
+    CALLBACK = "callback"
+    """The customer asked to be phoned back."""
+
+
+class TicketPriority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class TicketStatus(StrEnum):
+    """Every status of every ticket type (store/workflow.py says which type uses which)."""
+
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    ON_SITE = "on_site"
+    REPAIRING = "repairing"
+    RESTORED = "restored"
+    AWAITING_CALLBACK = "awaiting_callback"
+    MERGED = "merged"
+    """Folded into a known outage: restored with it."""
+    CUSTOMER_SIDE = "customer_side"
+    MADE_SAFE = "made_safe"
+    ASSIGNED = "assigned"
+    CONTACTED = "contacted"
+    INVESTIGATING = "investigating"
+    REPLIED = "replied"
+    CALLBACK = "callback"
+    ESCALATED = "escalated"
+    PROCESSING = "processing"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+
+
+class Outage(Base):
+    __tablename__ = "outages"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", OutageKind), name="kind"),
+        Index("ix_outages_area_starts", "area_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outage_no: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    area_id: Mapped[int] = mapped_column(ForeignKey("service_areas.id"))
+    cause: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    expected_restore_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]
+    notice_at: Mapped[datetime | None]
+    """When customers were told (planned outages: the commitment is days ahead)."""
+
+    area: Mapped[ServiceArea] = relationship()
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint(check_in("priority", TicketPriority), name="priority"),
+        Index("ix_tickets_area_type_created", "area_id", "type", "created_at"),
+        Index("ix_tickets_account_closed", "account_id", "closed_at"),
+        Index("ix_tickets_sender_closed", "sender_id", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(16), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(24))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("service_areas.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    sender_id: Mapped[str | None] = mapped_column(String(255))
+    """The conversation that opened it; None for anonymous reports."""
+    channel: Mapped[str | None] = mapped_column(String(32))
+    contact_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id"), index=True)
+    crew: Mapped[str | None] = mapped_column(String(64))
+    respond_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    escalated: Mapped[bool] = mapped_column(default=False)
+
+    area: Mapped[ServiceArea | None] = relationship()
+    account: Mapped[Account | None] = relationship()
+    outage: Mapped[Outage | None] = relationship()
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket",
+        order_by="(TicketEvent.at, TicketEvent.id)",
+        cascade="all, delete-orphan",
+    )
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's status history (also notes without a status change)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
