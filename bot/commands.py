@@ -21,6 +21,7 @@ from typing import Final, Protocol
 
 from bot.inbound import clean_text
 from bot.messages import TranscriptEntry
+from store.statuses import MessageDirection
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def offered(entries: Iterable[TranscriptEntry]) -> frozenset[str]:
     return frozenset(
         button.payload.strip()
         for entry in entries
-        if entry.direction == "out"
+        if entry.direction == MessageDirection.OUT
         for button in entry.buttons
         if button.payload.strip()
     )

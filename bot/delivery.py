@@ -20,6 +20,7 @@ from bot.outbox import TRACKED, Outbox
 from bot.router_core import RouterCore
 from bot.transcript import split_conversation_id
 from store.roles import SEES_STATION
+from store.statuses import HandoffState, MessageSender, MessageStatus, NotificationStatus
 
 if TYPE_CHECKING:
     from bot.handoff.desk import AgentRef
@@ -68,7 +69,7 @@ class Delivery:
         return await self.push(conversation_id, replies)
 
     async def deliver(
-        self, conversation_id: str, replies: Sequence[Reply], *, sender: str = "system"
+        self, conversation_id: str, replies: Sequence[Reply], *, sender: str = MessageSender.SYSTEM
     ) -> str:
         """Store and send messages the bot starts (notifications): 'sent', or 'stored' when
         they could only be kept in the transcript."""
@@ -89,10 +90,10 @@ class Delivery:
             conversation_id, replies, sender, agent=agent, handoff_id=handoff_id
         )
         if await self.push(conversation_id, replies):
-            return "sent"
+            return NotificationStatus.SENT
         if self._channels.get(split_conversation_id(conversation_id)[0]) is not None:
-            await self._transcript.set_status(ids, "failed")
-        return "stored"
+            await self._transcript.set_status(ids, MessageStatus.FAILED)
+        return NotificationStatus.STORED
 
     async def send_as_agent(self, conversation_id: str, text: str, agent: AgentRef) -> str:
         """An agent's message: stored (sender 'agent'), sent through the conversation's
@@ -102,14 +103,14 @@ class Delivery:
             raise NotYourChat("human handoff is not enabled")
         async with self._core.ordering.lock(conversation_id):
             view = await self._core.handoff.open_for(conversation_id)
-            if view is None or view.state != "assigned":
+            if view is None or view.state != HandoffState.ASSIGNED:
                 raise NotYourChat(f"{conversation_id} has no chat assigned to an agent")
             if view.agent_id != agent.id and agent.role not in SEES_STATION:
                 raise NotYourChat(f"{conversation_id} is assigned to someone else")
             return await self._deliver_locked(
                 conversation_id,
                 (Reply(text=text),),
-                sender="agent",
+                sender=MessageSender.AGENT,
                 agent=agent.username,
                 handoff_id=view.id,
             )

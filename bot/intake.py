@@ -18,6 +18,7 @@ from bot.messages import HandleResult, Inbound
 from bot.router_core import RouterCore
 from bot.transcript import Received, StoredInbound
 from bot.turn import Turn
+from store.statuses import MessageSender, MessageStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ class Early(enum.Enum):
 def _first_status(verdict: Triage) -> str:
     """A new message's status: 'received' while its turn runs; messages the gateway answers
     itself (empty, not text, too long) are 'processed' at once."""
-    return "received" if verdict.verdict == "rasa" else "processed"
+    return MessageStatus.RECEIVED if verdict.verdict == "rasa" else MessageStatus.PROCESSED
 
 
 class Intake:
@@ -72,7 +73,7 @@ class Intake:
         verdict = self._triage(message)
         kept = verdict.verdict == "rasa"
         received: Received[None] | None = await self._receive(
-            message, verdict, "pending" if kept else "processed"
+            message, verdict, MessageStatus.PENDING if kept else MessageStatus.PROCESSED
         )
         if received is None:
             return HandleResult(message.conversation_id, (), duplicate=True)
@@ -82,8 +83,8 @@ class Intake:
             stored.id,
             stored.conversation_id,
             notice,
-            inbound_status="pending" if kept else "processed",
-            sender="system",
+            inbound_status=MessageStatus.PENDING if kept else MessageStatus.PROCESSED,
+            sender=MessageSender.SYSTEM,
             outbound_status=out,
         )
         log.info("%s: shutting down: message kept for the next start", stored.conversation_id)
@@ -147,11 +148,13 @@ class Intake:
                     stored.id,
                     cid,
                     gate.replies,
-                    inbound_status="processed",
-                    sender="system",
+                    inbound_status=MessageStatus.PROCESSED,
+                    sender=MessageSender.SYSTEM,
                     outbound_status=out,
                 )
-                self._core.events.outgoing(cid, gate.replies, "system", handoff_id=handoff_id)
+                self._core.events.outgoing(
+                    cid, gate.replies, MessageSender.SYSTEM, handoff_id=handoff_id
+                )
                 return HandleResult(cid, gate.replies)
         else:
             self._core.events.incoming(stored, None)
@@ -161,11 +164,11 @@ class Intake:
                 stored.id,
                 cid,
                 replies,
-                inbound_status="processed",
-                sender="system",
+                inbound_status=MessageStatus.PROCESSED,
+                sender=MessageSender.SYSTEM,
                 outbound_status=out,
             )
-            self._core.events.outgoing(cid, replies, "system")
+            self._core.events.outgoing(cid, replies, MessageSender.SYSTEM)
             return HandleResult(cid, replies)
         return await self._turn.answer_with_rasa(stored, received.earlier_pending, out)
 
@@ -185,19 +188,25 @@ class Intake:
             return duplicate
         stored, status = found
         if self._core.backends.down:  # it waits for Rasa like the others; the customer is told so
-            if await self._transcript.set_status([stored.id], "pending", expected="received"):
+            if await self._transcript.set_status(
+                [stored.id], MessageStatus.PENDING, expected=MessageStatus.RECEIVED
+            ):
                 self._core.pending_added.set()
             return HandleResult(
                 cid, (self._core.replies.reply("busy", stored.language),), degraded=True
             )
-        if not await self._transcript.set_status([stored.id], "received", expected=status):
+        if not await self._transcript.set_status(
+            [stored.id], MessageStatus.RECEIVED, expected=status
+        ):
             return duplicate  # the retry worker (or another process) claimed it just now
         log.info("%s: message %s was never answered: answering it now", cid, message.external_id)
         live.add(stored.id)
         try:
             # HANDOFF HOOK (gate): a person has the chat now: they read it, not Rasa
             if self._core.handoff is not None and await self._core.handoff.is_open(cid):
-                await self._transcript.set_status([stored.id], "processed", expected="received")
+                await self._transcript.set_status(
+                    [stored.id], MessageStatus.PROCESSED, expected=MessageStatus.RECEIVED
+                )
                 return HandleResult(cid, ())
             return await self._turn.answer_with_rasa(stored, True, out, retry=True)
         finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from store.statuses import MessageDirection, MessageSender
+
 AttachmentKind = Literal[
     "location", "photo", "voice", "audio", "video", "sticker", "document", "contact", "other"
 ]
@@ -101,13 +103,13 @@ class HandleResult:
 class TranscriptEntry:
     """One stored message of a conversation, as channels show history (e.g. after a reload)."""
 
-    direction: Literal["in", "out"]
+    direction: MessageDirection
     """'in': from the customer; 'out': from the bot (or an agent)."""
     text: str
     buttons: tuple[Button, ...] = ()
     at: str = ""
     """ISO-8601 timestamp with offset."""
-    sender: str = "bot"
+    sender: str = MessageSender.BOT
     """'customer', 'bot', 'agent' or 'system'."""
     withheld: bool = False
     """A reply that showed account data under an identity verification that is over: a replay

@@ -37,6 +37,12 @@ from store.services import notifications, transcripts
 from store.services.application_views import describe as describe_application
 from store.services.ticket_intake import ASSISTANT
 from store.services.ticket_views import current_deadline
+from store.statuses import (
+    DELIVERED_STATUSES,
+    ApplicationStage,
+    NotificationSource,
+    NotificationStatus,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -118,7 +124,7 @@ class Notifier:
         now = self._clock()
 
         def work(session: Session) -> None:
-            for source in ("ticket", "application", OVERDUE):
+            for source in (NotificationSource.TICKET, NotificationSource.APPLICATION, OVERDUE):
                 notifications.ensure_cursor(session, source, now=now)
 
         await in_thread(self._factory, work)
@@ -183,13 +189,13 @@ class Notifier:
             status = await self._router.deliver(notice.conversation_id, [Reply(text=notice.text)])
         except Exception:
             log.exception("%s: notification failed", notice.conversation_id)
-            status = "failed"
+            status = NotificationStatus.FAILED
 
         def finish(session: Session) -> None:
             notifications.finish(session, delivery_id, status, now=self._clock())
 
         await in_thread(self._factory, finish)
-        return 1 if status in ("sent", "stored") else 0
+        return 1 if status in DELIVERED_STATUSES else 0
 
     def _plan(self, session: Session, now: datetime) -> _Plan:
         plan = _Plan([], {})
@@ -198,7 +204,7 @@ class Notifier:
             session,
             plan,
             now,
-            "ticket",
+            NotificationSource.TICKET,
             notifications.ticket_events_after,
             lambda event: self._ticket_notice(event, languages),
         )
@@ -206,7 +212,7 @@ class Notifier:
             session,
             plan,
             now,
-            "application",
+            NotificationSource.APPLICATION,
             notifications.application_events_after,
             lambda event: self._application_notice(event, languages),
         )
@@ -254,14 +260,15 @@ class Notifier:
             "next_step": _pick(labels.ticket_next_step(ticket.type, event.status), language),
         }
         text = render(template, language, values)
-        return Notice("ticket", event.id, conversation_id, text)
+        return Notice(NotificationSource.TICKET, event.id, conversation_id, text)
 
     def _application_notice(
         self, event: ApplicationEvent, languages: _LanguageCache
     ) -> Notice | None:
         app = event.application
         conversation_id = _notifiable_sender(app.sender_id)
-        if conversation_id is None or event.stage == "received" or event.actor == ASSISTANT:
+        first = event.stage == ApplicationStage.RECEIVED
+        if conversation_id is None or first or event.actor == ASSISTANT:
             return None
         language = languages.get(conversation_id)
         labels = self._settings.labels
@@ -273,7 +280,7 @@ class Notifier:
             "next_step": _pick(labels.application_next_step(event.stage), language),
         }
         text = render(self._texts.application_stage(event.stage), language, values)
-        return Notice("application", event.id, conversation_id, text)
+        return Notice(NotificationSource.APPLICATION, event.id, conversation_id, text)
 
     def _overdue(
         self, session: Session, since: datetime, now: datetime, languages: _LanguageCache
@@ -286,7 +293,7 @@ class Notifier:
             (t, due) for t in tickets if (due := current_deadline(t)) and since < due <= now
         ]
         claimed = notifications.already_claimed(
-            session, "ticket_overdue", [t.id for t, _ in late_tickets]
+            session, NotificationSource.TICKET_OVERDUE, [t.id for t, _ in late_tickets]
         )
         for ticket, due in late_tickets:
             conversation_id = _notifiable_sender(ticket.sender_id)
@@ -299,7 +306,9 @@ class Notifier:
                 "due": _local(due, self._settings),
             }
             text = render(self._texts.overdue_ticket, language, values)
-            notices.append(Notice("ticket_overdue", ticket.id, conversation_id, text))
+            notices.append(
+                Notice(NotificationSource.TICKET_OVERDUE, ticket.id, conversation_id, text)
+            )
         apps = notifications.open_applications_with_sender(session)
         late_apps: list[tuple[Application, datetime]] = []
         for app in apps:
@@ -307,7 +316,7 @@ class Notifier:
             if view.due_at is not None and since < view.due_at <= now:
                 late_apps.append((app, view.due_at))
         claimed = notifications.already_claimed(
-            session, "application_overdue", [a.id for a, _ in late_apps]
+            session, NotificationSource.APPLICATION_OVERDUE, [a.id for a, _ in late_apps]
         )
         for app, due in late_apps:
             conversation_id = _notifiable_sender(app.sender_id)
@@ -321,7 +330,10 @@ class Notifier:
                 "due": _local(due, self._settings),
             }
             text = render(self._texts.overdue_application, language, values)
-            notices.append(Notice("application_overdue", app.id, conversation_id, text))
+            notices.append(
+                Notice(NotificationSource.APPLICATION_OVERDUE, app.id, conversation_id, text)
+            )
+
         return notices
 
 

@@ -17,6 +17,7 @@ from bot.messages import CLIENT_ADDRESS, Attachment, Button, Inbound, Reply, Tra
 from store.db import in_thread
 from store.services import identity, transcripts
 from store.services.transcripts import AlreadyAnswered, DuplicateMessage, OutboundText
+from store.statuses import MessageDirection, MessageSender, MessageStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -107,7 +108,9 @@ def _stored(row: Message) -> StoredInbound:
 
 def _entry(row: Message) -> TranscriptEntry:
     return TranscriptEntry(
-        direction="in" if row.direction == "in" else "out",
+        direction=MessageDirection.IN
+        if row.direction == MessageDirection.IN
+        else MessageDirection.OUT,
         text=row.text,
         buttons=_reply(row).buttons,
         at=row.created_at.isoformat(),
@@ -122,7 +125,11 @@ def _client_address(message: Inbound) -> str | None:
 
 def _keys(session: Session, rows: Sequence[Message]) -> dict[int, str]:
     """The keys of the customer messages among `rows` and of those the replies answer."""
-    keys = {row.id: message_key(row.id, row.created_at) for row in rows if row.direction == "in"}
+    keys = {
+        row.id: message_key(row.id, row.created_at)
+        for row in rows
+        if row.direction == MessageDirection.IN
+    }
     answered = {row.in_reply_to_id for row in rows if row.in_reply_to_id is not None}
     for message_id, created_at in transcripts.created_at_of(session, answered - set(keys)):
         keys[message_id] = message_key(message_id, created_at)
@@ -134,7 +141,7 @@ _DIGIT: Final = re.compile(r"\d")
 
 def _replay(row: Message, keys: dict[int, str], masks: identity.HistoryMasks) -> TranscriptEntry:
     entry = _entry(row)
-    if row.direction == "in" and keys.get(row.id) in masks.answers:
+    if row.direction == MessageDirection.IN and keys.get(row.id) in masks.answers:
         return replace(entry, text=_DIGIT.sub("*", entry.text))
     if row.in_reply_to_id is not None and keys.get(row.in_reply_to_id) in masks.data:
         return replace(entry, text="", buttons=(), withheld=True)
@@ -243,7 +250,7 @@ class Transcript:
             if conversation is None:
                 return None
             found = transcripts.find_inbound(session, conversation, external_id)
-            if found is None or found[1] not in ("pending", "received"):
+            if found is None or found[1] not in (MessageStatus.PENDING, MessageStatus.RECEIVED):
                 return None
             row = transcripts.message(session, found[0])
             return (_stored(row), found[1]) if row is not None else None
@@ -257,9 +264,9 @@ class Transcript:
         replies: Sequence[Reply],
         *,
         inbound_status: str,
-        sender: str = "bot",
+        sender: str = MessageSender.BOT,
         expected: str | None = None,
-        outbound_status: str = "processed",
+        outbound_status: str = MessageStatus.PROCESSED,
     ) -> list[int]:
         """Store replies to a customer message and set its status, in one transaction (so a
         message is never 'processed' without its replies); the replies' ids. `expected`: the
@@ -296,7 +303,7 @@ class Transcript:
         *,
         intent: tuple[str | None, float | None] | None,
         then: Callable[[Session], T],
-        outbound_status: str = "processed",
+        outbound_status: str = MessageStatus.PROCESSED,
     ) -> T:
         """The bot's replies to a message Rasa answered, stored with the message 'processed'
         and (`intent`: name, confidence) what NLU understood of it, in one transaction with
@@ -313,9 +320,9 @@ class Transcript:
                 inbound_id=stored.id,
                 replies=outbound,
                 now=now,
-                inbound_status="processed",
+                inbound_status=MessageStatus.PROCESSED,
                 intent=intent,
-                expected="received",
+                expected=MessageStatus.RECEIVED,
                 outbound_status=outbound_status,
             )
             return then(session)
@@ -328,7 +335,7 @@ class Transcript:
         replies: Sequence[Reply],
         *,
         sender: str,
-        status: str = "processed",
+        status: str = MessageStatus.PROCESSED,
     ) -> tuple[list[int], str | None]:
         """Store messages the bot starts (notifications, later agents' messages); the ids and
         the conversation's language. Creates the conversation when it is new to the gateway.

@@ -38,7 +38,16 @@ from nlu.rules import Invalid, NluError
 from nlu.settings import ConfigError, NluSettings
 from store.db import database_url, make_engine, make_session_factory
 from store.logmask import RecordMasking
-from store.models import NLU_INBOX_STATUSES, NLU_MODEL_STATUSES, NluModel
+from store.models import (
+    NLU_INBOX_STATUSES,
+    NLU_MODEL_STATUSES,
+    MessageDirection,
+    MessageSender,
+    NluInboxStatus,
+    NluJobKind,
+    NluJobStatus,
+    NluModel,
+)
 
 EXIT_REFUSED_BY_GUARD = 3
 
@@ -52,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--actor", help="who does this (default: $USER)")
     sub = parser.add_subparsers(dest="command", required=True)
     inbox = sub.add_parser("inbox", help="list inbox items, most frequent first")
-    inbox.add_argument("--status", default="open", choices=[*NLU_INBOX_STATUSES, "all"])
+    inbox.add_argument(
+        "--status", default=NluInboxStatus.OPEN, choices=[*NLU_INBOX_STATUSES, "all"]
+    )
     inbox.add_argument("--limit", type=int, default=20)
     show = sub.add_parser("show", help="one inbox item with its conversations")
     show.add_argument("id", type=int)
@@ -148,7 +159,11 @@ def _show(loop: NluLoop, args: argparse.Namespace) -> int:
         print(f"  --- {hit.hit.conversation_id or '?'} ({hit.hit.reason})")
         for message in hit.messages:
             marker = ">>" if message.is_hit else "  "
-            who = "customer" if message.direction == "in" else message.sender
+            who = (
+                MessageSender.CUSTOMER
+                if message.direction == MessageDirection.IN
+                else message.sender
+            )
             intent = (
                 f"  [{message.intent} {_number(message.confidence, 2)}]" if message.intent else ""
             )
@@ -192,7 +207,7 @@ def _progress_printer() -> Any:
 
 
 def _trained(loop: NluLoop, result: JobResult) -> int:
-    if result.status != "succeeded":
+    if result.status != NluJobStatus.SUCCEEDED:
         print(f"error: job {result.job_id} {result.status}: {result.error}", file=sys.stderr)
         return 1
     if result.model_id is None:  # cross-validation
@@ -304,16 +319,20 @@ def _run(loop: NluLoop, args: argparse.Namespace, actor: str) -> int:
         edit = loop.relabel_item(args.id, args.intent, entities, actor=actor)
         return _edited(edit, "relabelled")
     if command == "oos":
-        return _edited(loop.mark_item(args.id, "out_of_scope", actor=actor), "out of scope")
+        return _edited(
+            loop.mark_item(args.id, NluInboxStatus.OUT_OF_SCOPE, actor=actor), "out of scope"
+        )
     if command == "ignore":
-        return _edited(loop.mark_item(args.id, "ignored", actor=actor), f"item {args.id} ignored")
+        return _edited(
+            loop.mark_item(args.id, NluInboxStatus.IGNORED, actor=actor), f"item {args.id} ignored"
+        )
     if command == "new-intent":
         created = loop.create_intent(
             args.id, args.name, response_zh=args.response, response_en=args.response_en, actor=actor
         )
         return _edited(created, f"new intent {args.name}")
     if command == "train":
-        kind = "cross_validation" if args.cross_validation else "train"
+        kind = NluJobKind.CROSS_VALIDATION if args.cross_validation else NluJobKind.TRAIN
         result = asyncio.run(loop.train(actor=actor, kind=kind, on_progress=_progress_printer()))
         return _trained(loop, result)
     if command == "jobs":

@@ -33,7 +33,7 @@ from nlu.rules import (
 )
 from nlu.validate import validated_edit
 from store.db import run_unit
-from store.models import NluInboxItem
+from store.models import NluInboxItem, NluInboxStatus
 from store.services import nlu_inbox
 
 MAX_BATCH_LABEL: Final = 100
@@ -48,7 +48,7 @@ class Annotator(LoopPart):
     # --- reading ---------------------------------------------------------------------------
 
     def inbox(
-        self, *, status: str | None = "open", limit: int = 50, offset: int = 0
+        self, *, status: str | None = NluInboxStatus.OPEN, limit: int = 50, offset: int = 0
     ) -> nlu_inbox.InboxPage:
         with store_errors():
             return run_unit(
@@ -69,7 +69,7 @@ class Annotator(LoopPart):
 
     def _open_item(self, item_id: int) -> NluInboxItem:
         item = self._item(item_id)
-        if item.status not in ("open", "ignored"):
+        if item.status not in (NluInboxStatus.OPEN, NluInboxStatus.IGNORED):
             what = f" as {item.label_intent}" if item.label_intent else ""
             raise Conflict(
                 f"inbox item {item_id} is already {item.status}{what}: its example is in data/"
@@ -140,7 +140,7 @@ class Annotator(LoopPart):
         with store_errors():
             return self._annotate(
                 self._open_item(item_id),
-                status="labelled",
+                status=NluInboxStatus.LABELLED,
                 intent=intent,
                 entities=entities,
                 actor_id=actor_id,
@@ -157,11 +157,14 @@ class Annotator(LoopPart):
         would be left with no example): change data/ by hand."""
         with store_errors():
             item = self._item(item_id)
-            old = OUT_OF_SCOPE if item.status == "out_of_scope" else item.label_intent
-            if item.status not in ("labelled", "out_of_scope") or old is None:
+            old = OUT_OF_SCOPE if item.status == NluInboxStatus.OUT_OF_SCOPE else item.label_intent
+            if (
+                item.status not in (NluInboxStatus.LABELLED, NluInboxStatus.OUT_OF_SCOPE)
+                or old is None
+            ):
                 why = (
                     f"it created the intent {item.label_intent}; change data/ by hand"
-                    if item.status == "new_intent"
+                    if item.status == NluInboxStatus.NEW_INTENT
                     else "label it instead"
                 )
                 raise Conflict(f"inbox item {item_id} is {item.status}, not labelled: {why}")
@@ -169,7 +172,7 @@ class Annotator(LoopPart):
                 raise Invalid("relabel gives an item an intent; out_of_scope is not one")
             return self._annotate(
                 item,
-                status="labelled",
+                status=NluInboxStatus.LABELLED,
                 intent=intent,
                 entities=entities,
                 actor_id=actor_id,
@@ -184,7 +187,7 @@ class Annotator(LoopPart):
         """'out_of_scope' (an example of out_of_scope is written), 'ignored' or 'open' (only
         the inbox changes)."""
         with store_errors():
-            if status == "out_of_scope":
+            if status == NluInboxStatus.OUT_OF_SCOPE:
                 return self._annotate(
                     self._open_item(item_id),
                     status=status,
@@ -193,7 +196,7 @@ class Annotator(LoopPart):
                     actor_id=actor_id,
                     edit=lambda text, _spans: datafile.add_out_of_scope(self.settings, text),
                 )
-            if status not in ("ignored", "open"):
+            if status not in (NluInboxStatus.IGNORED, NluInboxStatus.OPEN):
                 raise Invalid(f"an item is marked out_of_scope, ignored or open, not {status}")
             item = self._open_item(item_id)
             self._record(
@@ -218,7 +221,7 @@ class Annotator(LoopPart):
         with store_errors():
             return self._annotate(
                 self._open_item(item_id),
-                status="new_intent",
+                status=NluInboxStatus.NEW_INTENT,
                 intent=name,
                 entities=entities,
                 actor_id=actor_id,
@@ -273,15 +276,15 @@ class Annotator(LoopPart):
     ) -> list[int]:
         """Mark several open items ignored (noise: nothing is written into data/), in one
         transaction: all of them, or none when one is not open (the error names it)."""
-        ids = self._batch(item_ids, "ignored")
+        ids = self._batch(item_ids, NluInboxStatus.IGNORED)
 
         def work(session: Session) -> list[int]:
             now = self.clock()
             for item_id in ids:
                 found = nlu_inbox.item_row(session, item_id)
-                if found.status != "open":
+                if found.status != NluInboxStatus.OPEN:
                     raise Conflict(f"inbox item {item_id} is {found.status}, not open")
-                nlu_inbox.mark(session, found, "ignored", by=actor_id, now=now)
+                nlu_inbox.mark(session, found, NluInboxStatus.IGNORED, by=actor_id, now=now)
             return ids
 
         with store_errors():

@@ -29,10 +29,14 @@ from nlu.plumbing import SYSTEM, LoopPart
 from nlu.releases import Releases
 from nlu.validate import edit_lock
 from store.db import in_thread, run_unit
-from store.models import NluModel
+from store.models import NluInboxStatus, NluJobStatus, NluModel, NluModelAction, NluModelStatus
 from store.services import nlu_inbox, nlu_registry
 
-TRAINED_STATUSES: Final = ("labelled", "new_intent", "out_of_scope")
+TRAINED_STATUSES: Final = (
+    NluInboxStatus.LABELLED,
+    NluInboxStatus.NEW_INTENT,
+    NluInboxStatus.OUT_OF_SCOPE,
+)
 """Inbox items whose label is written into data/ (a model trained after it learnt them)."""
 
 
@@ -116,7 +120,7 @@ class Candidates(LoopPart):
             nlu_registry.set_status(
                 session,
                 candidate.id,
-                "candidate" if passed else "refused",
+                NluModelStatus.CANDIDATE if passed else NluModelStatus.REFUSED,
                 actor_name=SYSTEM,
                 now=now,
                 reason="; ".join(reasons) or None,
@@ -127,7 +131,7 @@ class Candidates(LoopPart):
         await asyncio.to_thread(self.releases.prune)
         return JobResult(
             state.job_id,
-            "succeeded",
+            NluJobStatus.SUCCEEDED,
             candidate.id,
             guard_passed=passed,
             guard_reasons=tuple(reasons),
@@ -195,10 +199,15 @@ class Candidates(LoopPart):
             await in_thread(
                 self.factory,
                 lambda s: nlu_registry.record_event(
-                    s, live.id, "note", actor_name=SYSTEM, reason=summary, now=self.clock()
+                    s,
+                    live.id,
+                    NluModelAction.NOTE,
+                    actor_name=SYSTEM,
+                    reason=summary,
+                    now=self.clock(),
                 ),
             )
-        return JobResult(state.job_id, "succeeded", macro_f1=float(metrics["macro_f1"]))
+        return JobResult(state.job_id, NluJobStatus.SUCCEEDED, macro_f1=float(metrics["macro_f1"]))
 
     def cross_validation_dir(self, job_id: int) -> Path:
         return self.settings.registry_dir / f"cross-validation-job{job_id}"

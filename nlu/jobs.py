@@ -27,7 +27,13 @@ from nlu.fingerprint import FingerprintError
 from nlu.plumbing import SYSTEM, FileLock, LoopPart, store_errors, training_lock
 from nlu.rules import Conflict, Invalid, NluError
 from store.db import in_thread, run_unit
-from store.models import NluTrainingJob
+from store.models import (
+    NLU_JOB_ACTIVE_STATUSES,
+    NluJobKind,
+    NluJobStatus,
+    NluModelStatus,
+    NluTrainingJob,
+)
 from store.services import nlu_registry
 from store.workflow import IllegalTransition
 
@@ -109,11 +115,11 @@ class TrainingJobs(LoopPart):
         failed = nlu_registry.fail_active_jobs(
             session, error="its process ended before the job finished", now=now
         )
-        for model in nlu_registry.list_models(session, status="training", limit=1000):
+        for model in nlu_registry.list_models(session, status=NluModelStatus.TRAINING, limit=1000):
             nlu_registry.set_status(
                 session,
                 model,
-                "failed",
+                NluModelStatus.FAILED,
                 actor_name=SYSTEM,
                 now=now,
                 reason="its training process ended before it finished",
@@ -150,7 +156,11 @@ class TrainingJobs(LoopPart):
             raise
 
     async def start_training(
-        self, *, actor: str, kind: str = "train", on_progress: ProgressCallback | None = None
+        self,
+        *,
+        actor: str,
+        kind: str = NluJobKind.TRAIN,
+        on_progress: ProgressCallback | None = None,
     ) -> int:
         """Queue a job and run it in the background (an asyncio task of this process); the
         job id. Follow it with `job(id)` (stage, progress, log_tail)."""
@@ -161,7 +171,11 @@ class TrainingJobs(LoopPart):
         return job_id
 
     async def train(
-        self, *, actor: str, kind: str = "train", on_progress: ProgressCallback | None = None
+        self,
+        *,
+        actor: str,
+        kind: str = NluJobKind.TRAIN,
+        on_progress: ProgressCallback | None = None,
     ) -> JobResult:
         """Queue a job and run it to its end (the CLI's foreground training)."""
         job_id, lock = await asyncio.to_thread(self._queue, actor, kind)
@@ -197,7 +211,11 @@ class TrainingJobs(LoopPart):
             run_unit(
                 self.factory,
                 lambda s: nlu_registry.finish_job(
-                    s, job_id, status="cancelled", now=self.clock(), error=f"cancelled by {actor}"
+                    s,
+                    job_id,
+                    status=NluJobStatus.CANCELLED,
+                    now=self.clock(),
+                    error=f"cancelled by {actor}",
                 ),
             )
 
@@ -252,26 +270,28 @@ class TrainingJobs(LoopPart):
     async def _run(self, state: JobState) -> JobResult:
         job = await in_thread(self.factory, lambda s: nlu_registry.get_job(s, state.job_id))
         actor = job.requested_by_name
-        if job.status not in ("queued", "running"):
+        if job.status not in NLU_JOB_ACTIVE_STATUSES:
             raise Conflict(f"training job {job.id} is already {job.status}")
         state("starting", 1)
         await self._flush(state)
         try:
             result = await self.work[job.kind](state, actor)
         except training.Cancelled as exc:
-            return await self._end(state, "cancelled", str(exc))
+            return await self._end(state, NluJobStatus.CANCELLED, str(exc))
         except asyncio.CancelledError:
             # the process is stopping (Ctrl-C, shutdown): the rasa child was stopped; record it
             # rather than leave the job running until the next start-up
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._end(state, "cancelled", "the process was stopped"))
+                await asyncio.shield(
+                    self._end(state, NluJobStatus.CANCELLED, "the process was stopped")
+                )
             raise
         except (training.RasaFailed, NluError, OSError, FingerprintError) as exc:
-            return await self._end(state, "failed", str(exc))
+            return await self._end(state, NluJobStatus.FAILED, str(exc))
         except Exception as exc:
             state.log.add(f"{type(exc).__name__}: {exc}")
-            return await self._end(state, "failed", f"{type(exc).__name__}: {exc}")
-        await self._end(state, "succeeded", None, stage="done")
+            return await self._end(state, NluJobStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        await self._end(state, NluJobStatus.SUCCEEDED, None, stage="done")
         return result
 
     async def _end(
@@ -293,7 +313,7 @@ class TrainingJobs(LoopPart):
                 model_id=state.model_id,
                 log_tail=state.log.text(),
             )
-            if status != "succeeded":
+            if status != NluJobStatus.SUCCEEDED:
                 self._fail_model(session, state.model_id, error)
 
         async with state.writes:
@@ -312,7 +332,12 @@ class TrainingJobs(LoopPart):
         if model_id is None:
             return
         model = nlu_registry.get_model(session, model_id)
-        if model.status == "training":
+        if model.status == NluModelStatus.TRAINING:
             nlu_registry.set_status(
-                session, model, "failed", actor_name=SYSTEM, now=self.clock(), reason=reason
+                session,
+                model,
+                NluModelStatus.FAILED,
+                actor_name=SYSTEM,
+                now=self.clock(),
+                reason=reason,
             )

@@ -31,11 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from nlu.annotation import Annotator
 from nlu.candidates import Candidates
 from nlu.deploy import RasaServer
-from nlu.jobs import JobResult, TrainingJobs
+from nlu.jobs import JobResult, JobWork, TrainingJobs
 from nlu.plumbing import utc_now
 from nlu.releases import Releases
 from nlu.rules import NluError
 from nlu.settings import NluSettings
+from store.statuses import NluJobKind
 
 __all__ = ["JobResult", "LoopError", "NluLoop"]
 
@@ -94,7 +95,10 @@ class NluLoop:
         self.candidates = Candidates(
             settings=settings, factory=factory, clock=clock, releases=self.releases
         )
-        work = {"train": self.candidates.train, "cross_validation": self.candidates.cross_validate}
+        work: dict[str, JobWork] = {
+            NluJobKind.TRAIN: self.candidates.train,
+            NluJobKind.CROSS_VALIDATION: self.candidates.cross_validate,
+        }
         self.training_jobs = TrainingJobs(
             settings=settings, factory=factory, clock=clock, work=work
         )

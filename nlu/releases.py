@@ -27,7 +27,7 @@ from nlu.guard import check_override
 from nlu.plumbing import SYSTEM, FileLock, LoopPart, deploy_lock, store_errors
 from nlu.rules import Conflict, Failed, Invalid
 from store.db import in_thread, run_unit
-from store.models import NluModel, NluModelEvent
+from store.models import NluModel, NluModelAction, NluModelEvent, NluModelStatus
 from store.services import nlu_registry, rasa_serving
 
 
@@ -110,11 +110,13 @@ class Releases(LoopPart):
                 sha256=sha,
                 notes="the model Rasa ran before the first retraining (models/current.tar.gz)",
             )
-            nlu_registry.set_status(session, model, "candidate", actor_name=SYSTEM, now=now)
+            nlu_registry.set_status(
+                session, model, NluModelStatus.CANDIDATE, actor_name=SYSTEM, now=now
+            )
             return nlu_registry.set_status(
                 session,
                 model,
-                "live",
+                NluModelStatus.LIVE,
                 actor_name=SYSTEM,
                 now=now,
                 reason="registered as the running model (models/current.tar.gz)",
@@ -132,7 +134,8 @@ class Releases(LoopPart):
             with_files = [
                 m
                 for m in models
-                if m.status in ("candidate", "refused", "retired")
+                if m.status
+                in (NluModelStatus.CANDIDATE, NluModelStatus.REFUSED, NluModelStatus.RETIRED)
                 and training.model_path(self.settings, m.file_name).exists()
             ]
             for model in with_files[max(0, keep - 1) :]:
@@ -140,7 +143,7 @@ class Releases(LoopPart):
                 nlu_registry.record_event(
                     session,
                     model,
-                    "delete",
+                    NluModelAction.DELETE,
                     actor_name=SYSTEM,
                     reason=f"the registry keeps the newest {keep} model files",
                     now=self.clock(),
@@ -159,17 +162,17 @@ class Releases(LoopPart):
         """Make a candidate live; a refused one needs `override_reason` (recorded)."""
         with store_errors():
             model = await self._model(model_id)
-            if model.status == "live":
+            if model.status == NluModelStatus.LIVE:
                 raise Conflict(f"model {model_id} is already live")
-            if model.status == "retired":
+            if model.status == NluModelStatus.RETIRED:
                 raise Conflict(f"model {model_id} was live before: roll back to it (with a reason)")
-            if model.status not in ("candidate", "refused"):
+            if model.status not in (NluModelStatus.CANDIDATE, NluModelStatus.REFUSED):
                 raise Conflict(
                     f"model {model_id} is {model.status}: only a candidate (or a refused one,"
                     " with an override reason) can be deployed"
                 )
             override = None
-            if model.status == "refused":
+            if model.status == NluModelStatus.REFUSED:
                 override = check_override(override_reason, self.settings.guard)
             return await self._go_live(model, actor=actor, reason=override, override=override)
 
@@ -181,11 +184,11 @@ class Releases(LoopPart):
             if len(written) < minimum:
                 raise Invalid(f"a rollback needs a written reason of at least {minimum} characters")
             model = await self._model(model_id)
-            if model.status == "live":
+            if model.status == NluModelStatus.LIVE:
                 raise Conflict(f"model {model_id} is already live")
-            if model.status in ("training", "failed"):
+            if model.status in (NluModelStatus.TRAINING, NluModelStatus.FAILED):
                 raise Conflict(f"model {model_id} is {model.status}: nothing to roll back to")
-            override = written if model.status == "refused" else None
+            override = written if model.status == NluModelStatus.REFUSED else None
             return await self._go_live(model, actor=actor, reason=written, override=override)
 
     async def _go_live(
@@ -218,7 +221,7 @@ class Releases(LoopPart):
                 return nlu_registry.set_status(
                     session,
                     model.id,
-                    "live",
+                    NluModelStatus.LIVE,
                     actor_name=actor,
                     now=now,
                     reason=reason,

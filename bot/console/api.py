@@ -40,6 +40,7 @@ from store.services import (
     staff,
 )
 from store.services.console_sessions import StaffIdentity
+from store.statuses import AccessKind, HandoffState, StaffAvailability
 from store.workflow import IllegalTransition
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_NOTE_CHARS: Final = 2000
 MAX_FLAG_NOTE_CHARS: Final = 500
-AVAILABILITY_CHOICES: Final = ("available", "away")
+AVAILABILITY_CHOICES: Final = (StaffAvailability.AVAILABLE, StaffAvailability.AWAY)
 HANDLE: Final = re.compile(r"[0-9]{1,18}")
 """A conversation's handle in a path or query (ASCII digits: not `²`, which isdigit() likes)."""
 Refusal = Literal["missing", "refused"]
@@ -105,7 +106,7 @@ def _own(
     """The handoff, which must be assigned to `me` (403 otherwise; with `supervisor_may` a
     supervisor may act in any assigned chat)."""
     handoff = _handoff(session, handoff_id)
-    if handoff.state != "assigned":
+    if handoff.state != HandoffState.ASSIGNED:
         raise ApiError(409, "not_assigned", f"handoff {handoff_id} is {handoff.state}")
     if handoff.agent_id != me.user_id and not (supervisor_may and me.role in SEES_STATION):
         raise ApiError(403, "not_your_chat", "this chat is assigned to another agent")
@@ -131,7 +132,7 @@ async def get_me(request: web.Request) -> web.Response:
         user = staff.get(session, me.user_id)
         return {
             "user": user_json(me),
-            "availability": user.availability if user else "offline",
+            "availability": user.availability if user else StaffAvailability.OFFLINE,
             "max_chats": user.max_chats if user else 0,
             "chats": console_queries.my_chats(session, me.user_id, now),
         }
@@ -206,12 +207,12 @@ async def _conversation_data(
 
 @auth.require(AGENT_ROLES)
 async def get_transcript(request: web.Request) -> web.Response:
-    return await _conversation_data(request, "transcript", console_queries.transcript_view)
+    return await _conversation_data(request, AccessKind.TRANSCRIPT, console_queries.transcript_view)
 
 
 @auth.require(AGENT_ROLES)
 async def get_customer(request: web.Request) -> web.Response:
-    return await _conversation_data(request, "customer", console_queries.customer_view)
+    return await _conversation_data(request, AccessKind.CUSTOMER, console_queries.customer_view)
 
 
 @auth.require(AGENT_ROLES)

@@ -15,6 +15,7 @@ from bot.events import Event
 from store.conversation_refs import mask
 from store.roles import SEES_STATION, WORKS_CHATS
 from store.services.console_sessions import StaffIdentity
+from store.statuses import HandoffState
 
 ID_KEYS: Final = frozenset({"conversation_id", "sender_id"})
 """Keys of event data that hold a conversation id: never sent to staff."""
@@ -91,7 +92,8 @@ class AgentFilter:
         data = event.data
         if event.kind == "handoff_changed":
             cid = event.conversation_id or data.get("conversation_id")
-            if data.get("state") == "assigned" and data.get("agent_id") == self.identity.user_id:
+            mine = data.get("agent_id") == self.identity.user_id
+            if data.get("state") == HandoffState.ASSIGNED and mine:
                 if cid:
                     self.mine.add(cid)
                 return True
@@ -101,7 +103,7 @@ class AgentFilter:
             return (
                 self.everything
                 or was_mine
-                or data.get("state") == "queued"
+                or data.get("state") == HandoffState.QUEUED
                 or data.get("previous_agent_id") == self.identity.user_id
             )
         if event.kind in ("queue_changed", "alert"):

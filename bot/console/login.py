@@ -22,6 +22,7 @@ from bot.console.pages import page_response
 from bot.console.state import CONSOLE, ConsoleState, error
 from store.services import console_sessions, staff
 from store.services.console_sessions import StaffIdentity
+from store.statuses import StaffAvailability
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ def _session_work(
             return None  # removed, or its password changed while this one was checked
         if new_hash is not None:
             user.password_hash = new_hash  # argon2 parameters raised since it was set
-        if user.availability == "offline":
-            user.availability = "away"  # online, not yet taking chats: the agent chooses
+        if user.availability == StaffAvailability.OFFLINE:
+            # online, not yet taking chats: the agent chooses
+            user.availability = StaffAvailability.AWAY
         return console_sessions.create(session, user, now=now, lifetime=state.lifetime)
 
     return work
@@ -237,7 +239,7 @@ async def _logout(request: web.Request) -> None:
 
     def work(session: Session) -> None:
         console_sessions.end(session, token)
-        staff.set_availability(session, identity.user_id, "offline")
+        staff.set_availability(session, identity.user_id, StaffAvailability.OFFLINE)
 
     await state.db(work)
     log.info("console: %s logged out", identity.username)

@@ -73,6 +73,7 @@ from store.db import in_thread
 from store.services import access_audit, nlu_inbox, nlu_registry
 from store.services.nlu_inbox import NLU_INBOX_REASONS, NLU_INBOX_STATUSES
 from store.services.nlu_registry import NLU_JOB_ACTIVE_STATUSES
+from store.statuses import NluInboxStatus, NluJobKind, NluJobStatus, NluModelStatus
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ async def _db(request: web.Request, work: Callable[[Session], T]) -> T:
 
 @auth.require(OPERATOR_ROLES)
 async def get_inbox(request: web.Request) -> web.Response:
-    status: str | None = request.query.get("status") or "open"
+    status: str | None = request.query.get("status") or NluInboxStatus.OPEN
     if status == "all":
         status = None
     elif status not in NLU_INBOX_STATUSES:
@@ -270,8 +271,8 @@ def _marker(status: str) -> auth.Handler:
     return auth.require(OPERATOR_ROLES)(mark)
 
 
-post_out_of_scope = _marker("out_of_scope")
-post_ignore = _marker("ignored")
+post_out_of_scope = _marker(NluInboxStatus.OUT_OF_SCOPE)
+post_ignore = _marker(NluInboxStatus.IGNORED)
 
 
 @auth.require(OPERATOR_ROLES)
@@ -324,7 +325,7 @@ async def post_train(request: web.Request) -> web.Response:
     if not isinstance(cross_validation, bool):
         raise ApiError(422, "invalid", "cross_validation must be true or false")
     loop, me = _loop(request), auth.staff_of(request)
-    kind = "cross_validation" if cross_validation else "train"
+    kind = NluJobKind.CROSS_VALIDATION if cross_validation else NluJobKind.TRAIN
     job_id = await _await(loop.start_training(actor=me.username, kind=kind))
     request.app[NLU_CONSOLE].started_jobs.add(job_id)
     log.info("console: %s started NLU %s job %s", me.username, kind, job_id)
@@ -345,7 +346,7 @@ async def get_job(request: web.Request) -> web.Response:
     loop = _loop(request)
     job = await _run(lambda: loop.job(job_id))
     body: dict[str, Any] = {"job": views.job_json(job, with_log=True)}
-    if job.kind == "cross_validation" and job.status == "succeeded":
+    if job.kind == NluJobKind.CROSS_VALIDATION and job.status == NluJobStatus.SUCCEEDED:
         result = await asyncio.to_thread(loop.cross_validation_result, job_id)
         if result is not None:
             result.pop("confusion_matrix", None)  # a path on the server
@@ -368,7 +369,8 @@ async def post_cancel_job(request: web.Request) -> web.Response:
 @auth.require(OPERATOR_ROLES)
 async def get_models(request: web.Request) -> web.Response:
     models = await _db(request, lambda s: nlu_registry.list_models(s, limit=MAX_PAGE))
-    live = next((m.id for m in models if m.status == "live"), None)
+    live = next((m.id for m in models if m.status == NluModelStatus.LIVE), None)
+
     return web.json_response(
         {"models": [views.model_json(m) for m in models], "live_model_id": live}
     )

@@ -30,6 +30,7 @@ from store.services.nlu_registry import (
     NluModelEvent,
     NluTrainingJob,
 )
+from store.statuses import NluModelStatus
 
 BASE: Final = "/api/v1/nlu"
 
@@ -230,9 +231,11 @@ def model_detail_json(
         ),
         events=[_event_json(e) for e in detail.events],
         live_model_id=live.id if live is not None else None,
-        can_deploy=model.status in ("candidate", "refused"),
-        needs_override=model.status == "refused",
-        can_rollback=model.status in ("retired", "candidate", "refused") and detail.file_exists,
+        can_deploy=model.status in (NluModelStatus.CANDIDATE, NluModelStatus.REFUSED),
+        needs_override=model.status == NluModelStatus.REFUSED,
+        can_rollback=model.status
+        in (NluModelStatus.RETIRED, NluModelStatus.CANDIDATE, NluModelStatus.REFUSED)
+        and detail.file_exists,
         min_reason_chars=settings.guard.min_override_reason,
     )
     return out

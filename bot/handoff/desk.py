@@ -41,6 +41,7 @@ from bot.handoff.watcher import Periodic, Watcher
 from bot.messages import Reply
 from store.config import Settings
 from store.services import handoffs
+from store.statuses import StaffAvailability
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -209,7 +210,7 @@ class HandoffDesk:
     async def set_availability(self, agent_id: int, availability: str) -> None:
         """available/away/offline; an agent becoming available may get queued chats."""
         await self._agents.set_availability(agent_id, availability)
-        if availability == "available" and self.config.auto_assign:
+        if availability == StaffAvailability.AVAILABLE and self.config.auto_assign:
             await self.watch_once()
 
     # --- the watcher ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from bot.handoff.survey import Survey
 from bot.handoff.views import GateDecision, GateResult, HandoffView, Outcome
 from bot.messages import Reply
 from store.services import handoffs, ticket_intake, transcripts
+from store.statuses import HandoffState, TicketType
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -73,7 +74,7 @@ class Gate:
         outcome: Outcome,
         now: datetime,
     ) -> list[Reply]:
-        if handoff.state != "queued":
+        if handoff.state != HandoffState.QUEUED:
             return []  # assigned: the agent answers
         ctx = self._ctx
         language = conversation.language
@@ -83,7 +84,7 @@ class Gate:
             ticket = ticket_intake.create_ticket(
                 session,
                 ctx.store_settings,
-                type="callback",
+                type=TicketType.CALLBACK,
                 description=ctx.text("callback_description", "zh", reason=handoff.reason),
                 now=now,
                 sender_id=conversation.conversation_id,
@@ -97,14 +98,19 @@ class Gate:
                 actor="customer",
                 why="callback requested",
             )
-            ctx.changed(outcome, handoff, "queued", actor="customer", why="callback requested")
+            ctx.changed(
+                outcome, handoff, HandoffState.QUEUED, actor="customer", why="callback requested"
+            )
             ctx.queue_changed(session, outcome)
             return [ctx.reply("callback_created", language, number=ticket.ticket_no)]
         if offered and (text.strip() == CALLBACK_NO or said in ctx.config.no_words):
             return [ctx.reply("keep_waiting", language)]
         if said and any(word in said for word in ctx.config.leave_words):
             handoffs.abandon(session, handoff.id, actor="customer", now=now, why=text[:200])
-            ctx.changed(outcome, handoff, "queued", actor="customer", why="left the queue")
+            ctx.changed(
+                outcome, handoff, HandoffState.QUEUED, actor="customer", why="left the queue"
+            )
+
             ctx.queue_changed(session, outcome)
             return [ctx.reply("abandoned", language)]
         return []

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 from bot.handoff.context import DeskContext
 from bot.handoff.views import GateResult
 from store.services import ratings
+from store.statuses import HandoffState
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from store.services.handoffs import Handoff, HandoffState
+    from store.services.handoffs import Handoff, HandoffSnapshot
     from store.services.transcripts import Conversation
 
 #: The survey buttons send `/rate_service{"rating": N}` (Rasa's intent+entities syntax, so the
@@ -45,10 +46,10 @@ class Survey:
     def __init__(self, ctx: DeskContext) -> None:
         self._ctx = ctx
 
-    def is_open(self, latest: HandoffState, now: datetime) -> bool:
+    def is_open(self, latest: HandoffSnapshot, now: datetime) -> bool:
         """Whether the customer may still rate the handoff (ended by a person, recently)."""
         return (
-            latest.state in ("resolved", "returned_to_bot")
+            latest.state in (HandoffState.RESOLVED, HandoffState.RETURNED_TO_BOT)
             and latest.closed_at is not None
             and now - latest.closed_at <= self._ctx.config.survey_window
         )

@@ -14,6 +14,7 @@ from bot.handoff.context import DeskContext
 from bot.handoff.escalation import Escalation
 from bot.handoff.views import Outcome
 from store.services import handoffs
+from store.statuses import HandoffState
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -41,7 +42,7 @@ class Watcher:
         outcome = Outcome()
         changed = False
         for handoff in handoffs.open_handoffs(session):
-            if handoff.state != "queued":
+            if handoff.state != HandoffState.QUEUED:
                 continue
             conversation = handoff.conversation
             last = handoff.last_customer_at or handoff.queued_at
@@ -49,7 +50,8 @@ class Watcher:
                 handoffs.abandon(
                     session, handoff.id, actor="system", now=now, why="customer silent"
                 )
-                ctx.changed(outcome, handoff, "queued", actor="system", why="silent")
+                ctx.changed(outcome, handoff, HandoffState.QUEUED, actor="system", why="silent")
+
                 changed = True
                 continue
             notice: str | None = None

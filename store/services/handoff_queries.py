@@ -19,6 +19,8 @@ from store.models import (
     AgentNote,
     Handoff,
     HandoffEvent,
+    HandoffState,
+    StaffAvailability,
     StaffUser,
 )
 
@@ -54,7 +56,7 @@ def queue(session: Session) -> list[Handoff]:
     rank = case(PRIORITY_RANK, value=Handoff.priority, else_=len(PRIORITY_RANK))
     stmt = (
         select(Handoff)
-        .where(Handoff.state == "queued")
+        .where(Handoff.state == HandoffState.QUEUED)
         .order_by(rank, Handoff.queued_at, Handoff.id)
     )
     return list(session.scalars(stmt))
@@ -64,7 +66,7 @@ def assigned_to(session: Session, agent_id: int) -> list[Handoff]:
     """The agent's current chats, oldest first."""
     stmt = (
         select(Handoff)
-        .where(Handoff.state == "assigned", Handoff.agent_id == agent_id)
+        .where(Handoff.state == HandoffState.ASSIGNED, Handoff.agent_id == agent_id)
         .order_by(Handoff.assigned_at, Handoff.id)
     )
     return list(session.scalars(stmt))
@@ -80,7 +82,7 @@ def agent_load(session: Session) -> list[AgentLoad]:
     """Every staff user with the number of chats assigned to them now."""
     counts = (
         select(Handoff.agent_id, func.count(Handoff.id).label("n"))
-        .where(Handoff.state == "assigned")
+        .where(Handoff.state == HandoffState.ASSIGNED)
         .group_by(Handoff.agent_id)
         .subquery()
     )
@@ -106,7 +108,7 @@ def available_agents(session: Session) -> list[AgentLoad]:
     return [
         load
         for load in agent_load(session)
-        if load.availability == "available" and load.assigned < load.max_chats
+        if load.availability == StaffAvailability.AVAILABLE and load.assigned < load.max_chats
     ]
 
 

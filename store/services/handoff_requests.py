@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from store.models import HandoffRequest
+from store.models import HandoffRequest, HandoffRequestStatus
 from store.sla import require_aware
 
 __all__ = ["mark_queued", "newest_waiting", "record_request", "waiting"]
@@ -36,7 +36,7 @@ def record_request(
         channel=channel,
         reason=reason,
         transcript=list(transcript),
-        status="waiting",
+        status=HandoffRequestStatus.WAITING,
         created_at=now,
     )
     session.add(request)
@@ -48,7 +48,7 @@ def waiting(session: Session) -> list[HandoffRequest]:
     """Requests not yet taken by an agent, oldest first (the queue)."""
     stmt = (
         select(HandoffRequest)
-        .where(HandoffRequest.status == "waiting")
+        .where(HandoffRequest.status == HandoffRequestStatus.WAITING)
         .order_by(HandoffRequest.created_at, HandoffRequest.id)
     )
     return list(session.scalars(stmt))
@@ -69,8 +69,15 @@ def mark_queued(session: Session, request_id: int) -> None:
 _REQUESTS = cast(Table, HandoffRequest.__table__)
 _NEWEST_WAITING = (
     select(_REQUESTS.c.id, _REQUESTS.c.reason)
-    .where(_REQUESTS.c.sender_id == bindparam("sender"), _REQUESTS.c.status == "waiting")
+    .where(
+        _REQUESTS.c.sender_id == bindparam("sender"),
+        _REQUESTS.c.status == HandoffRequestStatus.WAITING,
+    )
     .order_by(_REQUESTS.c.id.desc())
     .limit(1)
 )
-_QUEUED = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request")).values(status="queued")
+_QUEUED = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request"))
+    .values(status=HandoffRequestStatus.QUEUED)
+)

@@ -26,11 +26,14 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from store.models import (
+    HANDOFF_CLOSED_STATES,
     HANDOFF_OPEN_STATES,
     AgentNote,
     Conversation,
     Handoff,
     HandoffEvent,
+    HandoffPriority,
+    HandoffState,
     StaffUser,
 )
 from store.services.handoff_queries import (
@@ -57,7 +60,7 @@ __all__ = [  # everything here and the re-exported reads (store/services/handoff
     "AgentLoad",
     "AlreadyClaimed",
     "Handoff",
-    "HandoffState",
+    "HandoffSnapshot",
     "IllegalTransition",
     "NotFound",
     "abandon",
@@ -88,7 +91,7 @@ __all__ = [  # everything here and the re-exported reads (store/services/handoff
 ]
 
 OPEN_STATES: Final[tuple[str, ...]] = HANDOFF_OPEN_STATES
-CLOSED_STATES: Final[tuple[str, ...]] = ("resolved", "returned_to_bot", "abandoned", "expired")
+CLOSED_STATES: Final[tuple[str, ...]] = HANDOFF_CLOSED_STATES
 REASONS: Final[tuple[str, ...]] = (
     "request_human",
     "fallback",
@@ -101,13 +104,19 @@ REASONS: Final[tuple[str, ...]] = (
 """Why the bot escalated; the console shows it (labels are the console's business)."""
 
 TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "bot": ("queued",),
-    "queued": ("assigned", "abandoned", "expired"),
-    "assigned": ("assigned", "resolved", "returned_to_bot", "abandoned", "expired"),
-    "resolved": (),
-    "returned_to_bot": (),
-    "abandoned": (),
-    "expired": (),
+    HandoffState.BOT: (HandoffState.QUEUED,),
+    HandoffState.QUEUED: (HandoffState.ASSIGNED, HandoffState.ABANDONED, HandoffState.EXPIRED),
+    HandoffState.ASSIGNED: (
+        HandoffState.ASSIGNED,
+        HandoffState.RESOLVED,
+        HandoffState.RETURNED_TO_BOT,
+        HandoffState.ABANDONED,
+        HandoffState.EXPIRED,
+    ),
+    HandoffState.RESOLVED: (),
+    HandoffState.RETURNED_TO_BOT: (),
+    HandoffState.ABANDONED: (),
+    HandoffState.EXPIRED: (),
 }
 
 
@@ -219,7 +228,7 @@ def open_for_conversation_id(session: Session, conversation_id: str) -> Handoff 
 
 
 @dataclass(frozen=True)
-class HandoffState:
+class HandoffSnapshot:
     """A handoff's id, state and end, read without loading the ORM object."""
 
     id: int
@@ -231,11 +240,11 @@ class HandoffState:
         return self.state in OPEN_STATES
 
 
-def latest_state(session: Session, conversation_pk: int) -> HandoffState | None:
+def latest_state(session: Session, conversation_pk: int) -> HandoffSnapshot | None:
     """The state of the conversation's most recent handoff (the gateway asks on every customer
     message: a Core read, no ORM object)."""
     row = session.connection().execute(_LATEST_STATE, {"pk": conversation_pk}).first()
-    return HandoffState(*row) if row is not None else None
+    return HandoffSnapshot(*row) if row is not None else None
 
 
 _HANDOFFS = Handoff.__table__
@@ -253,7 +262,7 @@ def request(
     conversation_pk: int,
     reason: str,
     detail: str | None = None,
-    priority: str = "normal",
+    priority: str = HandoffPriority.NORMAL,
     actor: str = "bot",
     now: datetime,
 ) -> Handoff:
@@ -270,7 +279,7 @@ def request(
         return current
     handoff = Handoff(
         conversation_pk=conversation_pk,
-        state="bot",
+        state=HandoffState.BOT,
         reason=reason,
         detail=detail,
         priority=priority,
@@ -279,7 +288,7 @@ def request(
     )
     session.add(handoff)
     session.flush()
-    return _move(session, handoff, "queued", actor=actor, why=reason, now=now)
+    return _move(session, handoff, HandoffState.QUEUED, actor=actor, why=reason, now=now)
 
 
 def claim(
@@ -291,20 +300,20 @@ def claim(
     agent = _agent(session, agent_id)
     result = session.execute(
         update(Handoff)
-        .where(Handoff.id == handoff_id, Handoff.state == "queued")
-        .values(state="assigned", agent_id=agent_id, assigned_at=now)
+        .where(Handoff.id == handoff_id, Handoff.state == HandoffState.QUEUED)
+        .values(state=HandoffState.ASSIGNED, agent_id=agent_id, assigned_at=now)
         .execution_options(synchronize_session=False)
     )
     handoff = get(session, handoff_id)
     if getattr(result, "rowcount", 0) != 1:
-        if handoff.state == "assigned":
+        if handoff.state == HandoffState.ASSIGNED:
             raise AlreadyClaimed(handoff_id, handoff.state, handoff.agent_id)
         raise IllegalTransition(f"handoff {handoff_id}: {handoff.state} → assigned not allowed")
     _event(
         session,
         handoff,
-        "queued",
-        "assigned",
+        HandoffState.QUEUED,
+        HandoffState.ASSIGNED,
         actor=actor or agent.username,
         why="claimed" if actor is None else f"assigned to {agent.username}",
         now=now,
@@ -332,8 +341,8 @@ def transfer(
     handoff = get(session, handoff_id, for_update=True)
     from_agent = _agent(session, from_agent_id)
     to_agent = _agent(session, to_agent_id)
-    _check(handoff, "assigned")
-    if handoff.state != "assigned" or handoff.agent_id != from_agent_id:
+    _check(handoff, HandoffState.ASSIGNED)
+    if handoff.state != HandoffState.ASSIGNED or handoff.agent_id != from_agent_id:
         raise IllegalTransition(f"handoff {handoff_id} is not assigned to {from_agent.username}")
     if to_agent_id == from_agent_id:
         raise IllegalTransition(f"handoff {handoff_id}: transfer to the same agent")
@@ -342,8 +351,8 @@ def transfer(
     _event(
         session,
         handoff,
-        "assigned",
-        "assigned",
+        HandoffState.ASSIGNED,
+        HandoffState.ASSIGNED,
         actor=from_agent.username,
         why=why or f"transferred to {to_agent.username}",
         now=now,
@@ -364,18 +373,20 @@ def return_to_bot(
     session: Session, handoff_id: int, agent_id: int, *, now: datetime, why: str | None = None
 ) -> Handoff:
     """The agent hands the conversation back to the bot (assigned → returned_to_bot)."""
-    handoff = _by_its_agent(session, handoff_id, agent_id, "returned_to_bot")
+    handoff = _by_its_agent(session, handoff_id, agent_id, HandoffState.RETURNED_TO_BOT)
     agent = _agent(session, agent_id)
-    return _move(session, handoff, "returned_to_bot", actor=agent.username, why=why, now=now)
+    return _move(
+        session, handoff, HandoffState.RETURNED_TO_BOT, actor=agent.username, why=why, now=now
+    )
 
 
 def resolve(
     session: Session, handoff_id: int, agent_id: int, *, now: datetime, why: str | None = None
 ) -> Handoff:
     """The agent closes the case (assigned → resolved); the bot answers again afterwards."""
-    handoff = _by_its_agent(session, handoff_id, agent_id, "resolved")
+    handoff = _by_its_agent(session, handoff_id, agent_id, HandoffState.RESOLVED)
     agent = _agent(session, agent_id)
-    return _move(session, handoff, "resolved", actor=agent.username, why=why, now=now)
+    return _move(session, handoff, HandoffState.RESOLVED, actor=agent.username, why=why, now=now)
 
 
 def abandon(
@@ -388,7 +399,7 @@ def abandon(
 ) -> Handoff:
     """The customer left (said goodbye, or silent past the abandon limit)."""
     handoff = get(session, handoff_id, for_update=True)
-    return _move(session, handoff, "abandoned", actor=actor, why=why, now=now)
+    return _move(session, handoff, HandoffState.ABANDONED, actor=actor, why=why, now=now)
 
 
 def expire(
@@ -404,7 +415,7 @@ def expire(
     handoff = get(session, handoff_id, for_update=True)
     if callback_ticket_no is not None:
         handoff.callback_ticket_no = callback_ticket_no
-    return _move(session, handoff, "expired", actor=actor, why=why, now=now)
+    return _move(session, handoff, HandoffState.EXPIRED, actor=actor, why=why, now=now)
 
 
 def add_note(

@@ -17,7 +17,7 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, func, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Conversation, Message
+from store.models import Conversation, Message, MessageDirection, MessageStatus
 from store.sla import require_aware
 
 __all__ = [
@@ -95,10 +95,10 @@ def claim_undelivered(session: Session, conversation_id: str) -> list[Message]:
         update(_MESSAGES)
         .where(
             _MESSAGES.c.conversation_pk == conversation.scalar_subquery(),
-            _MESSAGES.c.direction == "out",
-            _MESSAGES.c.status == "pending",
+            _MESSAGES.c.direction == MessageDirection.OUT,
+            _MESSAGES.c.status == MessageStatus.PENDING,
         )
-        .values(status="received")
+        .values(status=MessageStatus.RECEIVED)
         .returning(_MESSAGES.c.id)
     )
     ids = list(session.connection().execute(claim).scalars())
@@ -114,7 +114,7 @@ def release_unsent(
     marked them sent, stored before `stored_before`, except those in `exclude` (the caller's
     own sends in progress): 'pending' again, to be sent. How many."""
     require_aware(stored_before, "stored_before")
-    return _back_to_pending(session, "out", stored_before, exclude)
+    return _back_to_pending(session, MessageDirection.OUT, stored_before, exclude)
 
 
 def _back_to_pending(
@@ -124,12 +124,12 @@ def _back_to_pending(
     in `exclude`: 'pending' again. How many."""
     conditions = [
         Message.direction == direction,
-        Message.status == "received",
+        Message.status == MessageStatus.RECEIVED,
         Message.created_at < before,
     ]
     if exclude:
         conditions.append(Message.id.not_in(list(exclude)))
-    stmt = update(Message).where(*conditions).values(status="pending")
+    stmt = update(Message).where(*conditions).values(status=MessageStatus.PENDING)
     result = session.execute(stmt.execution_options(synchronize_session=False))
     return int(getattr(result, "rowcount", 0))
 
@@ -156,8 +156,8 @@ def recover_stale(
     mid-turn, or their turn failed unexpectedly) become 'pending' again, for the retry worker,
     except those in `exclude` (the caller's own turns in progress); returns how many."""
     require_aware(received_before, "received_before")
-    return _back_to_pending(session, "in", received_before, exclude)
+    return _back_to_pending(session, MessageDirection.IN, received_before, exclude)
 
 
-_WAITING_IN = (Message.direction == "in", Message.status == "pending")
-_WAITING_OUT = (Message.direction == "out", Message.status == "pending")
+_WAITING_IN = (Message.direction == MessageDirection.IN, Message.status == MessageStatus.PENDING)
+_WAITING_OUT = (Message.direction == MessageDirection.OUT, Message.status == MessageStatus.PENDING)

@@ -20,7 +20,14 @@ from typing import Any, Final, Protocol
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import NLU_INBOX_REASONS, NLU_INBOX_STATUSES, Message, NluInboxHit, NluInboxItem
+from store.models import (
+    NLU_INBOX_REASONS,
+    NLU_INBOX_STATUSES,
+    Message,
+    NluInboxHit,
+    NluInboxItem,
+    NluInboxStatus,
+)
 from store.sla import require_aware
 
 __all__ = [  # with the tables' names callers need (bot/ reaches store.models through here)
@@ -50,9 +57,13 @@ __all__ = [  # with the tables' names callers need (bot/ reaches store.models th
 
 NOTE_CHARS: Final = 2000
 MAX_HITS_SHOWN: Final = 20
-LABEL_STATUSES: Final = ("labelled", "new_intent")
+LABEL_STATUSES: Final = (NluInboxStatus.LABELLED.value, NluInboxStatus.NEW_INTENT.value)
 """Statuses `set_label` sets (with an intent); `mark` sets the others."""
-MARK_STATUSES: Final = ("open", "out_of_scope", "ignored")
+MARK_STATUSES: Final = (
+    NluInboxStatus.OPEN.value,
+    NluInboxStatus.OUT_OF_SCOPE.value,
+    NluInboxStatus.IGNORED.value,
+)
 
 
 class ContextSettings(Protocol):
@@ -96,7 +107,7 @@ class InboxPage:
 def list_items(
     session: Session,
     *,
-    status: str | None = "open",
+    status: str | None = NluInboxStatus.OPEN,
     reason: str | None = None,
     intent: str | None = None,
     limit: int = 50,
@@ -260,10 +271,10 @@ def mark(
     found = item_row(session, item)
     if status not in MARK_STATUSES:
         raise InboxError(f"mark sets one of {MARK_STATUSES}, not {status!r}")
-    if status == "open" and found.status != "open":
+    if status == NluInboxStatus.OPEN and found.status != NluInboxStatus.OPEN:
         twin = session.scalars(
             select(NluInboxItem).where(
-                NluInboxItem.status == "open",
+                NluInboxItem.status == NluInboxStatus.OPEN,
                 NluInboxItem.group_key == found.group_key,
                 NluInboxItem.id != found.id,
             )
@@ -274,8 +285,10 @@ def mark(
     found.label_intent = None
     found.label_entities = None
     found.trained_model_id = None
-    found.labelled_by = None if status == "open" else by
-    found.labelled_at = None if status == "open" else now
+    reopened = status == NluInboxStatus.OPEN
+    found.labelled_by = None if reopened else by
+    found.labelled_at = None if reopened else now
+
     session.flush()
     return found
 

@@ -22,8 +22,11 @@ from store.models import (
     NLU_INBOX_REASONS,
     Conversation,
     Message,
+    MessageDirection,
+    MessageSender,
     NluInboxHit,
     NluInboxItem,
+    NluInboxStatus,
 )
 from store.services.nlu_inbox import InboxError, NotABotReply, NotFound, add_note
 from store.services.upserts import insert_ignore
@@ -44,7 +47,7 @@ def open_item_with_key(session: Session, key: str) -> NluInboxItem | None:
     """The open item of this group key, if any."""
     return session.scalars(
         select(NluInboxItem)
-        .where(NluInboxItem.status == "open", NluInboxItem.group_key == key)
+        .where(NluInboxItem.status == NluInboxStatus.OPEN, NluInboxItem.group_key == key)
         .order_by(NluInboxItem.id)
         .limit(1)
     ).first()
@@ -54,7 +57,7 @@ def recent_open_keys(session: Session, limit: int) -> list[tuple[int, str]]:
     """(id, group key) of the `limit` most recently seen open items, the most recent first."""
     rows = session.execute(
         select(NluInboxItem.id, NluInboxItem.group_key)
-        .where(NluInboxItem.status == "open")
+        .where(NluInboxItem.status == NluInboxStatus.OPEN)
         .order_by(NluInboxItem.last_seen_at.desc(), NluInboxItem.id.desc())
         .limit(limit)
     ).all()
@@ -73,14 +76,16 @@ def new_open_item(session: Session, key: str, text: str, now: datetime) -> NluIn
             "text": text[:TEXT_CHARS],
             "count": 0,
             "reasons_text": "",
-            "status": "open",
+            "status": NluInboxStatus.OPEN,
             "first_seen_at": now,
             "last_seen_at": now,
         },
         [NluInboxItem.group_key],
         index_where=sql_text(NLU_INBOX_OPEN_WHERE),  # literally: PostgreSQL infers the index
     )
-    stmt = select(NluInboxItem).where(NluInboxItem.status == "open", NluInboxItem.group_key == key)
+    stmt = select(NluInboxItem).where(
+        NluInboxItem.status == NluInboxStatus.OPEN, NluInboxItem.group_key == key
+    )
     return session.scalars(stmt).one()
 
 
@@ -163,14 +168,16 @@ def answered_messages(
     first), and the conversation's id."""
     reply = aliased(Message)
     answered = (
-        select(reply.id).where(reply.in_reply_to_id == Message.id, reply.sender == "bot").exists()
+        select(reply.id)
+        .where(reply.in_reply_to_id == Message.id, reply.sender == MessageSender.BOT)
+        .exists()
     )
     rows = session.scalars(
         select(Message)
         .where(
             Message.conversation_pk == conversation_pk,
-            Message.direction == "in",
-            Message.sender == "customer",
+            Message.direction == MessageDirection.IN,
+            Message.sender == MessageSender.CUSTOMER,
             answered,
         )
         .order_by(Message.id.desc())
@@ -188,7 +195,7 @@ def flagged_question(session: Session, reply_id: int) -> tuple[Message, str]:
     reply = session.get(Message, reply_id)
     if reply is None:
         raise NotFound(f"no message {reply_id}")
-    if reply.direction != "out" or reply.sender != "bot":
+    if reply.direction != MessageDirection.OUT or reply.sender != MessageSender.BOT:
         raise NotABotReply(f"message {reply_id} is not a reply of the bot")
     asked = session.get(Message, reply.in_reply_to_id) if reply.in_reply_to_id else None
     if asked is None:

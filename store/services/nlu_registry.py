@@ -31,12 +31,16 @@ from sqlalchemy.orm import Session
 from store.models import (
     NLU_JOB_ACTIVE_STATUSES,
     NLU_JOB_ACTIVE_WHERE,
+    NLU_JOB_END_STATUSES,
     NLU_JOB_KINDS,
     NLU_JOB_STATUSES,
     NLU_MODEL_ACTIONS,
     NLU_MODEL_STATUSES,
+    NluJobStatus,
     NluModel,
+    NluModelAction,
     NluModelEvent,
+    NluModelStatus,
     NluTrainingJob,
 )
 from store.services.upserts import insert_ignore
@@ -74,19 +78,27 @@ Row = TypeVar("Row", NluModel, NluTrainingJob)
 LOG_TAIL_CHARS: Final = 4096
 """A job keeps the last this many characters of its output."""
 MODEL_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "training": ("candidate", "refused", "failed"),
-    "candidate": ("live", "retired", "refused"),
-    "refused": ("live", "retired"),
-    "live": ("retired",),
-    "retired": ("live",),
-    "failed": (),
+    NluModelStatus.TRAINING: (
+        NluModelStatus.CANDIDATE,
+        NluModelStatus.REFUSED,
+        NluModelStatus.FAILED,
+    ),
+    NluModelStatus.CANDIDATE: (
+        NluModelStatus.LIVE,
+        NluModelStatus.RETIRED,
+        NluModelStatus.REFUSED,
+    ),
+    NluModelStatus.REFUSED: (NluModelStatus.LIVE, NluModelStatus.RETIRED),
+    NluModelStatus.LIVE: (NluModelStatus.RETIRED,),
+    NluModelStatus.RETIRED: (NluModelStatus.LIVE,),
+    NluModelStatus.FAILED: (),
 }
-JOB_END_STATUSES: Final = ("succeeded", "failed", "cancelled")
+JOB_END_STATUSES: Final = NLU_JOB_END_STATUSES
 _ACTION_OF_STATUS: Final[Mapping[str, str]] = {
-    "candidate": "candidate",
-    "refused": "refuse",
-    "retired": "retire",
-    "failed": "fail",
+    NluModelStatus.CANDIDATE: NluModelAction.CANDIDATE,
+    NluModelStatus.REFUSED: NluModelAction.REFUSE,
+    NluModelStatus.RETIRED: NluModelAction.RETIRE,
+    NluModelStatus.FAILED: NluModelAction.FAIL,
 }
 
 
@@ -125,7 +137,7 @@ def _model(session: Session, model: NluModel | int) -> NluModel:
 def live_model(session: Session) -> NluModel | None:
     stmt = (
         select(NluModel)
-        .where(NluModel.status == "live")
+        .where(NluModel.status == NluModelStatus.LIVE)
         .order_by(NluModel.deployed_at.desc(), NluModel.id.desc())
         .limit(1)
     )
@@ -199,7 +211,7 @@ def create_model(
         sha256=sha256,
         data_hash=data_hash,
         config_name=config_name,
-        status="training",
+        status=NluModelStatus.TRAINING,
         created_by=created_by,
         created_by_name=created_by_name,
         created_at=now,
@@ -209,7 +221,7 @@ def create_model(
     )
     session.add(model)
     session.flush()
-    record_event(session, model, "train", actor_name=created_by_name, now=now)
+    record_event(session, model, NluModelAction.TRAIN, actor_name=created_by_name, now=now)
     return model
 
 
@@ -262,7 +274,7 @@ def set_status(
     found = _model(session, model)
     if status not in MODEL_TRANSITIONS.get(found.status, ()):
         raise IllegalTransition(f"model {found.id}: {found.status} → {status} not allowed")
-    if status != "live":
+    if status != NluModelStatus.LIVE:
         found.status = status
         session.flush()
         record_event(
@@ -274,7 +286,7 @@ def set_status(
             now=now,
         )
         return found
-    if found.status == "refused":
+    if found.status == NluModelStatus.REFUSED:
         if not override_reason or not override_reason.strip():
             raise IllegalTransition(f"model {found.id} was refused: deploying it needs a reason")
         found.override_reason = override_reason.strip()
@@ -282,25 +294,25 @@ def set_status(
         record_event(
             session,
             found,
-            "override",
+            NluModelAction.OVERRIDE,
             actor_name=actor_name,
             reason=found.override_reason,
             now=now,
         )
     for previous in session.scalars(
-        select(NluModel).where(NluModel.status == "live", NluModel.id != found.id)
+        select(NluModel).where(NluModel.status == NluModelStatus.LIVE, NluModel.id != found.id)
     ):
-        previous.status = "retired"
+        previous.status = NluModelStatus.RETIRED
         record_event(
             session,
             previous,
-            "retire",
+            NluModelAction.RETIRE,
             actor_name=actor_name,
             reason=f"replaced by model {found.id}",
             now=now,
         )
-    action = "rollback" if found.deployed_at is not None else "deploy"
-    found.status = "live"
+    action = NluModelAction.ROLLBACK if found.deployed_at is not None else NluModelAction.DEPLOY
+    found.status = NluModelStatus.LIVE
     found.deployed_at = now
     found.deployed_by_name = actor_name
     session.flush()
@@ -353,7 +365,7 @@ def start_job(
         NluTrainingJob,
         {
             "kind": kind,
-            "status": "queued",
+            "status": NluJobStatus.QUEUED,
             "stage": "queued",
             "progress": 0,
             "log_tail": "",
@@ -395,8 +407,8 @@ def update_job_progress(
     LOG_TAIL_CHARS are kept). The first report moves a queued job to running."""
     require_aware(now)
     job = _open_job(session, job_id)
-    if job.status == "queued":
-        job.status = "running"
+    if job.status == NluJobStatus.QUEUED:
+        job.status = NluJobStatus.RUNNING
         job.started_at = now
     if stage is not None:
         job.stage = stage[:64]
@@ -430,7 +442,7 @@ def finish_job(
     job.finished_at = now
     if job.started_at is None:
         job.started_at = now
-    if status == "succeeded":
+    if status == NluJobStatus.SUCCEEDED:
         job.progress = 100
     if error is not None:
         job.error = error[-LOG_TAIL_CHARS:]
@@ -452,5 +464,6 @@ def fail_active_jobs(session: Session, *, error: str, now: datetime) -> int:
         )
     )
     for job in jobs:
-        finish_job(session, job.id, status="failed", error=error, now=now)
+        finish_job(session, job.id, status=NluJobStatus.FAILED, error=error, now=now)
+
     return len(jobs)

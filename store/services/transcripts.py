@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.models import Conversation, Message
+from store.models import Conversation, Message, MessageDirection, MessageSender, MessageStatus
 from store.services.message_status import (
     claim_undelivered,
     count_pending,
@@ -264,7 +264,7 @@ def record_inbound(
     now: datetime,
     external_id: str | None = None,
     attachments: Sequence[dict[str, Any]] = (),
-    status: str = "received",
+    status: str = MessageStatus.RECEIVED,
 ) -> StoredRow:
     """Store a customer message; DuplicateMessage when its external id was seen before.
 
@@ -277,8 +277,8 @@ def record_inbound(
     values = {
         **_NO_REPLY,
         "conversation_pk": conversation.id,
-        "direction": "in",
-        "sender": "customer",
+        "direction": MessageDirection.IN,
+        "sender": MessageSender.CUSTOMER,
         "text": text,
         "attachments": list(attachments),
         "external_id": external_id,
@@ -300,9 +300,9 @@ def record_outbound(
     replies: Sequence[OutboundText],
     *,
     now: datetime,
-    sender: str = "bot",
+    sender: str = MessageSender.BOT,
     in_reply_to: int | None = None,
-    status: str = "processed",
+    status: str = MessageStatus.PROCESSED,
 ) -> list[Message]:
     """Store replies in order (ids increase, so history shows them as sent)."""
     require_aware(now)
@@ -324,10 +324,10 @@ def record_answer(
     replies: Sequence[OutboundText],
     now: datetime,
     inbound_status: str,
-    sender: str = "bot",
+    sender: str = MessageSender.BOT,
     intent: tuple[str | None, float | None] | None = None,
     expected: str | None = None,
-    outbound_status: str = "processed",
+    outbound_status: str = MessageStatus.PROCESSED,
 ) -> list[int]:
     """The replies to a customer message stored, the message's status set and (`intent`: name,
     confidence) what NLU understood of it recorded, in the caller's transaction: the replies'
@@ -373,12 +373,12 @@ _CONVERSATION_REF = select(
 ).where(_CONVERSATIONS.c.conversation_id == bindparam("cid"))
 _INBOUND_ID_BY_EXTERNAL_ID = select(_MESSAGES.c.id).where(
     _MESSAGES.c.conversation_pk == bindparam("pk"),
-    _MESSAGES.c.direction == "in",
+    _MESSAGES.c.direction == MessageDirection.IN,
     _MESSAGES.c.external_id == bindparam("external"),
 )
 _INBOUND_BY_EXTERNAL_ID = select(_MESSAGES.c.id, _MESSAGES.c.status).where(
     _MESSAGES.c.conversation_pk == bindparam("pk"),
-    _MESSAGES.c.direction == "in",
+    _MESSAGES.c.direction == MessageDirection.IN,
     _MESSAGES.c.external_id == bindparam("external"),
 )
 _INSERT_MESSAGE = insert(_MESSAGES)
@@ -418,7 +418,9 @@ _STATUS_UPDATES = {  # (with the intent, compare-and-set): the answer's status u
 }
 _PENDING = (
     select(_MESSAGES.c.id)
-    .where(_MESSAGES.c.conversation_pk == bindparam("pk"), _MESSAGES.c.status == "pending")
+    .where(
+        _MESSAGES.c.conversation_pk == bindparam("pk"), _MESSAGES.c.status == MessageStatus.PENDING
+    )
     .limit(1)
 )
 
@@ -448,7 +450,7 @@ def _outbound(
         {
             **_NO_REPLY,
             "conversation_pk": conversation_pk,
-            "direction": "out",
+            "direction": MessageDirection.OUT,
             "sender": sender,
             "text": reply.text,
             "buttons": [dict(b) for b in reply.buttons],

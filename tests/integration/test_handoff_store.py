@@ -54,16 +54,16 @@ def test_latest_state_follows_the_newest_handoff(
         agent = _agent(session, "agent1", now)
         first = handoffs.request(session, conversation_pk=conv, reason="fallback", now=now)
         state = handoffs.latest_state(session, conv)
-        assert state == handoffs.HandoffState(first.id, "queued", None)
+        assert state == handoffs.HandoffSnapshot(first.id, "queued", None)
         assert state.open
         handoffs.claim(session, first.id, agent, now=now)
         handoffs.resolve(session, first.id, agent, now=now + timedelta(minutes=3))
         closed = handoffs.latest_state(session, conv)
-        assert closed == handoffs.HandoffState(first.id, "resolved", now + timedelta(minutes=3))
+        assert closed == handoffs.HandoffSnapshot(first.id, "resolved", now + timedelta(minutes=3))
         assert not closed.open
         later = now + timedelta(hours=1)
         second = handoffs.request(session, conversation_pk=conv, reason="complaint", now=later)
-        assert handoffs.latest_state(session, conv) == handoffs.HandoffState(
+        assert handoffs.latest_state(session, conv) == handoffs.HandoffSnapshot(
             second.id, "queued", None
         )
         assert handoffs.latest_state(session, _conversation(session, "2", now)) is None
