@@ -57,7 +57,7 @@ test-e2e: train ## End-to-end tests: trained model, real Rasa and action servers
 bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; BENCH_TRAIN=1 also times training and retrain-to-deployed, ~7 min more)
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 
-test-deploy: train ## Build, start and talk to the Docker Compose deployment (~15 min, not in CI: docs/deployment.md)
+test-deploy: train ## Build, start and talk to the Docker Compose deployment (~20 min, ~4 cached; not in CI: docs/deployment.md)
 	@scripts/test-deploy.sh
 
 lint: setup ## ruff (lint + format check) and mypy

@@ -68,6 +68,11 @@ def validate_address(turn: Turn, value: Any, *, strict: bool) -> dict[str, Any]:
         return {"service_address": None}
     with turn.session() as session:
         area = areas.match_area(session, text)
+        if area is None and not turn.text.startswith("/"):
+            # NLU may tag a fragment ("组" of "东山村3组"): the customer's whole message decides
+            whole = " ".join(turn.text.split())[: load_assistant_config().address_max_chars]
+            area = areas.match_area(session, whole)
+            text = whole if area is not None else text
         names = [turn.label(a.name, a.name_en) for a in areas.list_areas(session)]
     if area is None:
         if not strict:

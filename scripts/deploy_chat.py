@@ -154,7 +154,10 @@ def check_fault_report_across_a_rasa_restart(
         question = fault_question(text)
         if question is None:
             raise CheckFailed(f"unexpected reply in the fault form: {text}")
-        _expect(question not in answered, f"asked again for {question}: the form restarted")
+        _expect(
+            question not in answered,
+            f"asked again for {question}: the answer was not taken, or the form started over",
+        )
         answered.add(question)
         text = gateway.say(me, FAULT_ANSWERS[question]).text
     raise CheckFailed(f"no ticket after every answer: {text}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test-deploy`: the Docker Compose deployment built and run as a station would run it,
-# then talked to. About 15 minutes from nothing, 5 with the images cached (docs/deployment.md).
+# then talked to. About 20 minutes from nothing, 4 with the images cached (docs/deployment.md).
 #
 #  1. base images: the official python/postgres/redis images when present or pullable; where no
 #     registry answers, local stand-ins built from Debian's packages (debootstrap + docker
@@ -215,10 +215,11 @@ EOF
 }
 
 build_images() {
-  local start
+  local start images=("township-power-assistant-app:$TAG" "township-power-assistant-rasa:$TAG") old id
+  old="$("$DOCKER" image inspect -f '{{.Id}}' "${images[@]}" 2>/dev/null || true)"
   if [ "${TEST_DEPLOY_FRESH:-0}" = 1 ]; then
     log "fresh: removing the project's images and Docker's build cache"
-    "$DOCKER" image rm -f "township-power-assistant-app:$TAG" "township-power-assistant-rasa:$TAG" >/dev/null 2>&1 || true
+    "$DOCKER" image rm -f "${images[@]}" >/dev/null 2>&1 || true
     "$DOCKER" builder prune -af >/dev/null
   fi
   for service in gateway rasa; do
@@ -230,6 +231,11 @@ build_images() {
     compose build "$service" >"$WORK/build-$service.log" 2>&1 ||
       { tail -n 40 "$WORK/build-$service.log"; die "building the $service image failed"; }
     FIGURES+=("build of the ${service/gateway/app} image: $((SECONDS - start)) s")
+  done
+  for id in $old; do  # the previous run's images, if these builds replaced them (~3.5 GB)
+    if [ -z "$("$DOCKER" image inspect -f '{{join .RepoTags ""}}' "$id" 2>/dev/null || true)" ]; then
+      "$DOCKER" image rm "$id" >/dev/null 2>&1 || true
+    fi
   done
 }
 

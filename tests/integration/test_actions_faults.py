@@ -57,6 +57,25 @@ async def test_new_fault_opens_a_ticket_with_the_rural_commitment(
     assert convo.slots["service_address"] is None  # the form's answers are cleared
 
 
+async def test_a_fragment_tagged_as_the_address_falls_back_to_the_whole_message(
+    convo: Conversation, runtime: Runtime
+) -> None:
+    # the model tagged "东山村" and "组" of "东山村3组" as two addresses and the slot took "组"
+    convo.user("俺家停电了", "report_fault")
+    convo.slots["issue_text"] = "俺家停电了"
+    convo.user("东山村3组", "inform", {"address": "组"})
+    said = await convo.validate(ValidateFaultForm(), "fault_form", service_address="组")
+    assert "utter_address_unmatched" not in responses(said)
+    assert convo.slots["service_address"] == "东山村3组"
+    assert convo.slots["service_area"] == "QX03"
+    # a message naming no village is still refused, with the fragment echoed
+    convo.slots["service_address"] = convo.slots["service_area"] = None
+    convo.user("三组那边", "inform", {"address": "三组"})
+    said = await convo.validate(ValidateFaultForm(), "fault_form", service_address="三组")
+    assert "utter_address_unmatched" in responses(said)
+    assert convo.slots["service_address"] is None
+
+
 async def test_repeated_report_does_not_open_a_second_ticket(
     convo: Conversation, runtime: Runtime
 ) -> None:
