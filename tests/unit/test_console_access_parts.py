@@ -4,7 +4,6 @@ operators' summaries), the handle cache and the role sets (one list, manager = s
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,30 +12,14 @@ from aiohttp import web
 from bot.console import auth, live
 from bot.console.frames import AgentFilter, HandleCache, staff_frame
 from bot.console.state import ApiError
-from bot.events import Event, EventKind
+from bot.events import Event
 from bot.keys import CORE_ROUTER
 from bot.router import NotYourChat
 from store import roles
 from store.conversation_refs import mask
 from store.models import STAFF_ROLES
 from store.services import staff
-from store.services.console_sessions import StaffIdentity
-
-
-def identity(user_id: int, role: str = "agent") -> StaffIdentity:
-    return StaffIdentity(
-        session_id=1,
-        user_id=user_id,
-        username=f"u{user_id}",
-        display_name="",
-        role=role,
-        csrf_token="t",
-        expires_at=datetime.now(UTC),
-    )
-
-
-def event(kind: EventKind, conversation_id: str | None, **data: object) -> Event:
-    return Event(kind, dict(data), conversation_id=conversation_id)
+from tests.fakes.console_parts import event, identity
 
 
 @pytest.mark.parametrize(

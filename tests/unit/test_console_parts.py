@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,8 @@ from bot.console.canned import load_canned_replies
 from bot.console.pages import ConsoleFiles, content_security_policy
 from bot.console.ratelimit import LoginLimiter
 from bot.console.ws import AgentFilter
-from bot.events import Event, EventKind
 from store.configuration.yamlfile import ConfigError
-from store.services.console_sessions import StaffIdentity
+from tests.fakes.console_parts import event, identity
 
 
 class Clock:
@@ -83,22 +81,6 @@ def test_content_security_policy_is_strict() -> None:
     assert "frame-ancestors 'none'" in policy
     assert "unsafe" not in policy
     assert "wss://" not in content_security_policy("bad host/x")
-
-
-def identity(user_id: int, role: str = "agent") -> StaffIdentity:
-    return StaffIdentity(
-        session_id=1,
-        user_id=user_id,
-        username=f"u{user_id}",
-        display_name="",
-        role=role,
-        csrf_token="t",
-        expires_at=datetime.now(UTC),
-    )
-
-
-def event(kind: EventKind, conversation_id: str | None, **data: object) -> Event:
-    return Event(kind, dict(data), conversation_id=conversation_id)
 
 
 def test_agents_see_their_chats_and_the_queue_supervisors_everything() -> None:
