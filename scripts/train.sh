@@ -28,11 +28,14 @@ if [ "${FORCE:-0}" != "1" ] && [ -f "$MODEL" ] && [ "$(cat "$FINGERPRINT" 2>/dev
   exit 0
 fi
 mkdir -p "$MODEL_DIR"
-if [ "${FORCE:-0}" != "1" ] && [ "$cache" != "off" ] && [ -f "$cache/$inputs_hash.tar.gz" ]; then
-  cp "$cache/$inputs_hash.tar.gz" "$MODEL_DIR/candidate.tar.gz"
+install_candidate() {  # models/candidate.tar.gz becomes the live model of these inputs
   mv -f "$MODEL_DIR/candidate.tar.gz" "$MODEL"
   rm -f "$SOURCE"
   echo "$inputs_hash" > "$FINGERPRINT"
+}
+if [ "${FORCE:-0}" != "1" ] && [ "$cache" != "off" ] && [ -f "$cache/$inputs_hash.tar.gz" ]; then
+  cp "$cache/$inputs_hash.tar.gz" "$MODEL_DIR/candidate.tar.gz"
+  install_candidate
   log "model restored from the cache of models trained from the same inputs ($cache)"
   exit 0
 fi
@@ -40,9 +43,7 @@ log "training (inputs changed) ..."
 start=$(date +%s)
 "$RASA" train --config "$ROOT/config.yml" --domain "$ROOT/domain.yml" --data "$ROOT/data" \
   --out "$MODEL_DIR" --fixed-model-name candidate --augmentation 0 --quiet
-mv -f "$MODEL_DIR/candidate.tar.gz" "$MODEL"
-rm -f "$SOURCE"
-echo "$inputs_hash" > "$FINGERPRINT"
+install_candidate
 if [ "$cache" != "off" ] && mkdir -p "$cache" 2>/dev/null; then
   cp "$MODEL" "$cache/$inputs_hash.tar.tmp" && mv -f "$cache/$inputs_hash.tar.tmp" "$cache/$inputs_hash.tar.gz"
   ls -t "$cache"/*.tar.gz 2>/dev/null | tail -n +4 | xargs -r rm -f
