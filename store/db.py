@@ -131,6 +131,16 @@ def alembic_config(url: str | None = None) -> Any:
     return config
 
 
+def head_revision() -> str:
+    """The newest migration of store/migrations (an error when the chain has more than one)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError("store/migrations has no migration")
+    return str(head)
+
+
 def migrate(url: str | None = None, revision: str = "head") -> None:
     """Upgrade the database at `url` (default: `database_url()`) to `revision`."""
     from alembic import command

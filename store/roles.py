@@ -8,8 +8,11 @@ all read these sets, so a new role is added here and nowhere else.
   the queue, or handled by them before).
 - supervisor: everything an agent does, in every conversation of the station; the supervisor
   overview; the access log.
-- manager: everything a supervisor has (the back office builds on it).
+- manager (站长): everything a supervisor has, and the whole back office, read and write.
 - operator: the supervisor overview and the NLU retraining page; no customer's conversation.
+- dispatcher (调度): repair tickets and crews (the back office's work orders).
+- crew (抢修班组 member): only the tickets assigned to their own crew.
+- clerk (营业员): applications, complaints, suggestions and praise; customer records.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ class StaffRole(StrEnum):
     SUPERVISOR = "supervisor"
     MANAGER = "manager"
     OPERATOR = "operator"
+    DISPATCHER = "dispatcher"
+    CREW = "crew"
+    CLERK = "clerk"
 
 
 STAFF_ROLES: Final[tuple[str, ...]] = tuple(role.value for role in StaffRole)
@@ -39,3 +45,15 @@ RETRAINS_NLU: Final[frozenset[str]] = frozenset({StaffRole.OPERATOR})
 """The NLU inbox, training and the model registry."""
 READS_ACCESS_LOG: Final[frozenset[str]] = SEES_STATION
 """Who may list the record of staff opening customers' data."""
+DISPATCHES: Final[frozenset[str]] = frozenset({StaffRole.DISPATCHER, StaffRole.MANAGER})
+"""Repair work orders: the list, assigning crews, every step of a repair, callbacks."""
+WORKS_CREW_TICKETS: Final[frozenset[str]] = frozenset({StaffRole.CREW, *DISPATCHES})
+"""A ticket's steps on site (arrived, restored); crew members only on their crew's tickets."""
+WORKS_CASES: Final[frozenset[str]] = frozenset({StaffRole.CLERK, StaffRole.MANAGER})
+"""Complaints, reports, suggestions, praise and applications."""
+READS_CUSTOMERS: Final[frozenset[str]] = frozenset(
+    {StaffRole.CLERK, StaffRole.DISPATCHER, *SEES_STATION}
+)
+"""Customer records: search and the customer page (each opening recorded)."""
+IMPORTS_DATA: Final[frozenset[str]] = frozenset({StaffRole.MANAGER})
+"""Uploading the billing system's exports (accounts, meters, bills, service areas)."""

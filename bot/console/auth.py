@@ -52,6 +52,16 @@ OPERATOR_ROLES: Final = roles.RETRAINS_NLU
 """Who retrains the bot's NLU (the NLU inbox, training, the model registry): operators only."""
 ACCESS_LOG_ROLES: Final = roles.READS_ACCESS_LOG
 """Who lists the record of staff opening customers' data: supervisors and managers."""
+DISPATCH_ROLES: Final = roles.DISPATCHES
+"""Repair work orders: dispatchers and managers."""
+CREW_ROLES: Final = roles.WORKS_CREW_TICKETS
+"""A repair's steps on site: crew members (their crew's tickets only), dispatchers, managers."""
+CASE_ROLES: Final = roles.WORKS_CASES
+"""Complaints, feedback and applications: clerks and managers."""
+CUSTOMER_RECORD_ROLES: Final = roles.READS_CUSTOMERS
+"""Customer records: clerks, dispatchers, supervisors and managers."""
+IMPORT_ROLES: Final = roles.IMPORTS_DATA
+"""Importing the billing system's exports: managers."""
 ALL_ROLES: Final = roles.ALL_ROLES
 
 STAFF: Final = web.RequestKey("console_staff", StaffIdentity)

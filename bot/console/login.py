@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from sqlalchemy.orm import Session
@@ -31,9 +31,13 @@ POOL_FULL_RETRY_SECONDS = 1
 """Retry-After when every hashing thread is busy and the queue full: it drains in a second."""
 
 
+HOMES: Final[dict[str, str]] = {"operator": "/console/supervisor"}
+"""Where a role lands after logging in, where that is not the agent console."""
+
+
 def home_of(role: str) -> str:
     """Where a role lands after logging in."""
-    return "/console/supervisor" if role == "operator" else "/console"
+    return HOMES.get(role, "/console")
 
 
 def _stored_hash(username: str) -> Callable[[Session], str | None]:

@@ -60,7 +60,15 @@ PUBLIC: Final = frozenset(
         ("GET", "/console/static/{name}"),
     }
 )
-BY_ROLE: Final = {"agent": "agent2", "supervisor": "boss", "manager": "chief", "operator": "ops"}
+BY_ROLE: Final = {
+    "agent": "agent2",
+    "supervisor": "boss",
+    "manager": "chief",
+    "operator": "ops",
+    "dispatcher": "dispatch",
+    "crew": "crew1",
+    "clerk": "clerk",
+}
 """Who plays each role (the agent is always the *other* agent, never the victim's)."""
 
 
@@ -114,7 +122,12 @@ def readable(text: str) -> str:
 @pytest.fixture
 def console_staff(seeded: Any) -> dict[str, tuple[str, int]]:
     """On the demo station's data, with a manager."""
-    return {"chief": ("manager", 5)}
+    return {
+        "chief": ("manager", 5),
+        "dispatch": ("dispatcher", 0),
+        "crew1": ("crew", 0),
+        "clerk": ("clerk", 0),
+    }
 
 
 def _web_chat(factory: sessionmaker[Session], text: str) -> tuple[str, int]:

@@ -87,7 +87,9 @@ def test_the_handle_cache_is_bounded() -> None:
 
 def test_the_roles_live_in_one_place() -> None:
     assert STAFF_ROLES == roles.STAFF_ROLES == staff.ROLES
-    assert set(STAFF_ROLES) == {"agent", "supervisor", "manager", "operator"}
+    assert set(STAFF_ROLES) == {
+        "agent", "supervisor", "manager", "operator", "dispatcher", "crew", "clerk"
+    }  # fmt: skip
     for group in (roles.SEES_STATION, roles.WORKS_CHATS, roles.OVERSEES, roles.RETRAINS_NLU):
         assert group <= roles.ALL_ROLES
     # a manager has everything a supervisor has

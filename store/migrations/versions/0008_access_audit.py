@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from store.migration_helpers import staff_roles
+
 revision: str = "0008_access_audit"
 down_revision: str | None = "0007_verification"
 branch_labels: str | Sequence[str] | None = None
@@ -22,43 +24,8 @@ ROLES_BEFORE = "role IN ('agent', 'supervisor', 'operator')"
 ROLES_AFTER = "role IN ('agent', 'supervisor', 'manager', 'operator')"
 
 
-def _staff_roles(before: str, after: str) -> None:
-    """Change the check constraint on staff_users.role from `before` to `after`."""
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        _sqlite_staff_roles(bind, before, after)
-        return
-    op.drop_constraint(op.f("ck_staff_users_role"), "staff_users", type_="check")
-    op.create_check_constraint(op.f("ck_staff_users_role"), "staff_users", sa.text(after))
-
-
-def _sqlite_staff_roles(bind: sa.Connection, before: str, after: str) -> None:
-    """SQLite cannot alter a check constraint, and Alembic's batch mode would copy staff_users
-    and drop the original: with foreign keys on (store/db.py) that drop deletes every console
-    session and unassigns every handoff (ON DELETE CASCADE / SET NULL). SQLite documents a
-    procedure for changing a CHECK without a new table (lang_altertable.html, "Making Other
-    Kinds Of Table Schema Changes"): edit the table's definition in sqlite_schema and bump the
-    schema version so that every connection reads it again. Every existing row satisfies
-    both constraints (the downgrade first moves managers to supervisor)."""
-    version = int(bind.exec_driver_sql("PRAGMA schema_version").scalar_one())
-    bind.exec_driver_sql("PRAGMA writable_schema=ON")
-    try:
-        changed = bind.execute(
-            sa.text(
-                "UPDATE sqlite_master SET sql = replace(sql, :before, :after)"
-                " WHERE type = 'table' AND name = 'staff_users' AND instr(sql, :before) > 0"
-            ),
-            {"before": before, "after": after},
-        ).rowcount
-        if changed != 1:
-            raise RuntimeError(f"staff_users: the constraint {before!r} was not found")
-        bind.exec_driver_sql(f"PRAGMA schema_version={version + 1}")
-    finally:
-        bind.exec_driver_sql("PRAGMA writable_schema=OFF")
-
-
 def upgrade() -> None:
-    _staff_roles(ROLES_BEFORE, ROLES_AFTER)
+    staff_roles(ROLES_BEFORE, ROLES_AFTER)
     op.create_table(
         "access_audit",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -106,4 +73,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_access_audit_at")
     op.drop_table("access_audit")
     op.execute(sa.text("UPDATE staff_users SET role = 'supervisor' WHERE role = 'manager'"))
-    _staff_roles(ROLES_AFTER, ROLES_BEFORE)
+    staff_roles(ROLES_AFTER, ROLES_BEFORE)
