@@ -55,6 +55,44 @@ class Candidates(LoopPart):
             )
         return data_hash, items
 
+    async def _train_candidate(
+        self, state: JobState, name: str, live: NluModel | None
+    ) -> tuple[training.TrainedModel, str]:
+        """The candidate, continued from the live model where Rasa allows it ("finetuned"),
+        else trained from scratch ("full"). A finetuning Rasa refuses (a new intent, a changed
+        config.yml or domain) or that fails otherwise is followed by a training from scratch:
+        the job fails only when that fails too."""
+        base = self._finetune_base(live)
+        if base is not None:
+            fraction = self.settings.training.finetune_epoch_fraction
+            state.log.add(
+                f"continuing from the live model {base.name} ({fraction:g} of the epochs)"
+            )
+            try:
+                return await self._rasa_train(state, name, base), "finetuned"
+            except training.RasaFailed as error:
+                state.log.add(f"finetuning was not possible, training from scratch: {error}")
+        return await self._rasa_train(state, name, None), "full"
+
+    async def _rasa_train(
+        self, state: JobState, name: str, finetune: Path | None
+    ) -> training.TrainedModel:
+        return await training.train_model(
+            self.settings,
+            name,
+            progress=training.ProgressMap(state, 3, 80),
+            log=state.log,
+            cancel=state.cancel,
+            finetune=finetune,
+        )
+
+    def _finetune_base(self, live: NluModel | None) -> Path | None:
+        """The live model's file to continue from, when finetuning is configured."""
+        if live is None or self.settings.training.finetune_epoch_fraction <= 0:
+            return None
+        path = training.model_path(self.settings, live.file_name)
+        return path if path.is_file() else None
+
     async def train(self, state: JobState, actor: str) -> JobResult:
         """A train job: train a candidate on data/ as it is now, evaluate it (and the live
         model, the first time or after the held-out set changed), store the metrics and the
@@ -79,13 +117,7 @@ class Candidates(LoopPart):
         candidate = await in_thread(self.factory, register)
         state.model_id = candidate.id
         state.log.add(f"training {candidate.file_name} ({len(items)} newly labelled items)")
-        trained = await training.train_model(
-            settings,
-            name,
-            progress=training.ProgressMap(state, 3, 80),
-            log=state.log,
-            cancel=state.cancel,
-        )
+        trained, trained_as = await self._train_candidate(state, name, live)
         state("evaluating the candidate on the held-out set", 81)
         metrics = await training.evaluate_model(
             settings,
@@ -105,7 +137,10 @@ class Candidates(LoopPart):
             now = self.clock()
             comparison = verdict.comparison_json()
             comparison.update(
-                passed=passed, reasons=reasons, live_model_id=live.id if live else None
+                passed=passed,
+                reasons=reasons,
+                live_model_id=live.id if live else None,
+                trained_as=trained_as,
             )
             nlu_registry.set_metrics(
                 session,

@@ -43,6 +43,8 @@ class TrainingSettings:
     holdout: Path
     cross_validation_folds: int
     keep_models: int
+    finetune_epoch_fraction: float
+    """0: every retraining from scratch; else the fraction of epochs a finetuning runs."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class NluSettings:
                 holdout=holdout if holdout.is_absolute() else project / holdout,
                 cross_validation_folds=training["cross_validation_folds"].as_int(minimum=2),
                 keep_models=training["keep_models"].as_int(minimum=2),
+                finetune_epoch_fraction=_fraction(training["finetune_epoch_fraction"]),
             ),
             guard=GuardSettings(
                 max_macro_f1_drop=_fraction(guard["max_macro_f1_drop"]),

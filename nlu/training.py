@@ -291,8 +291,11 @@ async def train_model(
     progress: ProgressMap,
     log: LogTail,
     cancel: asyncio.Event | None = None,
+    finetune: Path | None = None,
 ) -> TrainedModel:
-    """`rasa train` into models/registry/<name>.tar.gz."""
+    """`rasa train` into models/registry/<name>.tar.gz; with `finetune`, Rasa's incremental
+    training continuing from that model for conf/nlu.yml's fraction of the epochs (Rasa refuses
+    it, and the command fails, when the configuration, domain or label set changed)."""
     settings.registry_dir.mkdir(parents=True, exist_ok=True)
     target = settings.registry_dir / f"{name}.tar.gz"
     started = time.monotonic()
@@ -314,9 +317,11 @@ async def train_model(
         settings.registry_dir,
         "--fixed-model-name",
         name,
-        "--augmentation",
-        "0",
     ]
+    if finetune is not None:
+        fraction = settings.training.finetune_epoch_fraction
+        args += ["--finetune", finetune, "--epoch-fraction", f"{fraction:g}"]
+    args += ["--augmentation", "0"]
     try:
         await run_rasa(
             settings,

@@ -179,6 +179,7 @@ def model_json(model: NluModel) -> dict[str, Any]:
         "deployed_by": model.deployed_by_name,
         "parent_id": model.parent_id,
         "train_seconds": model.train_seconds,
+        "trained_as": (model.comparison or {}).get("trained_as"),
     }
 
 

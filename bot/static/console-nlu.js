@@ -21,6 +21,7 @@
     out_of_scope: "超出范围",
     ignored: "已忽略",
   };
+  const TRAINED_AS = { finetuned: "在线上模型基础上增量训练", full: "从头训练" };
   const MODEL_STATUS = {
     training: "训练中",
     candidate: "候选",
@@ -621,7 +622,8 @@
     for (const row of document.querySelectorAll("#models tr")) row.setAttribute("aria-current", "false");
     $("model-title").textContent =
       "模型 #" + model.id + "（" + (MODEL_STATUS[model.status] || model.status) + "）· " + model.file_name +
-      " · 宏 F1 " + number(model.macro_f1) + " · " + model.created_by + " " + when(model.created_at);
+      " · 宏 F1 " + number(model.macro_f1) + " · " + model.created_by + " " + when(model.created_at) +
+      (TRAINED_AS[model.trained_as] ? " · " + TRAINED_AS[model.trained_as] : "");
     const guard = model.guard;
     const verdict =
       guard.passed === true ? "回归检查通过" : guard.passed === false ? "回归检查未通过" : "尚未评估";

@@ -215,6 +215,7 @@ def test_an_operator_trains_compares_and_deploys_a_model(page: Page, stack: Stac
 
     # the finished job opens its model: verdict, per-intent scores, the confusion matrix
     expect(page.locator("#model-title")).to_contain_text("模型 #1（候选）")
+    expect(page.locator("#model-title")).to_contain_text("从头训练")  # no live model to continue
     expect(page.locator("#guard")).to_have_text("回归检查通过")
     expect(page.locator("#compare tr").filter(has_text="query_bill")).to_contain_text("0.900")
     matrix = page.get_by_role("img", name=re.compile("混淆矩阵"))

@@ -7,6 +7,8 @@ It answers the three commands the loop runs, with Rasa 3.6's output shapes and f
 - `train --out DIR --fixed-model-name NAME ...`: component log lines and tqdm's "Epochs:" bar
   (carriage returns) over FAKE_RASA_EPOCHS epochs of FAKE_RASA_EPOCH_SECONDS, then
   DIR/NAME.tar.gz (a real tar.gz); FAKE_RASA_TRAIN=fail exits 1 halfway, =hang never ends;
+  with `--finetune MODEL`: Rasa's "No model for finetuning found" when MODEL is missing, and
+  with FAKE_RASA_FINETUNE=refuse its InvalidConfigException for a changed label set;
 - `test nlu --nlu FILE_OR_DIR --out DIR [--model M | --cross-validation ...]`:
   DIR/intent_report.json and DIR/intent_confusion_matrix.png. The report is FAKE_RASA_REPORTS
   (a JSON file: the model file name or its beginning (the longest that matches), or
@@ -93,6 +95,10 @@ def train(args: list[str]) -> int:
     epochs = int(os.environ.get("FAKE_RASA_EPOCHS", "5"))
     delay = float(os.environ.get("FAKE_RASA_EPOCH_SECONDS", "0.01"))
     mode = os.environ.get("FAKE_RASA_TRAIN", "")
+    refused = finetune_refused(option(args, "--finetune"))
+    if refused:
+        print(refused, file=sys.stderr)
+        return 1
     for component in ("JiebaTokenizer", "RegexFeaturizer", "CountVectorsFeaturizer"):
         info(f"Starting to train component '{component}'.")
         info(f"Finished training component '{component}'.")
@@ -116,6 +122,24 @@ def train(args: list[str]) -> int:
     model = fake_model(out / f"{name}.tar.gz", f"fake model {name} {time.time()}".encode())
     print(f"Your Rasa model is trained and saved at '{model}'.", flush=True)
     return 0
+
+
+def finetune_refused(model: str | None) -> str | None:
+    """Rasa's own error when a finetuning cannot start (None: it can, or none was asked for)."""
+    if model is None:
+        return None
+    if not Path(model).is_file():
+        return (
+            "rasa.shared.exceptions.SchemaValidationError: No model for finetuning found."
+            " Please make sure to either specify a path to a previous model or to have a"
+            " finetunable model within the directory 'models'."
+        )
+    if os.environ.get("FAKE_RASA_FINETUNE") == "refuse":
+        return (
+            "rasa.shared.exceptions.InvalidConfigException: Cannot finetune because more"
+            " than just the 'epoch' keys have been changed, or because new labels were added."
+        )
+    return None
 
 
 def intents_of(path: Path) -> dict[str, int]:

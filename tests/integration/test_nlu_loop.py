@@ -8,6 +8,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -346,8 +347,13 @@ async def test_a_training_job_registers_evaluates_and_compares(
     assert "Your Rasa model is trained" in job.log_tail
 
     train = next(c for c in calls(loop) if c["argv"][0] == "train")
-    assert train["argv"][train["argv"].index("--out") + 1] == str(settings.registry_dir)
-    assert train["argv"][-2:] == ["--augmentation", "0"]
+    argv = train["argv"]
+    assert argv[argv.index("--out") + 1] == str(settings.registry_dir)
+    assert argv[-2:] == ["--augmentation", "0"]
+    # continued from the live model for conf/nlu.yml's fraction of the epochs
+    assert argv[argv.index("--finetune") + 1] == str(settings.registry_dir / baseline.file_name)
+    assert argv[argv.index("--epoch-fraction") + 1] == "0.2"
+    assert candidate.comparison["trained_as"] == "finetuned"
     assert train["env"]["RASA_CACHE_DIRECTORY"] == str(settings.project_dir / ".rasa" / "cache")
 
     # the second training compares with the stored metrics: the live model is not evaluated again
@@ -413,6 +419,39 @@ async def test_a_regression_is_refused_with_reasons(
     refused = loop.model(result.model_id or 0).model
     assert refused.status == "refused"
     assert refused.guard_reasons == list(result.guard_reasons)
+
+
+async def test_a_finetuning_rasa_refuses_is_followed_by_a_training_from_scratch(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_RASA_FINETUNE", "refuse")
+    result = await loop.train(actor="op")
+    assert result.status == "succeeded", result.error
+    trainings = [c["argv"] for c in calls(loop) if c["argv"][0] == "train"]
+    assert ["--finetune" in argv for argv in trainings] == [True, False]
+    model = loop.model(result.model_id or 0).model
+    assert model.comparison is not None
+    assert model.comparison["trained_as"] == "full"
+    log = loop.job(result.job_id).log_tail
+    assert "finetuning was not possible, training from scratch" in log
+    assert "Cannot finetune" in log
+
+
+async def test_without_a_finetune_fraction_every_training_is_from_scratch(
+    settings: NluSettings, session_factory: sessionmaker[Session], rasa: FakeRasa
+) -> None:
+    training = replace(settings.training, finetune_epoch_fraction=0.0)
+    loop = NluLoop(
+        replace(settings, training=training),
+        session_factory,
+        rasa=RasaServer(rasa.url, rasa.token),
+        clock=lambda: NOW,
+    )
+    result = await loop.train(actor="op")
+    assert result.status == "succeeded", result.error
+    trainings = [c["argv"] for c in calls(loop) if c["argv"][0] == "train"]
+    assert len(trainings) == 1
+    assert "--finetune" not in trainings[0]
 
 
 async def test_a_failed_training_fails_the_job_and_the_model(
