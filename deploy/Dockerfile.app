@@ -35,12 +35,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CONF_DIR=/app/conf \
     NLU_PROJECT_DIR=/app
 
-# The runtime dependencies exactly as pyproject.toml pins them ([project].dependencies, all
-# `==`), in a layer of their own: a code change does not reinstall them. Not the dev extras.
-COPY pyproject.toml /tmp/pyproject.toml
+# The runtime dependencies as pyproject.toml pins them ([project].dependencies, all `==`; not
+# the dev extras), every indirect one at the version of requirements/main.txt, the lock .venv
+# installs (requirements/app-constraints.txt: its pins without hashes, written by `make lock`):
+# two builds a week apart install the same. A layer of its own: a code change does not reinstall.
+COPY pyproject.toml requirements/app-constraints.txt /tmp/
 RUN python -c "import tomllib; deps = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']['dependencies']; open('/tmp/requirements.txt', 'w').write(chr(10).join(deps) + chr(10))" \
- && pip install -r /tmp/requirements.txt \
- && rm /tmp/pyproject.toml /tmp/requirements.txt
+ && pip install -r /tmp/requirements.txt -c /tmp/app-constraints.txt \
+ && rm /tmp/pyproject.toml /tmp/requirements.txt /tmp/app-constraints.txt
 
 # The project itself (its dependencies are already there).
 RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \

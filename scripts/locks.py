@@ -1,6 +1,7 @@
 """Whether the locks still pin what their inputs ask: `python scripts/locks.py` (setup.sh runs it
 before installing) names each pin of pyproject.toml or requirements/rasa.in that its lock does
-not hold at that version, and exits 1: someone changed a pin and forgot `make lock`.
+not hold at that version, and each pin of a lock its constraints file for deploy/'s images
+does not repeat, and exits 1: someone changed a pin and forgot `make lock`.
 
 Standard library only: it runs on the interpreter that is about to create .venv.
 """
@@ -54,7 +55,29 @@ def stale(root: Path = ROOT) -> list[str]:
             if locked.get(name) != version:
                 held = f"holds {locked[name]}" if name in locked else "does not hold it"
                 problems.append(f"{source} pins {name}=={version}; {lock_path} {held}")
+    for lock_path, constraints_path in CONSTRAINTS:
+        problems += _constraints_problems(root, lock_path, constraints_path)
     return problems
+
+
+CONSTRAINTS = (
+    ("requirements/main.txt", "requirements/app-constraints.txt"),
+    ("requirements/rasa.txt", "requirements/rasa-constraints.txt"),
+)
+"""Each lock and the constraints file deploy/'s image of it installs with."""
+
+
+def _constraints_problems(root: Path, lock_path: str, constraints_path: str) -> list[str]:
+    lock = root / lock_path
+    if not lock.exists():
+        return []
+    locked = pins(lock.read_text(encoding="utf-8").splitlines())
+    constraints = root / constraints_path
+    text = constraints.read_text(encoding="utf-8") if constraints.exists() else ""
+    held = pins(text.splitlines())
+    if held == locked:
+        return []
+    return [f"{constraints_path} does not repeat the pins of {lock_path}"]
 
 
 def main() -> int:

@@ -4,6 +4,9 @@ A server is restarted after 1, 2, 4 ... seconds (up to `max_delay`), the delay g
 restarts of the last `window` seconds; one more restart than `limit` within that window is a
 crash loop: the stack stops, because a server that dies as soon as it starts will not get better
 by itself. A server that stayed up for a whole window is restarted after `first_delay` again.
+A server that is running but stops answering its health probe (`probe_interval` apart,
+`hung_after` times in a row: a deadlock, a busy loop, a process stopped by a signal) is stopped
+and then restarted like one that died.
 The numbers come from the environment (`from_env`), validated once.
 """
 
@@ -32,6 +35,11 @@ class Policy:
     stop_timeout: float = 30.0
     """RUN_STOP_TIMEOUT: how long a server may take to stop after SIGTERM before SIGKILL (more
     than the gateway's GATEWAY_SHUTDOWN_TIMEOUT, 20 s, for the messages it is finishing)."""
+    probe_interval: float = 10.0
+    """RUN_PROBE_INTERVAL: seconds between health probes of a running server."""
+    hung_after: int = 9
+    """RUN_HUNG_AFTER: unanswered probes in a row after which a running server counts as hung
+    (9 x 10 s: longer than Rasa answering nothing while it loads a model the console deploys)."""
 
     def delay(self, recent: int) -> float:
         """Seconds before a restart, `recent` restarts having happened within the window."""
@@ -57,6 +65,8 @@ class Policy:
             max_delay=number("RUN_RESTART_MAX_DELAY", cls.max_delay),
             start_timeout=number("RUN_START_TIMEOUT", cls.start_timeout),
             stop_timeout=number("RUN_STOP_TIMEOUT", cls.stop_timeout),
+            probe_interval=number("RUN_PROBE_INTERVAL", cls.probe_interval),
+            hung_after=int(number("RUN_HUNG_AFTER", cls.hung_after, whole=True)),
         )
 
 

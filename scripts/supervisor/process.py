@@ -168,6 +168,7 @@ class Child:
             return
         pgid = self.process.pid
         self.signal_group(signal.SIGTERM)
+        self.signal_group(signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
         if not await self._gone(pgid, grace):
             self.signal_group(signal.SIGKILL)
             await self._gone(pgid, 10)

@@ -220,18 +220,19 @@ class Stack:
     async def _keep(self, child: Child) -> None:
         name = child.server.name
         while True:
-            code = await child.wait()
+            code, hung = await self._watch(child)
             if self._stop.is_set():
                 return
             lived = time.monotonic() - child.started_at
             state = self.status.server(name)
-            state.last_exit, state.last_exit_at = exit_reason(code), now_iso()
+            reason = exit_reason(code) if not hung else f"hung: {hung}, stopped"
+            state.last_exit, state.last_exit_at = reason, now_iso()
             await child.stop(self.policy.stop_timeout)  # what is left of its process group
             restarts = self._restarts[name]
             delay = restarts.next_delay(time.monotonic())
             if delay is None:
                 self._fail(
-                    f"{name} died ({exit_reason(code)}) after {restarts.recent(time.monotonic())}"
+                    f"{name} died ({reason}) after {restarts.recent(time.monotonic())}"
                     f" restarts within {self.policy.window:g} s (RUN_RESTART_LIMIT,"
                     f" RUN_RESTART_WINDOW): a crash loop, stopping everything. The end of"
                     f" {child.log_path}:\n{tail(child.log_path)}"
@@ -244,13 +245,38 @@ class Stack:
             )
             self.status.write()
             self.journal.error(
-                f"{name} died ({exit_reason(code)}) after {lived:.0f} s; restart {restarts.total}"
+                f"{name} died ({reason}) after {lived:.0f} s; restart {restarts.total}"
                 f" in {delay:g} s (log: {child.log_path})"
             )
             if await self._pause(delay) or not await self._port_freed(child):
                 return
             await self._start(child, fresh_log=False)
             await self._until_ready(child)
+
+    async def _watch(self, child: Child) -> tuple[int, str | None]:
+        """Until the server exits: (its exit status, None); or until it stops answering its
+        health probe `hung_after` times in a row: then it is stopped (its whole group), and
+        (exit status, what was seen) is returned, so that it is restarted like a dead one."""
+        exited = asyncio.ensure_future(child.wait())
+        missed = 0
+        try:
+            while True:
+                done, _ = await asyncio.wait({exited}, timeout=self.policy.probe_interval)
+                if done:
+                    return exited.result(), None
+                missed = 0 if await self._ready(child.server) else missed + 1
+                if missed >= self.policy.hung_after:
+                    seen = f"{missed} health probes unanswered"
+                    self.journal.error(
+                        f"{child.server.name} is running but has not answered"
+                        f" {child.server.ready.url} {missed} times in a row"
+                        f" (RUN_PROBE_INTERVAL {self.policy.probe_interval:g} s, RUN_HUNG_AFTER):"
+                        " stopping it"
+                    )
+                    await child.stop(self.policy.stop_timeout)
+                    return await exited, seen
+        finally:
+            exited.cancel()
 
     async def _port_freed(self, child: Child) -> bool:
         """Wait (up to the stop timeout) until nothing listens on the server's port."""

@@ -9,7 +9,9 @@ real Rasa has), on free ports, every file in a temporary RUN_VAR_DIR.
 - Rasa's process group killed under a running stack: the gateway keeps taking messages, Rasa
   is restarted, the message sent meanwhile is answered once; /health shows the restart;
   Ctrl-C stops everything;
-- a server dying again and again is a crash loop: the stack stops, nothing is left.
+- a server dying again and again is a crash loop: the stack stops, nothing is left;
+- a server that hangs (its process group stopped with SIGSTOP: it neither answers nor exits)
+  is found by the health probes, stopped and restarted.
 
 Every process of a stack carries a marker in its environment, so a test finds any that is left.
 """
@@ -319,6 +321,30 @@ async def test_a_killed_rasa_is_restarted_and_the_message_sent_meanwhile_answere
         run.process.send_signal(signal.SIGINT)  # Ctrl-C
         assert await run.exit_code() == 0
         assert run.status()["state"] == "stopped"
+        run.assert_nothing_left()
+
+
+async def test_a_hung_rasa_is_found_by_its_probes_stopped_and_restarted(
+    tmp_path: Path, database: str, fake_rasa_python: Path
+) -> None:
+    settings = {"RASA_STANDBY": "0", "RUN_PROBE_INTERVAL": "0.5", "RUN_HUNG_AFTER": "4"}
+    async with started(tmp_path, database, fake_rasa_python, **settings) as run:
+        await run.until("the stack", lambda: run.status().get("state") == "running", START_SECONDS)
+        hung_pid = run.server("rasa")["pid"]
+        await asyncio.sleep(3)  # probes answered meanwhile: a healthy server is left alone
+        assert run.server("rasa")["restarts"] == 0
+        os.killpg(hung_pid, signal.SIGSTOP)  # alive, but answers nothing (as a deadlock)
+        await run.until("Rasa restarted", lambda: run.server("rasa").get("restarts") == 1, 30)
+        await run.until("Rasa back", lambda: run.server("rasa")["state"] == "running", 60)
+        assert run.server("rasa")["pid"] != hung_pid
+        assert hung_pid not in processes_marked(run.marker)  # the stopped group was killed
+        assert run.server("rasa")["last_exit"] == "hung: 4 health probes unanswered, stopped"
+        log = (run.var / "log" / "run.log").read_text()
+        assert "rasa is running but has not answered" in log
+        assert run.server("gateway")["restarts"] == 0
+
+        run.process.send_signal(signal.SIGINT)
+        assert await run.exit_code() == 0
         run.assert_nothing_left()
 
 

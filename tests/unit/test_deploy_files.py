@@ -480,6 +480,7 @@ def test_the_app_image_installs_the_pinned_dependencies_as_a_non_root_user() -> 
     assert re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.M) == ["python:3.11-slim"]
     assert re.findall(r"^FROM (\S+)", text, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
     assert "['project']['dependencies']" in text
+    assert "-c /tmp/app-constraints.txt" in text  # indirect dependencies as the lock has them
     assert "pip install --no-deps" in text
     final = _final_stage(text)
     assert re.search(r"^USER app$", final, re.M)
