@@ -85,6 +85,14 @@ def _local(value: datetime, settings: Settings) -> str:
     return value.astimezone(settings.tz).strftime("%m-%d %H:%M")
 
 
+def _step_time(value: datetime, now: datetime, settings: Settings) -> str:
+    """When a step was taken, as the customer reads it: the clock time, with the date only
+    when it was not today (a crew that was offline records its arrival afterwards)."""
+    local = value.astimezone(settings.tz)
+    same_day = local.date() == now.astimezone(settings.tz).date()
+    return local.strftime("%H:%M") if same_day else local.strftime("%m-%d %H:%M")
+
+
 def _notifiable_sender(sender_id: str | None) -> str | None:
     """The conversation to tell: only ids the gateway made (`<channel>:<chat_id>`)."""
     if not sender_id:
@@ -206,7 +214,7 @@ class Notifier:
             now,
             NotificationSource.TICKET,
             notifications.ticket_events_after,
-            lambda event: self._ticket_notice(event, languages),
+            lambda event: self._ticket_notice(event, languages, now),
         )
         self._new_events(
             session,
@@ -242,7 +250,9 @@ class Notifier:
             if event.id not in claimed and (found := notice(event)) is not None:
                 plan.notices.append(found)
 
-    def _ticket_notice(self, event: TicketEvent, languages: _LanguageCache) -> Notice | None:
+    def _ticket_notice(
+        self, event: TicketEvent, languages: _LanguageCache, now: datetime
+    ) -> Notice | None:
         ticket = event.ticket
         conversation_id = _notifiable_sender(ticket.sender_id)
         template = self._texts.ticket_statuses.get(event.status)
@@ -258,6 +268,8 @@ class Notifier:
             "type": _pick(labels.ticket_type(ticket.type), language),
             "status": _pick(labels.ticket_status(event.status), language),
             "next_step": _pick(labels.ticket_next_step(ticket.type, event.status), language),
+            "crew": ticket.crew.name if ticket.crew else _pick(self._texts.unnamed_crew, language),
+            "time": _step_time(event.at, now, self._settings),
         }
         text = render(template, language, values)
         return Notice(NotificationSource.TICKET, event.id, conversation_id, text)

@@ -32,6 +32,8 @@ REPLY_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
     }
 )
 NOTIFICATION_PLACEHOLDERS = frozenset({"number", "type", "status", "stage", "next_step", "due"})
+TICKET_PLACEHOLDERS = NOTIFICATION_PLACEHOLDERS | {"crew", "time"}
+"""A ticket's step also names the crew that took it and when (station time)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class GatewayTexts:
     application_stages: Mapping[str, Label]
     overdue_ticket: Label
     overdue_application: Label
+    unnamed_crew: Label
+    """{crew} of a ticket no crew was assigned to (a step recorded without one)."""
 
     def reply(self, key: str, language: str | None, **values: Any) -> str:
         """A reply of the `replies` section in the customer's language, filled in."""
@@ -93,7 +97,7 @@ def load_texts(conf_dir: Path) -> GatewayTexts:
     for status, node in notes["ticket"].items():
         if status not in statuses:
             raise ConfigError(f"{node.path}: {node.key}: no ticket has a status {status!r}")
-        tickets[status] = _label(node, NOTIFICATION_PLACEHOLDERS)
+        tickets[status] = _label(node, TICKET_PLACEHOLDERS)
     application = notes["application"]
     stages_node = application.get("stages")
     stages = {
@@ -108,4 +112,5 @@ def load_texts(conf_dir: Path) -> GatewayTexts:
         application_stages=MappingProxyType(stages),
         overdue_ticket=_label(overdue["ticket"], NOTIFICATION_PLACEHOLDERS),
         overdue_application=_label(overdue["application"], NOTIFICATION_PLACEHOLDERS),
+        unnamed_crew=_label(notes["unnamed_crew"], ()),
     )

@@ -11,7 +11,8 @@ Every server it started is stopped at the end, also on failure and on Ctrl-C.
 
     python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
                             [--flood-rate 50] [--flood-seconds 30] [--flood-customers 10]
-                            [--only gateway|flood|training] [--note TEXT] [--output BENCHMARKS.md]
+                            [--only gateway|flood|training|import] [--note TEXT]
+                            [--output BENCHMARKS.md]
 
 After the levels, on the same stack, the flood part (scripts/benchflood.py): the customers'
 p50 while console logins flood the gateway, against their p50 without the flood in the same
@@ -21,6 +22,9 @@ The training part (scripts/benchtrain.py, several minutes) runs first with BENCH
 alone with `--only training`: a full training of the shipped data with an empty Rasa cache, then
 an operator's retraining after a few new examples, evaluated, guarded and deployed into a
 running Rasa, all in a scratch copy of the project (models/current.tar.gz stays as it is).
+The import part (scripts/benchimport.py, about a minute) imports a generated export of 50,000
+accounts and their bills on SQLite and on PostgreSQL ($BENCH_DATABASE_URL or $TEST_DATABASE_URL);
+`--only import` measures only it (no model, no stack needed).
 A part this run does not measure is carried over from the previous BENCHMARKS.md, and says so.
 """
 
@@ -41,6 +45,9 @@ from types import FrameType
 
 from scripts import floodlib
 from scripts.benchflood import protections_text
+from scripts.benchimport import measure_import
+from scripts.benchlib.imports import ImportBench, import_part
+from scripts.benchlib.imports import summary as import_summary
 from scripts.benchlib.machine import (
     conditions_text,
     cpu_model_and_cores,
@@ -179,7 +186,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("gateway", "flood", "training"),
+        choices=("gateway", "flood", "training", "import"),
         help="measure only this part (training: no BENCH_TRAIN=1 needed); the others are"
         " carried over from the previous report",
     )
@@ -264,7 +271,8 @@ def flood_part(flood: floodlib.FloodRun | None, existing: str) -> Part:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    if not RASA_BIN.exists():
+    stack = args.only not in ("training", "import")
+    if stack and not RASA_BIN.exists():
         raise BenchError(".venv-rasa is missing: run `make setup`")
     began = time.monotonic()
     existing = read(args.output) or None
@@ -275,18 +283,21 @@ def run(argv: list[str]) -> int:
         command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=bench_train),
         commit=git_commit(),
     )
-    if args.only in ("training", "flood") and lost_gateway_figures(existing or ""):
+    if args.only in ("training", "flood", "import") and lost_gateway_figures(existing or ""):
         raise BenchError(
             f"{args.output} holds gateway figures of an older format, which --only {args.only}"
             " cannot carry over: run the whole bench once (BENCH_TRAIN=1 make bench)"
         )
-    if args.only != "training" and not MODEL.exists():
+    if stack and not MODEL.exists():
         raise BenchError(f"{MODEL} is missing: run `make train`")
     training = measure_training(info, args.note) if train else previous_training(existing or "")
     measured: GatewayRun | None = None
     flood: floodlib.FloodRun | None = None
-    if args.only != "training":
+    if stack:
         measured, flood = measure_stack(info, args)
+    imports: ImportBench | None = None
+    if args.only in (None, "import"):
+        imports = measure_import(info, args.note)
     gateway: GatewayRun | CarriedGateway | None = measured
     if measured is not None:
         print(summary_text(measured.levels, measured.gateway_peak_mb))
@@ -296,7 +307,9 @@ def run(argv: list[str]) -> int:
         print(floodlib.summary(flood))
     if train and training is not None:
         print(training_summary(training))
-    parts = (flood_part(flood, existing or ""),)
+    if imports is not None:
+        print(import_summary(imports))
+    parts = (flood_part(flood, existing or ""), import_part(imports, existing or ""))
     report = Report(info, machine_facts(), gateway, training, parts)
     output = merge_benchmarks(existing, render_markdown(report))
     partial = args.output.with_name(args.output.name + ".partial")

@@ -1,6 +1,6 @@
 """Command line of the stores: `python -m store {migrate,seed,sync-areas,advance-ticket,
-advance-application,create-user,demo-users}`. The database is $DATABASE_URL (or --url),
-configuration $CONF_DIR."""
+advance-application,create-user,demo-users,import,crews}` (import: store/import_cli.py; crews:
+store/crew_cli.py). The database is $DATABASE_URL (or --url), configuration $CONF_DIR."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from store import demo, demo_staff
+from store import crew_cli, demo, demo_staff, import_cli
 from store.config import ConfigError, Settings, load_settings
 from store.db import database_url, make_engine, make_session_factory, migrate, unit_of_work
 from store.demo_staff import DEMO_PASSWORD_ENV
@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the new passwords in this file (0600, username=password) instead of"
         " printing them",
     )
+    import_cli.add_parser(sub)
+    crew_cli.add_parser(sub)
     return parser
 
 
@@ -223,4 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _create_user(url, args)
     if args.command == "demo-users":
         return _demo_users(url, args.env_file)
+    if args.command == "import":
+        return import_cli.run(url, settings, args)
+    if args.command == "crews":
+        return crew_cli.run(url, args)
     return _advance(url, settings, args)

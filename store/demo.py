@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from store.config import Settings
 from store.demodata.applications import ApplicationMaker, build_applications
 from store.demodata.bills import BillPlan, last_periods, make_bills
+from store.demodata.crews import make_crews
 from store.demodata.featured import renumber_featured
 from store.demodata.outages import make_outages
 from store.demodata.people import PeopleFactory, random_account
@@ -226,6 +227,7 @@ def seed(
     outages = make_outages(settings, areas, now)
     session.add_all([outages.current_fault, outages.planned, *(p.outage for p in outages.past)])
     session.flush()
+    make_crews(session, areas, now)
     build_tickets(TicketMaker(session, settings, rng, now, pool), demo, outages)
     maker = ApplicationMaker(session, settings, rng, now, pool, factory)
     build_applications(maker, demo["3303301000004"])

@@ -1,5 +1,6 @@
 """The agent console's demo staff (`python -m store demo-users`): agent1, agent2, supervisor,
-operator, each with a password of their own.
+operator, clerk (the back office's complaints, applications and customer records), each with a
+password of their own.
 
 One password shared by every demo user would let whoever learnt the agent's also act as the
 supervisor; so each gets its own random password, kept in a file only its owner can read
@@ -21,6 +22,7 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
+from store.demodata.crews import join_demo_crew
 from store.services import staff
 
 DEMO_PASSWORD_ENV: Final = "DEMO_AGENT_PASSWORD"
@@ -30,6 +32,9 @@ DEMO_USERS: Final = (
     ("agent2", "客服二号", "agent", 3),
     ("supervisor", "值班长", "supervisor", 5),
     ("operator", "运维", "operator", 0),
+    ("clerk", "营业员小周", "clerk", 0),
+    ("dispatch", "调度员小林", "dispatcher", 0),
+    ("crew1", "抢修员老陈", "crew", 0),  # in 东片抢修组 once the demo is seeded
 )
 _HEADER = "# Demo staff of the agent console (python -m store demo-users): username=password\n"
 
@@ -58,7 +63,7 @@ def ensure(
         user = staff.get_by_username(session, username)
         if user is None:
             password = fixed or new_password()
-            staff.create_user(
+            created = staff.create_user(
                 session,
                 username=username,
                 display_name=name,
@@ -67,6 +72,8 @@ def ensure(
                 max_chats=max_chats,
                 now=now,
             )
+            if role == "crew":
+                join_demo_crew(session, created)
             yield DemoUser(username, role, "created", None if fixed else password)
         elif not fixed and shared and staff.verify_password(session, user, shared):
             password = new_password()

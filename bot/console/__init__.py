@@ -8,7 +8,10 @@
 - ``/console/ws``: the live feed (bot/events.py events) for the logged-in staff member;
 - the agent API under ``/api/v1/agent/`` (bot/console/api.py; the failed identity checks:
   bot/console/verification_api.py);
-- the operators' NLU API under ``/api/v1/nlu/`` (bot/console/nlu_api.py).
+- the operators' NLU API under ``/api/v1/nlu/`` (bot/console/nlu_api.py);
+- the back office's cases: ``/console/feedback``, ``/console/applications``,
+  ``/console/customers`` and ``/api/v1/feedback``, ``/api/v1/applications``,
+  ``/api/v1/customers`` (bot/console/cases_api.py, customers_api.py; docs/back-office-cases.md).
 
 Modules: `auth` (sessions, CSRF, roles), `login`, `pages` (files, CSP), `api`, `nlu_api`, `ws`,
 `live` (publishing, sending as an agent), `ratelimit`, `state`. Staff guide and API reference:
@@ -23,7 +26,18 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from bot import health
-from bot.console import api, auth, login, nlu_api, verification_api, ws
+from bot.console import (
+    api,
+    auth,
+    cases_api,
+    customers_api,
+    dispatch_api,
+    import_api,
+    login,
+    nlu_api,
+    verification_api,
+    ws,
+)
 from bot.console.canned import load_canned_replies
 from bot.console.hashing import HashPool
 from bot.console.pages import ConsoleFiles, asset, page_response
@@ -61,6 +75,10 @@ def setup(app: web.Application) -> None:
     verification_api.setup(app)  # supervisors: failed identity checks
     app.cleanup_ctx.append(_database)
     nlu_api.setup(app)  # after _database: its loop uses the console's database
+    dispatch_api.setup(app)  # repair work orders, crews' phone page (back office)
+    cases_api.setup(app)  # complaints, feedback and applications (back office)
+    customers_api.setup(app)  # customer records (back office)
+    import_api.setup(app)  # managers: the billing system's exports (back office)
     app.on_shutdown.append(_close_sockets)
 
 

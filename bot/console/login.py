@@ -31,7 +31,12 @@ POOL_FULL_RETRY_SECONDS = 1
 """Retry-After when every hashing thread is busy and the queue full: it drains in a second."""
 
 
-HOMES: Final[dict[str, str]] = {"operator": "/console/supervisor"}
+HOMES: Final[dict[str, str]] = {
+    "operator": "/console/supervisor",
+    "dispatcher": "/console/tickets",
+    "crew": "/console/crew",
+    "clerk": "/console/feedback",
+}
 """Where a role lands after logging in, where that is not the agent console."""
 
 

@@ -18,8 +18,21 @@
   };
   const AVAILABILITY = { available: "在线接待", away: "暂离", offline: "离线" };
   const PRIORITIES = { urgent: "紧急", high: "高", normal: "普通" };
-  const KINDS = { transcript: "会话记录", customer: "客户资料" };
-  const ROLES = { agent: "坐席", supervisor: "值班长", manager: "经理", operator: "运维" };
+  const KINDS = {
+    transcript: "会话记录",
+    customer: "客户资料",
+    customer_record: "客户档案",
+    inbox_context: "意图样本上下文",
+  };
+  const ROLES = {
+    agent: "坐席",
+    supervisor: "值班长",
+    manager: "站长",
+    operator: "运维",
+    dispatcher: "调度",
+    crew: "抢修班组",
+    clerk: "营业员",
+  };
   const SESSION_ENDED = 4401; // the websocket's close code when the session is over
   const STATION = ["supervisor", "manager"].includes(document.body.dataset.role);
   let backoff = 1000;

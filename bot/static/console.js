@@ -216,6 +216,7 @@
     try {
       const data = await api("GET", "transcript/" + encodeURIComponent(sel.conversation), null, background === true);
       if (state.selected !== sel) return;
+      $("chat-title").textContent = (CHANNELS[data.channel] || data.channel) + " · " + data.conversation_label;
       const box = $("transcript");
       box.replaceChildren(...data.messages.map(messageNode));
       box.scrollTop = box.scrollHeight;
@@ -456,7 +457,17 @@
     });
   }
 
+  // a link from the back office (a ticket's 来源会话): /console#conversation-<handle> opens that
+  // conversation read-only, as a click in the lists would (the API decides who may)
+  function openLinked() {
+    const found = /^#conversation-([0-9]{1,12})$/.exec(window.location.hash);
+    if (!found) return;
+    select({ conversation: Number(found[1]), conversation_label: "#" + found[1], channel: "", id: null }, false);
+  }
+
   if (STATION_ROLES.includes(role)) $("supervisor-link").hidden = false;
+  window.addEventListener("hashchange", openLinked);
+  openLinked();
   loadStatic();
   refreshLists();
   connect();

@@ -9,6 +9,7 @@ compares against it).
 |---|---|
 | accounts | service_areas, accounts, bills |
 | tickets | outages, tickets, ticket_events |
+| crews | crews, crew_areas, ticket_photos |
 | applications | applications, application_events |
 | numbers | number_sequences |
 | identity | verification_attempts, verified_conversations, identity_disclosures |
@@ -16,6 +17,7 @@ compares against it).
 | notifications | notification_deliveries, notification_cursors |
 | staff | staff_users, staff_sessions, access_audit, canned_replies |
 | handoffs | handoff_requests, handoffs, handoff_events, agent_notes, ratings |
+| imports | import_runs |
 | nlu | nlu_models, nlu_model_events, nlu_training_jobs, nlu_inbox_items, nlu_inbox_hits, |
 | | rasa_serving |
 """
@@ -30,7 +32,13 @@ from store.models.accounts import (
     ServiceArea,
     SupplyStatus,
 )
-from store.models.applications import Application, ApplicationEvent, ApplicationStage, Voltage
+from store.models.applications import (
+    Application,
+    ApplicationDecision,
+    ApplicationEvent,
+    ApplicationStage,
+    Voltage,
+)
 from store.models.base import Base, Money
 from store.models.conversations import (
     MESSAGE_DIRECTIONS,
@@ -42,6 +50,7 @@ from store.models.conversations import (
     MessageSender,
     MessageStatus,
 )
+from store.models.crews import CALLBACK_RESULTS, CallbackResult, Crew, TicketPhoto, crew_areas
 from store.models.handoffs import (
     HANDOFF_CLOSED_STATES,
     HANDOFF_OPEN_STATES,
@@ -67,6 +76,7 @@ from store.models.identity import (
     VerificationMethod,
     VerifiedConversation,
 )
+from store.models.imports import IMPORT_KINDS, ImportKind, ImportRun
 from store.models.nlu import (
     NLU_INBOX_OPEN_WHERE,
     NLU_INBOX_REASONS,
@@ -112,6 +122,7 @@ from store.models.staff import (
     StaffUser,
 )
 from store.models.tickets import (
+    CaseVerdict,
     Outage,
     OutageKind,
     Ticket,
@@ -124,12 +135,14 @@ from store.roles import STAFF_ROLES
 
 __all__ = [
     "ACCESS_KINDS",
+    "CALLBACK_RESULTS",
     "DELIVERED_STATUSES",
     "DISCLOSURE_KINDS",
     "HANDOFF_CLOSED_STATES",
     "HANDOFF_OPEN_STATES",
     "HANDOFF_PRIORITIES",
     "HANDOFF_STATES",
+    "IMPORT_KINDS",
     "MESSAGE_DIRECTIONS",
     "MESSAGE_SENDERS",
     "MESSAGE_STATUSES",
@@ -155,13 +168,17 @@ __all__ = [
     "AccountCategory",
     "AgentNote",
     "Application",
+    "ApplicationDecision",
     "ApplicationEvent",
     "ApplicationStage",
     "AreaKind",
     "Base",
     "Bill",
+    "CallbackResult",
     "CannedReply",
+    "CaseVerdict",
     "Conversation",
+    "Crew",
     "DisclosureKind",
     "Handoff",
     "HandoffEvent",
@@ -170,6 +187,8 @@ __all__ = [
     "HandoffRequestStatus",
     "HandoffState",
     "IdentityDisclosure",
+    "ImportKind",
+    "ImportRun",
     "Message",
     "MessageDirection",
     "MessageSender",
@@ -202,6 +221,7 @@ __all__ = [
     "SupplyStatus",
     "Ticket",
     "TicketEvent",
+    "TicketPhoto",
     "TicketPriority",
     "TicketStatus",
     "TicketType",
@@ -210,4 +230,5 @@ __all__ = [
     "VerificationMethod",
     "VerifiedConversation",
     "Voltage",
+    "crew_areas",
 ]

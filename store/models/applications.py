@@ -25,6 +25,17 @@ class ApplicationStage(StrEnum):
     """The first stage of every type: the application was just made."""
     CANCELLED = "cancelled"
     """Entered from any unfinished stage; ends the application (withdrawn by the customer)."""
+    NEED_MORE_DOCS = "need_more_docs"
+    """The side stage of a send-back for missing documents (conf/back_office.yml: its clock)."""
+    REJECTED = "rejected"
+    """Ends the application: the station turned it down, with a reason (the back office)."""
+
+
+class ApplicationDecision(StrEnum):
+    """The back office's decision on an application (store/services/case_applications.py)."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 class Application(Base):
@@ -54,6 +65,13 @@ class Application(Base):
     due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    documents_requested: Mapped[list[str] | None] = mapped_column(JSON)
+    """The documents the last send-back asked for (codes of applications.yml)."""
+    decision: Mapped[str | None] = mapped_column(String(16))
+    """ApplicationDecision, checked by the service; None until decided."""
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]
 
     area: Mapped[ServiceArea | None] = relationship()
     account: Mapped[Account | None] = relationship()

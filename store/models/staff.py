@@ -27,6 +27,8 @@ class AccessKind(StrEnum):
     TRANSCRIPT = "transcript"
     CUSTOMER = "customer"
     INBOX_CONTEXT = "inbox_context"
+    CUSTOMER_RECORD = "customer_record"
+    """A customer's page in the back office (account, bills, contact history); no conversation."""
 
 
 STAFF_AVAILABILITY = values(StaffAvailability)
@@ -52,6 +54,8 @@ class StaffUser(Base):
     availability: Mapped[str] = mapped_column(String(16), default=StaffAvailability.OFFLINE)
     max_chats: Mapped[int] = mapped_column(Integer, default=3)
     created_at: Mapped[datetime]
+    crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id", ondelete="SET NULL"))
+    """The crew (store/models/crews.py) of a `crew` member: the only tickets they see."""
 
 
 class StaffSession(Base):

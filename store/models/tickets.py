@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models.accounts import Account, ServiceArea
 from store.models.base import Base, check_in
+from store.models.crews import CALLBACK_RESULTS, Crew
 
 
 class OutageKind(StrEnum):
@@ -67,6 +68,13 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+class CaseVerdict(StrEnum):
+    """The customer's verdict on how a complaint (or other feedback) was handled."""
+
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
 class Outage(Base):
     __tablename__ = "outages"
     __table_args__ = (
@@ -92,6 +100,7 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         CheckConstraint(check_in("priority", TicketPriority), name="priority"),
+        CheckConstraint(check_in("callback_result", CALLBACK_RESULTS), name="callback_result"),
         Index("ix_tickets_area_type_created", "area_id", "type", "created_at"),
         Index("ix_tickets_account_closed", "account_id", "closed_at"),
         Index("ix_tickets_sender_closed", "sender_id", "closed_at"),
@@ -111,16 +120,33 @@ class Ticket(Base):
     address: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
     outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id"), index=True)
-    crew: Mapped[str | None] = mapped_column(String(64))
+    crew_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crews.id", ondelete="SET NULL"), index=True
+    )
+    """The crew sent (store/models/crews.py); None until a dispatcher assigns one."""
+    callback_result: Mapped[str | None] = mapped_column(String(24))
+    """The follow-up call's answer (CallbackResult), once made."""
     respond_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     escalated: Mapped[bool] = mapped_column(default=False)
+    # the back office's case work (complaints, reports, suggestions, praise): who handles it,
+    # when the customer was contacted and answered, and their verdict at closing
+    # (store/services/case_feedback.py; the values are checked there, see CaseVerdict)
+    handler: Mapped[str | None] = mapped_column(String(64))
+    """The staff username handling the case."""
+    contacted_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    reply: Mapped[str | None] = mapped_column(Text)
+    """What the station answered the customer."""
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    """The customer's verdict when the case was closed (CaseVerdict)."""
 
     area: Mapped[ServiceArea | None] = relationship()
     account: Mapped[Account | None] = relationship()
     outage: Mapped[Outage | None] = relationship()
+    crew: Mapped[Crew | None] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket",
         order_by="(TicketEvent.at, TicketEvent.id)",

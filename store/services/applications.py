@@ -183,7 +183,10 @@ def open_for_sender(session: Session, sender_id: str) -> list[Application]:
 
 
 def allowed_next(settings: Settings, application: Application) -> tuple[str, ...]:
-    """The stages this application may move to now."""
+    """The stages this application may move to now (none once finished: completed, withdrawn,
+    or rejected by the back office)."""
+    if application.closed_at is not None:
+        return ()
     config = settings.applications.types[application.type]
     history = [e.stage for e in application.events]
     return allowed_stages(config, application.voltage, application.stage, history)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from store.ids import normalise_ticket_no
 from store.models import ServiceArea, Ticket, TicketEvent, TicketPriority, TicketStatus
+from store.services import crews
 from store.services.ticket_intake import (
     AnonymityError,
     FaultOutcome,
@@ -91,8 +92,8 @@ def advance(
         ticket.closed_at = now
     if status == TicketStatus.ESCALATED:
         ticket.escalated = True
-    if crew:
-        ticket.crew = crew
+    if crew:  # a crew named by text (scripts, the demo's histories): the real crew
+        ticket.crew = crews.ensure_crew(session, crew, now=now)
     event = TicketEvent(ticket=ticket, status=status, at=now, actor=actor, note=note)
     session.add(event)
     session.flush()

@@ -29,9 +29,11 @@ PUBLIC = {
     ("POST", "/console/login"),
     ("POST", "/api/v1/agent/login"),
     ("GET", "/console/static/{name}"),
+    ("GET", "/console/dispatch/static/{name}"),  # the repair pages' script and style
+    ("GET", "/console/cases/static/{name}"),  # the case pages' scripts and style
 }
 """Console routes anyone may call: the login page and form, JSON login, static assets."""
-PARAMS = {"handoff_id": "1", "conversation": "1", "name": "console.js"}
+PARAMS = {"handoff_id": "1", "conversation": "1", "name": "console.js", "ticket_no": "T0001010001"}
 
 
 def console_routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:

@@ -94,7 +94,8 @@ async def test_a_status_change_is_told_once_and_history_never(
         chat, replies = gw.channel.sent[0]
         assert chat == "42"
         assert number in replies[0].text
-        assert "已派单给抢修班组" in replies[0].text
+        at = (t0 + timedelta(minutes=1)).astimezone(settings.tz)
+        assert f"已派单给抢修班组（{at:%H:%M}）" in replies[0].text  # no crew named: unnamed_crew
 
         _advance(session_factory, number, "accepted", t0 + timedelta(minutes=2))
         _advance(session_factory, number, "on_site", t0 + timedelta(minutes=3))
@@ -107,6 +108,8 @@ async def test_a_status_change_is_told_once_and_history_never(
         assert "已接单" in texts[1]
         assert "已到达现场" in texts[2]
         assert "已恢复送电" in texts[3]
+        restored = (t0 + timedelta(minutes=30)).astimezone(settings.tz)
+        assert f"抢修班组，{restored:%H:%M}" in texts[3]  # the step's own time, not the pass's
         assert all(chat == "42" for chat, _ in gw.channel.sent)
 
     deliveries = _rows(session_factory, NotificationDelivery)

@@ -34,6 +34,9 @@ def test_demo_users_are_created_once(
             "agent2": "agent",
             "supervisor": "supervisor",
             "operator": "operator",
+            "clerk": "clerk",
+            "dispatch": "dispatcher",
+            "crew1": "crew",
         }
         assert staff.authenticate(session, "supervisor", "demo-pass-1") is not None
 

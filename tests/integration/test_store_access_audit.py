@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import alembic_config, make_engine, make_session_factory, migrate, unit_of_work
 from store.models import AccessAudit, Conversation, Handoff, StaffSession, StaffUser
-from store.services import access_audit, console_sessions, handoffs, staff, transcripts
+from store.services import access_audit, staff, transcripts
 from store.services.console_sessions import StaffIdentity
 from tests.conftest import create_database
 from tests.fakes.console import cheap_password_hashing
@@ -23,12 +23,21 @@ from tests.fakes.console import cheap_password_hashing
 BEFORE = "0007_verification"
 
 
-def _in_use(factory: sessionmaker[Session]) -> tuple[int, int]:
-    """An agent with a console session and an assigned handoff: (user id, handoff id)."""
+def _in_use(engine: Engine) -> tuple[int, int]:
+    """An agent with a console session and an assigned handoff: (user id, handoff id). In SQL,
+    as 0007 left the tables: the ORM models have columns of later migrations."""
     now = datetime.now(UTC)
-    with unit_of_work(factory) as session:
-        # the table as 0007 left it: no ORM model of the newer schema may be needed here
-        agent = StaffUser(
+    tables = MetaData()
+    tables.reflect(engine, only=["staff_users", "staff_sessions", "conversations", "handoffs"])
+
+    def add(conn: Connection, table: str, **values: object) -> int:
+        inserted = conn.execute(insert(tables.tables[table]).values(**values))
+        return int(inserted.inserted_primary_key[0])
+
+    with engine.begin() as conn:
+        agent = add(
+            conn,
+            "staff_users",
             username="agent1",
             display_name="坐席",
             password_hash="x",
@@ -37,15 +46,37 @@ def _in_use(factory: sessionmaker[Session]) -> tuple[int, int]:
             max_chats=3,
             created_at=now,
         )
-        session.add(agent)
-        session.flush()
-        console_sessions.create(session, agent, now=now, lifetime=timedelta(hours=1))
-        conversation = transcripts.touch_conversation(
-            session, conversation_id="fake:1", channel="fake", chat_id="1", now=now
+        later = now + timedelta(hours=1)
+        add(
+            conn,
+            "staff_sessions",
+            token_hash="h",
+            user_id=agent,
+            csrf_token="c",
+            created_at=now,
+            expires_at=later,
+            last_seen_at=now,
         )
-        handoff = handoffs.request(session, conversation_pk=conversation.id, reason="x", now=now)
-        handoffs.claim(session, handoff.id, agent.id, now=now)
-        return agent.id, handoff.id
+        chat = add(
+            conn,
+            "conversations",
+            conversation_id="fake:1",
+            channel="fake",
+            chat_id="1",
+            created_at=now,
+            last_activity_at=now,
+        )
+        handoff = add(
+            conn,
+            "handoffs",
+            conversation_pk=chat,
+            state="assigned",
+            reason="x",
+            priority="normal",
+            queued_at=now,
+            agent_id=agent,
+        )
+    return agent, handoff
 
 
 def _manager(factory: sessionmaker[Session]) -> None:
@@ -75,9 +106,16 @@ def test_upgrade_keeps_sessions_and_handoffs_and_downgrade_keeps_managers(
     try:
         migrate(url, BEFORE)
         factory = make_session_factory(engine)
-        with pytest.raises(IntegrityError):  # no managers before 0008
-            _manager(factory)
-        agent_id, handoff_id = _in_use(factory)
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # no managers before 0008
+            conn.execute(  # SQL, not the ORM: the model has columns of later migrations
+                text(
+                    "INSERT INTO staff_users (username, display_name, password_hash, role,"
+                    " availability, max_chats, created_at)"
+                    " VALUES ('early', 'x', 'x', 'manager', 'offline', 0, :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+        agent_id, handoff_id = _in_use(engine)
         migrate(url)
         with unit_of_work(factory) as session:
             assert session.scalars(select(StaffSession.user_id)).all() == [agent_id]

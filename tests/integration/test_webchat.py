@@ -645,10 +645,22 @@ _SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name, never fetched
 def test_static_files_reference_nothing_outside_the_gateway() -> None:
     """No CDN, no web fonts, no analytics: the page works where only the gateway is reachable."""
     files = sorted(p for p in STATIC.iterdir() if p.is_file())
-    # the web chat's and the agent console's files, nothing unaccounted for
+    # the web chat's, the agent console's and the back office's files, nothing unaccounted for
+    from bot.console import case_pages, dispatch_pages, import_api
     from bot.console import pages as console_pages
 
-    expected = {"index.html", *webchat.ASSETS, *console_pages.PAGES, *console_pages.ASSETS}
+    expected = {
+        "index.html",
+        *webchat.ASSETS,
+        *console_pages.PAGES,
+        *console_pages.ASSETS,
+        *dispatch_pages.PAGES,
+        *dispatch_pages.ASSETS,
+        *case_pages.CASE_PAGES,
+        *case_pages.CASE_ASSETS,
+        import_api.PAGE,
+        import_api.SCRIPT,
+    }
     assert {p.name for p in files} == expected
     for path in files:
         text = path.read_text(encoding="utf-8")

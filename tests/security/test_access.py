@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import pytest
@@ -23,6 +25,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.config import PROJECT_ROOT, load_settings
+from store.configuration.dispatch import load_dispatch
 from store.db import unit_of_work
 from store.models import (
     Conversation,
@@ -33,7 +37,18 @@ from store.models import (
     VerificationAttempt,
 )
 from store.roles import STAFF_ROLES
-from store.services import handoffs, transcripts
+from store.services import (
+    accounts,
+    applications,
+    areas,
+    crews,
+    dispatch,
+    handoffs,
+    staff,
+    ticket_photos,
+    tickets,
+    transcripts,
+)
 from store.services.transcripts import OutboundText
 from tests.fakes.console import (
     Console,
@@ -49,7 +64,10 @@ LIVE_MARKER: Final = "受害人又说：我家钥匙在门垫下"
 NOTE: Final = "坐席私密备注：老客户"
 ACCOUNT: Final = ("3301000002", "李秀英")
 """The demo account the victim verified (docs/demo-data.md): its number and holder."""
-STAFF_PAGES: Final = ("/console", "/api/v1/agent", "/api/v1/nlu")
+STAFF_PAGES: Final = (
+    "/console", "/api/v1/agent", "/api/v1/nlu", "/api/v1/tickets", "/api/v1/imports",
+    "/api/v1/feedback", "/api/v1/applications", "/api/v1/customers",
+)  # fmt: skip
 CUSTOMER_API: Final = "/api/v1/conversations/"
 ENDS_A_SESSION: Final = frozenset({"/console/logout", "/api/v1/agent/logout"})
 PUBLIC: Final = frozenset(
@@ -58,6 +76,8 @@ PUBLIC: Final = frozenset(
         ("POST", "/console/login"),
         ("POST", "/api/v1/agent/login"),
         ("GET", "/console/static/{name}"),
+        ("GET", "/console/dispatch/static/{name}"),
+        ("GET", "/console/cases/static/{name}"),
     }
 )
 BY_ROLE: Final = {
@@ -79,6 +99,13 @@ class Victim:
     handoff_id: int
     bot_reply_id: int
     item_id: int
+    ticket_no: str = ""
+    """The victim's repair ticket, assigned to a crew crew1 is not in (and its photo)."""
+    photo_id: int = 0
+    case_no: str = ""
+    """The victim's complaint (the back office's feedback), about their account."""
+    application_no: str = ""
+    """The victim's application, made in their chat for their account."""
 
     @property
     def chat(self) -> str:
@@ -201,13 +228,62 @@ async def _victim(console: Console, agent1: StaffClient) -> Victim:
             .order_by(Message.id)
         ).all()
         customer, bot_reply = rows[0].id, next(m.id for m in rows if m.sender == "bot")
+    ticket_no, photo_id = _repair(console.factory, conversation_id)
     return Victim(
         conversation_id,
         handle_of(console.factory, conversation_id),
         handoff_id,
         bot_reply,
         _inbox_hit(console.factory, conversation_id, customer),
+        ticket_no,
+        photo_id,
+        *_cases(console.factory, conversation_id),
     )
+
+
+def _cases(factory: sessionmaker[Session], conversation_id: str) -> tuple[str, str]:
+    """The victim's complaint and application (the back office's cases), their words inside."""
+    now = datetime.now(UTC)
+    settings = load_settings()
+    with unit_of_work(factory) as session:
+        account = accounts.get_by_no(session, ACCOUNT[0])
+        complaint = tickets.create_ticket(
+            session, settings, type="complaint", description=MARKER, now=now, account=account,
+            contact_phone="13905710002", sender_id=conversation_id, channel="web",
+        )  # fmt: skip
+        application = applications.start(
+            session, settings, app_type="name_transfer", now=now, account=account,
+            address=MARKER, sender_id=conversation_id, channel="web",
+        )  # fmt: skip
+        return complaint.ticket_no, application.application_no
+
+
+def _repair(factory: sessionmaker[Session], conversation_id: str) -> tuple[str, int]:
+    """The victim's fault report, sent to 山区抢修组 with a photo; crew1 is in 东片抢修组."""
+    now = datetime.now(UTC)
+    settings = load_settings()
+    config = load_dispatch(settings.conf_dir, PROJECT_ROOT)
+    with unit_of_work(factory) as session:
+        area = areas.match_area(session, "高岭村")
+        account = accounts.get_by_no(session, ACCOUNT[0])
+        crew1 = staff.get_by_username(session, "crew1")
+        assert area is not None
+        assert crew1 is not None
+        crews.set_member(session, crew1, crews.by_name(session, "东片抢修组"))
+        ticket = tickets.report_fault(
+            session, settings, area=area, address=MARKER, description=MARKER,
+            contact_phone="13905710002", account=account, sender_id=conversation_id,
+            channel="web", now=now,
+        ).ticket  # fmt: skip
+        mountain = crews.by_name(session, "山区抢修组")
+        assert mountain is not None
+        actor = dispatch.Actor("dispatch", "dispatcher")
+        dispatch.assign(session, ticket, mountain, actor=actor, limits=config.step_time, now=now)
+        photo = ticket_photos.save(
+            session, replace(config.photos, directory=Path(tempfile.mkdtemp())), ticket,
+            b"\xff\xd8\xff\xe0" + bytes(64), actor="dispatch", now=now,
+        )  # fmt: skip
+        return ticket.ticket_no, photo.id
 
 
 def staff_routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:
@@ -232,6 +308,11 @@ def fill(path: str, victim: Victim) -> str:
         "job_id": "1",
         "model_id": "1",
         "name": "console.js",
+        "ticket_no": victim.ticket_no,
+        "photo_id": str(victim.photo_id),
+        "case_no": victim.case_no,
+        "application_no": victim.application_no,
+        "account_no": ACCOUNT[0],
     }
     return re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
 
@@ -311,6 +392,11 @@ async def test_no_route_leaks_a_customer_or_a_web_chat_id(console: Console) -> N
                 continue
             status, text = await request(who, method, url, body)
             found.check(f"{name} {method} {path}", status, text, forbidden=web_ids)
+        # a crew member on another crew's ticket: as if it did not exist
+        if "{ticket_no}" in path and roles and "crew" in roles:
+            status, text = await request(clients["crew1"], method, url, body)
+            found.check(f"crew1 {method} {path}", status, text, forbidden=victim.secrets())
+            assert status == 404, (method, path, status)
 
     assert found.responses >= 200
     assert found.errors == []
@@ -326,6 +412,17 @@ async def test_no_route_leaks_a_customer_or_a_web_chat_id(console: Console) -> N
             )
         ).all()
         assert "另一个坐席想插话" not in agent_lines  # only the other agent and wrong roles wrote
+        repair = tickets.get_by_no(session, victim.ticket_no)
+        assert repair is not None
+        assert repair.crew is not None
+        assert (repair.status, repair.crew.name) == ("dispatched", "山区抢修组")
+        assert [e.actor for e in repair.events] == ["assistant", "dispatch", "dispatch"]
+        complaint = tickets.get_by_no(session, victim.case_no)
+        assert complaint is not None
+        assert (complaint.status, len(complaint.events)) == ("received", 1)
+        application = applications.get_by_no(session, victim.application_no)
+        assert application is not None
+        assert (application.stage, len(application.events)) == ("received", 1)
 
 
 async def test_the_live_feed_leaks_nothing(console: Console) -> None:

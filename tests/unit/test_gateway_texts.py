@@ -74,6 +74,10 @@ def _conf_with(tmp_path: Path, change: dict[str, object]) -> Path:
         ),
         ({"notifications.overdue.ticket.en": "late {numbr}"}, r"unknown placeholder \{numbr\}"),
         ({"notifications.application.default": None}, "default is missing"),
+        # a crew and a step's time are a ticket's, not an application's or an overdue notice's
+        ({"notifications.application.default.zh": "{crew}"}, r"unknown placeholder \{crew\}"),
+        ({"notifications.overdue.ticket.zh": "{time}"}, r"unknown placeholder \{time\}"),
+        ({"notifications.unnamed_crew.zh": "{number}"}, "offered here: none"),
     ],
 )
 def test_mistakes_stop_start_up_naming_file_and_key(
