@@ -267,6 +267,25 @@ wait_healthy() {  # every long-running service healthy and the migrate job done,
   FIGURES+=("${1:-start}: every service healthy after $((SECONDS - start)) s")
 }
 
+hang_and_recover() {  # a service that hangs (its process stopped: alive, answering nothing) is
+  # marked unhealthy by its health check and restarted by deploy/restart-unhealthy.sh
+  local service="$1" id pid start=$SECONDS state out
+  id="$(container "$service")"
+  pid="$("$DOCKER" inspect -f '{{.State.Pid}}' "$id")"
+  log "hanging $service (SIGSTOP to its process $pid): waiting for Docker to find it unhealthy"
+  kill -STOP "$pid"
+  while state="$(service_state "$service")"; [ "$state" != running/unhealthy ]; do
+    [ $((SECONDS - start)) -lt "$TIMEOUT" ] || die "$service not found unhealthy after $TIMEOUT s ($state)"
+    sleep 3
+  done
+  out="$(COMPOSE_PROJECT_NAME="$PROJECT" DOCKER="$DOCKER" sh "$ROOT/deploy/restart-unhealthy.sh")" ||
+    die "deploy/restart-unhealthy.sh failed: $out"
+  log "$out"
+  case "$out" in *"restarted $service "*) ;; *) die "restart-unhealthy.sh did not restart $service" ;; esac
+  FIGURES+=("$service hung: unhealthy after $((SECONDS - start)) s, restarted by deploy/restart-unhealthy.sh")
+  wait_healthy "after $service hung and was restarted"
+}
+
 # --- figures and teardown -----------------------------------------------------------------------
 
 report_figures() {
@@ -339,6 +358,7 @@ GATEWAY_API_TOKEN="$GATEWAY_API_TOKEN" "$PY" -m scripts.deploy_chat --url "http:
   --stop-rasa "$DOCKER stop $rasa_id" --start-rasa "$DOCKER start $rasa_id" ||
   die "the conversations failed"
 wait_healthy "after Rasa's restart"
+hang_and_recover actions
 for service in postgres redis actions gateway; do
   restarts="$("$DOCKER" inspect -f '{{.RestartCount}}' "$(container "$service")")"
   [ "$restarts" = 0 ] || die "$service restarted $restarts times during the run"
