@@ -8,7 +8,6 @@ stays within 1.5× of their p50 without the flood, measured in the same run.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -18,8 +17,10 @@ from scripts.benchlib import (
     Part,
     RunInfo,
     Verdict,
+    carried_part,
     comment_json,
     markdown_table,
+    not_measured_part,
     percentile,
     seconds_text,
     text_table,
@@ -28,8 +29,8 @@ from scripts.benchlib import (
 MAX_FLOOD_SLOWDOWN = 1.5
 """Target: customers' p50 during the flood at most this many times their p50 without it."""
 NAME = "the login flood"
+TITLE = "## A console login flood while customers chat"
 BEGIN, END = "<!-- flood: begin -->", "<!-- flood: end -->"
-BLOCK = re.compile(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), re.DOTALL)
 COMMENT = re.compile(r"<!-- flood target: (\{.*?\}) -->")
 
 
@@ -159,43 +160,17 @@ def block(flood: FloodRun) -> str:
 
 def part(flood: FloodRun) -> Part:
     """The flood as a part of this run's report."""
-    lines = ("## A console login flood while customers chat", "", BEGIN, block(flood) + END)
+    lines = (TITLE, "", BEGIN, block(flood) + END)
     return Part(NAME, lines, flood_verdict(flood), measured=True)
 
 
 def not_measured() -> Part:
-    lines = (
-        "## A console login flood while customers chat",
-        "",
-        "Not measured yet: `make bench` measures it, `make bench BENCH_ARGS='--only flood'`"
-        " only it.",
-    )
-    return Part(NAME, lines, Verdict(target_text(), "not measured", None), measured=False)
+    return not_measured_part(name=NAME, title=TITLE, only="flood", target=target_text())
 
 
 def previous_flood(markdown: str) -> Part | None:
     """The flood section an earlier run wrote, with its verdict, carried over as it is."""
-    found = BLOCK.search(markdown)
-    target = COMMENT.search(found.group(1)) if found else None
-    if found is None or target is None:
-        return None
-    try:
-        data = json.loads(target.group(1))
-        name, measured, met = data["target"]
-        date = str(data["date"])
-    except (ValueError, TypeError, KeyError):
-        return None
-    carried = f"{measured}; recorded {date}, not measured again"
-    verdict = Verdict(str(name), carried, None if met is None else bool(met))
-    lines = (
-        "## A console login flood while customers chat",
-        "",
-        f"Not measured by this run: recorded {date}, carried over.",
-        "",
-        BEGIN,
-        found.group(1) + END,
-    )
-    return Part(NAME, lines, verdict, measured=False, carried=True)
+    return carried_part(markdown, name=NAME, title=TITLE, begin=BEGIN, end=END, comment=COMMENT)
 
 
 def summary(flood: FloodRun) -> str:

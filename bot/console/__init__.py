@@ -111,14 +111,8 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def _values(request: web.Request) -> dict[str, str]:
-    me = auth.staff_of(request)
-    return {
-        "csrf": me.csrf_token,
-        "display_name": me.display_name,
-        "username": me.username,
-        "role": me.role,
-        "max_text_chars": str(request.app[CONSOLE].settings.max_text_chars),
-    }
+    max_text_chars = str(request.app[CONSOLE].settings.max_text_chars)
+    return {**auth.page_values(request), "max_text_chars": max_text_chars}
 
 
 @auth.require(auth.AGENT_ROLES, kind="page")

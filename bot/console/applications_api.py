@@ -24,21 +24,21 @@ from aiohttp import web
 
 from bot.console import auth, case_notices
 from bot.console.case_common import (
-    actor_of,
     back_office_page,
     body,
+    by_of,
     codes,
     config_of,
+    list_filters,
     not_found,
     now_of,
-    query_choice,
+    required_text,
     run,
     text,
 )
 from bot.console.case_notices import Notice
 from store.services import applications, case_applications
 from store.services.case_application_views import application_view, queue
-from store.services.case_feedback_views import OPEN
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -68,8 +68,7 @@ async def applications_page(request: web.Request) -> web.StreamResponse:
 async def get_queue(request: web.Request) -> web.Response:
     settings, office = config_of(request)
     now = now_of(request)
-    kind = query_choice(request, "type", None)
-    state = query_choice(request, "state", OPEN) or OPEN
+    kind, state = list_filters(request)
     found = await run(request, lambda s: queue(s, settings, office, now, type=kind, state=state))
     return web.json_response(found)
 
@@ -102,16 +101,15 @@ async def get_application(request: web.Request) -> web.Response:
 @auth.require(auth.CASE_ROLES)
 async def post_advance(request: web.Request) -> web.Response:
     data = await body(request)
-    stage = text(data, "stage", required=True) or ""
+    stage = required_text(data, "stage")
     note, received = text(data, "note"), codes(data, "received")
     settings, office = config_of(request)
-    actor, now = actor_of(request), now_of(request)
+    by = by_of(request)
 
     def step(session: Session, app: Any) -> None:
         case_applications.advance(
-            session, settings, office, app, stage,
-            actor=actor, now=now, note=note, received=received,
-        )  # fmt: skip
+            session, settings, office, app, stage, note=note, received=received, **by
+        )
 
     return web.json_response(await _work(request, step))
 
@@ -121,17 +119,17 @@ async def post_send_back(request: web.Request) -> web.Response:
     data = await body(request)
     missing, note = codes(data, "missing"), text(data, "note")
     settings, office = config_of(request)
-    actor, now = actor_of(request), now_of(request)
+    by = by_of(request)
     tell = case_notices.can_tell(request.app)
 
     def step(session: Session, app: Any) -> Notice | None:
         event = case_applications.send_back(
-            session, settings, app, missing=missing, actor=actor, now=now, note=note
+            session, settings, app, missing=missing, note=note, **by
         )
         if not tell:
             return None
         template = office.send_back_notice
-        return case_notices.claim(session, settings, template, event, note=note, now=now)
+        return case_notices.claim(session, settings, template, event, note=note, now=by["now"])
 
     return web.json_response(await _work(request, step))
 
@@ -141,29 +139,26 @@ async def post_approve(request: web.Request) -> web.Response:
     data = await body(request)
     reason, received = text(data, "reason"), codes(data, "received")
     settings, _ = config_of(request)
-    actor, now = actor_of(request), now_of(request)
+    by = by_of(request)
 
     def step(session: Session, app: Any) -> None:
-        case_applications.approve(
-            session, settings, app, reason=reason, actor=actor, now=now, received=received
-        )
+        case_applications.approve(session, settings, app, reason=reason, received=received, **by)
 
     return web.json_response(await _work(request, step))
 
 
 @auth.require(auth.CASE_ROLES)
 async def post_reject(request: web.Request) -> web.Response:
-    data = await body(request)
-    reason = text(data, "reason", required=True) or ""
+    reason = required_text(await body(request), "reason")
     settings, office = config_of(request)
-    actor, now = actor_of(request), now_of(request)
+    by = by_of(request)
     tell = case_notices.can_tell(request.app)
 
     def step(session: Session, app: Any) -> Notice | None:
-        event = case_applications.reject(session, app, reason=reason, actor=actor, now=now)
+        event = case_applications.reject(session, app, reason=reason, **by)
         if not tell:
             return None
         template = office.rejected_notice
-        return case_notices.claim(session, settings, template, event, note=reason, now=now)
+        return case_notices.claim(session, settings, template, event, note=reason, now=by["now"])
 
     return web.json_response(await _work(request, step))

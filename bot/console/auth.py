@@ -139,6 +139,18 @@ def staff_of(request: web.Request) -> StaffIdentity:
     return request[STAFF]
 
 
+def page_values(request: web.Request) -> dict[str, str]:
+    """What every console page's template shows of the staff member `require` checked, and the
+    CSRF token its forms and scripts send back."""
+    me = staff_of(request)
+    return {
+        "csrf": me.csrf_token,
+        "display_name": me.display_name,
+        "username": me.username,
+        "role": me.role,
+    }
+
+
 def csrf_ok(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 

@@ -1,7 +1,8 @@
 """What the back office's routes share (complaints and feedback, applications, customer
 records): the configuration they read (store settings and conf/back_office.yml, loaded when the
-app starts), their pages' files, request parsing, and one way of running a unit of work that
-turns the services' refusals into the API's errors: an illegal step 409, a wrong value 422."""
+app starts), their pages (console pages, listed in bot/console/pages.py), request parsing, and
+one way of running a unit of work that turns the services' refusals into the API's errors: an
+illegal step 409, a wrong value 422."""
 
 from __future__ import annotations
 
@@ -10,19 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 
 from aiohttp import web
 
 from bot.console import auth
 from bot.console.api import json_body
-from bot.console.case_pages import CaseFiles
 from bot.console.pages import page_response
 from bot.console.state import CONSOLE, ApiError
 from bot.keys import SETTINGS
 from bot.settings import GatewaySettings
 from store.config import Settings, default_conf_dir, load_settings
 from store.configuration.back_office import BackOffice, read_back_office
+from store.services.case_feedback_views import OPEN
 from store.workflow import IllegalTransition
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ TEXT_MAX: Final = 2000
 class CaseState:
     """The back office's configuration, read at start-up (`settings` None before that)."""
 
-    files: CaseFiles
     settings: Settings | None = None
     office: BackOffice | None = None
 
@@ -52,8 +52,7 @@ CASES: Final = web.AppKey("back_office_cases", CaseState)
 def install(app: web.Application) -> CaseState:
     """The shared state (once per app: feedback, applications and customers all use it)."""
     if CASES not in app:
-        settings = app.get(SETTINGS) or GatewaySettings()
-        app[CASES] = CaseState(files=CaseFiles(settings.static_dir))
+        app[CASES] = CaseState()
         app.on_startup.append(_load)
     return app[CASES]
 
@@ -62,26 +61,15 @@ async def _load(app: web.Application) -> None:
     state = app[CASES]
     gateway = app.get(SETTINGS) or GatewaySettings()
     conf_dir = Path(gateway.conf_dir or default_conf_dir())
-    state.files = CaseFiles(gateway.static_dir)
-    await asyncio.to_thread(state.files.refresh)
     state.settings = await asyncio.to_thread(load_settings, conf_dir)
     state.office = await asyncio.to_thread(read_back_office, conf_dir)
-
-
-def page_values(request: web.Request) -> dict[str, str]:
-    me = auth.staff_of(request)
-    return {
-        "csrf": me.csrf_token,
-        "display_name": me.display_name,
-        "username": me.username,
-        "role": me.role,
-    }
 
 
 async def back_office_page(request: web.Request, page: str) -> web.StreamResponse:
     """One of the back office's pages for the logged-in staff member (the caller checked the
     role)."""
-    return await page_response(request, request.app[CASES].files, page, page_values(request))
+    files = request.app[CONSOLE].files
+    return await page_response(request, files, page, auth.page_values(request))
 
 
 def config_of(request: web.Request) -> tuple[Settings, BackOffice]:
@@ -92,9 +80,17 @@ def now_of(request: web.Request) -> datetime:
     return request.app[CONSOLE].clock()
 
 
-def actor_of(request: web.Request) -> str:
-    """Who is recorded on every change: the staff member's username."""
-    return auth.staff_of(request).username
+class By(TypedDict):
+    """Who makes a change and when: every step of a case or an application records both (the
+    services' `actor=` and `now=`, passed as `**by`)."""
+
+    actor: str
+    """the staff member's username"""
+    now: datetime
+
+
+def by_of(request: web.Request) -> By:
+    return By(actor=auth.staff_of(request).username, now=now_of(request))
 
 
 async def run(request: web.Request, work: Callable[[Session], T]) -> T:
@@ -128,6 +124,10 @@ def text(data: dict[str, Any], name: str, *, required: bool = False) -> str | No
     return value
 
 
+def required_text(data: dict[str, Any], name: str) -> str:
+    return text(data, name, required=True) or ""
+
+
 def codes(data: dict[str, Any], name: str) -> list[str]:
     """A list of short codes (documents); [] when absent."""
     value = data.get(name, [])
@@ -139,3 +139,8 @@ def codes(data: dict[str, Any], name: str) -> list[str]:
 def query_choice(request: web.Request, name: str, default: str | None) -> str | None:
     value = request.query.get(name, "").strip()
     return value[:64] or default
+
+
+def list_filters(request: web.Request) -> tuple[str | None, str]:
+    """A list's `?type=&state=`: every type when absent, the open ones when no state is given."""
+    return query_choice(request, "type", None), query_choice(request, "state", OPEN) or OPEN

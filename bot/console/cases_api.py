@@ -10,9 +10,10 @@
   ``/contact`` ``{"note"}``, ``/reply`` ``{"reply"}``, ``/close`` ``{"verdict", "note"?}``:
   each answers the case as it is now; an illegal step is a 409, a wrong value a 422.
 
-`setup` also registers the applications (bot/console/applications_api.py) and the back office's
-static files. Services: store/services/case_feedback.py and case_feedback_views.py; the guide
-and the API reference: docs/back-office-cases.md.
+`setup` also registers the applications (bot/console/applications_api.py); the pages' scripts
+and style are the console's (bot/console/pages.py, /console/static/). Services:
+store/services/case_feedback.py and case_feedback_views.py; the guide and the API reference:
+docs/back-office-cases.md.
 """
 
 from __future__ import annotations
@@ -24,21 +25,20 @@ from aiohttp import web
 
 from bot.console import applications_api, auth
 from bot.console.case_common import (
-    CASES,
-    actor_of,
     back_office_page,
     body,
+    by_of,
     config_of,
     install,
+    list_filters,
     not_found,
     now_of,
-    query_choice,
+    required_text,
     run,
     text,
 )
-from bot.console.case_pages import STATIC_PATH, case_asset
 from store.services import case_feedback
-from store.services.case_feedback_views import OPEN, case_view, list_cases
+from store.services.case_feedback_views import case_view, list_cases
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -48,10 +48,9 @@ Step = Callable[["Session", Any], object]
 
 
 def setup(app: web.Application) -> None:
-    """Register the feedback and application pages and APIs, and the back office's assets."""
+    """Register the feedback and application pages and APIs."""
     install(app)
     add = app.router
-    add.add_get(STATIC_PATH, static_file, name="cases-static")
     add.add_get("/console/feedback", feedback_page, name="console-feedback")
     add.add_get("/api/v1/feedback", get_cases, name="feedback-list")
     add.add_get("/api/v1/feedback/{case_no}", get_case, name="feedback-case")
@@ -60,11 +59,6 @@ def setup(app: web.Application) -> None:
     add.add_post("/api/v1/feedback/{case_no}/reply", post_reply, name="feedback-reply")
     add.add_post("/api/v1/feedback/{case_no}/close", post_close, name="feedback-close")
     applications_api.setup(app)
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    """The back office's scripts and style: public (no data in them), like the console's."""
-    return await case_asset(request, request.app[CASES].files)
 
 
 @auth.require(auth.CASE_ROLES, kind="page")
@@ -76,8 +70,7 @@ async def feedback_page(request: web.Request) -> web.StreamResponse:
 async def get_cases(request: web.Request) -> web.Response:
     settings, office = config_of(request)
     now = now_of(request)
-    kind = query_choice(request, "type", None)
-    state = query_choice(request, "state", OPEN) or OPEN
+    kind, state = list_filters(request)
 
     def work(session: Session) -> dict[str, Any]:
         found = list_cases(session, settings, office, now, type=kind, state=state)
@@ -118,41 +111,28 @@ async def _act(request: web.Request, step: Step) -> web.Response:
 @auth.require(auth.CASE_ROLES)
 async def post_assign(request: web.Request) -> web.Response:
     data = await body(request)
-    handler = text(data, "handler", required=True) or ""
-    note = text(data, "note")
-    actor, now = actor_of(request), now_of(request)
+    handler, note, by = required_text(data, "handler"), text(data, "note"), by_of(request)
     return await _act(
-        request,
-        lambda s, t: case_feedback.assign(s, t, handler=handler, actor=actor, now=now, note=note),
+        request, lambda s, t: case_feedback.assign(s, t, handler=handler, note=note, **by)
     )
 
 
 @auth.require(auth.CASE_ROLES)
 async def post_contact(request: web.Request) -> web.Response:
-    data = await body(request)
-    note = text(data, "note", required=True) or ""
-    actor, now = actor_of(request), now_of(request)
-    return await _act(
-        request, lambda s, t: case_feedback.record_contact(s, t, actor=actor, now=now, note=note)
-    )
+    note, by = required_text(await body(request), "note"), by_of(request)
+    return await _act(request, lambda s, t: case_feedback.record_contact(s, t, note=note, **by))
 
 
 @auth.require(auth.CASE_ROLES)
 async def post_reply(request: web.Request) -> web.Response:
-    data = await body(request)
-    reply = text(data, "reply", required=True) or ""
-    actor, now = actor_of(request), now_of(request)
-    return await _act(
-        request, lambda s, t: case_feedback.record_reply(s, t, actor=actor, now=now, reply=reply)
-    )
+    reply, by = required_text(await body(request), "reply"), by_of(request)
+    return await _act(request, lambda s, t: case_feedback.record_reply(s, t, reply=reply, **by))
 
 
 @auth.require(auth.CASE_ROLES)
 async def post_close(request: web.Request) -> web.Response:
     data = await body(request)
-    verdict, note = text(data, "verdict"), text(data, "note")
-    actor, now = actor_of(request), now_of(request)
+    verdict, note, by = text(data, "verdict"), text(data, "note"), by_of(request)
     return await _act(
-        request,
-        lambda s, t: case_feedback.close(s, t, actor=actor, now=now, verdict=verdict, note=note),
+        request, lambda s, t: case_feedback.close(s, t, verdict=verdict, note=note, **by)
     )

@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from aiohttp import web
 
 from bot.console import auth, dispatch_input, dispatch_pages
 from bot.console.api import json_body
+from bot.console.dispatch_input import Change, DispatchContext
 from bot.console.state import CONSOLE, ApiError
-from store.config import PROJECT_ROOT, Settings, default_conf_dir, load_settings
-from store.configuration.dispatch import DispatchConfig, load_dispatch
+from store.config import PROJECT_ROOT, default_conf_dir, load_settings
+from store.configuration.dispatch import load_dispatch
 from store.services import console_access, crews, dispatch, dispatch_queries, ticket_photos
 from store.services import outages as outage_service
 from store.services.dispatch import Actor, DispatchError, StepRefused
@@ -39,12 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 BASE: Final = "/api/v1/tickets"
-
-
-@dataclass(frozen=True)
-class DispatchContext:
-    settings: Settings
-    config: DispatchConfig
 
 
 CONTEXT: Final = web.AppKey("dispatch_context", DispatchContext)
@@ -237,15 +231,16 @@ async def get_photo(request: web.Request) -> web.StreamResponse:
 
 
 async def _change(
-    request: web.Request, act: Callable[[Session, Ticket, dict[str, Any]], object]
+    request: web.Request, act: Callable[[Session, Ticket, Change], object]
 ) -> web.Response:
     """Read the body, find the ticket (404 unless visible), act, answer with the new page."""
+    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
     number = dispatch_input.ticket_no(request)
-    data = await json_body(request)
+    change = Change(await json_body(request), ctx, actor, now)
 
     def work(session: Session) -> dict[str, Any]:
         ticket = _ticket(session, request, number)
-        act(session, ticket, data)
+        act(session, ticket, change)
         session.refresh(ticket)
         return _detail(session, request, ticket)
 
@@ -254,14 +249,10 @@ async def _change(
 
 @auth.require(auth.CREW_ROLES)
 async def post_step(request: web.Request) -> web.Response:
-    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
-
-    def act(session: Session, ticket: Ticket, data: dict[str, Any]) -> object:
-        status = dispatch_input.required_text(data, "status", 32)
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
         return dispatch.record_step(
-            session, ticket, status, actor=actor, limits=ctx.config.step_time, now=now,
-            at=dispatch_input.step_at(data, ctx.settings.tz),
-            note=dispatch_input.optional_text(data, "note", ctx.config.max_note_chars),
+            session, ticket, c.text("status", 32), actor=c.actor,
+            limits=c.ctx.config.step_time, now=c.now, at=c.at(), note=c.note(),
         )  # fmt: skip
 
     return await _change(request, act)
@@ -269,28 +260,23 @@ async def post_step(request: web.Request) -> web.Response:
 
 @auth.require(auth.CREW_ROLES)
 async def post_note(request: web.Request) -> web.Response:
-    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
-
-    def act(session: Session, ticket: Ticket, data: dict[str, Any]) -> object:
-        text = dispatch_input.required_text(data, "note", ctx.config.max_note_chars)
-        return dispatch.add_note(session, ticket, text, actor=actor, now=now)
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
+        text = c.text("note", c.ctx.config.max_note_chars)
+        return dispatch.add_note(session, ticket, text, actor=c.actor, now=c.now)
 
     return await _change(request, act)
 
 
 @auth.require(auth.DISPATCH_ROLES)
 async def post_assign(request: web.Request) -> web.Response:
-    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
-
-    def act(session: Session, ticket: Ticket, data: dict[str, Any]) -> object:
-        crew_id = dispatch_input.positive_int(data, "crew_id")
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
+        crew_id = dispatch_input.positive_int(c.data, "crew_id")
         crew = crews.get(session, crew_id)
         if crew is None:
             raise ApiError(422, "invalid", f"no crew {crew_id}")
         return dispatch.assign(
-            session, ticket, crew, actor=actor, limits=ctx.config.step_time, now=now,
-            at=dispatch_input.step_at(data, ctx.settings.tz),
-            note=dispatch_input.optional_text(data, "note", ctx.config.max_note_chars),
+            session, ticket, crew, actor=c.actor, limits=c.ctx.config.step_time, now=c.now,
+            at=c.at(), note=c.note(),
         )  # fmt: skip
 
     return await _change(request, act)
@@ -298,39 +284,32 @@ async def post_assign(request: web.Request) -> web.Response:
 
 @auth.require(auth.DISPATCH_ROLES)
 async def post_merge(request: web.Request) -> web.Response:
-    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
-
-    def act(session: Session, ticket: Ticket, data: dict[str, Any]) -> object:
-        number = dispatch_input.required_text(data, "outage_no", 20)
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
+        number = c.text("outage_no", 20)
         outage = outage_service.get_by_no(session, number)
         if outage is None:
             raise ApiError(422, "invalid", f"no outage {number}")
-        note = dispatch_input.optional_text(data, "note", ctx.config.max_note_chars)
-        return dispatch.merge(session, ticket, outage, actor=actor, now=now, note=note)
+        return dispatch.merge(session, ticket, outage, actor=c.actor, now=c.now, note=c.note())
 
     return await _change(request, act)
 
 
 @auth.require(auth.DISPATCH_ROLES)
 async def post_split(request: web.Request) -> web.Response:
-    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
-
-    def act(session: Session, ticket: Ticket, data: dict[str, Any]) -> object:
-        note = dispatch_input.optional_text(data, "note", ctx.config.max_note_chars)
-        return dispatch.split(session, ctx.settings, ticket, actor=actor, now=now, note=note)
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
+        return dispatch.split(
+            session, c.ctx.settings, ticket, actor=c.actor, now=c.now, note=c.note()
+        )
 
     return await _change(request, act)
 
 
 @auth.require(auth.DISPATCH_ROLES)
 async def post_callback(request: web.Request) -> web.Response:
-    ctx, now, actor = _ctx(request), request.app[CONSOLE].clock(), _actor(request)
-
-    def act(session: Session, ticket: Ticket, data: dict[str, Any]) -> object:
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
         return dispatch.callback(
-            session, ticket, dispatch_input.required_text(data, "result", 32),
-            actor=actor, labels=ctx.config.callback_results, now=now,
-            note=dispatch_input.optional_text(data, "note", ctx.config.max_note_chars),
+            session, ticket, c.text("result", 32), actor=c.actor,
+            labels=c.ctx.config.callback_results, now=c.now, note=c.note(),
         )  # fmt: skip
 
     return await _change(request, act)

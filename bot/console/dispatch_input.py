@@ -1,4 +1,5 @@
-"""Reading the repair work orders' requests: the list's filters, step times, notes, ids.
+"""Reading the repair work orders' requests: the list's filters, step times, ids, and a change's
+body with who made it and when (`Change`; text fields: bot/console/fields.py).
 
 Every bad value is a 422 ({"error": {"code": "invalid", ...}}) naming the field; a ticket
 number or photo id that cannot exist is a 404 like any unknown one.
@@ -7,6 +8,7 @@ number or photo id that cannot exist is a 404 like any unknown one.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -14,8 +16,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from multidict import MultiMapping
 
+from bot.console import fields
 from bot.console.state import ApiError
-from store.services.dispatch import REPAIR_TYPES
+from store.config import Settings
+from store.configuration.dispatch import DispatchConfig
+from store.services.dispatch import REPAIR_TYPES, Actor
 from store.services.dispatch_queries import DUE_CHOICES, TicketFilter
 from store.statuses import TicketStatus
 
@@ -101,27 +106,37 @@ def step_at(data: dict[str, Any], tz: ZoneInfo) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
-def optional_text(data: dict[str, Any], name: str, limit: int) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid", f"{name} must be a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise ApiError(422, "too_long", f"{name} may have at most {limit} characters")
-    return value or None
-
-
-def required_text(data: dict[str, Any], name: str, limit: int) -> str:
-    value = optional_text(data, name, limit)
-    if value is None:
-        raise ApiError(422, "invalid", f"{name} must be a non-empty string")
-    return value
-
-
 def positive_int(data: dict[str, Any], name: str) -> int:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ApiError(422, "invalid", f"{name} must be a positive integer")
     return value
+
+
+@dataclass(frozen=True)
+class DispatchContext:
+    """The store settings and conf/dispatch.yml, read when the app starts."""
+
+    settings: Settings
+    config: DispatchConfig
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a ticket as its handler sees it: the body, who, when, the configuration."""
+
+    data: dict[str, Any]
+    ctx: DispatchContext
+    actor: Actor
+    now: datetime
+
+    def text(self, name: str, limit: int) -> str:
+        return fields.required_text(self.data, name, limit)
+
+    def note(self) -> str | None:
+        """The optional note a change may carry (conf/dispatch.yml `max_note_chars`)."""
+        return fields.optional_text(self.data, "note", self.ctx.config.max_note_chars)
+
+    def at(self) -> datetime | None:
+        """When the step happened (now when the body has no `at`)."""
+        return step_at(self.data, self.ctx.settings.tz)

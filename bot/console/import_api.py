@@ -1,5 +1,6 @@
 """Managers load the billing system's exports from the console: `POST /api/v1/imports` and the
-page `/console/import` (its script at `/console/import.js`).
+page `/console/import` (its script, like every console page's, at
+`/console/static/console-import.js`: bot/console/pages.py).
 
 The upload is multipart/form-data: `kind` (areas | accounts | meters | bills), `file` (.csv or
 .xlsx) and `dry_run` ("1"/"true"/"on": check only). It answers 200 with the import's report
@@ -21,16 +22,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
-from aiohttp import BodyPartReader, hdrs, web
+from aiohttp import BodyPartReader, web
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.console import auth
-from bot.console.pages import ConsoleFiles, content_security_policy, page_response, security_headers
+from bot.console.pages import page_response
 from bot.console.state import CONSOLE, ApiError
-from bot.static_dir import read_if_changed
 from store.config import Settings, default_conf_dir, load_settings
 from store.importing import (
     IMPORT_KINDS,
@@ -45,22 +45,11 @@ log = logging.getLogger(__name__)
 ROLES: Final = auth.IMPORT_ROLES
 PATH: Final = "/api/v1/imports"
 PAGE: Final = "console-import.html"
-SCRIPT: Final = "console-import.js"
 FIELD_LIMIT: Final = 256
 """Bytes of a form field other than the file."""
 TRUE: Final = frozenset({"1", "true", "on", "yes"})
 STORE_SETTINGS: Final = web.AppKey("import_store_settings", Settings)
 LIMITS: Final = web.AppKey("import_limits", ImportLimits)
-FILES: Final = web.AppKey("import_files", ConsoleFiles)
-
-
-class ImportFiles(ConsoleFiles):
-    """The import page and its script, read from the console's static directory."""
-
-    def refresh(self) -> None:
-        snapshot = read_if_changed(self.directory, [PAGE, SCRIPT], [SCRIPT], self._stamp)
-        if snapshot is not None:
-            self.raw, self.version, self._stamp = snapshot.raw, snapshot.version, snapshot.stamp
 
 
 @dataclass
@@ -159,31 +148,9 @@ async def post_import(request: web.Request) -> web.Response:
 
 @auth.require(ROLES, kind="page")
 async def import_page(request: web.Request) -> web.StreamResponse:
-    me = auth.staff_of(request)
-    console = request.app[CONSOLE].files
-    await asyncio.to_thread(console.refresh)
-    values = {
-        "console_version": console.version,
-        "csrf": me.csrf_token,
-        "display_name": me.display_name,
-        "username": me.username,
-        "role": me.role,
-        "max_mb": str(request.app[LIMITS].max_upload_bytes // (1024 * 1024)),
-    }
-    return await page_response(request, request.app[FILES], PAGE, values)
-
-
-@auth.require(ROLES, kind="page")
-async def import_script(request: web.Request) -> web.StreamResponse:
-    """The page's script: for managers only, like the page (nothing secret in it)."""
-    files = request.app[FILES]
-    await asyncio.to_thread(files.refresh)
-    response = web.Response(body=files.raw[SCRIPT])
-    response.headers[hdrs.CONTENT_TYPE] = "text/javascript; charset=utf-8"
-    response.headers[hdrs.CACHE_CONTROL] = "no-cache"
-    response.headers["Content-Security-Policy"] = content_security_policy(request.host)
-    security_headers(response)
-    return response
+    max_mb = str(request.app[LIMITS].max_upload_bytes // (1024 * 1024))
+    values = {**auth.page_values(request), "max_mb": max_mb}
+    return await page_response(request, request.app[CONSOLE].files, PAGE, values)
 
 
 async def _load(app: web.Application) -> None:
@@ -191,12 +158,10 @@ async def _load(app: web.Application) -> None:
     conf_dir = state.settings.conf_dir or default_conf_dir()
     app[STORE_SETTINGS] = await asyncio.to_thread(load_settings, conf_dir)
     app[LIMITS] = await asyncio.to_thread(load_import_limits, conf_dir)
-    app[FILES] = ImportFiles(state.settings.static_dir)
 
 
 def setup(app: web.Application) -> None:
     """Register the routes (after the console's own setup: it needs app[CONSOLE])."""
     app.router.add_post(PATH, post_import, name="imports")
     app.router.add_get("/console/import", import_page, name="console-imports")
-    app.router.add_get("/console/import.js", import_script, name="console-imports-script")
     app.on_startup.append(_load)

@@ -47,7 +47,7 @@ from typing import Any, Final, TypeVar
 from aiohttp import hdrs, web
 from sqlalchemy.orm import Session
 
-from bot.console import auth
+from bot.console import auth, fields
 from bot.console import nlu_views as views
 from bot.console.api import json_body
 from bot.console.auth import OPERATOR_ROLES
@@ -212,7 +212,7 @@ def _labeller(method: str) -> auth.Handler:
     async def label(request: web.Request) -> web.Response:
         item_id = views.path_id(request, "item_id", "inbox item")
         data = await json_body(request)
-        intent = views.required_text(data, "intent", MAX_NAME)
+        intent = fields.required_text(data, "intent", MAX_NAME)
         entities = views.entities(data)
         loop, me = _loop(request), auth.staff_of(request)
         work = getattr(loop, method)
@@ -235,7 +235,7 @@ async def post_label_batch(request: web.Request) -> web.Response:
     """Several items, one intent (no entities): one edit of data/, one Rasa validation."""
     data = await json_body(request)
     item_ids = views.item_ids(data)
-    intent = views.required_text(data, "intent", MAX_NAME)
+    intent = fields.required_text(data, "intent", MAX_NAME)
     loop, me = _loop(request), auth.staff_of(request)
     result = await _run(
         lambda: loop.label_items(item_ids, intent, actor=me.username, actor_id=me.user_id)
@@ -279,9 +279,9 @@ post_ignore = _marker(NluInboxStatus.IGNORED)
 async def post_new_intent(request: web.Request) -> web.Response:
     item_id = views.path_id(request, "item_id", "inbox item")
     data = await json_body(request)
-    name = views.required_text(data, "name", MAX_NAME)
-    response_zh = views.required_text(data, "response_zh", MAX_RESPONSE_CHARS)
-    response_en = views.text_field(data, "response_en", MAX_RESPONSE_CHARS)
+    name = fields.required_text(data, "name", MAX_NAME)
+    response_zh = fields.required_text(data, "response_zh", MAX_RESPONSE_CHARS)
+    response_en = fields.optional_text(data, "response_en", MAX_RESPONSE_CHARS)
     entities = views.entities(data)
     loop, me = _loop(request), auth.staff_of(request)
     return await _annotated(
@@ -416,7 +416,7 @@ def _inside(path: Path, folder: Path) -> bool:
 async def post_deploy(request: web.Request) -> web.Response:
     model_id = views.path_id(request, "model_id", "model")
     data = await json_body(request)
-    reason = views.text_field(data, "override_reason", MAX_REASON_CHARS)
+    reason = fields.optional_text(data, "override_reason", MAX_REASON_CHARS)
     loop, me = _loop(request), auth.staff_of(request)
     before = await _detail(request, model_id)
     if before["needs_override"] and len(reason or "") < before["min_reason_chars"]:
@@ -430,7 +430,7 @@ async def post_deploy(request: web.Request) -> web.Response:
 async def post_rollback(request: web.Request) -> web.Response:
     model_id = views.path_id(request, "model_id", "model")
     data = await json_body(request)
-    reason = views.required_text(data, "reason", MAX_REASON_CHARS)
+    reason = fields.required_text(data, "reason", MAX_REASON_CHARS)
     loop, me = _loop(request), auth.staff_of(request)
     await _await(loop.rollback(model_id, actor=me.username, reason=reason))
     log.info("console: %s rolled the NLU model back to %s", me.username, model_id)

@@ -54,26 +54,6 @@ def query_int(request: web.Request, name: str, default: int, high: int) -> int:
     return int(raw)
 
 
-def text_field(data: Mapping[str, Any], name: str, limit: int) -> str | None:
-    """An optional string field, stripped (None when missing or blank)."""
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ApiError(422, "invalid", f"{name} must be a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise ApiError(422, "too_long", f"{name} may have at most {limit} characters")
-    return value or None
-
-
-def required_text(data: Mapping[str, Any], name: str, limit: int) -> str:
-    value = text_field(data, name, limit)
-    if value is None:
-        raise ApiError(422, "invalid", f"{name} must be a non-empty string")
-    return value
-
-
 def entities(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The body's entities: [{"entity", "start", "end", "value"?}], offsets in characters
     (Unicode code points) of the item's text; their shapes checked by nlu.rules (their

@@ -20,20 +20,40 @@ from aiohttp import hdrs, web
 
 from bot.static_dir import Stamp, read_if_changed
 
+_JS: Final = "text/javascript; charset=utf-8"
+_CSS: Final = "text/css; charset=utf-8"
 ASSETS: Final[Mapping[str, str]] = {
-    "console.js": "text/javascript; charset=utf-8",
-    "console-supervisor.js": "text/javascript; charset=utf-8",
-    "console-nlu.js": "text/javascript; charset=utf-8",
-    "console.css": "text/css; charset=utf-8",
+    "console.js": _JS,
+    "console-supervisor.js": _JS,
+    "console-nlu.js": _JS,
+    "console.css": _CSS,
     "icon.svg": "image/svg+xml",
+    # the back office: repairs (bot/console/dispatch_pages.py), cases and customer records
+    # (case_common.py), imports (import_api.py)
+    "console-dispatch.js": _JS,
+    "console-dispatch.css": _CSS,
+    "console-cases.js": _JS,
+    "console-feedback.js": _JS,
+    "console-applications.js": _JS,
+    "console-customers.js": _JS,
+    "console-cases.css": _CSS,
+    "console-import.js": _JS,
 }
-"""The only files served under /console/static/."""
+"""The only files served under /console/static/: public, none carries data."""
 PAGES: Final = (
     "console-login.html",
     "console.html",
     "console-supervisor.html",
     "console-nlu.html",
+    "console-tickets.html",
+    "console-ticket.html",
+    "console-crew.html",
+    "console-feedback.html",
+    "console-applications.html",
+    "console-customers.html",
+    "console-import.html",
 )
+"""Every page of the console and the back office (templates, see `ConsoleFiles.render`)."""
 
 _HOST_RE: Final = re.compile(r"[a-z0-9.\-]+(:\d{1,5})?|\[[0-9a-f:.]+\](:\d{1,5})?")
 _PLACEHOLDER: Final = re.compile(r"\{\{([a-z_]+)\}\}")

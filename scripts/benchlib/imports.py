@@ -9,13 +9,12 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scripts.benchlib.figures import Verdict
-from scripts.benchlib.markdown import comment_json
+from scripts.benchlib.markdown import carried_part, comment_json, not_measured_part
 from scripts.benchlib.report import Part, RunInfo, markdown_table, text_table
 
 MAX_IMPORT_SECONDS = 120.0
@@ -25,7 +24,6 @@ BACKENDS = ("SQLite", "PostgreSQL")
 NAME = "the data import"
 TITLE = "## Importing the billing system's exports (50,000 accounts)"
 BEGIN, END = "<!-- import: begin -->", "<!-- import: end -->"
-BLOCK = re.compile(re.escape(BEGIN) + r"\n(.*?)" + re.escape(END), re.DOTALL)
 COMMENT = re.compile(r"<!-- import target: (\{.*?\}) -->")
 COLUMNS = ("backend", "step", "rows", "created", "updated", "unchanged", "rejected", "seconds")
 
@@ -128,31 +126,12 @@ def part(bench: ImportBench) -> Part:
 
 
 def not_measured() -> Part:
-    lines = (
-        TITLE,
-        "",
-        "Not measured yet: `make bench` measures it, `make bench BENCH_ARGS='--only import'`"
-        " only it.",
-    )
-    return Part(NAME, lines, Verdict(target_text(), "not measured", None), measured=False)
+    return not_measured_part(name=NAME, title=TITLE, only="import", target=target_text())
 
 
 def previous_import(markdown: str) -> Part | None:
     """The section an earlier run wrote, with its verdict, carried over as it is."""
-    found = BLOCK.search(markdown)
-    target = COMMENT.search(found.group(1)) if found else None
-    if found is None or target is None:
-        return None
-    try:
-        data = json.loads(target.group(1))
-        name, measured, met = data["target"]
-        date = str(data["date"])
-    except (ValueError, TypeError, KeyError):
-        return None
-    verdict = Verdict(str(name), f"{measured}; recorded {date}, not measured again", met)
-    lines = (TITLE, "", f"Not measured by this run: recorded {date}, carried over.", "", BEGIN,
-             found.group(1) + END)  # fmt: skip
-    return Part(NAME, lines, verdict, measured=False, carried=True)
+    return carried_part(markdown, name=NAME, title=TITLE, begin=BEGIN, end=END, comment=COMMENT)
 
 
 def import_part(bench: ImportBench | None, existing: str) -> Part:

@@ -14,6 +14,7 @@ from scripts.benchlib.report import (
     FIGURE_COLUMNS,
     CarriedGateway,
     GatewayRun,
+    Part,
     Report,
     RunInfo,
     Training,
@@ -78,6 +79,40 @@ def previous_training(markdown: str) -> Training | None:
         return Training(**data, carried_over=True)
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def not_measured_part(*, name: str, title: str, only: str, target: str) -> Part:
+    """A part's section before any run measured it (`only`: its BENCH_ARGS `--only` name)."""
+    lines = (
+        title,
+        "",
+        f"Not measured yet: `make bench` measures it, `make bench BENCH_ARGS='--only {only}'`"
+        " only it.",
+    )
+    return Part(name, lines, Verdict(target, "not measured", None), measured=False)
+
+
+def carried_part(
+    markdown: str, *, name: str, title: str, begin: str, end: str, comment: re.Pattern[str]
+) -> Part | None:
+    """A part's section an earlier run wrote between `begin` and `end`, carried over as it is
+    with the verdict its HTML comment records (`comment`: the JSON {"date", "target": [name,
+    measured, met]} as group 1); None when there is none or the comment does not read."""
+    found = re.search(re.escape(begin) + r"\n(.*?)" + re.escape(end), markdown, re.DOTALL)
+    target = comment.search(found.group(1)) if found else None
+    if found is None or target is None:
+        return None
+    try:
+        data = json.loads(target.group(1))
+        target_name, measured, met = data["target"]
+        date = str(data["date"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    carried = f"{measured}; recorded {date}, not measured again"
+    verdict = Verdict(str(target_name), carried, None if met is None else bool(met))
+    note = f"Not measured by this run: recorded {date}, carried over."
+    lines = (title, "", note, "", begin, found.group(1) + end)
+    return Part(name, lines, verdict, measured=False, carried=True)
 
 
 def lost_gateway_figures(markdown: str) -> bool:

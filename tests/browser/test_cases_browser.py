@@ -12,39 +12,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import create_app
-from bot.keys import CORE_ROUTER
 from store.config import Settings
 from store.db import unit_of_work
 from store.models import AccessAudit
 from store.services import accounts, applications, tickets
-from tests.browser.harness import GatewayThread, serving, watched_page
-from tests.fakes.console import PASSWORD, cheap_password_hashing, make_staff
-from tests.fakes.gateway import RecordingChannel, settings_for
-from tests.fakes.rasa import FakeRasa
+from tests.browser.back_office import Stack, back_office
 
 pytestmark = pytest.mark.slow
 
 PHONE = "13905718888"
 WORDS = "抄表员态度恶劣，还乱估电量"
-
-
-@dataclass
-class Stack:
-    gateway: GatewayThread
-    channel: RecordingChannel
-    errors: list[str] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -54,38 +39,19 @@ def stack(
     session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Stack]:
-    cheap_password_hashing(monkeypatch)
-    make_staff(session_factory, {"zhou": ("clerk", 0)})
-    rasa, channel = FakeRasa(), RecordingChannel("fake")
-
-    def make_app() -> web.Application:
-        return create_app(settings_for(rasa, db_url), channels=False)
-
-    async def listen(app: web.Application) -> None:
-        app[CORE_ROUTER].register(channel)  # the customers' chats of the story
-
-    with serving(rasa):
-        gateway = GatewayThread(make_app).start()
-        assert gateway.app is not None
-        gateway.call(listen(gateway.app))
-        try:
-            yield Stack(gateway, channel)
-        finally:
-            gateway.stop()
+    staff = {"zhou": ("clerk", 0)}
+    with back_office(db_url, session_factory, monkeypatch, staff, chats=True) as stack:
+        yield stack
 
 
 @pytest.fixture
 def page(browser: Browser, stack: Stack) -> Iterator[Page]:
-    with watched_page(browser, stack.gateway.url, errors=stack.errors, foreign=stack.foreign) as p:
+    with stack.page(browser) as p:
         yield p
 
 
 def log_in_as_clerk(page: Page, stack: Stack) -> None:
-    page.goto(stack.gateway.url + "/console/login")
-    page.get_by_label("用户名").fill("zhou")
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(r"/console/feedback$"))
+    stack.log_in(page, "zhou", "/console/feedback")
 
 
 def _complaints(factory: sessionmaker[Session], settings: Settings) -> tuple[str, str]:

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import create_app
 from store.config import Settings
 from store.configuration.dispatch import StepTimeLimits
 from store.conversation_refs import mask
@@ -32,22 +29,12 @@ from store.models import Ticket
 from store.services import areas, crews, dispatch, staff, tickets, transcripts
 from store.services.dispatch import Actor
 from store.workflow import TERMINAL_STATUSES
-from tests.browser.harness import GatewayThread, serving, watched_page
-from tests.fakes.console import PASSWORD, cheap_password_hashing, make_staff
-from tests.fakes.gateway import settings_for
-from tests.fakes.rasa import FakeRasa
+from tests.browser.back_office import Stack, back_office
 
 pytestmark = pytest.mark.slow
 
 EAST = "东片抢修组"
 PHONE_SIZE = (360, 740)
-
-
-@dataclass
-class Stack:
-    gateway: GatewayThread
-    errors: list[str] = field(default_factory=list)
-    foreign: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -57,36 +44,9 @@ def stack(
     session_factory: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Stack]:
-    cheap_password_hashing(monkeypatch)
-    make_staff(
-        session_factory,
-        {"lin": ("dispatcher", 0), "lao": ("crew", 0), "chief": ("manager", 5)},
-    )
-    rasa = FakeRasa()
-
-    def make_app() -> web.Application:
-        return create_app(settings_for(rasa, db_url), channels=False)
-
-    with serving(rasa):
-        gateway = GatewayThread(make_app).start()
-        try:
-            yield Stack(gateway)
-        finally:
-            gateway.stop()
-
-
-def _page(browser: Browser, stack: Stack, viewport: tuple[int, int] = (1280, 860)) -> Any:
-    return watched_page(
-        browser, stack.gateway.url, errors=stack.errors, foreign=stack.foreign, viewport=viewport
-    )
-
-
-def log_in(page: Page, stack: Stack, username: str, lands_on: str) -> None:
-    page.goto(stack.gateway.url + "/console/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page).to_have_url(re.compile(lands_on + "$"))
+    staff = {"lin": ("dispatcher", 0), "lao": ("crew", 0), "chief": ("manager", 5)}
+    with back_office(db_url, session_factory, monkeypatch, staff) as stack:
+        yield stack
 
 
 def _report(
@@ -134,8 +94,8 @@ def test_the_dispatchers_list_counts_and_filters(
     browser: Browser, stack: Stack, session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
     expected = _open_counts(session_factory)
-    with _page(browser, stack) as page:
-        log_in(page, stack, "lin", "/console/tickets")
+    with stack.page(browser) as page:
+        stack.log_in(page, "lin", "/console/tickets")
         total = sum(expected.values())
         expect(page.locator("#total")).to_have_text(f"共 {total} 张工单")
         chips = page.locator("#counts li")
@@ -178,8 +138,8 @@ def test_a_dispatcher_sends_a_crew_and_records_a_step_with_its_time(
     number = _report(session_factory, settings, "东山村", timedelta(minutes=40), 11)
     now = datetime.now(UTC)
     sent_at, accepted_at = now - timedelta(minutes=20), now - timedelta(minutes=10)
-    with _page(browser, stack) as page:
-        log_in(page, stack, "lin", "/console/tickets")
+    with stack.page(browser) as page:
+        stack.log_in(page, "lin", "/console/tickets")
         page.get_by_role("link", name=number).click()
         expect(page).to_have_url(re.compile(f"/console/tickets/{number}$"))
         expect(page.locator("#status")).to_have_text("已受理")
@@ -245,13 +205,13 @@ def test_the_manager_follows_the_ticket_to_its_conversation(
         transcripts.record_inbound(
             session, conversation, text="东山村12组停电了", now=datetime.now(UTC)
         )
-    with _page(browser, stack) as page:
-        log_in(page, stack, "lin", "/console/tickets")  # a dispatcher: no chats, no link
+    with stack.page(browser) as page:
+        stack.log_in(page, "lin", "/console/tickets")  # a dispatcher: no chats, no link
         page.goto(f"{stack.gateway.url}/console/tickets/{number}")
         expect(page.locator("#conversation")).to_have_text("fake")
         expect(page.locator("#conversation a")).to_have_count(0)
-    with _page(browser, stack) as page:
-        log_in(page, stack, "chief", "/console")
+    with stack.page(browser) as page:
+        stack.log_in(page, "chief", "/console")
         page.goto(f"{stack.gateway.url}/console/tickets/{number}")
         link = page.locator("#conversation a")
         label = mask("fake:5612")
@@ -310,8 +270,8 @@ def test_a_crew_member_works_the_next_ticket_on_a_phone(
     first = _crew_ticket(session_factory, settings, "北片抢修组", 21, timedelta(minutes=50))
     second = _crew_ticket(session_factory, settings, "北片抢修组", 22, timedelta(minutes=15))
     arrived_at = datetime.now(UTC) - timedelta(minutes=5)
-    with _page(browser, stack, viewport=PHONE_SIZE) as page:
-        log_in(page, stack, "lao", "/console/crew")
+    with stack.page(browser, viewport=PHONE_SIZE) as page:
+        stack.log_in(page, "lao", "/console/crew")
         expect(page.locator("#crew-name")).to_have_text("北片抢修组 · 我的抢修任务")
         expect(page.locator("#next-no")).to_have_text(first)  # the nearest deadline first
         expect(page.locator("#next-status")).to_have_text("已接单")

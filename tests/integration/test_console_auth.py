@@ -28,9 +28,7 @@ PUBLIC = {
     ("GET", "/console/login"),
     ("POST", "/console/login"),
     ("POST", "/api/v1/agent/login"),
-    ("GET", "/console/static/{name}"),
-    ("GET", "/console/dispatch/static/{name}"),  # the repair pages' script and style
-    ("GET", "/console/cases/static/{name}"),  # the case pages' scripts and style
+    ("GET", "/console/static/{name}"),  # every console page's scripts and style
 }
 """Console routes anyone may call: the login page and form, JSON login, static assets."""
 PARAMS = {"handoff_id": "1", "conversation": "1", "name": "console.js", "ticket_no": "T0001010001"}

@@ -120,7 +120,7 @@ async def test_only_managers_may_import(console: Console) -> None:
     html = await page.text()
     assert "数据导入" in html
     assert chief.csrf in html
-    script = await chief.get("/console/import.js")
+    script = await chief.get("/console/static/console-import.js")
     assert script.status == 200
     assert "X-CSRF-Token" in await script.text()
 

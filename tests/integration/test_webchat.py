@@ -646,21 +646,9 @@ def test_static_files_reference_nothing_outside_the_gateway() -> None:
     """No CDN, no web fonts, no analytics: the page works where only the gateway is reachable."""
     files = sorted(p for p in STATIC.iterdir() if p.is_file())
     # the web chat's, the agent console's and the back office's files, nothing unaccounted for
-    from bot.console import case_pages, dispatch_pages, import_api
     from bot.console import pages as console_pages
 
-    expected = {
-        "index.html",
-        *webchat.ASSETS,
-        *console_pages.PAGES,
-        *console_pages.ASSETS,
-        *dispatch_pages.PAGES,
-        *dispatch_pages.ASSETS,
-        *case_pages.CASE_PAGES,
-        *case_pages.CASE_ASSETS,
-        import_api.PAGE,
-        import_api.SCRIPT,
-    }
+    expected = {"index.html", *webchat.ASSETS, *console_pages.PAGES, *console_pages.ASSETS}
     assert {p.name for p in files} == expected
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -669,6 +657,21 @@ def test_static_files_reference_nothing_outside_the_gateway() -> None:
         assert not _PROTOCOL_RELATIVE.search(text), f"{path.name} has a //host reference"
         assert "@import" not in text
         assert "@font-face" not in text
+
+
+def test_console_pages_link_only_their_registered_assets() -> None:
+    """Every console page (back office included) links its scripts and style under the one
+    static route, versioned, and only files that route serves."""
+    from bot.console import pages as console_pages
+
+    for page in console_pages.PAGES:
+        text = (STATIC / page).read_text(encoding="utf-8")
+        links = re.findall(r'(?:src|href)="(/console/[^"]*\.(?:js|css|svg)[^"]*)"', text)
+        assert links, page
+        for link in links:
+            match = re.fullmatch(r"/console/static/([\w.-]+)\?v=\{\{version\}\}", link)
+            assert match, f"{page} links {link}"
+            assert match.group(1) in console_pages.ASSETS, f"{page} links {link}"
 
 
 def test_static_text_is_never_inserted_as_html() -> None:

@@ -76,8 +76,6 @@ PUBLIC: Final = frozenset(
         ("POST", "/console/login"),
         ("POST", "/api/v1/agent/login"),
         ("GET", "/console/static/{name}"),
-        ("GET", "/console/dispatch/static/{name}"),
-        ("GET", "/console/cases/static/{name}"),
     }
 )
 BY_ROLE: Final = {
