@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import MutableMapping, Sequence
 
 TOKEN_ENV = "RASA_TOKEN"
@@ -41,8 +42,26 @@ def rasa_argv(args: Sequence[str], environ: MutableMapping[str, str]) -> list[st
     return ["rasa", "run", *args, f"--auth-token={token}"]  # one word: a token may start with -
 
 
+IGNORE_DEPRECATIONS = "ignore::DeprecationWarning"
+
+
+def keep_deprecations_quiet(options: Sequence[str]) -> bool:
+    """Sanic, which Rasa imports, puts `filterwarnings("once", DeprecationWarning)` in front of
+    the interpreter's own options when it is imported, so an `ignore::DeprecationWarning` given
+    with -W or PYTHONWARNINGS (the Rasa image sets it) no longer holds and every start prints a
+    dozen deprecations of TensorFlow, matplotlib, jieba ... Applied again after Sanic's import
+    when the options ask for it (True then)."""
+    if IGNORE_DEPRECATIONS not in options:
+        return False
+    import sanic  # noqa: F401  # Rasa's environment only: its filter is added now, ours after
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    return True
+
+
 def main(args: Sequence[str] | None = None) -> None:
     sys.argv = rasa_argv(sys.argv[1:] if args is None else args, os.environ)
+    keep_deprecations_quiet(sys.warnoptions)
     from rasa.__main__ import main as rasa_main  # Rasa's environment only
 
     rasa_main()

@@ -1,0 +1,45 @@
+"""rasa_addons/serve.py keeps `-W ignore::DeprecationWarning` (the Rasa image's PYTHONWARNINGS)
+in force after Sanic's import, which otherwise turns every deprecation back on "once": in Rasa's
+own Python 3.10 environment, with the module whose import warns (sanic_cors)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.processes import RASA_PYTHON, ROOT
+
+IMPORTS_THAT_WARN = "import sanic_cors"  # distutils' LooseVersion: a DeprecationWarning
+
+
+def _stderr(code: str, *options: str) -> str:
+    if not RASA_PYTHON.exists():
+        pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
+    done = subprocess.run(
+        [str(RASA_PYTHON), *options, "-c", code],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return done.stderr
+
+
+def test_sanic_turns_deprecations_back_on_without_the_launcher() -> None:
+    """The problem itself: if this ever stops warning, the launcher's step can go."""
+    stderr = _stderr(f"import sanic; {IMPORTS_THAT_WARN}", "-W", "ignore::DeprecationWarning")
+    assert "DeprecationWarning" in stderr
+
+
+def test_the_launcher_keeps_them_quiet_when_asked() -> None:
+    code = (
+        "import sys; from rasa_addons.serve import keep_deprecations_quiet as k;"
+        f" assert k(sys.warnoptions); {IMPORTS_THAT_WARN}"
+    )
+    assert "DeprecationWarning" not in _stderr(code, "-W", "ignore::DeprecationWarning")
+
+
+def test_without_the_option_nothing_is_hidden() -> None:
+    code = (
+        "import sys; from rasa_addons.serve import keep_deprecations_quiet as k;"
+        f" assert not k(sys.warnoptions); import sanic; {IMPORTS_THAT_WARN}"
+    )
+    assert "DeprecationWarning" in _stderr(code)
