@@ -4,6 +4,7 @@ own Python 3.10 environment, with the module whose import warns (sanic_cors)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -16,9 +17,10 @@ IMPORTS_THAT_WARN = "import sanic_cors"  # distutils' LooseVersion: a Deprecatio
 def _stderr(code: str, *options: str) -> str:
     if not RASA_PYTHON.exists():
         pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}  # only `options`
     done = subprocess.run(
         [str(RASA_PYTHON), *options, "-c", code],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     return done.stderr
 
