@@ -30,6 +30,9 @@ def _c(field: str, label: str, titles: str, required: bool = False) -> Column:
 
 
 ACCOUNT_NO = _c("account_no", "户号", "户号 用户编号 用户号 客户编号 户编号 account", True)
+METER_TITLES = "表号 电能表编号 电表编号 表计编号 电表条码 电表号 meter"
+"""An account's meter number: optional in an accounts file, required in a meters file."""
+PREPAID = _c("prepaid", "预付费", "预付费 是否预付费 费控 是否费控 prepaid")
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     ImportKind.AREAS: (
@@ -45,10 +48,10 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("phone", "电话", "电话 联系电话 手机 手机号 手机号码 联系方式 phone mobile", True),
         _c("address", "地址", "地址 用电地址 用户地址 address", True),
         _c("area", "台区", "台区 供电区域 台区编号 台区名称 所属台区 区域 area area_code", True),
-        _c("meter_no", "表号", "表号 电能表编号 电表编号 表计编号 电表条码 电表号 meter"),
+        _c("meter_no", "表号", METER_TITLES),
         _c("category", "用电类别", "用电类别 用户类别 用电性质 category"),
         _c("household_size", "家庭人口", "家庭人口 人口数 家庭人数 household"),
-        _c("prepaid", "预付费", "预付费 是否预付费 费控 是否费控 prepaid"),
+        PREPAID,
         _c("balance", "余额", "余额 账户余额 预存余额 balance"),
         _c("supply_status", "供电状态", "供电状态 用电状态"),
         _c("id_card_on_file", "身份证已存档", "身份证已存档 身份证存档 id_card"),
@@ -56,8 +59,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     ImportKind.METERS: (
         ACCOUNT_NO,
-        _c("meter_no", "表号", "表号 电能表编号 电表编号 表计编号 电表条码 电表号 meter", True),
-        _c("prepaid", "预付费", "预付费 是否预付费 费控 是否费控 prepaid"),
+        _c("meter_no", "表号", METER_TITLES, True),
+        PREPAID,
     ),
     ImportKind.BILLS: (
         ACCOUNT_NO,
