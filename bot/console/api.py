@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from aiohttp import web
 
-from bot.console import auth, live
+from bot.console import auth, fields, live
 from bot.console.auth import ACCESS_LOG_ROLES, AGENT_ROLES, ALL_ROLES, SUPERVISOR_ROLES
 from bot.console.login import user_json
 from bot.console.state import CONSOLE, ApiError, ConsoleState
@@ -74,13 +74,6 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object")
     return data
-
-
-def _int_field(data: dict[str, Any], name: str) -> int:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ApiError(422, "invalid", f"{name} must be a positive integer")
-    return value
 
 
 def _text_field(data: dict[str, Any], name: str, limit: int) -> str:
@@ -317,7 +310,7 @@ async def post_claim(request: web.Request) -> web.Response:
 @auth.require(AGENT_ROLES)
 async def post_reply(request: web.Request) -> web.Response:
     data = await json_body(request)
-    handoff_id = _int_field(data, "handoff_id")
+    handoff_id = fields.positive_int(data, "handoff_id")
     limit = request.app[CONSOLE].settings.max_text_chars
     text = _text_field(data, "text", limit)
     me = auth.staff_of(request)
@@ -334,7 +327,7 @@ async def post_reply(request: web.Request) -> web.Response:
 @auth.require(AGENT_ROLES)
 async def post_note(request: web.Request) -> web.Response:
     data = await json_body(request)
-    handoff_id = _int_field(data, "handoff_id")
+    handoff_id = fields.positive_int(data, "handoff_id")
     text = _text_field(data, "text", MAX_NOTE_CHARS)
     me = auth.staff_of(request)
     now = _state(request).clock()
@@ -352,8 +345,8 @@ async def post_note(request: web.Request) -> web.Response:
 @auth.require(AGENT_ROLES)
 async def post_transfer(request: web.Request) -> web.Response:
     data = await json_body(request)
-    handoff_id = _int_field(data, "handoff_id")
-    to_agent_id = _int_field(data, "to_agent_id")
+    handoff_id = fields.positive_int(data, "handoff_id")
+    to_agent_id = fields.positive_int(data, "to_agent_id")
     me = auth.staff_of(request)
     desk = live.desk_of(request.app)
 
@@ -378,7 +371,7 @@ async def post_transfer(request: web.Request) -> web.Response:
 
 async def _finish(request: web.Request, action: str) -> web.Response:
     data = await json_body(request)
-    handoff_id = _int_field(data, "handoff_id")
+    handoff_id = fields.positive_int(data, "handoff_id")
     me = auth.staff_of(request)
     desk = live.desk_of(request.app)
     await _db(request, lambda s: _own(s, handoff_id, me))
@@ -419,7 +412,7 @@ async def post_flag(request: web.Request) -> web.Response:
     """The bot's reply `message_id` was wrong: the customer message it answered goes to the
     NLU inbox (reason 'flagged') with the note, for the operators to label."""
     data = await json_body(request)
-    message_id = _int_field(data, "message_id")
+    message_id = fields.positive_int(data, "message_id")
     note = data.get("note")
     if note is not None and not isinstance(note, str):
         raise ApiError(422, "invalid", "note must be a string")

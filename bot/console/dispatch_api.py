@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from aiohttp import web
 
-from bot.console import auth, dispatch_input, dispatch_pages
+from bot.console import auth, dispatch_input, dispatch_pages, fields
 from bot.console.api import json_body
 from bot.console.dispatch_input import Change, DispatchContext
 from bot.console.state import CONSOLE, ApiError
@@ -270,7 +270,7 @@ async def post_note(request: web.Request) -> web.Response:
 @auth.require(auth.DISPATCH_ROLES)
 async def post_assign(request: web.Request) -> web.Response:
     def act(session: Session, ticket: Ticket, c: Change) -> object:
-        crew_id = dispatch_input.positive_int(c.data, "crew_id")
+        crew_id = fields.positive_int(c.data, "crew_id")
         crew = crews.get(session, crew_id)
         if crew is None:
             raise ApiError(422, "invalid", f"no crew {crew_id}")

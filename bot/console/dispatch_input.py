@@ -106,13 +106,6 @@ def step_at(data: dict[str, Any], tz: ZoneInfo) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
 
 
-def positive_int(data: dict[str, Any], name: str) -> int:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ApiError(422, "invalid", f"{name} must be a positive integer")
-    return value
-
-
 @dataclass(frozen=True)
 class DispatchContext:
     """The store settings and conf/dispatch.yml, read when the app starts."""

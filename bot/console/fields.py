@@ -1,5 +1,6 @@
-"""The JSON request bodies' text fields, read the same way by every console API (the repair
-work orders', the operators' NLU API): stripped, limited, a wrong type a 422 naming the field.
+"""The JSON request bodies' fields, read the same way by every console API (the agent API, the
+repair work orders', the operators' NLU API): texts stripped and limited, ids positive integers,
+a wrong type a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -28,4 +29,12 @@ def required_text(data: Mapping[str, Any], name: str, limit: int) -> str:
     value = optional_text(data, name, limit)
     if value is None:
         raise ApiError(422, "invalid", f"{name} must be a non-empty string")
+    return value
+
+
+def positive_int(data: Mapping[str, Any], name: str) -> int:
+    """An id field: an integer of at least 1 (a JSON true is not 1)."""
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ApiError(422, "invalid", f"{name} must be a positive integer")
     return value
