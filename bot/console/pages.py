@@ -2,7 +2,10 @@
 files from bot/static/ read into memory, assets linked with a content hash, a strict
 Content-Security-Policy (no inline script or style, Trusted Types), no CDN.
 
-Pages are small templates: `{{name}}` placeholders are replaced by HTML-escaped values.
+Pages are small templates: `{{name}}` placeholders are replaced by HTML-escaped values, and
+`{{>part}}` includes what every page shares: `{{>head}}` (meta tags, CSRF token, icon, the base
+style sheet), `{{>nav}}` (the sections the staff member's role may open, bot/console/nav.py) and
+`{{>logout}}` (the log-out form). A part may hold placeholders of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Final
 
 from aiohttp import hdrs, web
 
+from bot.console import nav
 from bot.static_dir import Stamp, read_if_changed
 
 _JS: Final = "text/javascript; charset=utf-8"
@@ -54,9 +58,16 @@ PAGES: Final = (
     "console-import.html",
 )
 """Every page of the console and the back office (templates, see `ConsoleFiles.render`)."""
+PARTS: Final[Mapping[str, str]] = {
+    "head": "console-part-head.html",
+    "logout": "console-part-logout.html",
+}
+"""The shared pieces a page includes with `{{>name}}` (besides `{{>nav}}`, built from the role)."""
 
 _HOST_RE: Final = re.compile(r"[a-z0-9.\-]+(:\d{1,5})?|\[[0-9a-f:.]+\](:\d{1,5})?")
 _PLACEHOLDER: Final = re.compile(r"\{\{([a-z_]+)\}\}")
+_NAV_MARK: Final = "\x00nav\x00"  # no template or escaped value can hold a NUL
+_PART: Final = re.compile(r"\{\{>([a-z_]+)\}\}")
 
 
 def content_security_policy(host: str) -> str:
@@ -94,16 +105,25 @@ class ConsoleFiles:
     _stamp: Stamp = ()
 
     def refresh(self) -> None:
-        snapshot = read_if_changed(self.directory, [*PAGES, *ASSETS], ASSETS, self._stamp)
+        snapshot = read_if_changed(
+            self.directory, [*PAGES, *PARTS.values(), *ASSETS], ASSETS, self._stamp
+        )
         if snapshot is not None:
             self.raw, self.version, self._stamp = snapshot.raw, snapshot.version, snapshot.stamp
 
     def render(self, page: str, values: Mapping[str, str]) -> str:
         values = {"version": self.version, **values}
-        template = self.raw[page].decode("utf-8")
-        return _PLACEHOLDER.sub(
+        template = _PART.sub(lambda m: self._part(m.group(1)), self.raw[page].decode("utf-8"))
+        rendered = _PLACEHOLDER.sub(
             lambda m: html.escape(values.get(m.group(1), ""), quote=True), template
         )
+        # after the placeholders: the navigation is HTML built (and escaped) by nav.render
+        return rendered.replace(_NAV_MARK, nav.render(values.get("role", ""), page))
+
+    def _part(self, name: str) -> str:
+        if name == "nav":
+            return _NAV_MARK
+        return self.raw[PARTS[name]].decode("utf-8")  # KeyError: a template names no such part
 
 
 def security_headers(response: web.StreamResponse) -> None:

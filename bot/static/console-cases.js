@@ -6,8 +6,6 @@
 window.Cases = (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const role = document.body.dataset.role;
-  const CASE_ROLES = ["clerk", "manager"];
-  const RECORD_ROLES = ["clerk", "dispatcher", "supervisor", "manager"];
 
   // {ok, status, data}; sends the page to the login when the session is over
   async function api(method, path, body) {
@@ -59,13 +57,5 @@ window.Cases = (() => {
     return dl;
   }
 
-  function nav() {
-    for (const link of document.querySelectorAll("[data-roles]")) {
-      const roles = link.dataset.roles === "cases" ? CASE_ROLES : RECORD_ROLES;
-      link.hidden = !roles.includes(role);
-    }
-  }
-
-  document.addEventListener("DOMContentLoaded", nav);
   return { api, el, when, message, facts, role };
 })();

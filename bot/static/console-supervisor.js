@@ -158,8 +158,6 @@
     });
   }
 
-  if (STATION) $("agent-link").hidden = false;
-  if (document.body.dataset.role === "operator") $("nlu-link").hidden = false;
   refresh();
   connect();
   setInterval(refresh, 15000);

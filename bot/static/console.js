@@ -18,7 +18,6 @@
   const CHANNELS = { telegram: "Telegram", web: "网页", api: "接口" };
   const MAX_BACKOFF_MS = 30000;
   const SESSION_ENDED = 4401; // the websocket's close code when the session is over
-  const STATION_ROLES = ["supervisor", "manager"];
 
   const $ = (id) => document.getElementById(id);
   const csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
@@ -465,7 +464,6 @@
     select({ conversation: Number(found[1]), conversation_label: "#" + found[1], channel: "", id: null }, false);
   }
 
-  if (STATION_ROLES.includes(role)) $("supervisor-link").hidden = false;
   window.addEventListener("hashchange", openLinked);
   openLinked();
   loadStatic();

@@ -648,7 +648,13 @@ def test_static_files_reference_nothing_outside_the_gateway() -> None:
     # the web chat's, the agent console's and the back office's files, nothing unaccounted for
     from bot.console import pages as console_pages
 
-    expected = {"index.html", *webchat.ASSETS, *console_pages.PAGES, *console_pages.ASSETS}
+    expected = {
+        "index.html",
+        *webchat.ASSETS,
+        *console_pages.PAGES,
+        *console_pages.PARTS.values(),
+        *console_pages.ASSETS,
+    }
     assert {p.name for p in files} == expected
     for path in files:
         text = path.read_text(encoding="utf-8")
@@ -664,10 +670,10 @@ def test_console_pages_link_only_their_registered_assets() -> None:
     static route, versioned, and only files that route serves."""
     from bot.console import pages as console_pages
 
-    for page in console_pages.PAGES:
+    for page in (*console_pages.PAGES, *console_pages.PARTS.values()):
         text = (STATIC / page).read_text(encoding="utf-8")
         links = re.findall(r'(?:src|href)="(/console/[^"]*\.(?:js|css|svg)[^"]*)"', text)
-        assert links, page
+        assert links or page in console_pages.PARTS.values(), page
         for link in links:
             match = re.fullmatch(r"/console/static/([\w.-]+)\?v=\{\{version\}\}", link)
             assert match, f"{page} links {link}"
