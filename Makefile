@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup run migrate seed train validate eval test-stories test test-unit \
-        test-integration test-browser test-e2e lint format clean bench test-deploy lock
+        test-integration test-browser test-e2e test-faults lint format clean bench test-deploy lock
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}'
@@ -54,7 +54,10 @@ test-browser: setup ## Browser tests: web chat, agent console and NLU page in De
 test-e2e: train ## End-to-end tests: trained model, real Rasa and action servers
 	$(PY) -m pytest tests/e2e -q
 
-bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; BENCH_TRAIN=1 also times training and retrain-to-deployed, ~7 min more)
+test-faults: train ## Fault suite: two Rasa workers on PostgreSQL + Redis (TEST_DATABASE_URL, TEST_REDIS_URL), servers killed (a few minutes)
+	$(PY) -m pytest tests/faults -q --durations=5
+
+bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; an outage notice to 20,000 Telegram subscribers ~16 min more, BENCH_ARGS='--outage-subscribers 0' leaves it out; BENCH_TRAIN=1 also times training and retrain-to-deployed, ~7 min more)
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 
 test-deploy: train ## Build, start and talk to the Docker Compose deployment (~20 min, ~4 cached; not in CI: docs/deployment.md)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 
+from actions import subscriptions
 from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
 from actions.texts import phrase
@@ -162,6 +163,8 @@ class ActionFallbackOptions(StoreAction):
     def act(self, turn: Turn) -> Events:
         if bad_input_reply(turn):
             return []
+        if subscriptions.handled(turn):  # 退订 / 订阅停电通知, however NLU read it
+            return [SlotSet("fallback_count", 0.0)]
         config = load_assistant_config()
         misses = int(turn.slot("fallback_count") or 0)
         if misses >= config.misses_before_human:
@@ -194,6 +197,8 @@ class ActionOutOfScope(StoreAction):
         text = turn.text.lower()
         if any(word in text for word in _GAS):
             turn.say("utter_gas_leak")
+        elif subscriptions.handled(turn):
+            return []
         elif not bad_input_reply(turn):
             turn.say("utter_out_of_scope")
         return []

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import subscriptions
 from actions.base import Events, StoreAction, Turn, cleared
 from actions.formatting import duration, echo, local_time
 from actions.forms_common import (
@@ -29,6 +30,7 @@ from actions.texts import phrase
 from actions.ticketing import customer_words, open_ticket
 from store.models import Outage, TicketType
 from store.services import areas, outages, tickets
+from store.services.areas import group_of
 
 _ONLY_ME = ("只有我家", "就我家", "我家", "only my", "just my", "跳闸", "tripped")
 
@@ -66,7 +68,8 @@ def _known_outage(turn: Turn, area_code: str | None = None) -> Outage | None:
         return None
     with turn.session() as session:
         area = areas.get_by_code(session, code)
-        outage = outages.active_for_area(session, area.id, turn.now()) if area else None
+        group = group_of(str(turn.slot("service_address") or ""))
+        outage = outages.active_for_area(session, area.id, turn.now(), group) if area else None
         if outage is not None:
             session.expunge(outage)
         return outage
@@ -155,6 +158,7 @@ class ActionSubmitFault(StoreAction):
                 scope = str(turn.slot("fault_scope") or "").lower()
                 if any(k in scope for k in _ONLY_ME):
                     turn.say("utter_fault_self_check")
+            subscriptions.offer(turn, session, area, group_of(ticket.address))
         return cleared("service_address", "service_area", "fault_scope", "issue_text")
 
 

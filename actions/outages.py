@@ -1,4 +1,5 @@
-"""Current and planned outages for the customer's area, or for the whole station."""
+"""Current and planned outages for the customer's area, or for the whole station; the offer to
+subscribe to the area's outage notices (actions/subscriptions.py), and subscribing."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import json
 
 from rasa_sdk.events import SlotSet
 
+from actions import subscriptions
 from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
 from actions.formatting import bullet_lines, local_time
 from actions.texts import phrase
+from store.outages.targets import describe, of_outage
 from store.services import areas, outages, tickets
 
 #: the entity of the "tell me when power is back" button (the outage's number)
@@ -54,6 +57,8 @@ class ActionQueryOutage(StoreAction):
     def act(self, turn: Turn) -> Events:
         if outage_no := turn.entity(NOTIFY_ENTITY):
             return _notify_on_restore(turn, outage_no)
+        if subscriptions.handled(turn):
+            return [SlotSet("service_address", None)]
         lang = turn.language
         tz = turn.settings.timezone
         days = load_assistant_config().outage_horizon_days
@@ -68,6 +73,8 @@ class ActionQueryOutage(StoreAction):
             scope = turn.label(area.name, area.name_en) if area else phrase("whole_township", lang)
             if not found:
                 turn.say("utter_outage_none", scope=scope, days=days)
+                if area is not None:
+                    subscriptions.offer(turn, session, area)
                 return [SlotSet("service_address", None)]
             items = []
             ongoing = next((o for o in found if o.starts_at <= turn.now()), None)
@@ -76,8 +83,8 @@ class ActionQueryOutage(StoreAction):
                     phrase(
                         f"outage_item_{outage.kind}",
                         lang,
-                        area=turn.label(outage.area.name, outage.area.name_en),
-                        cause=outage.cause,
+                        area=describe(of_outage(session, outage), lang),
+                        cause=turn.label(outage.cause, outage.cause_en or outage.cause),
                         start=local_time(outage.starts_at, tz),
                         expected=local_time(outage.expected_restore_at, tz)
                         if outage.expected_restore_at
@@ -93,10 +100,12 @@ class ActionQueryOutage(StoreAction):
                         "payload": f"/query_outage_info{payload}",
                     }
                 ]
-        turn.say(
-            "utter_outage_list",
-            title=phrase("outages_title", lang, scope=scope),
-            items=bullet_lines(items),
-            buttons=offer,
-        )
+            turn.say(
+                "utter_outage_list",
+                title=phrase("outages_title", lang, scope=scope),
+                items=bullet_lines(items),
+                buttons=offer,
+            )
+            if area is not None:
+                subscriptions.offer(turn, session, area)
         return [SlotSet("service_address", None)]

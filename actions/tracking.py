@@ -13,6 +13,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
+from actions import subscriptions
 from actions.base import Events, StoreAction, Turn, cleared
 from actions.formatting import echo, local_time
 from actions.parsing import find_application_no, find_ticket_no
@@ -161,5 +162,7 @@ class ActionHandleInform(StoreAction):
             return track(turn, TICKETS)
         if APPLICATIONS.number(turn):
             return track(turn, APPLICATIONS)
+        if subscriptions.handled(turn):
+            return []
         turn.say("utter_inform_unexpected")
         return []

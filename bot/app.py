@@ -24,16 +24,16 @@ from typing import Final
 import aiohttp
 from aiohttp import web
 
-from bot import api, console, health
+from bot import api, console, health, outages
 from bot.backends import Backends
 from bot.events import EventHub
 from bot.handoff import HandoffDesk, load_handoff_config
 from bot.keys import BACKENDS, CORE_ROUTER, EVENTS, HANDOFF, NLU_SETTINGS, ROUTER, SETTINGS
 from bot.notifier import Notifier
-from bot.rasa_client import RasaClient
+from bot.report_schedule import start_schedule
 from bot.retry import RetryWorker
 from bot.router import Router
-from bot.serving import ServingFollower
+from bot.serving import RasaWorkers
 from bot.settings import GatewaySettings
 from bot.texts import load_texts
 from bot.transcript import Transcript
@@ -49,7 +49,7 @@ def create_app(
 ) -> web.Application:
     """The gateway's aiohttp application (run it with `python -m bot`).
 
-    `channels=False` leaves out the web chat and Telegram (tests of the core alone).
+    `channels=False` leaves out the web chat, Telegram and WeChat (tests of the core alone).
     `nlu_settings`: conf/nlu.yml's settings (tests); by default read when the core starts.
     """
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -64,6 +64,9 @@ def create_app(
         _setup_channel(app, "bot.channels.webchat")
         if settings.telegram_token:
             _setup_channel(app, "bot.channels.telegram")
+        if settings.wechat_app_id:
+            _setup_channel(app, "bot.channels.wechat")
+    outages.setup(app)  # outage notices: page, API, the queue's worker (after the channels)
     app.on_startup.append(_start_retries)  # last: every channel has registered by then
     return app
 
@@ -108,15 +111,10 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession()
     grace = settings.shutdown_timeout
     try:
-        rasa = RasaClient(
-            session, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout
-        )
-        follower: ServingFollower | None = None
-        if settings.rasa_standby_url:  # blue/green: answer from the server the database names
-            pair = (settings.rasa_url, settings.rasa_standby_url)
-            follower = ServingFollower(rasa, factory, pair)
-            await follower.sync()
-        backends = Backends(rasa, session, settings.action_server_url)
+        # the Rasa workers (bot/rasa_pool.py) and, with blue/green, the pool the database names
+        rasa = RasaWorkers(settings, session, factory)
+        await rasa.prepare()
+        backends = Backends(rasa.pool, session, settings.action_server_url)
         events = EventHub()
         desk = HandoffDesk(
             factory=factory,
@@ -163,18 +161,20 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             notifier.start()
         if settings.handoff_watch:
             desk.start()  # wait limits, abandon timer, auto-assignment (conf/handoff.yml)
-        if follower is not None:
-            follower.start()
-        log.info("gateway core started (Rasa at %s)", rasa.base_url)
+        # the evaluation reports of each closed period (conf/quality_reports.yml)
+        reports = start_schedule(factory, store_settings) if settings.quality_reports else None
+        rasa.start()
+        log.info("gateway core started (Rasa at %s)", rasa.pool.base_url)
         try:
             yield
         finally:
-            if follower is not None:
-                await follower.stop()
+            if reports is not None:
+                await reports.stop(grace)
             await desk.stop(grace)
             await notifier.stop(grace)
             await router.close(grace)
             await worker.stop(grace)
+            await rasa.stop()  # last: the messages finishing above still use the workers
     finally:
         await session.close()
         engine.dispose()

@@ -2,7 +2,10 @@
 
 Once a turn fails the router stops calling Rasa (each call would make the customer wait for
 the full timeout) and answers '系统繁忙' at once; the retry worker probes with backoff and
-clears the flag when both servers answer again.
+clears the flag when both servers answer again. With several Rasa workers, one worker's
+failure only takes that worker out of the pool (bot/rasa_pool.py): the flag is raised when no
+worker is left, or when what every worker shares failed (the action server, the lock or
+tracker store: `RasaTurnFailed`).
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.rasa_client import RasaClient, probe
+from bot.rasa_client import probe
+from bot.rasa_errors import RasaTurnFailed
+from bot.rasa_pool import RasaPool
 
 
 class Backends:
     def __init__(
         self,
-        rasa: RasaClient,
+        rasa: RasaPool,
         session: aiohttp.ClientSession,
         action_server_url: str,
         *,
@@ -36,13 +41,17 @@ class Backends:
         self.down = False
         """True from a failed turn until the retry worker has seen both servers answer."""
 
-    def mark_down(self) -> None:
-        self.down = True
+    def mark_down(self, cause: Exception | None = None) -> None:
+        """A turn failed (`cause`): every conversation waits for the retry worker, unless only
+        one worker failed and another one is up."""
+        if cause is None or isinstance(cause, RasaTurnFailed) or not self.rasa.any_up():
+            self.down = True
 
     def mark_up(self) -> None:
         self.down = False
 
     async def rasa_up(self) -> bool:
+        """Whether a Rasa worker answers (each one probed now)."""
         return await self.rasa.status()
 
     async def actions_up(self, *, fresh: bool = False) -> bool:

@@ -10,7 +10,7 @@ transcript keeps them). Every call for a conversation is made with its lock
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -94,6 +94,31 @@ class Delivery:
         if self._channels.get(split_conversation_id(conversation_id)[0]) is not None:
             await self._transcript.set_status(ids, MessageStatus.FAILED)
         return NotificationStatus.STORED
+
+    async def announce(
+        self,
+        conversation_id: str,
+        replies: Sequence[Reply],
+        on_sent: Callable[[str], Awaitable[None]] | None = None,
+    ) -> str:
+        """A notice the gateway broadcasts (outage notices, bot/outages/): sent through the
+        conversation's channel first, under its lock, then stored: 'sent', or 'stored' when the
+        conversation has no push channel (the JSON API: the transcript keeps it). `on_sent` is
+        awaited as soon as the channel took it, before anything else (the caller records it
+        while a crash can least come in between). The channel's refusal is raised to the
+        caller, who decides (`SendLater`: try again later; `RecipientGone`: stop sending
+        there), and nothing is stored then."""
+        name, chat_id = split_conversation_id(conversation_id)
+        channel = self._channels.get(name)
+        status = NotificationStatus.SENT if channel is not None else NotificationStatus.STORED
+        async with self._core.ordering.lock(conversation_id):
+            if channel is not None:
+                await channel.send(chat_id, replies)
+            if on_sent is not None:
+                await on_sent(status)
+            await self._transcript.deliver(conversation_id, replies, sender=MessageSender.SYSTEM)
+            self._core.events.outgoing(conversation_id, replies, MessageSender.SYSTEM)
+        return status
 
     async def send_as_agent(self, conversation_id: str, text: str, agent: AgentRef) -> str:
         """An agent's message: stored (sender 'agent'), sent through the conversation's

@@ -6,12 +6,12 @@ Anybody (a load balancer, run.sh, a container's health check) gets only that: 20
 runs at a time and its result serves every caller for `CACHE_SECONDS`.
 
 An operator who sends `Authorization: Bearer <HEALTH_TOKEN>` (GATEWAY_API_TOKEN when
-HEALTH_TOKEN is unset) gets fresh probes and the details: which of the three is down, how many
-customer messages wait for an answer, since when this process runs (a restart shows), and what
-the channels report (open web-chat sockets, console logins waiting, rate-limit refusals) and,
-under `make run`, its supervisor's status file (SUPERVISOR_STATUS_FILE): each server's state
-and how often it was restarted, with its last exit. A wrong token is refused (401); without a
-configured token nobody gets the details.
+HEALTH_TOKEN is unset) gets fresh probes and the details: which of the three is down (and each
+Rasa worker's state), how many customer messages wait for an answer, since when this process
+runs (a restart shows), and what the channels report (open web-chat sockets, console logins
+waiting, rate-limit refusals) and, under `make run`, its supervisor's status file
+(SUPERVISOR_STATUS_FILE): each server's state and how often it was restarted, with its last
+exit. A wrong token is refused (401); without a configured token nobody gets the details.
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ async def _details(request: web.Request, state: HealthState) -> web.Response:
         "rasa": "ok" if probes.rasa else "down",
         "actions": "ok" if probes.actions else "down",
         "database": "ok" if probes.database else "down",
+        "rasa_workers": request.app[BACKENDS].rasa.describe(),
         "pending": pending,
         "started_at": started.isoformat() if started else None,
         "uptime_seconds": int((datetime.now(UTC) - started).total_seconds()) if started else None,

@@ -77,7 +77,7 @@ class Pending:
         except RasaUnavailable as exc:
             log.info("%s: still no answer from Rasa (%s)", cid, exc)
             await self._transcript.set_status([stored.id], "pending", expected="received")
-            self._core.backends.mark_down()
+            self._core.backends.mark_down(exc)
             return None
         except RasaRejected:
             return await turn.fail(stored, out)

@@ -5,10 +5,12 @@ credentials.yml): Rasa's REST webhook that also returns what NLU made of the mes
 usual turn is one request. Against a Rasa without that channel (404) the client falls back to
 the REST webhook for good and reads the message's intent from the tracker instead.
 
-One aiohttp ClientSession (created by the app at start-up) carries every call. Whatever goes
-wrong on the way (refused connection, timeout, 5xx, a body that is not the webhook's JSON) is
-`RasaUnavailable`: the router then keeps the message pending and answers it later, so callers
-never need to tell those cases apart.
+One client talks to one Rasa worker; the pool (bot/rasa_pool.py) spreads conversations over
+several. One aiohttp ClientSession (created by the app at start-up) carries every call.
+Whatever goes wrong on the way (refused connection, timeout, 5xx, a body that is not the
+webhook's JSON) is `RasaUnavailable`: the router then keeps the message pending and answers it
+later. Its subclasses (bot/rasa_errors.py) say what the pool needs to know: a request that
+never reached the worker (`RasaNotReached`) may go to another worker at once.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import asyncio
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from bot.messages import Button, Reply
+from bot.rasa_errors import RasaRejected as RasaRejected
+from bot.rasa_errors import RasaUnavailable as RasaUnavailable
+from bot.rasa_errors import server_failure, transport_failure
 from bot.timing import waiting_for_rasa
 
 log = logging.getLogger(__name__)
@@ -31,19 +36,14 @@ MESSAGE_KEY = "gateway_message_id"
 ON_DUTY_KEY = "agents_on_duty"
 """Metadata key carrying the gateway's id of the customer message: it is stored with the user
 event in Rasa's tracker, which is how a turn is found there again (intent, idempotent retry)."""
+RETRY_KEY = "gateway_retry"
+"""Metadata of a message sent again after a failed attempt: the gateway channel then looks for
+it in the tracker under the conversation's lock and answers what was answered, if it was."""
 
 
 GATEWAY_WEBHOOK = "/webhooks/gateway/webhook"
 """The gateway's input channel in Rasa (rasa_addons/gateway_channel.py)."""
 REST_WEBHOOK = "/webhooks/rest/webhook"
-
-
-class RasaUnavailable(Exception):
-    """Rasa did not answer usefully: connection refused, timeout, 5xx or a malformed body."""
-
-
-class RasaRejected(Exception):
-    """Rasa refused the request (4xx): sending it again would not help."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,11 @@ class RasaClient:
         self._session = session
         self._base = base_url.rstrip("/")
         self._token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # a worker that does not even accept the connection within the probe's time is
+        # treated as not reached (another worker may take the message), not as slow
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=min(timeout, probe_timeout)
+        )
         self._probe_timeout = aiohttp.ClientTimeout(total=min(timeout, probe_timeout))
         self._gateway_channel = True
         """False once Rasa answered 404 on the gateway channel: the REST webhook from then on."""
@@ -264,14 +268,12 @@ class RasaClient:
                     if response.status == 404:
                         return 404, None
                     if response.status >= 500:
-                        raise RasaUnavailable(f"webhook answered HTTP {response.status}")
+                        raise server_failure(response.status, await response.text())
                     if response.status >= 400:
                         raise RasaRejected(f"webhook answered HTTP {response.status}")
                     return response.status, await response.json(content_type=None)
-        except TimeoutError as exc:
-            raise RasaUnavailable(f"no answer within {self._timeout.total} s") from exc
-        except aiohttp.ClientError as exc:
-            raise RasaUnavailable(f"webhook unreachable: {exc.__class__.__name__}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_failure(exc, self._base, "webhook") from exc
         except ValueError as exc:  # not JSON
             raise RasaUnavailable("webhook answer is not JSON") from exc
 
@@ -290,9 +292,9 @@ class RasaClient:
                     if response.status != 200:
                         raise RasaUnavailable(f"tracker answered HTTP {response.status}")
                     return await response.json(content_type=None)
-        except TimeoutError as exc:
-            raise RasaUnavailable("tracker timed out") from exc
-        except (aiohttp.ClientError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_failure(exc, self._base, "tracker") from exc
+        except ValueError as exc:
             raise RasaUnavailable(f"tracker unreachable: {exc.__class__.__name__}") from exc
 
     async def events(self, sender: str) -> list[Any]:
@@ -321,6 +323,14 @@ class RasaClient:
         return replies_from_events(await self.events(sender), message_key)
 
 
+class TrackerSource(Protocol):
+    """What a TurnTracker reads from: a Rasa client, or the pool of workers (bot/rasa_pool.py)."""
+
+    async def latest_message(self, sender: str) -> Mapping[str, Any] | None: ...
+
+    async def events(self, sender: str) -> list[Any]: ...
+
+
 class TurnTracker:
     """One turn's view of a conversation's tracker: its latest message and its events, each
     requested from Rasa at most once however many readers ask (the handoff triggers on the
@@ -328,7 +338,7 @@ class TurnTracker:
     with the same `RasaUnavailable`."""
 
     def __init__(
-        self, client: RasaClient, sender: str, latest: Mapping[str, Any] | None = None
+        self, client: TrackerSource, sender: str, latest: Mapping[str, Any] | None = None
     ) -> None:
         """`latest`: the latest message when the turn's answer already said it (nothing to
         read then)."""

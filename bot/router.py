@@ -246,6 +246,16 @@ class Router:
         they could only be kept in the transcript."""
         return await self._delivery.deliver(conversation_id, replies, sender=sender)
 
+    async def announce(
+        self,
+        conversation_id: str,
+        replies: Sequence[Reply],
+        on_sent: Callable[[str], Awaitable[None]] | None = None,
+    ) -> str:
+        """A broadcast notice: sent, `on_sent`, then stored; the channel's refusal raised
+        (`Delivery.announce`). 'sent' or 'stored'."""
+        return await self._delivery.announce(conversation_id, replies, on_sent)
+
     async def _deliver_for_desk(
         self, conversation_id: str, replies: Sequence[Reply], sender: str
     ) -> str:

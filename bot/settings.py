@@ -98,6 +98,29 @@ def _networks(env: dict[str, str], name: str) -> tuple[Network, ...]:
         raise ConfigError(str(exc)) from None
 
 
+def _urls(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A list of Rasa worker URLs, separated by commas or spaces (each http(s)://host[:port])."""
+    urls = []
+    for raw in env.get(name, "").replace(",", " ").split():
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"{name}: {raw!r} is not a Rasa URL; write http://host:port, several"
+                " separated by commas"
+            )
+        urls.append(raw.rstrip("/"))
+    if len(set(urls)) != len(urls):
+        raise ConfigError(f"{name} names a worker twice")
+    return tuple(urls)
+
+
+def _discovery(env: dict[str, str]) -> bool:
+    raw = env.get("RASA_DISCOVERY", "").strip().lower()
+    if raw not in ("", "off", "dns"):
+        raise ConfigError(f"RASA_DISCOVERY must be 'dns' or 'off', got {raw!r}")
+    return raw == "dns"
+
+
 def _optional_path(env: dict[str, str], name: str) -> Path | None:
     value = env.get(name, "").strip()
     return Path(value) if value else None
@@ -125,10 +148,19 @@ class GatewaySettings:
     host: str = "127.0.0.1"
     port: int = 8080
     rasa_url: str = "http://127.0.0.1:5005"
+    """RASA_URL's first worker: it names the serving pool (docs/scaling.md)."""
     rasa_token: str | None = None
     rasa_standby_url: str | None = None
-    """RASA_STANDBY_URL: a second Rasa server for blue/green model deployments; the gateway
-    follows the database's rasa_serving row between the two (nlu/deploy.py)."""
+    """RASA_STANDBY_URL: a second Rasa server (its first, when several) for blue/green model
+    deployments; the gateway follows the database's rasa_serving row between the two pools
+    (nlu/deploy.py)."""
+    rasa_more_urls: tuple[str, ...] = ()
+    """RASA_URL's other workers: every worker of a pool shares the conversations (the SQL
+    tracker store, the Redis lock store); bot/rasa_pool.py spreads them."""
+    rasa_standby_more_urls: tuple[str, ...] = ()
+    rasa_discovery: bool = False
+    """RASA_DISCOVERY=dns: each worker URL stands for every address its host name resolves to
+    (Docker Compose's `--scale rasa=N`, bot/rasa_discovery.py)."""
     rasa_timeout: float = 15.0
     """Seconds to wait for Rasa before answering '系统繁忙' and keeping the message pending."""
     database_url: str | None = None
@@ -139,6 +171,14 @@ class GatewaySettings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     telegram_api_base_url: str | None = None
+    wechat_app_id: str | None = None
+    """WECHAT_APP_ID turns the WeChat Official Account channel on (docs/wechat.md); its other
+    secrets: WECHAT_APP_SECRET, WECHAT_TOKEN, WECHAT_ENCODING_AES_KEY (bot/channels/wechat)."""
+    wechat_app_secret: str | None = None
+    wechat_token: str | None = None
+    wechat_encoding_aes_key: str | None = None
+    wechat_api_base_url: str | None = None
+    """WECHAT_API_BASE_URL: WeChat's API root (default https://api.weixin.qq.com)."""
     static_dir: Path = Path(__file__).resolve().parent / "static"
     allowed_origins: tuple[str, ...] = ()
     """Other origins (normalised 'https://host[:port]') trusted with the web chat: they may open
@@ -162,6 +202,12 @@ class GatewaySettings:
     gate, the console and the survey still work)."""
     handoff_watch: bool = True
     """HANDOFF_WATCH=0: no handoff watcher task (timeouts, auto-assignment passes)."""
+    outage_notices: bool = True
+    """OUTAGE_NOTICES=0: this gateway does not work the outage-notice queue (bot/outages/;
+    another replica may). Publishing on the console still queues the notices."""
+    quality_reports: bool = True
+    """QUALITY_REPORTS=0: no scheduled job making the evaluation reports of closed periods
+    (bot/report_schedule.py); the console still makes them on demand."""
     trusted_proxies: tuple[Network, ...] = ()
     """TRUSTED_PROXIES: the reverse proxies (addresses, CIDR networks) whose X-Forwarded-For
     is believed (bot/clientaddr.py); none: the TCP peer is the client."""
@@ -173,6 +219,14 @@ class GatewaySettings:
     supervisor_status_file: Path | None = None
     """SUPERVISOR_STATUS_FILE: `make run`'s supervisor status (restarts), shown in /health."""
 
+    @property
+    def rasa_pools(self) -> tuple[tuple[str, ...], ...]:
+        """The serving pool's workers, then the standby pool's (when there is one)."""
+        serving = (self.rasa_url, *self.rasa_more_urls)
+        if self.rasa_standby_url is None:
+            return (serving,)
+        return serving, (self.rasa_standby_url, *self.rasa_standby_more_urls)
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> GatewaySettings:
         env = dict(os.environ if environ is None else environ)
@@ -180,6 +234,9 @@ class GatewaySettings:
         secret = env.get("TELEGRAM_WEBHOOK_SECRET") or None
         if webhook_url and not secret:
             raise ConfigError("TELEGRAM_WEBHOOK_URL is set: set TELEGRAM_WEBHOOK_SECRET too")
+        wechat = ("WECHAT_APP_SECRET", "WECHAT_TOKEN", "WECHAT_ENCODING_AES_KEY")
+        if any(env.get(name, "").strip() for name in wechat) and not env.get("WECHAT_APP_ID"):
+            raise ConfigError("WeChat secrets are set: set WECHAT_APP_ID too (docs/wechat.md)")
         host = env.get("GATEWAY_HOST", cls.host)
         if not env.get("GATEWAY_API_TOKEN") and not _loopback(host):
             # /api/v1/messages shows any sender's conversation: never open beyond this machine
@@ -187,12 +244,17 @@ class GatewaySettings:
                 f"GATEWAY_HOST={host} makes the JSON API reachable from other machines: "
                 "set GATEWAY_API_TOKEN (callers then send 'Authorization: Bearer <token>')"
             )
+        workers = _urls(env, "RASA_URL") or (cls.rasa_url,)
+        standby = _urls(env, "RASA_STANDBY_URL")
         return cls(
             host=host,
             port=_int(env, "GATEWAY_PORT", cls.port),
-            rasa_url=env.get("RASA_URL", cls.rasa_url).rstrip("/"),
+            rasa_url=workers[0],
+            rasa_more_urls=workers[1:],
             rasa_token=env.get("RASA_TOKEN") or None,
-            rasa_standby_url=(env.get("RASA_STANDBY_URL") or "").rstrip("/") or None,
+            rasa_standby_url=standby[0] if standby else None,
+            rasa_standby_more_urls=standby[1:],
+            rasa_discovery=_discovery(env),
             rasa_timeout=_positive_float(env, "RASA_TIMEOUT", cls.rasa_timeout),
             database_url=env.get("DATABASE_URL") or None,
             max_text_chars=_positive_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
@@ -200,6 +262,11 @@ class GatewaySettings:
             telegram_webhook_url=webhook_url,
             telegram_webhook_secret=secret,
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or None,
+            wechat_app_id=env.get("WECHAT_APP_ID", "").strip() or None,
+            wechat_app_secret=env.get("WECHAT_APP_SECRET", "").strip() or None,
+            wechat_token=env.get("WECHAT_TOKEN", "").strip() or None,
+            wechat_encoding_aes_key=env.get("WECHAT_ENCODING_AES_KEY", "").strip() or None,
+            wechat_api_base_url=env.get("WECHAT_API_BASE_URL", "").strip() or None,
             allowed_origins=_origins(env, "ALLOWED_ORIGINS"),
             action_server_url=env.get("ACTION_SERVER_URL", cls.action_server_url).rstrip("/"),
             api_token=env.get("GATEWAY_API_TOKEN") or None,
@@ -210,6 +277,8 @@ class GatewaySettings:
             conf_dir=_optional_path(env, "CONF_DIR"),
             handoff_triggers=_flag(env, "HANDOFF_TRIGGERS", cls.handoff_triggers),
             handoff_watch=_flag(env, "HANDOFF_WATCH", cls.handoff_watch),
+            quality_reports=_flag(env, "QUALITY_REPORTS", cls.quality_reports),
+            outage_notices=_flag(env, "OUTAGE_NOTICES", cls.outage_notices),
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             health_token=env.get("HEALTH_TOKEN") or env.get("GATEWAY_API_TOKEN") or None,
             limits=_limits(env),

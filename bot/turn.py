@@ -22,11 +22,13 @@ from bot.messages import CLIENT_ADDRESS, Attachment, HandleResult, Reply
 from bot.rasa_client import (
     MESSAGE_KEY,
     ON_DUTY_KEY,
+    RETRY_KEY,
     RasaRejected,
     RasaUnavailable,
     TurnTracker,
     intent_from_latest,
 )
+from bot.rasa_errors import ActionsUnavailable
 from bot.router_core import RouterCore
 from bot.transcript import AlreadyAnswered, StoredInbound
 
@@ -58,7 +60,7 @@ class Turn:
             replies = await self.turn(stored, retry=retry, out=out)
         except RasaUnavailable as exc:
             log.warning("%s: Rasa unavailable (%s): message kept pending", cid, exc)
-            self._core.backends.mark_down()
+            self._core.backends.mark_down(exc)
             kind = "action_failure" if "action server" in str(exc) else "rasa_timeout"
             return await self.defer(stored, kind, out=out)
         except RasaRejected as exc:
@@ -83,13 +85,15 @@ class Turn:
             "location", stored.language, latitude=lat, longitude=lon
         )
 
-    def _metadata(self, stored: StoredInbound) -> dict[str, Any]:
+    def _metadata(self, stored: StoredInbound, *, retry: bool = False) -> dict[str, Any]:
         metadata: dict[str, Any] = {
             "channel": stored.channel,
             "language": stored.language,
             "user_id": stored.user_id,
             MESSAGE_KEY: stored.key,
         }
+        if retry:  # Rasa answers it from the tracker if an earlier attempt ran it after all
+            metadata[RETRY_KEY] = True
         if self._core.handoff is not None:
             # the assistant answers "转人工" by the same schedule the desk queues by
             metadata[ON_DUTY_KEY] = self._core.handoff.agents_on_duty()
@@ -115,13 +119,14 @@ class Turn:
             answer = await self._rasa.send(
                 stored.conversation_id,
                 self._rasa_text(stored),
-                self._metadata(stored),
+                self._metadata(stored, retry=retry),
                 input_channel=stored.channel,
             )
             replies, latest = answer.replies, answer.latest
             if not replies and not await self._core.backends.actions_up(fresh=True):
-                # Rasa swallows action server errors and answers nothing
-                raise RasaUnavailable("the action server is down")
+                # a Rasa without the gateway channel swallows action server errors and answers
+                # nothing (the gateway channel answers ActionsUnavailable itself)
+                raise ActionsUnavailable()
         result = tuple(replies)
         # What NLU made of the message: the handoff triggers and the recorded intent both use
         # it. Rasa's answer says it (the gateway channel): it is stored with the replies, in

@@ -35,6 +35,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CONF_DIR=/app/conf \
     NLU_PROJECT_DIR=/app
 
+# What the evaluation reports' PDF needs of the system (store/quality_reports/pdf.py: WeasyPrint
+# lays the report out with Pango and embeds a Chinese font): Debian's packages, as scripts/setup.sh
+# installs them on a developer's machine.
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
+
 # The runtime dependencies as pyproject.toml pins them ([project].dependencies, all `==`; not
 # the dev extras), every indirect one at the version of requirements/main.txt, the lock .venv
 # installs (requirements/app-constraints.txt: its pins without hashes, written by `make lock`):

@@ -1,16 +1,18 @@
 """Loading a registry model into the running Rasa server, and making it the one `make run` uses.
 
 Rasa 3.6's `PUT /model {"model_file": PATH}` (rasa/server.py `load_model`) builds a new agent
-with the endpoints the server started with: the same SQL tracker store (conversations are
-kept: a customer in the middle of a form continues it) and the old agent's lock store, then
-swaps it in and answers 204. The server keeps answering with the old model until the swap;
-the load itself (unpacking the archive, building the TensorFlow graph, ~15 s on 2 cores) runs
-on Rasa's event loop, so that server answers nothing meanwhile. Hence blue/green
+with the endpoints the server started with: the same SQL tracker store (conversations are kept:
+a customer in the middle of a form continues it) and the old agent's lock store, then swaps it
+in and answers 204. The server keeps answering with the old model until the swap; the load
+itself (unpacking the archive, building the TensorFlow graph, ~15 s on 2 cores) runs on Rasa's
+event loop, so that server answers nothing meanwhile. Hence blue/green
 (`RasaServer.standby_url`, RASA_STANDBY_URL): nlu.loop loads the model into the server that is
 not serving and then switches customers to it (store.services.rasa_serving; the gateways follow,
-bot/serving.py). With one server, messages that arrive during the load wait and are answered by
-the new model (the gateway keeps a message it could not get answered within RASA_TIMEOUT and
-retries it). `GET /status` then reports the new `model_file` (the file name) and `model_id`.
+bot/serving.py). With several workers (RASA_WORKERS) each side of the pair is a pool and the
+model goes to every worker of the standby pool (nlu/releases.py). With one server, messages that
+arrive during the load wait and are answered by the new model (the gateway keeps a message it
+could not get answered within RASA_TIMEOUT and retries it). `GET /status` then reports the new
+`model_file` (the file name) and `model_id`.
 
 After Rasa confirms, the model file is copied to models/current.tar.gz and its training inputs'
 hash to models/current.fingerprint (nlu.fingerprint = scripts/lib.sh hash_files), so a restart
@@ -54,32 +56,58 @@ class RasaUnreachable(DeployError):
 @dataclass(frozen=True)
 class RasaServer:
     """Rasa's HTTP API as the gateway reaches it (RASA_URL, RASA_TOKEN), and the standby
-    server of blue/green deployments (RASA_STANDBY_URL, same token) when there is one."""
+    server of blue/green deployments (RASA_STANDBY_URL, same token) when there is one.
+
+    With several workers (RASA_URL and RASA_STANDBY_URL list them, separated by commas) each
+    side is a pool named by its first worker (`url`, `standby_url`); `more` and
+    `standby_more` are the pools' other workers, and a model goes to every worker of a pool."""
 
     url: str
     token: str | None = None
     standby_url: str | None = None
+    more: tuple[str, ...] = ()
+    standby_more: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RasaServer:
         env = os.environ if env is None else env
         port = env.get("RASA_PORT") or DEFAULT_PORT
-        url = env.get("RASA_URL") or f"http://127.0.0.1:{port}"
-        standby = (env.get("RASA_STANDBY_URL") or "").rstrip("/") or None
-        return cls(url=url.rstrip("/"), token=env.get("RASA_TOKEN") or None, standby_url=standby)
+        urls = _urls(env.get("RASA_URL")) or (f"http://127.0.0.1:{port}",)
+        standby = _urls(env.get("RASA_STANDBY_URL"))
+        return cls(
+            url=urls[0],
+            token=env.get("RASA_TOKEN") or None,
+            standby_url=standby[0] if standby else None,
+            more=urls[1:],
+            standby_more=standby[1:],
+        )
 
     def at(self, url: str) -> RasaServer:
-        """The server at `url` (one of the pair), with the same token."""
+        """The server at `url` (one worker), with the same token."""
         return RasaServer(url=url, token=self.token)
 
     def other(self, serving: str | None) -> str:
-        """The server of the pair that is not `serving` (blue/green: where a model loads)."""
+        """The pool of the pair that is not `serving` (blue/green: where a model loads)."""
         assert self.standby_url is not None
         return self.standby_url if (serving or self.url) == self.url else self.url
+
+    def workers(self, pool: str) -> list[RasaServer]:
+        """Every worker of the pool named `pool` (`url` or `standby_url`)."""
+        members = (
+            (self.standby_url, *self.standby_more)
+            if pool == self.standby_url
+            else (self.url, *self.more)
+        )
+        return [self.at(url) for url in members if url]
 
     @property
     def params(self) -> dict[str, str]:
         return {"token": self.token} if self.token else {}
+
+
+def _urls(value: str | None) -> tuple[str, ...]:
+    """RASA_URL's workers: URLs separated by commas or spaces."""
+    return tuple(url.rstrip("/") for url in (value or "").replace(",", " ").split())
 
 
 def _rasa_message(status: int, body: str) -> str:

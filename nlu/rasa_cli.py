@@ -23,7 +23,7 @@ from nlu.settings import NluSettings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SECRET_NAME = re.compile(
-    r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|DATABASE_URL|REDIS_URL",
+    r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|AES_KEY|DATABASE_URL|REDIS_URL",
     re.IGNORECASE,
 )
 """A variable whose name says it holds a secret (a database or Redis URL may hold a password)."""

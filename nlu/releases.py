@@ -236,15 +236,22 @@ class Releases(LoopPart):
             lock.release()
 
     async def _load(self, path: Path) -> str:
-        """Load the model where customers are not: the standby server of a blue/green pair
-        (customers keep being answered by the serving one meanwhile; a server that already
-        runs this model, e.g. the previous one on a rollback, is only switched to), or the one
-        server there is (Rasa answers nothing while it loads, ~15 s). The server's URL."""
+        """Load the model where customers are not: every worker of the standby pool of a
+        blue/green pair, all at once (customers keep being answered by the serving pool
+        meanwhile; a worker that already runs this model, e.g. the previous one on a rollback,
+        is left as it is), or, without a standby, the workers there are, one after the other
+        (each answers nothing while it loads, ~15 s). The pool's name (its first URL)."""
         if not self.rasa.standby_url:
-            await load_model(self.rasa, path)
+            for worker in self.rasa.workers(self.rasa.url):
+                await load_model(worker, path)
             return self.rasa.url
         serving = await in_thread(self.factory, rasa_serving.serving_url)
-        target = self.rasa.at(self.rasa.other(serving))
-        if await loaded_model(target) != path.name:
-            await load_model(target, path)
-        return target.url
+        target = self.rasa.other(serving)
+        await asyncio.gather(*(_load_once(w, path) for w in self.rasa.workers(target)))
+        return target
+
+
+async def _load_once(worker: RasaServer, path: Path) -> None:
+    """Load the model into the worker unless it runs it already."""
+    if await loaded_model(worker) != path.name:
+        await load_model(worker, path)

@@ -18,6 +18,20 @@ again); Rasa's own REST channel does the rest exactly as for `rest`. NLU runs on
 either way. When no model is loaded, or another model was loaded while the message was being
 parsed, Rasa parses it itself and `latest_message` is null (the gateway then reads the tracker).
 
+A turn that could not be completed is answered as a failure the gateway can act on, never as
+an empty answer (which would look like a turn the bot chose to answer with nothing):
+
+- 503 `{"error": {"code": "no_model"}}`: no model is loaded yet (nothing happened: another
+  worker may take the message);
+- 503 `actions_unavailable`: the action server could not be reached; nothing of the turn was
+  saved (rasa_addons/turns.py), the gateway sends the message again later;
+- 500 `turn_failed`: anything else went wrong (the lock store or the tracker store is away);
+  what a finished turn saved is found again by the gateway's retry.
+
+A message the gateway sends again (metadata `gateway_retry`) is answered from the tracker when
+an earlier attempt ran it (rasa_addons/turns.py): with several Rasa workers sharing the
+conversations, it never runs twice.
+
 Registering this channel also puts the Host header check (rasa_addons/host_check.py) in front
 of every route of Rasa's server: no DNS rebinding.
 """
@@ -33,7 +47,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from rasa_addons import host_check
+from rasa_addons import host_check, turns
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +60,8 @@ class GatewayInput(RestInput):
         return "gateway"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """`on_new_message` (Rasa's `Agent.handle_message`) is not called: turns.run_turn does
+        what it does, with the retry's look into the tracker under the same lock."""
         webhook = Blueprint("gateway_webhook", __name__)
         host_check.install(webhook)
 
@@ -65,6 +81,9 @@ class GatewayInput(RestInput):
             metadata = body.get("metadata")
             metadata = metadata if isinstance(metadata, dict) else None
             input_channel = body.get("input_channel") or self.name()
+            agent = _ready_agent(request)
+            if agent is None:
+                return _failure(503, "no_model", "no model is loaded yet")
             collector = CollectingOutputChannel()
             parse_data = await _parse(request, text, sender_id, input_channel, metadata)
             message = UserMessage(
@@ -75,10 +94,18 @@ class GatewayInput(RestInput):
                 metadata=metadata,
                 parse_data=parse_data,
             )
+            retry = bool(metadata and metadata.get(turns.RETRY_KEY))
             try:
-                await on_new_message(message)
-            except Exception:  # as the REST channel: whatever was said so far is answered
+                recorded = await turns.run_turn(agent, message, retry=retry)
+            except turns.ActionServerUnreachable as exc:
+                logger.warning("gateway channel: turn abandoned, nothing saved (%s)", exc)
+                return _failure(503, "actions_unavailable", "the action server is unreachable")
+            except Exception:
                 logger.exception("gateway channel: the message could not be handled")
+                return _failure(500, "turn_failed", "the turn failed")
+            if recorded is not None:
+                messages, recorded_latest = recorded
+                return response.json({"messages": messages, "latest_message": recorded_latest})
             latest = None
             if parse_data is not None:
                 latest = copy.deepcopy(parse_data)
@@ -86,6 +113,19 @@ class GatewayInput(RestInput):
             return response.json({"messages": collector.messages, "latest_message": latest})
 
         return webhook
+
+
+def _failure(status: int, code: str, message: str) -> HTTPResponse:
+    """A turn that did not complete (bot/rasa_errors.py reads the code)."""
+    return response.json({"error": {"code": code, "message": message}}, status=status)
+
+
+def _ready_agent(request: Request) -> Any:
+    """The agent that runs the turn, None while no model is loaded."""
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or not agent.is_ready():
+        return None
+    return agent
 
 
 async def _parse(

@@ -10,8 +10,12 @@ and rewrites the generated part of BENCHMARKS.md with the verdicts against the i
 Every server it started is stopped at the end, also on failure and on Ctrl-C.
 
     python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
+                            [--rasa-workers 1]
                             [--flood-rate 50] [--flood-seconds 30] [--flood-customers 10]
-                            [--only gateway|flood|training|import] [--note TEXT]
+                            [--outage-subscribers 20000] [--outage-customers 10]
+                            [--outage-seconds 60]
+                            [--quality-repetitions 20]
+                            [--only gateway|flood|training|import|outages|quality] [--note TEXT]
                             [--output BENCHMARKS.md]
 
 After the levels, on the same stack, the flood part (scripts/benchflood.py): the customers'
@@ -25,6 +29,13 @@ running Rasa, all in a scratch copy of the project (models/current.tar.gz stays 
 The import part (scripts/benchimport.py, about a minute) imports a generated export of 50,000
 accounts and their bills on SQLite and on PostgreSQL ($BENCH_DATABASE_URL or $TEST_DATABASE_URL);
 `--only import` measures only it (no model, no stack needed).
+The outage part (scripts/benchoutage.py, on a stack of its own; about 15 minutes: Telegram's
+pace bounds it) fans one outage notice out to 20,000 Telegram subscribers against a fake Bot
+API while customers chat; `--only outages` measures only it, `--outage-subscribers 0` leaves it
+out.
+The quality part (scripts/benchquality.py, on PostgreSQL as the import part; about 10 minutes)
+times the service-quality dashboard's views and an annual report on a county's generated year;
+`--only quality` measures only it, `--quality-repetitions 0` leaves it out.
 A part this run does not measure is carried over from the previous BENCHMARKS.md, and says so.
 """
 
@@ -61,6 +72,8 @@ from scripts.benchlib.markdown import (
     previous_training,
     render_markdown,
 )
+from scripts.benchlib.outages import OutageBench, outage_part
+from scripts.benchlib.outages import summary as outage_summary
 from scripts.benchlib.report import (
     CarriedGateway,
     GatewayRun,
@@ -73,6 +86,8 @@ from scripts.benchlib.report import (
     training_summary,
 )
 from scripts.benchload import REQUEST_TIMEOUT, FloodOptions, measure
+from scripts.benchoutage import OutageOptions, measure_outages
+from scripts.benchquality import add_arguments, quality_section
 from scripts.benchstack import (
     BENCH_GATEWAY_ENV,
     MODEL,
@@ -123,12 +138,20 @@ def git_commit() -> str:
 GATEWAY_KNOBS = ("RASA_TIMEOUT", "NOTIFY_INTERVAL", "RASA_RETRY_MAX_BACKOFF", "MAX_TEXT_CHARS")
 
 
-def setup_text(levels: list[int], duration: float, rounds: int, warmup: int) -> str:
+def setup_text(
+    levels: list[int], duration: float, rounds: int, warmup: int, rasa_workers: int = 1
+) -> str:
     counts = ", ".join(map(str, levels))
     knobs = ", ".join(f"{k}={os.environ[k]}" for k in GATEWAY_KNOBS if os.environ.get(k))
     gateway = f"the gateway ({f'default settings but {knobs}' if knobs else 'default settings'})"
+    rasa = (
+        "one `rasa run`"
+        if rasa_workers == 1
+        else f"{rasa_workers} `rasa run` workers (each conversation on one of them, as the"
+        " gateway spreads them; Rasa alone: the same spread)"
+    )
     return (
-        "Setup: one `rasa run` (the trained `models/current.tar.gz`, in-memory tracker store),"
+        f"Setup: {rasa} (the trained `models/current.tar.gz`, in-memory tracker store),"
         f" the action server and {gateway} on loopback, sharing"
         " a freshly seeded temporary SQLite database; the bench's client runs on the same machine."
         " Each simulated customer has its own sender id and follows the script of"
@@ -186,15 +209,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("gateway", "flood", "training", "import"),
+        choices=("gateway", "flood", "training", "import", "outages", "quality"),
         help="measure only this part (training: no BENCH_TRAIN=1 needed); the others are"
         " carried over from the previous report",
     )
+    parser.add_argument(
+        "--rasa-workers",
+        type=int,
+        default=1,
+        help="Rasa workers the gateway spreads conversations over [1] (in-memory trackers: each"
+        " conversation stays on its worker)",
+    )
+    parser.add_argument(
+        "--outage-subscribers", type=int, default=20_000, help="the outage part [20000]; 0: none"
+    )
+    parser.add_argument(
+        "--outage-customers", type=int, default=10, help="customers chatting meanwhile [10]"
+    )
+    parser.add_argument(
+        "--outage-seconds", type=float, default=60.0, help="their stretch without / during [60]"
+    )
+    add_arguments(parser)
     parser.add_argument("--note", default="", help="conditions worth recording in the report")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.rounds < 1 or args.warmup < 1:
-        parser.error("--duration must be more than 0, --rounds and --warmup at least 1")
+    if args.duration <= 0 or args.rounds < 1 or args.warmup < 1 or args.rasa_workers < 1:
+        parser.error(
+            "--duration must be more than 0, --rounds, --warmup and --rasa-workers at least 1"
+        )
     if args.flood_rate < 0 or args.flood_seconds <= 0 or args.flood_customers < 1:
         parser.error(
             "--flood-rate must be 0 or more, --flood-seconds more than 0,"
@@ -224,7 +266,7 @@ def measure_stack(
     levels = [] if args.only == "flood" else args.levels
     flood = flood_options(args)
     with tempfile.TemporaryDirectory(prefix="bench-") as work, Servers(Path(work)) as servers:
-        stack = start_stack(servers, Path(work))
+        stack = start_stack(servers, Path(work), args.rasa_workers)
         measured = asyncio.run(
             measure(stack, servers.groups(), levels, args.duration, args.rounds, args.warmup, flood)
         )
@@ -237,7 +279,9 @@ def measure_stack(
             run=run,
             model=f"`models/current.tar.gz`, trained {model_date}",
             conditions=conditions_text(load_before, measured.cpu_shares, cores, args.note),
-            setup=setup_text(args.levels, args.duration, args.rounds, args.warmup),
+            setup=setup_text(
+                args.levels, args.duration, args.rounds, args.warmup, args.rasa_workers
+            ),
             levels=measured.levels,
             gateway_peak_mb=measured.gateway_peak_mb,
             errors_by_kind=measured.errors_by_kind,
@@ -271,7 +315,7 @@ def flood_part(flood: floodlib.FloodRun | None, existing: str) -> Part:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    stack = args.only not in ("training", "import")
+    stack = args.only not in ("training", "import", "outages", "quality")
     if stack and not RASA_BIN.exists():
         raise BenchError(".venv-rasa is missing: run `make setup`")
     began = time.monotonic()
@@ -283,7 +327,8 @@ def run(argv: list[str]) -> int:
         command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=bench_train),
         commit=git_commit(),
     )
-    if args.only in ("training", "flood", "import") and lost_gateway_figures(existing or ""):
+    partial_run = ("training", "flood", "import", "outages", "quality")
+    if args.only in partial_run and lost_gateway_figures(existing or ""):
         raise BenchError(
             f"{args.output} holds gateway figures of an older format, which --only {args.only}"
             " cannot carry over: run the whole bench once (BENCH_TRAIN=1 make bench)"
@@ -298,6 +343,12 @@ def run(argv: list[str]) -> int:
     imports: ImportBench | None = None
     if args.only in (None, "import"):
         imports = measure_import(info, args.note)
+    outages: OutageBench | None = None
+    if args.only in (None, "outages") and args.outage_subscribers > 0:
+        options = OutageOptions(
+            args.outage_subscribers, args.outage_customers, args.outage_seconds, args.warmup
+        )
+        outages = measure_outages(info, options, args.note)
     gateway: GatewayRun | CarriedGateway | None = measured
     if measured is not None:
         print(summary_text(measured.levels, measured.gateway_peak_mb))
@@ -309,7 +360,14 @@ def run(argv: list[str]) -> int:
         print(training_summary(training))
     if imports is not None:
         print(import_summary(imports))
-    parts = (flood_part(flood, existing or ""), import_part(imports, existing or ""))
+    if outages is not None:
+        print(outage_summary(outages))
+    parts = (
+        flood_part(flood, existing or ""),
+        import_part(imports, existing or ""),
+        outage_part(outages, existing or ""),
+        quality_section(args, info, existing or ""),
+    )
     report = Report(info, machine_facts(), gateway, training, parts)
     output = merge_benchmarks(existing, render_markdown(report))
     partial = args.output.with_name(args.output.name + ".partial")

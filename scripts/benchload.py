@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bot.rasa_pool import ranked
 from bot.timing import parse_server_timing
 from scripts.benchflood import FloodFigures, measure_flood
 from scripts.benchlib.customer import Customer, phone_number
@@ -77,12 +78,14 @@ def via_gateway(base: str) -> Send:
     return send
 
 
-def via_rasa(base: str) -> Send:
-    url = f"{base}/webhooks/rest/webhook"
+def via_rasa(workers: tuple[str, ...]) -> Send:
+    """Straight to Rasa's REST webhook; with several workers, each conversation to the worker
+    the gateway would give it (bot.rasa_pool.ranked)."""
 
     async def send(
         session: aiohttp.ClientSession, sender: str, text: str
     ) -> tuple[str, float | None]:
+        url = f"{ranked(sender, workers)[0]}/webhooks/rest/webhook"
         data, _ = await _post(session, url, {"sender": sender, "message": text})
         return _texts(data), None
 
@@ -194,7 +197,7 @@ class Driver:
 
     def __init__(self, session: aiohttp.ClientSession, stack: Stack, sampler: MemorySampler):
         self.session = session
-        self.sends = {GATEWAY: via_gateway(stack.gateway_url), RASA: via_rasa(stack.rasa_url)}
+        self.sends = {GATEWAY: via_gateway(stack.gateway_url), RASA: via_rasa(stack.rasa_urls)}
         self.sampler = sampler
         self.phones = itertools.count(1)
 

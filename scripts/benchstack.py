@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,11 +30,15 @@ MODEL = ROOT / "models" / "current.tar.gz"
 SAMPLE_EVERY = 0.1
 START_TIMEOUT = 300.0
 STOP_TIMEOUT = 25.0
-# never inherited: the bench's gateway has no Telegram channel and an open JSON API
+# never inherited: the bench's gateway has no Telegram or WeChat channel and an open JSON API
 DROPPED_ENV = (
     "TELEGRAM_BOT_TOKEN",
     "TELEGRAM_WEBHOOK_URL",
     "TELEGRAM_WEBHOOK_SECRET",
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+    "WECHAT_TOKEN",
+    "WECHAT_ENCODING_AES_KEY",
     "GATEWAY_API_TOKEN",
     "ALLOWED_ORIGINS",
     "GATEWAY_HOST",
@@ -178,7 +183,8 @@ def wait_until_ready(servers: Servers, urls: list[str]) -> None:
 @dataclass(frozen=True)
 class Stack:
     gateway_url: str
-    rasa_url: str
+    rasa_urls: tuple[str, ...]
+    """The Rasa workers (several with --rasa-workers: the gateway spreads conversations)."""
     token: str
     gateway_pid: int
 
@@ -195,10 +201,20 @@ def sqlite_database(path: Path, command: str) -> str:
     return url
 
 
-def start_stack(servers: Servers, work: Path) -> Stack:
+def start_stack(
+    servers: Servers,
+    work: Path,
+    rasa_workers: int = 1,
+    gateway_env: Mapping[str, str] | None = None,
+) -> Stack:
+    """The stack, every server ready. With several `rasa_workers` each keeps its conversations
+    in memory: the gateway (and the bench's Rasa-alone path, bot.rasa_pool.ranked) sends each
+    conversation to one worker. `gateway_env`: more of the gateway's settings (the outage part's
+    Telegram channel, scripts/benchoutage.py)."""
     say("migrating and seeding a temporary SQLite database ...")
     database_url = sqlite_database(work / "assistant.db", "seed")
-    action_port, rasa_port, gateway_port = free_port(), free_port(), free_port()
+    action_port, gateway_port = free_port(), free_port()
+    rasa_ports = [free_port() for _ in range(rasa_workers)]
     token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
     endpoints = work / "endpoints.yml"
     action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
@@ -207,39 +223,46 @@ def start_stack(servers: Servers, work: Path) -> Stack:
         "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
     )
     actions_url = f"http://127.0.0.1:{action_port}"
-    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    rasa_urls = tuple(f"http://127.0.0.1:{port}" for port in rasa_ports)
     gateway_url = f"http://127.0.0.1:{gateway_port}"
-    say(f"starting the action server :{action_port}, Rasa :{rasa_port}, gateway :{gateway_port}")
+    rasa_at = ", ".join(f":{port}" for port in rasa_ports)
+    say(f"starting the action server :{action_port}, Rasa {rasa_at}, gateway :{gateway_port}")
     servers.start(
         "actions",
         [sys.executable, "-m", "actions", "--port", str(action_port)],
         child_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
     )
-    servers.start(
-        "rasa",
-        rasa_run_args(rasa_port, endpoints, MODEL),
-        child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token),
-    )
+    for number, port in enumerate(rasa_ports, 1):
+        servers.start(
+            "rasa" if number == 1 else f"rasa-{number}",
+            rasa_run_args(port, endpoints, MODEL),
+            child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token),
+        )
     gateway = servers.start(
         "gateway",
         [sys.executable, "-m", "bot"],
         child_env(
             GATEWAY_HOST="127.0.0.1",
             GATEWAY_PORT=str(gateway_port),
-            RASA_URL=rasa_url,
+            RASA_URL=",".join(rasa_urls),
             RASA_TOKEN=token,
             ACTION_SERVER_URL=actions_url,
             DATABASE_URL=database_url,
             GATEWAY_SHUTDOWN_TIMEOUT="5",
             **BENCH_GATEWAY_ENV,
+            **(gateway_env or {}),
         ),
     )
     wait_until_ready(
         servers,
-        [f"{actions_url}/health", f"{rasa_url}/status?token={token}", f"{gateway_url}/health"],
+        [
+            f"{actions_url}/health",
+            *(f"{url}/status?token={token}" for url in rasa_urls),
+            f"{gateway_url}/health",
+        ],
     )
-    say("all three servers are ready")
-    return Stack(gateway_url, rasa_url, token, gateway.pid)
+    say("all servers are ready")
+    return Stack(gateway_url, rasa_urls, token, gateway.pid)
 
 
 class MemorySampler:

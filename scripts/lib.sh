@@ -21,7 +21,7 @@ export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning}"
 # Secrets a process is started without (docs/security.md): variables whose name says they hold
 # one (…TOKEN, …SECRET, …PASSWORD, …; database and Redis URLs, which may carry a password) and
 # any URL value with a password in it; nlu/rasa_cli.py `without_secrets` is the same rule.
-SECRET_NAME_RE='TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|DATABASE_URL|REDIS_URL'
+SECRET_NAME_RE='TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_KEY|API_KEY|AES_KEY|DATABASE_URL|REDIS_URL'
 URL_PASSWORD_RE='://[^/@[:space:]:]*:[^/@[:space:]]*@'
 unset_secrets() {  # unset_secrets "NAME ...": UNSET=(-u OTHER ...), for `env "${UNSET[@]}" command`
   local keep=" $1 " name

@@ -31,6 +31,16 @@ RASA_PORT="${RASA_PORT:-5005}"
 # which answers nothing while a new model loads, ~15 s)
 RASA_STANDBY="${RASA_STANDBY:-1}"
 RASA_STANDBY_PORT="${RASA_STANDBY_PORT:-5006}"
+# RASA_WORKERS Rasa processes share the conversations (the SQL tracker store, Redis's lock
+# store; docs/scaling.md) and the gateway spreads conversations over them: worker i listens on
+# RASA_PORT+2(i-1), its standby twin on RASA_STANDBY_PORT+2(i-1)
+RASA_WORKERS="${RASA_WORKERS:-1}"
+case "$RASA_WORKERS" in
+  "" | *[!0-9]* | 0*) die "RASA_WORKERS must be a whole number from 1, got '$RASA_WORKERS'" ;;
+esac
+[ "$RASA_WORKERS" = 1 ] || [ -n "${REDIS_URL:-}" ] ||
+  die "RASA_WORKERS=$RASA_WORKERS: several Rasa workers take turns on a conversation through" \
+    "Redis (Rasa's lock store): set REDIS_URL, e.g. redis://127.0.0.1:6379/1"
 ACTION_PORT="${ACTION_PORT:-5055}"
 # where the action server listens: loopback unless ACTION_HOST says otherwise (it requires a
 # token either way)
@@ -65,7 +75,7 @@ chmod 700 "$VAR" "$VAR/log"
 # database and token; the gateway what bot/settings.py reads.
 RASA_SECRETS="RASA_TOKEN ACTION_SERVER_TOKEN REDIS_PASSWORD"
 ACTION_SECRETS="DATABASE_URL ACTION_SERVER_TOKEN"
-GATEWAY_SECRETS="DATABASE_URL RASA_TOKEN GATEWAY_API_TOKEN HEALTH_TOKEN TELEGRAM_BOT_TOKEN TELEGRAM_WEBHOOK_SECRET"
+GATEWAY_SECRETS="DATABASE_URL RASA_TOKEN GATEWAY_API_TOKEN HEALTH_TOKEN TELEGRAM_BOT_TOKEN TELEGRAM_WEBHOOK_SECRET WECHAT_APP_SECRET WECHAT_TOKEN WECHAT_ENCODING_AES_KEY"
 
 # Secrets: from the environment, else generated once into var/secrets.env (never committed).
 secrets_env="$VAR/secrets.env"
@@ -129,19 +139,29 @@ rasa_server() {  # rasa_server NAME PORT SETTING [--after NAME]: Rasa through ra
 unset_secrets "$ACTION_SECRETS"
 server actions --listen "$ACTION_HOST:$ACTION_PORT" --setting ACTION_PORT --ready "http://$action_addr:$ACTION_PORT/health" \
   -- env "${UNSET[@]}" ACTION_HOST="$ACTION_HOST" "$PY" -m actions --port "$ACTION_PORT"
-rasa_server rasa "$RASA_PORT" RASA_PORT
-if [ "$RASA_STANDBY" = "1" ]; then
-  # started once the first server is up: both would create the tracker store's tables at once
-  export RASA_STANDBY_URL="${RASA_STANDBY_URL:-http://127.0.0.1:$RASA_STANDBY_PORT}"
-  rasa_server rasa-standby "$RASA_STANDBY_PORT" RASA_STANDBY_PORT --after rasa
-fi
+# the other servers start once the first is up: all would create the tracker store's tables
+rasa_urls="" standby_urls="" rasa_ports="" after=()
+for i in $(seq 1 "$RASA_WORKERS"); do
+  suffix="$([ "$i" = 1 ] || echo "-$i")"
+  port=$((RASA_PORT + 2 * (i - 1)))
+  rasa_server "rasa$suffix" "$port" RASA_PORT "${after[@]}"
+  after=(--after rasa)
+  rasa_urls="$rasa_urls${rasa_urls:+,}http://127.0.0.1:$port"
+  rasa_ports="$rasa_ports${rasa_ports:+ }:$port"
+  if [ "$RASA_STANDBY" = "1" ]; then
+    port=$((RASA_STANDBY_PORT + 2 * (i - 1)))
+    rasa_server "rasa-standby$suffix" "$port" RASA_STANDBY_PORT --after rasa
+    standby_urls="$standby_urls${standby_urls:+,}http://127.0.0.1:$port"
+  fi
+done
+[ "$RASA_STANDBY" = "1" ] && export RASA_STANDBY_URL="${RASA_STANDBY_URL:-$standby_urls}"
 # The gateway: the customers' only front door. It talks to Rasa and the action server on
 # loopback and answers '系统繁忙' (keeping the message) while they are starting or restarting;
 # its /health shows the supervisor's status file (restarts) to operators.
 unset_secrets "$GATEWAY_SECRETS"
 server gateway --listen "$GATEWAY_HOST:$GATEWAY_PORT" --setting GATEWAY_PORT \
   --ready "http://$(reach "$GATEWAY_HOST"):$GATEWAY_PORT/health" --ready-any-status \
-  -- env "${UNSET[@]}" RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}" \
+  -- env "${UNSET[@]}" RASA_URL="${RASA_URL:-$rasa_urls}" \
   ACTION_SERVER_URL="${ACTION_SERVER_URL:-http://$action_addr:$ACTION_PORT}" GATEWAY_HOST="$GATEWAY_HOST" \
   GATEWAY_PORT="$GATEWAY_PORT" SUPERVISOR_STATUS_FILE="$status" "$PY" -m bot
 
@@ -152,8 +172,8 @@ if [ "$prepare" = 1 ]; then
   without_secrets "DATABASE_URL" "$PY" -m store migrate
   without_secrets "DATABASE_URL" "$PY" -m store seed
 fi
-# Agent console demo staff (agent1, agent2, supervisor, operator), each with a password of its
-# own kept in var/demo-staff.env (0600; DEMO_AGENT_PASSWORD from the environment, when set, is
+# Agent console demo staff (agent1, agent2, supervisor, operator, manager...), each with a password
+# of its own kept in var/demo-staff.env (0600; DEMO_AGENT_PASSWORD from the environment, when set, is
 # everyone's instead); the ready message shows them. Existing users keep their passwords.
 demo_staff="$VAR/demo-staff.env"
 [ "$prepare" = 0 ] || without_secrets "DATABASE_URL DEMO_AGENT_PASSWORD" "$PY" -m store demo-users --env-file "$demo_staff"
@@ -161,7 +181,7 @@ staff_logins='password $DEMO_AGENT_PASSWORD'
 if [ -z "${DEMO_AGENT_PASSWORD:-}" ]; then
   staff_logins="passwords in $demo_staff"
   [ ! -f "$demo_staff" ] ||
-    staff_logins="passwords $(sed -n 's/^\(agent1\|agent2\|supervisor\|operator\)=\(.*\)$/\1 \2/p' "$demo_staff" | paste -sd, - | sed 's/,/, /g')"
+    staff_logins="passwords $(sed -n 's/^\(agent1\|agent2\|supervisor\|operator\|manager\)=\(.*\)$/\1 \2/p' "$demo_staff" | paste -sd, - | sed 's/,/, /g')"
 fi
 [ "$prepare" = 0 ] || without_secrets "" "$ROOT/scripts/train.sh"
 
@@ -174,6 +194,9 @@ actions_state=", actions :$ACTION_PORT (token in $secrets_env)"
 loopback "$ACTION_HOST" ||
   actions_state="$(printf '\n  Action server     : %s:%s, NOT loopback only (ACTION_HOST); token required' "$ACTION_HOST" "$ACTION_PORT")"
 web="http://$(reach "$GATEWAY_HOST"):$GATEWAY_PORT"
+wechat_state="off (set WECHAT_APP_ID and its secrets to turn it on: docs/wechat.md)"
+[ -n "${WECHAT_APP_ID:-}" ] &&
+  wechat_state="on: $web$(sed -n 's/^path: *//p' "${CONF_DIR:-$ROOT/conf}/wechat.yml" 2>/dev/null | head -n 1) (behind the HTTPS proxy)"
 # The supervisor replaces this shell, so Ctrl-C and SIGTERM reach it and it stops every server.
 # The servers' output goes to the terminal and to their logs in var/log/ (RUN_VAR_DIR), its own
 # lines to var/log/run.log.
@@ -182,11 +205,13 @@ exec "$PY" -m scripts.supervisor run "$servers" --logs "$VAR/log" --status "$sta
   Ready.
   Web chat          : $web/
   Agent console     : $web/console  (supervisors: /console/supervisor)
-                      users agent1, agent2, supervisor, operator; $staff_logins
+                      users agent1, agent2, supervisor, operator, manager; $staff_logins
+  Service quality   : $web/console/quality  (manager; supervisors: the chat desk)
   JSON API          : $web/api/v1/messages
   Health            : $web/health
   Telegram          : $telegram_state
-  Internal, loopback only: Rasa :$RASA_PORT$([ "$RASA_STANDBY" = "1" ] && echo " and its standby :$RASA_STANDBY_PORT") (token in $secrets_env)$actions_state
+  WeChat            : $wechat_state
+  Internal, loopback only: Rasa $rasa_ports$([ "$RASA_STANDBY" = "1" ] && echo " and the standby pool ${standby_urls//http:\/\/127.0.0.1/}") (token in $secrets_env)$actions_state
   Try:
     curl -s -XPOST $web/api/v1/messages -H 'Content-Type: application/json'$auth_hint \\
          -d '{"sender": "me", "text": "东山村停电了"}'

@@ -80,4 +80,27 @@ else
     "Install it with 'sudo apt-get install chromium' (Debian/Ubuntu) or your package manager;" \
     "run this script as root to have it done."
 fi
+# --- the evaluation reports' PDF (store/quality_reports/pdf.py): Pango and a Chinese font -----
+# Debian's packages, as for Chromium; poppler-utils gives the reports' tests and their readers
+# pdftotext and pdftoppm (a PDF page as a PNG image).
+report_packages="libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk poppler-utils"
+reports_ready() {  # no `grep -q` in a pipe: under pipefail its early exit fails the pipe
+  command -v pdftoppm >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh family 2>/dev/null)" ] &&
+    [[ "$(/sbin/ldconfig -p 2>/dev/null)" == *libpangoft2-1.0* ]]
+}
+if reports_ready; then
+  :
+elif command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  log "installing Debian's Pango, Chinese fonts and poppler-utils (the evaluation reports' PDF)"
+  export DEBIAN_FRONTEND=noninteractive
+  # shellcheck disable=SC2086  # a list of package names
+  apt-get install -y -q $report_packages >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q $report_packages >/dev/null; } ||
+    log "could not install $report_packages with apt-get: reports' PDFs will lack Chinese" \
+      "glyphs and their tests fail; install them by hand: 'apt-get install $report_packages'"
+else
+  log "a Chinese font or Pango is missing: the evaluation reports' PDF needs them." \
+    "Install them with 'sudo apt-get install $report_packages' (Debian/Ubuntu);" \
+    "run this script as root to have it done."
+fi
 log "environments ready"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything CI runs. Three lanes share the machine so the suite finishes sooner:
 #   model lane      (background): rasa data validate → train (if inputs changed) → test stories
-#                                 → eval; then the end-to-end tests, which need that model
+#                                 → eval; then the end-to-end tests and the fault suite
+#                                 (tests/faults), which need that model
 #   retraining lane (background): the operators' retraining loop end to end (it trains its own
 #                                 small models and runs its own servers)
 #   code lane       (foreground): lint, every pytest test that needs no trained model
@@ -35,7 +36,9 @@ log "waiting for the model lane (validate, train, test stories, eval; log: repor
 if wait "$lane"; then
   grep -E "^\S*\[(validate|train|test-stories|eval)[] ]|macro-F1|^OK" "$lane_log" >&2 || true
   log "end-to-end tests (trained model, real servers) ..."
-  (cd "$ROOT" && "$PY" -m pytest -q -m "e2e and not retraining" --durations=10) || code=1
+  (cd "$ROOT" && "$PY" -m pytest -q -m "e2e and not retraining and not faults" --durations=10) || code=1
+  log "the fault suite (two Rasa workers on PostgreSQL and Redis; servers killed) ..."
+  (cd "$ROOT" && "$PY" -m pytest -q -m faults --durations=5) || code=1
 else
   tail -60 "$lane_log" >&2
   log "the model lane failed: end-to-end tests not run"

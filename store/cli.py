@@ -1,6 +1,8 @@
 """Command line of the stores: `python -m store {migrate,seed,sync-areas,advance-ticket,
-advance-application,create-user,demo-users,import,crews}` (import: store/import_cli.py; crews:
-store/crew_cli.py). The database is $DATABASE_URL (or --url), configuration $CONF_DIR."""
+advance-application,create-user,demo-users,import,crews,report,outage,history,quality-refresh}`
+(import: store/import_cli.py; crews: store/crew_cli.py; report: store/report_cli.py; outage:
+store/outage_cli.py; history: store/history_cli.py; quality-refresh: store/quality_cli.py).
+The database is $DATABASE_URL (or --url), configuration $CONF_DIR."""
 
 from __future__ import annotations
 
@@ -13,10 +15,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from store import crew_cli, demo, demo_staff, import_cli
+from sqlalchemy.orm import Session
+
+from store import (
+    crew_cli,
+    demo,
+    demo_staff,
+    history_cli,
+    import_cli,
+    outage_cli,
+    quality_cli,
+    report_cli,
+)
 from store.config import ConfigError, Settings, load_settings
 from store.db import database_url, make_engine, make_session_factory, migrate, unit_of_work
 from store.demo_staff import DEMO_PASSWORD_ENV
+from store.demodata.history import seed_history
 from store.logmask import RecordMasking
 from store.services import applications, areas, staff, tickets
 from store.workflow import IllegalTransition
@@ -42,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--reset", action="store_true", help="delete all rows first")
     seed.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="random seed")
     seed.add_argument("--now", help="pretend it is this time (ISO 8601)")
+    seed.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_false",
+        help="leave out the thirteen months of service history (docs/demo-data.md)",
+    )
     sub.add_parser("sync-areas", help="create/update service areas from conf/areas.yml")
     for name, number in (("advance-ticket", "ticket"), ("advance-application", "application")):
         cmd = sub.add_parser(name, help=f"move a {number} to its next status (staff/demo)")
@@ -73,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     import_cli.add_parser(sub)
     crew_cli.add_parser(sub)
+    history_cli.add_parser(sub)
+    report_cli.add_parser(sub)
+    outage_cli.add_parser(sub)
+    quality_cli.add_parser(sub)
     return parser
 
 
@@ -146,12 +170,15 @@ def _seed(url: str, settings: Settings, args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         with unit_of_work(make_session_factory(engine)) as session:
+            now = _now(args.now)
             if demo.has_data(session):
                 if not args.reset:
-                    print("The database already has data; nothing done (use --reset to replace).")
-                    return 0
+                    return _history_only(session, settings, args, now)
                 demo.reset(session)
-            summary = demo.seed(session, settings, now=_now(args.now), seed=args.seed)
+            summary = demo.seed(session, settings, now=now, seed=args.seed)
+            past = (
+                seed_history(session, settings, now=now, seed=args.seed) if args.history else None
+            )
     finally:
         engine.dispose()
     print(
@@ -159,6 +186,20 @@ def _seed(url: str, settings: Settings, args: argparse.Namespace) -> int:
         f"{summary.outages} outages, {summary.tickets} tickets, "
         f"{summary.applications} applications."
     )
+    if past is not None:
+        print(history_cli.report(past))
+    return 0
+
+
+def _history_only(
+    session: Session, settings: Settings, args: argparse.Namespace, now: datetime
+) -> int:
+    """A database seeded before the demo had a history gets it (once)."""
+    past = seed_history(session, settings, now=now, seed=args.seed) if args.history else None
+    if past is None:
+        print("The database already has data; nothing done (use --reset to replace).")
+    else:
+        print(history_cli.report(past))
     return 0
 
 
@@ -229,4 +270,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_cli.run(url, settings, args)
     if args.command == "crews":
         return crew_cli.run(url, args)
+    if args.command == "history":
+        return history_cli.run(url, settings, args, now=_now(args.now))
+    if args.command == "outage":
+        return outage_cli.run(url, settings, args)
+    if args.command == "report":
+        return report_cli.run(url, settings, args)
+    if args.command == "quality-refresh":
+        return quality_cli.run(url, args)
     return _advance(url, settings, args)

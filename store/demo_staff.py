@@ -35,7 +35,11 @@ DEMO_USERS: Final = (
     ("clerk", "营业员小周", "clerk", 0),
     ("dispatch", "调度员小林", "dispatcher", 0),
     ("crew1", "抢修员老陈", "crew", 0),  # in 东片抢修组 once the demo is seeded
+    ("manager", "站长", "manager", 5),  # the service-quality dashboard (docs/manager.md)
 )
+LOCKED: Final = "!locked"
+"""The password hash of a demo user the demo's history created before `demo-users` ran (its
+chats and ratings name them): no password matches it, and `ensure` gives the user one."""
 _HEADER = "# Demo staff of the agent console (python -m store demo-users): username=password\n"
 
 
@@ -56,8 +60,9 @@ def new_password() -> str:
 def ensure(
     session: Session, *, fixed: str | None, kept: dict[str, str], now: datetime
 ) -> Iterator[DemoUser]:
-    """Create the missing demo users (with `fixed` or a new password each); a user still on the
-    old shared password (`kept[DEMO_PASSWORD_ENV]`) gets a new one. Others are left alone."""
+    """Create the missing demo users (with `fixed` or a new password each; one the history
+    made without a password, `LOCKED`, counts as missing); a user still on the old shared
+    password (`kept[DEMO_PASSWORD_ENV]`) gets a new one. Others are left alone."""
     shared = kept.get(DEMO_PASSWORD_ENV)
     for username, name, role, max_chats in DEMO_USERS:
         user = staff.get_by_username(session, username)
@@ -74,6 +79,10 @@ def ensure(
             )
             if role == "crew":
                 join_demo_crew(session, created)
+            yield DemoUser(username, role, "created", None if fixed else password)
+        elif user.password_hash == LOCKED:  # made by the demo's history: its password now
+            password = fixed or new_password()
+            staff.set_password(session, user, password)
             yield DemoUser(username, role, "created", None if fixed else password)
         elif not fixed and shared and staff.verify_password(session, user, shared):
             password = new_password()

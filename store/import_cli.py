@@ -47,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     cmd.add_argument("--actor", help="who imports, for the log (default: cli:<login name>)")
 
 
-def _actor(given: str | None) -> str:
+def cli_actor(given: str | None) -> str:
+    """Who runs a command, for the records it writes: `given`, else cli:<login name>."""
     if given:
         return given
     try:
@@ -66,7 +67,7 @@ def run(url: str, settings: Settings, args: argparse.Namespace) -> int:
         kind=args.kind,
         file_name=args.file.name,
         data=data,
-        actor=_actor(args.actor),
+        actor=cli_actor(args.actor),
         dry_run=args.dry_run,
         accept_partial=args.accept_partial,
     )

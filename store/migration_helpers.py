@@ -8,34 +8,40 @@ from alembic import op
 
 def staff_roles(before: str, after: str) -> None:
     """Change the check constraint on staff_users.role from `before` to `after`."""
+    change_check("staff_users", "role", before, after)
+
+
+def change_check(table: str, name: str, before: str, after: str) -> None:
+    """Change the check constraint `ck_<table>_<name>` from `before` to `after` (its SQL)."""
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        sqlite_staff_roles(bind, before, after)
+        sqlite_check(bind, table, before, after)
         return
-    op.drop_constraint(op.f("ck_staff_users_role"), "staff_users", type_="check")
-    op.create_check_constraint(op.f("ck_staff_users_role"), "staff_users", sa.text(after))
+    op.drop_constraint(op.f(f"ck_{table}_{name}"), table, type_="check")
+    op.create_check_constraint(op.f(f"ck_{table}_{name}"), table, sa.text(after))
 
 
-def sqlite_staff_roles(bind: sa.Connection, before: str, after: str) -> None:
-    """SQLite cannot alter a check constraint, and Alembic's batch mode would copy staff_users
-    and drop the original: with foreign keys on (store/db.py) that drop deletes every console
-    session and unassigns every handoff (ON DELETE CASCADE / SET NULL). SQLite documents a
+def sqlite_check(bind: sa.Connection, table: str, before: str, after: str) -> None:
+    """SQLite cannot alter a check constraint, and Alembic's batch mode would copy the table
+    and drop the original: with foreign keys on (store/db.py) that drop deletes or unlinks
+    the rows that reference it (staff_users: every console session and handoff; outages: their
+    tickets' link, areas and notices) through ON DELETE CASCADE / SET NULL. SQLite documents a
     procedure for changing a CHECK without a new table (lang_altertable.html, "Making Other
     Kinds Of Table Schema Changes"): edit the table's definition in sqlite_schema and bump the
-    schema version so that every connection reads it again. Every existing row satisfies
-    both constraints (a downgrade first moves the staff of a role it removes to another role)."""
+    schema version so that every connection reads it again. Every existing row must satisfy
+    both constraints (a downgrade first moves the rows of a value it removes)."""
     version = int(bind.exec_driver_sql("PRAGMA schema_version").scalar_one())
     bind.exec_driver_sql("PRAGMA writable_schema=ON")
     try:
         changed = bind.execute(
             sa.text(
                 "UPDATE sqlite_master SET sql = replace(sql, :before, :after)"
-                " WHERE type = 'table' AND name = 'staff_users' AND instr(sql, :before) > 0"
+                " WHERE type = 'table' AND name = :table AND instr(sql, :before) > 0"
             ),
-            {"before": before, "after": after},
+            {"before": before, "after": after, "table": table},
         ).rowcount
         if changed != 1:
-            raise RuntimeError(f"staff_users: the constraint {before!r} was not found")
+            raise RuntimeError(f"{table}: the constraint {before!r} was not found")
         bind.exec_driver_sql(f"PRAGMA schema_version={version + 1}")
     finally:
         bind.exec_driver_sql("PRAGMA writable_schema=OFF")

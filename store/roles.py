@@ -13,6 +13,13 @@ all read these sets, so a new role is added here and nowhere else.
 - dispatcher (调度): repair tickets and crews (the back office's work orders).
 - crew (抢修班组 member): only the tickets assigned to their own crew.
 - clerk (营业员): applications, complaints, suggestions and praise; customer records.
+- outages (issue 19): dispatchers, supervisors and managers publish outages and their notices.
+
+Service quality (issue 18, docs/manager.md): the manager sees the whole station's dashboard and
+writes the improvement plan; a supervisor sees it for their team. Staff have no teams in the
+database (store/models/staff.py), and a supervisor leads the station's one chat desk, so their
+team is the chat desk: the conversation figures, every agent's scorecard, the plan's measures
+on those figures (read only). An agent sees only their own scorecard.
 """
 
 from __future__ import annotations
@@ -57,3 +64,16 @@ READS_CUSTOMERS: Final[frozenset[str]] = frozenset(
 """Customer records: search and the customer page (each opening recorded)."""
 IMPORTS_DATA: Final[frozenset[str]] = frozenset({StaffRole.MANAGER})
 """Uploading the billing system's exports (accounts, meters, bills, service areas)."""
+PUBLISHES_OUTAGES: Final[frozenset[str]] = frozenset({StaffRole.DISPATCHER, *SEES_STATION})
+"""Outages: publishing, editing, postponing, cancelling, progress, restoration, suspected
+outages (/console/outages, docs/outages.md)."""
+READS_QUALITY: Final[frozenset[str]] = frozenset({StaffRole.MANAGER, StaffRole.SUPERVISOR})
+"""The service-quality dashboard: figures against targets, charts, drill-down, bottlenecks and
+the improvement plan (supervisors: their team's part of it)."""
+SEES_ALL_QUALITY: Final[frozenset[str]] = frozenset({StaffRole.MANAGER})
+"""Every section of the dashboard (repairs, applications, complaints, conversations), every
+filter and the crews' scorecards: the whole station."""
+PLANS_QUALITY: Final[frozenset[str]] = frozenset({StaffRole.MANAGER})
+"""Creating and editing the improvement plan's measures."""
+READS_SCORECARDS: Final[frozenset[str]] = frozenset({StaffRole.AGENT, *READS_QUALITY})
+"""The monthly scorecards and their export: agents see only their own."""

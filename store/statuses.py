@@ -12,6 +12,7 @@ from store.models import (
     NLU_JOB_END_STATUSES,
     AccessKind,
     ApplicationStage,
+    DeliveryState,
     HandoffPriority,
     HandoffRequestStatus,
     HandoffState,
@@ -27,6 +28,7 @@ from store.models import (
     NotificationSource,
     NotificationStatus,
     StaffAvailability,
+    SubscriptionEnd,
     TicketStatus,
     TicketType,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "NLU_JOB_END_STATUSES",
     "AccessKind",
     "ApplicationStage",
+    "DeliveryState",
     "HandoffPriority",
     "HandoffRequestStatus",
     "HandoffState",
@@ -54,6 +57,7 @@ __all__ = [
     "NotificationSource",
     "NotificationStatus",
     "StaffAvailability",
+    "SubscriptionEnd",
     "TicketStatus",
     "TicketType",
 ]

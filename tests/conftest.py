@@ -7,6 +7,7 @@ case carries the `postgres` marker):
   new PostgreSQL schema `t_<random>` (selected with `search_path` in the URL's connect options)
   that is dropped afterwards. PostgreSQL comes from $TEST_DATABASE_URL; without it those cases
   are skipped, except under CI=true where they fail: CI must never silently skip them.
+- `redis_base_url()`: Redis from $TEST_REDIS_URL, skipped (failed under CI=true) without it;
 - `engine` (per module): `db_url` migrated with Alembic (never `create_all`: the migrations are
   under test too).
 - `session_factory` (per test): sessions on `engine`; the database is emptied first.
@@ -63,6 +64,17 @@ def postgres_base_url() -> str:
         "PostgreSQL case skipped: TEST_DATABASE_URL is not set"
         " (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
     )
+
+
+def redis_base_url() -> str:
+    """$TEST_REDIS_URL, or skip (fail under CI=true) when it is not set. Tests use keys of their
+    own (a random prefix) and never flush the database: the machine's Redis is shared."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        return url
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("CI=true but TEST_REDIS_URL is not set: Redis tests must run in CI")
+    pytest.skip("Redis case skipped: TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
 
 
 def create_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:

@@ -9,6 +9,21 @@ from typing import Protocol
 from bot.messages import HandleResult, Inbound, Reply, TranscriptEntry
 
 
+class RecipientGone(Exception):
+    """The channel will never deliver to this chat again (the customer blocked the bot or
+    deleted the chat): whoever sends by itself stops sending there (outage subscriptions end)."""
+
+
+class SendLater(ConnectionError):
+    """The channel asks to wait `retry_after` seconds before sending again (a rate limit):
+    nothing was sent. A ConnectionError, so the router's tracked replies wait for the retry
+    worker instead of being given up."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Channel(ABC):
     """An adapter the router can push replies through, also later (retries, notifications).
 
@@ -25,7 +40,9 @@ class Channel(ABC):
 
     @abstractmethod
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        """Deliver replies to a chat. Raises on delivery failure (the router logs and retries)."""
+        """Deliver replies to a chat. Raises on delivery failure (the router logs and retries):
+        `SendLater` when the channel's rate limit asks to wait, `RecipientGone` when the chat
+        can never be reached again."""
 
     async def typing(self, chat_id: str) -> None:  # noqa: B027 - optional for channels without it
         """Show that the bot is working (Telegram's chat action, the web chat's dots)."""

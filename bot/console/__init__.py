@@ -12,6 +12,10 @@
 - the back office's cases: ``/console/feedback``, ``/console/applications``,
   ``/console/customers`` and ``/api/v1/feedback``, ``/api/v1/applications``,
   ``/api/v1/customers`` (bot/console/cases_api.py, customers_api.py; docs/back-office-cases.md).
+- service quality: ``/console/quality`` (the dashboard), ``/console/quality/scorecards`` and
+  ``/api/v1/quality/`` (bot/console/quality_api.py; docs/manager.md).
+- the evaluation reports: ``/console/quality/reports`` and ``/api/v1/quality/reports``
+  (bot/console/quality_reports_api.py; docs/quality-reports.md).
 
 Modules: `auth` (sessions, CSRF, roles), `login`, `pages` (files, CSP), `api`, `nlu_api`, `ws`,
 `live` (publishing, sending as an agent), `ratelimit`, `state`. Staff guide and API reference:
@@ -35,6 +39,8 @@ from bot.console import (
     import_api,
     login,
     nlu_api,
+    quality_api,
+    quality_reports_api,
     verification_api,
     ws,
 )
@@ -79,6 +85,8 @@ def setup(app: web.Application) -> None:
     cases_api.setup(app)  # complaints, feedback and applications (back office)
     customers_api.setup(app)  # customer records (back office)
     import_api.setup(app)  # managers: the billing system's exports (back office)
+    quality_api.setup(app)  # the service-quality dashboard, plan and scorecards
+    quality_reports_api.setup(app)  # the periodic evaluation reports (docs/quality-reports.md)
     app.on_shutdown.append(_close_sockets)
 
 

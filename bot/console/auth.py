@@ -62,6 +62,14 @@ CUSTOMER_RECORD_ROLES: Final = roles.READS_CUSTOMERS
 """Customer records: clerks, dispatchers, supervisors and managers."""
 IMPORT_ROLES: Final = roles.IMPORTS_DATA
 """Importing the billing system's exports: managers."""
+OUTAGE_ROLES: Final = roles.PUBLISHES_OUTAGES
+"""Outages and their notices: dispatchers, supervisors and managers."""
+QUALITY_ROLES: Final = roles.READS_QUALITY
+"""The service-quality dashboard: managers (the station), supervisors (the chat desk)."""
+QUALITY_PLAN_ROLES: Final = roles.PLANS_QUALITY
+"""Writing the improvement plan: managers."""
+SCORECARD_ROLES: Final = roles.READS_SCORECARDS
+"""The scorecards: managers, supervisors, and agents (their own only)."""
 ALL_ROLES: Final = roles.ALL_ROLES
 
 STAFF: Final = web.RequestKey("console_staff", StaffIdentity)

@@ -27,8 +27,22 @@ class Section:
 SECTIONS: Final[tuple[Section, ...]] = (
     Section("/console", "坐席工作台", roles.WORKS_CHATS, "console.html"),
     Section("/console/supervisor", "班长视图", roles.OVERSEES, "console-supervisor.html"),
+    Section("/console/quality", "服务质量", roles.READS_QUALITY, "console-quality.html"),
+    Section(
+        "/console/quality/scorecards",
+        "绩效评分卡",
+        roles.READS_SCORECARDS,
+        "console-scorecards.html",
+    ),
+    Section(
+        "/console/quality/reports",
+        "评价报告",
+        roles.READS_QUALITY,
+        "console-quality-reports.html",
+    ),
     Section("/console/nlu", "意图训练", roles.RETRAINS_NLU, "console-nlu.html"),
     Section("/console/tickets", "抢修工单", roles.DISPATCHES, "console-tickets.html"),
+    Section("/console/outages", "停电通知", roles.PUBLISHES_OUTAGES, "console-outages.html"),
     Section("/console/crew", "班组任务", roles.WORKS_CREW_TICKETS, "console-crew.html"),
     Section("/console/feedback", "投诉与意见", roles.WORKS_CASES, "console-feedback.html"),
     Section("/console/applications", "业务申请", roles.WORKS_CASES, "console-applications.html"),

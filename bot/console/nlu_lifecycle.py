@@ -60,6 +60,8 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
                 url=gateway.rasa_url,
                 token=gateway.rasa_token,
                 standby_url=gateway.rasa_standby_url,
+                more=gateway.rasa_more_urls,
+                standby_more=gateway.rasa_standby_more_urls,
             ),
             on_switch=lambda url: _switch_rasa(app, url),
         )

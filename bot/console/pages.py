@@ -42,8 +42,31 @@ ASSETS: Final[Mapping[str, str]] = {
     "console-customers.js": _JS,
     "console-cases.css": _CSS,
     "console-import.js": _JS,
+    # outage notices (bot/outages/)
+    "console-outages.js": _JS,
+    "console-outages.css": _CSS,
+    # service quality (bot/console/quality_api.py); echarts.min.js is Apache ECharts, vendored
+    # unchanged from the npm registry (scripts/vendor-echarts.sh, bot/static/vendor/README.md)
+    "console-quality-common.js": _JS,
+    "console-quality.js": _JS,
+    "console-quality-charts.js": _JS,
+    "console-quality-plan.js": _JS,
+    "console-scorecards.js": _JS,
+    "console-quality.css": _CSS,
+    "console-chart-policy.js": _JS,
+    "echarts.min.js": _JS,
+    # the evaluation reports (bot/console/quality_reports_api.py)
+    "console-quality-reports.js": _JS,
+    "console-quality-reports.css": _CSS,
 }
 """The only files served under /console/static/: public, none carries data."""
+VENDORED: Final = frozenset({"echarts.min.js"})
+"""Third-party files kept exactly as published (their licence headers name URLs; nothing is
+fetched from them: the pages' Content-Security-Policy allows only this gateway)."""
+CHART_PAGES: Final = frozenset({"console-quality.html"})
+"""Pages that draw ECharts charts. ECharts' canvas renderer empties its container with
+`innerHTML = ""`, which Trusted Types refuses; these pages allow one Trusted Types policy,
+"default", which console-chart-policy.js creates to let the empty string (and only it) through."""
 PAGES: Final = (
     "console-login.html",
     "console.html",
@@ -56,6 +79,11 @@ PAGES: Final = (
     "console-applications.html",
     "console-customers.html",
     "console-import.html",
+    "console-outages.html",
+    "console-quality.html",
+    "console-scorecards.html",
+    "console-quality-reports.html",
+    "console-quality-report.html",
 )
 """Every page of the console and the back office (templates, see `ConsoleFiles.render`)."""
 PARTS: Final[Mapping[str, str]] = {
@@ -70,7 +98,8 @@ _NAV_MARK: Final = "\x00nav\x00"  # no template or escaped value can hold a NUL
 _PART: Final = re.compile(r"\{\{>([a-z_]+)\}\}")
 
 
-def content_security_policy(host: str) -> str:
+def content_security_policy(host: str, *, charts: bool = False) -> str:
+    """The pages' policy; `charts`: the one Trusted Types policy of `CHART_PAGES`."""
     connect = ["'self'"]
     host = host.lower()
     if _HOST_RE.fullmatch(host):
@@ -86,7 +115,7 @@ def content_security_policy(host: str) -> str:
             "form-action 'self'",
             "frame-ancestors 'none'",
             "require-trusted-types-for 'script'",
-            "trusted-types 'none'",
+            "trusted-types default" if charts else "trusted-types 'none'",
         ]
     )
 
@@ -144,7 +173,8 @@ async def page_response(
         text=files.render(page, values), status=status, content_type="text/html", charset="utf-8"
     )
     response.headers[hdrs.CACHE_CONTROL] = "no-store"  # carries the CSRF token
-    response.headers["Content-Security-Policy"] = content_security_policy(request.host)
+    policy = content_security_policy(request.host, charts=page in CHART_PAGES)
+    response.headers["Content-Security-Policy"] = policy
     security_headers(response)
     return response
 

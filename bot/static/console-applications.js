@@ -129,4 +129,9 @@
   action("reject-form", "reject", () => ({ reason: $("reject-reason").value }), "已驳回");
   for (const id of ["filter-type", "filter-state"]) $(id).addEventListener("change", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
+  // a link from the quality dashboard's drill-down (…#number) opens that case
+  document.addEventListener("DOMContentLoaded", () => {
+    const wanted = decodeURIComponent(window.location.hash.slice(1));
+    if (/^A[0-9]{6,16}$/.test(wanted)) show(wanted);
+  });
 })();

@@ -122,4 +122,9 @@
   action("close-form", "close", () => ({ verdict: $("verdict").value || null, note: $("close-note").value }), "已办结");
   for (const id of ["filter-type", "filter-state"]) $(id).addEventListener("change", refresh);
   document.addEventListener("DOMContentLoaded", refresh);
+  // a link from the quality dashboard's drill-down (…#number) opens that case
+  document.addEventListener("DOMContentLoaded", () => {
+    const wanted = decodeURIComponent(window.location.hash.slice(1));
+    if (/^T[0-9]{6,16}$/.test(wanted)) show(wanted);
+  });
 })();

@@ -361,7 +361,7 @@ def render_markdown(report: Report) -> str:
         for v in [
             *gateway_verdicts(report.gateway),
             training_verdict(report.training),
-            *(extra.verdict for extra in report.parts),
+            *(found for extra in report.parts for found in extra.verdicts),
         ]
     ]
     lines.append(markdown_table(("target (from the issue)", "measured", "verdict"), rows))

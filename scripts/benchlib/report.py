@@ -117,6 +117,12 @@ class Part:
     measured: bool
     """By this run (else carried over from an earlier one, or not measured yet)."""
     carried: bool = False
+    more: tuple[Verdict, ...] = ()
+    """A part with more than one target (the quality part): the others, after `verdict`."""
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        return (self.verdict, *self.more)
 
 
 @dataclass(frozen=True)

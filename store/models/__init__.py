@@ -15,11 +15,16 @@ compares against it).
 | identity | verification_attempts, verified_conversations, identity_disclosures |
 | conversations | conversations, messages |
 | notifications | notification_deliveries, notification_cursors |
+| outage_notices | outage_areas, outage_subscriptions, outage_notices, outage_deliveries, |
+| | outage_channel_pace |
 | staff | staff_users, staff_sessions, access_audit, canned_replies |
 | handoffs | handoff_requests, handoffs, handoff_events, agent_notes, ratings |
 | imports | import_runs |
+| wechat | wechat_access_tokens, wechat_followers |
 | nlu | nlu_models, nlu_model_events, nlu_training_jobs, nlu_inbox_items, nlu_inbox_hits, |
 | | rasa_serving |
+| quality | quality_measures, quality_reports, quality_*_facts, quality_conversation_days, |
+| | quality_refresh_state |
 """
 
 from __future__ import annotations
@@ -111,6 +116,34 @@ from store.models.notifications import (
     NotificationStatus,
 )
 from store.models.numbers import NumberSequence
+from store.models.outage_notices import (
+    DELIVERY_DONE,
+    DELIVERY_STATES,
+    FINAL_NOTICE_KINDS,
+    NOTICE_KINDS,
+    URGENT_NOTICE_KINDS,
+    DeliveryState,
+    NoticeState,
+    OutageArea,
+    OutageChannelPace,
+    OutageDelivery,
+    OutageNotice,
+    OutageNoticeKind,
+    OutageSubscription,
+    SubscriptionEnd,
+)
+from store.models.quality import (
+    MeasureStatus,
+    QualityApplicationFacts,
+    QualityConversationDay,
+    QualityHandoffFacts,
+    QualityMeasure,
+    QualityRefreshState,
+    QualityReport,
+    QualityStageFacts,
+    QualityTicketFacts,
+    ReportKind,
+)
 from store.models.staff import (
     ACCESS_KINDS,
     STAFF_AVAILABILITY,
@@ -131,13 +164,17 @@ from store.models.tickets import (
     TicketStatus,
     TicketType,
 )
+from store.models.wechat import WeChatAccessToken, WeChatFollower
 from store.roles import STAFF_ROLES
 
 __all__ = [
     "ACCESS_KINDS",
     "CALLBACK_RESULTS",
     "DELIVERED_STATUSES",
+    "DELIVERY_DONE",
+    "DELIVERY_STATES",
     "DISCLOSURE_KINDS",
+    "FINAL_NOTICE_KINDS",
     "HANDOFF_CLOSED_STATES",
     "HANDOFF_OPEN_STATES",
     "HANDOFF_PRIORITIES",
@@ -156,10 +193,12 @@ __all__ = [
     "NLU_JOB_STATUSES",
     "NLU_MODEL_ACTIONS",
     "NLU_MODEL_STATUSES",
+    "NOTICE_KINDS",
     "NOTIFICATION_SOURCES",
     "NOTIFICATION_STATUSES",
     "STAFF_AVAILABILITY",
     "STAFF_ROLES",
+    "URGENT_NOTICE_KINDS",
     "VERIFICATION_END_REASONS",
     "VERIFICATION_METHODS",
     "AccessAudit",
@@ -179,6 +218,7 @@ __all__ = [
     "CaseVerdict",
     "Conversation",
     "Crew",
+    "DeliveryState",
     "DisclosureKind",
     "Handoff",
     "HandoffEvent",
@@ -189,6 +229,7 @@ __all__ = [
     "IdentityDisclosure",
     "ImportKind",
     "ImportRun",
+    "MeasureStatus",
     "Message",
     "MessageDirection",
     "MessageSender",
@@ -205,19 +246,36 @@ __all__ = [
     "NluModelEvent",
     "NluModelStatus",
     "NluTrainingJob",
+    "NoticeState",
     "NotificationCursor",
     "NotificationDelivery",
     "NotificationSource",
     "NotificationStatus",
     "NumberSequence",
     "Outage",
+    "OutageArea",
+    "OutageChannelPace",
+    "OutageDelivery",
     "OutageKind",
+    "OutageNotice",
+    "OutageNoticeKind",
+    "OutageSubscription",
+    "QualityApplicationFacts",
+    "QualityConversationDay",
+    "QualityHandoffFacts",
+    "QualityMeasure",
+    "QualityRefreshState",
+    "QualityReport",
+    "QualityStageFacts",
+    "QualityTicketFacts",
     "RasaServing",
     "Rating",
+    "ReportKind",
     "ServiceArea",
     "StaffAvailability",
     "StaffSession",
     "StaffUser",
+    "SubscriptionEnd",
     "SupplyStatus",
     "Ticket",
     "TicketEvent",
@@ -230,5 +288,7 @@ __all__ = [
     "VerificationMethod",
     "VerifiedConversation",
     "Voltage",
+    "WeChatAccessToken",
+    "WeChatFollower",
     "crew_areas",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from store.models.accounts import Account, ServiceArea
@@ -19,6 +19,8 @@ from store.models.crews import CALLBACK_RESULTS, Crew
 
 class OutageKind(StrEnum):
     PLANNED = "planned"
+    TEMPORARY = "temporary"
+    """Announced work at short notice (the commitment: 24 hours ahead)."""
     FAULT = "fault"
 
 
@@ -92,6 +94,21 @@ class Outage(Base):
     restored_at: Mapped[datetime | None]
     notice_at: Mapped[datetime | None]
     """When customers were told (planned outages: the commitment is days ahead)."""
+    # published by staff (store/outages/, migration 0014): the other areas are outage_areas
+    # (store/models/outage_notices.py); area_id stays the first of them
+    cause_en: Mapped[str | None] = mapped_column(Text)
+    """The reason in English, for customers who write English (else they read `cause`)."""
+    advice: Mapped[str | None] = mapped_column(Text)
+    """What customers should do (store water, unplug appliances, ...)."""
+    advice_en: Mapped[str | None] = mapped_column(Text)
+    feeder: Mapped[str | None] = mapped_column(String(16))
+    """The feeder code (conf/outages.yml) when it was published for a whole feeder."""
+    published_by: Mapped[str | None] = mapped_column(String(64))
+    cancelled_at: Mapped[datetime | None]
+    notice_due_at: Mapped[datetime | None]
+    """The latest moment the commitment allowed for telling customers (planned, temporary)."""
+    notice_missed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Published later than the commitment asked: counts in the service-quality figures."""
 
     area: Mapped[ServiceArea] = relationship()
 

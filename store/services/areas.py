@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from sqlalchemy import select
@@ -9,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from store.config import Settings
 from store.models import ServiceArea
+
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+_GROUP = re.compile(r"第?([0-9]{1,2}|[一二三四五六七八九十两]{1,3})(?:组|队|社)")
 
 
 def list_areas(session: Session) -> list[ServiceArea]:
@@ -52,3 +56,26 @@ def sync_areas(session: Session, settings: Settings) -> list[ServiceArea]:
         area.aliases = list(config.aliases)
     session.flush()
     return list_areas(session)
+
+
+def _chinese_number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        high = _DIGITS.get(tens, 1) if tens else 1
+        low = _DIGITS.get(ones, 0) if ones else 0
+        return high * 10 + low
+    return _DIGITS.get(text) if len(text) == 1 else None
+
+
+def group_of(text: str | None) -> int | None:
+    """The group number an address names ("3组", "三组", "第十二组", "３队"), or None."""
+    normal = unicodedata.normalize("NFKC", text or "")
+    match = _GROUP.search(normal)
+    if match is None:
+        return None
+    number = _chinese_number(match.group(1))
+    return number if number else None

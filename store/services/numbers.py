@@ -8,7 +8,7 @@ value, instead of both counting today's tickets and picking the same number.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,13 @@ from store.models import NumberSequence
 
 def next_number(session: Session, prefix: str, now: datetime, tz: ZoneInfo) -> str:
     """The next number of the station-local day of `now`, e.g. T2611230007."""
+    day, value = next_sequence(session, prefix, now, tz)
+    return format_number(prefix, day, value)
+
+
+def next_sequence(session: Session, prefix: str, now: datetime, tz: ZoneInfo) -> tuple[date, int]:
+    """The station-local day of `now` and the next value of its counter for `prefix` (any
+    prefix: outages number themselves TD + day + sequence)."""
     day = now.astimezone(tz).date()
     dialect = session.get_bind().dialect.name
     values = {"prefix": prefix, "day": f"{day:%y%m%d}", "last_value": 1}
@@ -35,4 +42,4 @@ def next_number(session: Session, prefix: str, now: datetime, tz: ZoneInfo) -> s
     else:
         raise NotImplementedError(f"numbering is not implemented for {dialect}")
     value = session.execute(stmt.returning(NumberSequence.last_value)).scalar_one()
-    return format_number(prefix, day, value)
+    return day, int(value)

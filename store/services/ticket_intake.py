@@ -26,6 +26,7 @@ from store.models import (
     TicketType,
 )
 from store.services import outages
+from store.services.areas import group_of
 from store.services.numbers import next_number
 from store.sla import require_aware, ticket_deadlines
 from store.workflow import FAULT_ACTIVE_STATUSES, PRIORITIES, TICKET_TYPES
@@ -153,7 +154,7 @@ def report_fault(
     )
     if existing is not None:
         return FaultReport(FaultOutcome.DUPLICATE, existing, existing.outage)
-    outage = outages.active_for_area(session, area.id, now)
+    outage = outages.active_for_area(session, area.id, now, group_of(address))
     fields: dict[str, object] = {
         "address": address,
         "contact_phone": phone,

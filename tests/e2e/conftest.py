@@ -13,6 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,17 @@ class Gateway:
         self.url = url
         self.process = process
 
+    async def stop(self, within: float = 20) -> int:
+        """SIGTERM (a graceful stop, as a deploy does), killed after `within` seconds; the
+        exit code."""
+        if self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), within)
+            except TimeoutError:
+                self.process.kill()
+        return await self.process.wait()
+
 
 @pytest.fixture
 def gateway_env() -> dict[str, str]:
@@ -144,28 +156,31 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-@pytest.fixture
-async def gateway(
-    e2e_stack: Stack, telegram: FakeTelegram, gateway_env: dict[str, str], tmp_path: Path
+@asynccontextmanager
+async def running_gateway(
+    stack: Stack, telegram: FakeTelegram, extra_env: dict[str, str], log_path: Path
 ) -> AsyncIterator[Gateway]:
-    """`python -m bot` in front of the shared stack, Telegram polling the fake Bot API."""
+    """`python -m bot` in front of the shared stack, Telegram polling the fake Bot API; up
+    until the block ends (a test may stop it earlier and start another: a restart)."""
     port = free_port()
     env = server_env(
-        DATABASE_URL=e2e_stack.database_url,
+        DATABASE_URL=stack.database_url,
         GATEWAY_PORT=str(port),
-        RASA_URL=e2e_stack.api_url,
-        RASA_TOKEN=e2e_stack.token,
-        ACTION_SERVER_URL=e2e_stack.actions_url,
+        RASA_URL=stack.api_url,
+        RASA_TOKEN=stack.token,
+        ACTION_SERVER_URL=stack.actions_url,
         TELEGRAM_BOT_TOKEN=telegram.token,
         TELEGRAM_API_BASE_URL=telegram.base_url,
         NOTIFY_INTERVAL="0.5",
-        **gateway_env,
+        **extra_env,
     )
-    log = (tmp_path / "gateway.log").open("wb")
+    log = log_path.open("wb")
+    polls = len(telegram.calls_of("getUpdates"))  # an earlier gateway's, in a restart
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", cwd=ROOT, env=env, stdout=log, stderr=log
     )
     url = f"http://127.0.0.1:{port}"
+    gateway = Gateway(url, process)
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(120):
@@ -179,27 +194,37 @@ async def gateway(
                     pass
                 await asyncio.sleep(0.5)
         if process.returncode is not None:
-            pytest.fail(f"the gateway exited:\n{(tmp_path / 'gateway.log').read_text()[-3000:]}")
+            end = (await asyncio.to_thread(log_path.read_text))[-3000:]
+            pytest.fail(f"the gateway exited:\n{end}")
         # python-telegram-bot is polling once it has asked for updates
-        await telegram.wait_for_calls("getUpdates", within=30)
-        yield Gateway(url, process)
+        await telegram.wait_for_calls("getUpdates", polls + 1, within=30)
+        yield gateway
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await gateway.stop()
         log.close()
+
+
+@pytest.fixture
+async def gateway(
+    e2e_stack: Stack, telegram: FakeTelegram, gateway_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[Gateway]:
+    """`python -m bot` in front of the shared stack, Telegram polling the fake Bot API."""
+    async with running_gateway(e2e_stack, telegram, gateway_env, tmp_path / "gateway.log") as up:
+        yield up
+
+
+async def answered(
+    fake: FakeTelegram, chat_id: int, update: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Queue an update (a message, a button press); the messages the bot sent the chat after."""
+    before = len([m for m in fake.sent if m["chat"]["id"] == chat_id])
+    await fake.queue_update(update)
+    await fake.wait_for_messages(before + 1, chat_id=chat_id, within=60)
+    await fake.settle(1.5)  # a turn may send several messages
+    return [m for m in fake.sent if m["chat"]["id"] == chat_id][before:]
 
 
 async def say(fake: FakeTelegram, user: dict[str, Any], text: str) -> str:
     """Send a customer message over Telegram; the texts the bot sent back (joined)."""
-    chat_id = int(user["id"])
-    before = len([m for m in fake.sent if m["chat"]["id"] == chat_id])
-    await fake.queue_update(fake.text_update(text, user=user))
-    await fake.wait_for_messages(before + 1, chat_id=chat_id, within=60)
-    await fake.settle(1.5)  # a turn may send several messages
-    sent = [m for m in fake.sent if m["chat"]["id"] == chat_id][before:]
+    sent = await answered(fake, int(user["id"]), fake.text_update(text, user=user))
     return "\n".join(str(m.get("text", "")) for m in sent)

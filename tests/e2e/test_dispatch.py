@@ -15,6 +15,7 @@ import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -49,6 +50,8 @@ class WebChat:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.texts: list[str] = []
+        self.replies: list[dict[str, Any]] = []
+        """The reply events themselves (text and buttons), in step with `texts`."""
         self.acks: set[str] = set()
         self._changed = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
@@ -59,6 +62,7 @@ class WebChat:
             async with self._changed:
                 if event["type"] == "reply":
                     self.texts.append(event["text"])
+                    self.replies.append(event)
                 elif event["type"] == "ack":
                     self.acks.add(event["id"])
                 self._changed.notify_all()
@@ -80,17 +84,25 @@ class WebChat:
         self._reader.cancel()
 
 
-@pytest.fixture
-async def web(gateway: Gateway) -> AsyncIterator[WebChat]:
+@asynccontextmanager
+async def web_chat(url: str, session: str | None = None) -> AsyncIterator[WebChat]:
+    """A browser's web chat on the gateway at `url` (its session id: `session` or a new one)."""
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(f"{gateway.url}/ws")
-        await ws.send_json({"type": "hello", "session": str(uuid.uuid4()), "language": "zh"})
+        ws = await http.ws_connect(f"{url}/ws")
+        hello = {"type": "hello", "session": session or str(uuid.uuid4()), "language": "zh"}
+        await ws.send_json(hello)
         assert (await ws.receive_json(timeout=10))["type"] == "history"
         chat = WebChat(ws)
         try:
             yield chat
         finally:
             await chat.close()
+
+
+@pytest.fixture
+async def web(gateway: Gateway) -> AsyncIterator[WebChat]:
+    async with web_chat(gateway.url) as chat:
+        yield chat
 
 
 class Staff:

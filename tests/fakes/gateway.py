@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
 from bot.channels.base import Channel
@@ -19,6 +21,8 @@ from bot.messages import Inbound, Reply
 from bot.router import Router
 from bot.settings import GatewaySettings
 from nlu.settings import NluSettings
+from store.db import unit_of_work
+from store.models import Base
 from tests.fakes.rasa import FakeRasa
 
 
@@ -53,11 +57,13 @@ def settings_for(rasa: FakeRasa, db_url: str, **overrides: Any) -> GatewaySettin
         database_url=db_url,
         action_server_url=rasa.actions_url,
         notify_interval=0,
+        outage_notices=False,  # the outage-notice worker only where a test asks (bot/outages/)
         retry_max_backoff=0.2,
         shutdown_timeout=5.0,
         # the fake NLU calls most texts nlu_fallback: handoff triggers only where a test asks
         handoff_triggers=False,
         handoff_watch=False,
+        quality_reports=False,  # its job runs where a test asks (test_quality_reports.py)
         health_token=HEALTH_TOKEN,
     )
     return replace(base, **overrides)
@@ -115,3 +121,12 @@ async def running_gateway(
         yield Harness(client, rasa, router, channel, settings)
     finally:
         await client.close()
+
+
+def row_counts(factory: sessionmaker[Session]) -> dict[str, int]:
+    """Every table's row count, in one round trip (a refused request must not change one)."""
+    tables = Base.metadata.sorted_tables
+    query = select(*(select(func.count()).select_from(t).scalar_subquery() for t in tables))
+    with unit_of_work(factory) as session:
+        counts = session.execute(query).one()
+    return {t.name: int(n) for t, n in zip(tables, counts, strict=True)}

@@ -18,14 +18,23 @@ with Rasa 3.6's shapes (rasa/server.py, rasa/core/channels/rest.py):
   204 with no body; `loads` lists every accepted model_file.
 
 The API routes answer 401 with Rasa's error JSON to a wrong token. It comes with its action
-server (tests/fakes/action_server.py): `actions_up = False` makes its /health fail and Rasa
-answer nothing (no action can run).
+server (tests/fakes/action_server.py): `actions_up = False` makes its /health fail; the gateway
+channel then answers 503 `actions_unavailable` and records nothing (rasa_addons/turns.py), the
+REST webhook answers nothing (Rasa swallows the failed action call).
 
 Switches: `down()` / `up()` really stop and restart listening on the same port (connection
 refused, like a crashed Rasa); `delay` makes every answer slow (the turn is still recorded
 when it finishes, as a real Rasa would); `fail_status` answers every webhook call with that
-HTTP status. `FakeRasa.serving_models()` answers every message with the name of the model that
-answered it (deployment tests: no downtime while a model loads).
+HTTP status (with `fail_code`, the gateway channel's failure body `{"error": {"code": ...}}`:
+`no_model`, `actions_unavailable`, `turn_failed`, rasa_addons/gateway_channel.py).
+
+`FakeRasa.serving_models()` answers every message with the name of the model that answered it
+(deployment tests: no downtime while a model loads).
+
+Several workers sharing conversations (bot/rasa_pool.py): give them one `trackers` dict (the
+tracker store) and one `locks` dict (the lock store). As the real gateway channel
+(rasa_addons/turns.py), a message marked `gateway_retry` that is already in the tracker is
+answered from it (under the conversation's lock), not run again.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rasa_addons.turns import MESSAGE_KEY, RETRY_KEY, recorded_answer
 from tests.fakes.action_server import FakeActionServer
 from tests.fakes.loopback import free_port, running
 
@@ -128,6 +138,7 @@ class FakeRasa:
     token: str | None = "secret-token"
     delay: float = 0.0
     fail_status: int | None = None
+    fail_code: str | None = None
     gateway_channel: bool = True
     responder: Responder = default_responder
     model_file: str = "current.tar.gz"
@@ -142,6 +153,11 @@ class FakeRasa:
     requests: int = 0
     """Webhook calls received so far, counted on arrival (before any `delay`)."""
     trackers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The tracker store: give several fakes the same dict to have them share conversations."""
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    """The lock store (per conversation): shared along with `trackers`."""
+    replayed: list[str] = field(default_factory=list)
+    """Message keys of retries answered from the tracker (not run again)."""
     tracker_requests: list[str] = field(default_factory=list)
     """The include_events value of every tracker request, in order."""
     actions: FakeActionServer = field(default_factory=FakeActionServer)
@@ -231,7 +247,21 @@ class FakeRasa:
         return web.json_response(turn[0])
 
     async def _gateway_webhook(self, request: web.Request) -> web.Response:
-        turn = await self._turn(request)
+        body = await request.json()
+        sender = str(body.get("sender"))
+        # one turn of a conversation at a time, as Rasa's lock store (shared with the workers
+        # that share the trackers)
+        async with self.locks.setdefault(sender, asyncio.Lock()):
+            metadata = body.get("metadata") or {}
+            if metadata.get(RETRY_KEY) and self.fail_status is None:
+                key = str(metadata.get(MESSAGE_KEY))
+                recorded = recorded_answer(self.trackers.get(sender, []), sender, key)
+                if recorded is not None:  # it ran before: answered from the tracker
+                    self.requests += 1
+                    self.replayed.append(key)
+                    messages, latest = recorded
+                    return web.json_response({"messages": messages, "latest_message": latest})
+            turn = await self._turn(request, gateway=True)
         if isinstance(turn, web.Response):
             return turn
         replies, user = turn
@@ -239,14 +269,20 @@ class FakeRasa:
         return web.json_response({"messages": replies, "latest_message": latest})
 
     async def _turn(
-        self, request: web.Request
+        self, request: web.Request, *, gateway: bool = False
     ) -> tuple[list[dict[str, Any]], dict[str, Any]] | web.Response:
         """Record one turn: (the replies, the user event), or the failure to answer with."""
         body = await request.json()
         self.requests += 1
         if self.delay:
             await asyncio.sleep(self.delay)
+        if gateway and not self.actions_up:  # the gateway channel abandons the turn unsaved
+            error = {"code": "actions_unavailable", "message": "the action server is down"}
+            return web.json_response({"error": error}, status=503)
         if self.fail_status is not None:
+            if self.fail_code is not None:
+                error = {"code": self.fail_code, "message": "failed"}
+                return web.json_response({"error": error}, status=self.fail_status)
             return web.json_response({"error": "boom"}, status=self.fail_status)
         sender = str(body["sender"])
         text = str(body.get("message") or "")

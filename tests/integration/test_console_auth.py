@@ -31,7 +31,15 @@ PUBLIC = {
     ("GET", "/console/static/{name}"),  # every console page's scripts and style
 }
 """Console routes anyone may call: the login page and form, JSON login, static assets."""
-PARAMS = {"handoff_id": "1", "conversation": "1", "name": "console.js", "ticket_no": "T0001010001"}
+PARAMS = {
+    "handoff_id": "1",
+    "conversation": "1",
+    "name": "console.js",
+    "ticket_no": "T0001010001",
+    "measure_id": "1",
+    "report_id": "1",
+    "outage_no": "TD00010101",
+}
 
 
 def console_routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:

@@ -37,6 +37,7 @@ def test_demo_users_are_created_once(
             "clerk": "clerk",
             "dispatch": "dispatcher",
             "crew1": "crew",
+            "manager": "manager",
         }
         assert staff.authenticate(session, "supervisor", "demo-pass-1") is not None
 

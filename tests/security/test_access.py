@@ -25,6 +25,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import quality_reports
 from store.config import PROJECT_ROOT, load_settings
 from store.configuration.dispatch import load_dispatch
 from store.db import unit_of_work
@@ -34,8 +35,10 @@ from store.models import (
     Message,
     NluInboxHit,
     NluInboxItem,
+    OutageNotice,
     VerificationAttempt,
 )
+from store.quality import Period
 from store.roles import STAFF_ROLES
 from store.services import (
     accounts,
@@ -66,7 +69,8 @@ ACCOUNT: Final = ("3301000002", "李秀英")
 """The demo account the victim verified (docs/demo-data.md): its number and holder."""
 STAFF_PAGES: Final = (
     "/console", "/api/v1/agent", "/api/v1/nlu", "/api/v1/tickets", "/api/v1/imports",
-    "/api/v1/feedback", "/api/v1/applications", "/api/v1/customers",
+    "/api/v1/feedback", "/api/v1/applications", "/api/v1/customers", "/api/v1/quality",
+    "/api/v1/outages",
 )  # fmt: skip
 CUSTOMER_API: Final = "/api/v1/conversations/"
 ENDS_A_SESSION: Final = frozenset({"/console/logout", "/api/v1/agent/logout"})
@@ -284,6 +288,18 @@ def _repair(factory: sessionmaker[Session], conversation_id: str) -> tuple[str, 
         return ticket.ticket_no, photo.id
 
 
+def _quality_report(factory: sessionmaker[Session]) -> None:
+    """This month's evaluation report so far, on the demo station with the victim's chat: the
+    reports' routes (`{report_id}` 1) serve a real one, files and page."""
+    settings, now = load_settings(), datetime.now(UTC)
+    period = Period.parse(f"{now.astimezone(settings.tz):%Y-%m}")
+    config = quality_reports.read_report_config(settings.conf_dir)
+    made = quality_reports.generate(
+        factory, settings, config, period, generated_by="chief", now=now
+    )
+    assert made.report.id == 1
+
+
 def staff_routes(app: web.Application) -> list[tuple[str, str, web.AbstractRoute]]:
     """(method, path template, route) of every staff-facing route, and the customer API's
     transcript route (which staff cookies must not open for a web chat either)."""
@@ -311,6 +327,9 @@ def fill(path: str, victim: Victim) -> str:
         "case_no": victim.case_no,
         "application_no": victim.application_no,
         "account_no": ACCOUNT[0],
+        "measure_id": "1",
+        "report_id": "1",
+        "outage_no": "TD00010101",  # the demo's fault outage (a refused change leaves it be)
     }
     return re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
 
@@ -335,7 +354,8 @@ async def request(who: StaffClient, method: str, url: str, body: dict[str, Any])
         response = await who.get(url)
     else:
         response = await who.post(url, body)
-    return response.status, await response.text()
+    # the reports' PDF and XLSX are binary: read as text, whatever their bytes
+    return response.status, (await response.read()).decode("utf-8", "replace")
 
 
 async def all_web_ids(factory: sessionmaker[Session]) -> tuple[str, ...]:
@@ -351,6 +371,7 @@ async def test_no_route_leaks_a_customer_or_a_web_chat_id(console: Console) -> N
     anonymous = await console.browser()
     victim = await _victim(console, clients["agent1"])
     _web_chat(console.factory, "另一位客户的话")  # queued: every agent may read it
+    _quality_report(console.factory)
     body = body_for(victim, console.staff_ids["agent2"])
     routes = staff_routes(app)
     assert len(routes) >= 40  # the console, the agent API, the NLU API, the customer API
@@ -421,6 +442,8 @@ async def test_no_route_leaks_a_customer_or_a_web_chat_id(console: Console) -> N
         application = applications.get_by_no(session, victim.application_no)
         assert application is not None
         assert (application.stage, len(application.events)) == ("received", 1)
+        # no refused outage change wrote a notice (the allowed roles only read)
+        assert session.scalars(select(OutageNotice)).all() == []
 
 
 async def test_the_live_feed_leaks_nothing(console: Console) -> None:

@@ -28,15 +28,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
 from bot.limits import Limits
 from store.db import unit_of_work
-from store.models import Base, StaffSession
+from store.models import StaffSession
 from tests.fakes.console import StaffClient, cheap_password_hashing, make_staff
-from tests.fakes.gateway import settings_for
+from tests.fakes.gateway import row_counts, settings_for
 from tests.fakes.rasa import FakeRasa, fake_rasa_server
 from tests.fakes.telegram_api import SECRET_HEADER, FakeTelegram
 
@@ -305,11 +305,7 @@ class Stack:
 
     def rows(self) -> dict[str, int]:
         """Every table's row count, in one round trip."""
-        tables = Base.metadata.sorted_tables
-        query = select(*(select(func.count()).select_from(t).scalar_subquery() for t in tables))
-        with unit_of_work(self.factory) as session:
-            counts = session.execute(query).one()
-        return {t.name: int(n) for t, n in zip(tables, counts, strict=True)}
+        return row_counts(self.factory)
 
     def problem(self, where: str, what: str) -> None:
         self.problems.append(f"{where}: {what}")

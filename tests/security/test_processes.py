@@ -40,6 +40,9 @@ SECRETS = {
     "HEALTH_TOKEN": "health-token-" + "4" * 20,
     "TELEGRAM_BOT_TOKEN": "123456:telegram-" + "5" * 20,
     "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-" + "6" * 20,
+    "WECHAT_APP_SECRET": "0f8e6c1b2a3d4e5f" + "a" * 16,
+    "WECHAT_TOKEN": "wxToken" + "b" * 10,
+    "WECHAT_ENCODING_AES_KEY": "c" * 43,
     "DEMO_AGENT_PASSWORD": "demo-pass-" + "7" * 10,
     "REDIS_URL": "redis://:redis-pass-8@127.0.0.1:6379/0",
     "REDIS_PASSWORD": "redis-pass-8",
@@ -82,6 +85,9 @@ def environment_given(keep: set[str]) -> dict[str, str]:
                 "HEALTH_TOKEN",
                 "TELEGRAM_BOT_TOKEN",
                 "TELEGRAM_WEBHOOK_SECRET",
+                "WECHAT_APP_SECRET",
+                "WECHAT_TOKEN",
+                "WECHAT_ENCODING_AES_KEY",
             },
         ),
     ],
@@ -94,7 +100,7 @@ def test_each_server_gets_only_its_secrets(server: str, needs: set[str]) -> None
 
 def _secret_names_read_by(*packages: str) -> set[str]:
     """Environment variables with a secret's name that the packages' code mentions."""
-    pattern = re.compile(r'"([A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|DATABASE_URL))"')
+    pattern = re.compile(r'"([A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|AES_KEY|DATABASE_URL))"')
     names: set[str] = set()
     for package in packages:
         for path in (ROOT / package).rglob("*.py"):

@@ -30,7 +30,7 @@ def _fake_channel(calls: list[str], name: str) -> types.ModuleType:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     made: list[str] = []
-    for name in ("bot.channels.webchat", "bot.channels.telegram"):
+    for name in ("bot.channels.webchat", "bot.channels.telegram", "bot.channels.wechat"):
         monkeypatch.setitem(sys.modules, name, _fake_channel(made, name))
     return made
 
@@ -44,6 +44,13 @@ def test_web_chat_always_telegram_only_with_a_token(calls: list[str]) -> None:
     assert calls == ["bot.channels.webchat", "bot.channels.webchat", "bot.channels.telegram"]
     create_app(GatewaySettings(telegram_token="123:abc"), channels=False)
     assert len(calls) == 3
+
+
+def test_wechat_only_with_an_app_id(calls: list[str]) -> None:
+    create_app(GatewaySettings(wechat_app_id="wx51fa4e0cd2b7a913"))
+    assert calls == ["bot.channels.webchat", "bot.channels.wechat"]
+    create_app(GatewaySettings(wechat_app_id="wx51fa4e0cd2b7a913"), channels=False)
+    assert len(calls) == 2
 
 
 def test_a_missing_channel_is_a_warning(

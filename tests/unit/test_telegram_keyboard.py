@@ -119,3 +119,20 @@ def test_markup_layout() -> None:
     assert button.text == LONG  # no title: the payload is shown rather than an empty button
     assert isinstance(button.callback_data, str)
     assert button.callback_data.startswith("t:")
+
+
+DURABLE = '/query_outage_info{"outage_subscription": "unsubscribe"}'
+
+
+def test_a_durable_payload_travels_as_it_is_and_survives_a_restart() -> None:
+    data = CallbackTokens(durable=[DURABLE]).encode(DURABLE)
+    assert data == f"p:{DURABLE}"
+    assert CallbackTokens(durable=[DURABLE]).decode(data) == DURABLE
+    # only the payloads named durable: any other entity in direct form is refused
+    assert CallbackTokens().decode(data) is None
+    assert CallbackTokens(durable=[DURABLE]).decode('p:/inform{"area":"x"}') is None
+
+
+def test_a_durable_payload_must_fit_in_callback_data() -> None:
+    with pytest.raises(ValueError, match="fit"):
+        CallbackTokens(durable=[LONG])

@@ -22,21 +22,24 @@ from typing import Any
 
 from telegram import Bot, CallbackQuery, Chat, ChatMemberUpdated, Message, Update
 from telegram.constants import ChatAction, ChatMemberStatus, ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.base import Channel, MessageHandler
+from bot.channels.base import Channel, MessageHandler, RecipientGone, SendLater
 from bot.channels.telegram.config import TelegramConfig, pick
 from bot.channels.telegram.keyboard import CallbackTokens, build_markup
 from bot.channels.telegram.mapping import (
     attachment_of,
     language_hint,
     location_of,
+    retry_seconds,
     routed_text,
+    split_text,
     update_kind,
 )
 from bot.commands import screened
 from bot.geo import nearest_place
 from bot.messages import Attachment, Inbound, Reply
+from store.outages import subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -45,26 +48,10 @@ MAX_REDELIVERIES = 5
 """Times an update whose message could not be stored is left for Telegram to deliver again;
 then it is given up (confirmed, the customer told to try again): one bad update must not hold
 back the ones behind it for ever."""
-MAX_TEXT = 4096
 MAX_CAPTION = 1024
 _GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Telegram-sized chunks, cut at a line break (or a space) where possible."""
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        chunks.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        chunks.append(rest)
-    return chunks
+DURABLE_PAYLOADS = (subscriptions.payload(subscriptions.UNSUBSCRIBE),)
+"""Buttons that work after a restart (keyboard.py): the outage notices' unsubscribe button."""
 
 
 def describe_error(error: BaseException) -> str:
@@ -83,7 +70,7 @@ class TelegramChannel(Channel):
         self.bot = bot
         self.config = config
         self.router = router
-        self.tokens = CallbackTokens()
+        self.tokens = CallbackTokens(durable=DURABLE_PAYLOADS)
         self.connected = False
         """True while the bot is initialised (the application is running)."""
         self._declined_groups: OrderedDict[int, None] = OrderedDict()
@@ -127,11 +114,18 @@ class TelegramChannel(Channel):
     # ----------------------------------------------------------------- outbound (Channel API)
 
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """Raises `SendLater` on a 429 (flood control), `RecipientGone` on a 403 (the customer
+        blocked the bot), the library's error otherwise."""
         if not self.connected:
             raise ConnectionError("Telegram channel is not connected")
         target = int(chat_id)
-        for reply in replies:
-            await self._send_reply(target, reply)
+        try:
+            for reply in replies:
+                await self._send_reply(target, reply)
+        except RetryAfter as error:
+            raise SendLater(str(error), retry_seconds(error)) from error
+        except Forbidden as error:
+            raise RecipientGone(str(error)) from error
 
     async def typing(self, chat_id: str) -> None:
         if self.connected:

@@ -9,6 +9,11 @@ says, so a button's payload is carried in one of two forms:
   entities such as `/inform{"area": "东山村"}`, which a forged callback must not be able to
   inject). Tokens live in a bounded in-memory map: after a restart, or once evicted, the button
   is stale and the customer is asked to type instead.
+
+A few payloads with entities are constants the code names (`durable`): they carry no customer
+data and do nothing harmful when forged, and their buttons must outlive the gateway that sent
+them (the outage notices' unsubscribe button, pressed days later or on another replica). They
+travel as `p:<payload>` too.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -40,9 +45,13 @@ def _direct_allowed(payload: str) -> bool:
 class CallbackTokens:
     """Encodes button payloads into callback data (≤ 64 bytes) and back."""
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(self, capacity: int = 20_000, durable: Iterable[str] = ()) -> None:
         if capacity < 1:
             raise ValueError("capacity must be positive")
+        self._durable = frozenset(durable)
+        for payload in self._durable:
+            if len((_DIRECT + payload).encode("utf-8")) > MAX_CALLBACK_BYTES:
+                raise ValueError(f"a durable payload must fit in callback data: {payload!r}")
         self._capacity = capacity
         self._payloads: OrderedDict[str, str] = OrderedDict()
         self._tokens: dict[str, str] = {}
@@ -50,8 +59,11 @@ class CallbackTokens:
     def __len__(self) -> int:
         return len(self._payloads)
 
+    def _direct(self, payload: str) -> bool:
+        return payload in self._durable or _direct_allowed(payload)
+
     def encode(self, payload: str) -> str:
-        if _direct_allowed(payload):
+        if self._direct(payload):
             return _DIRECT + payload
         token = self._tokens.get(payload)
         if token is None:
@@ -73,7 +85,7 @@ class CallbackTokens:
             return None
         if data.startswith(_DIRECT):
             payload = data[len(_DIRECT) :]
-            return payload if _direct_allowed(payload) else None
+            return payload if self._direct(payload) else None
         if data.startswith(_TOKEN):
             return self._payloads.get(data[len(_TOKEN) :])
         return None

@@ -8,10 +8,14 @@ content still map to an `other` attachment.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from telegram import Message, User
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.commands import defuse, is_command
 from bot.inbound import clean_text
@@ -143,3 +147,32 @@ def update_kind(payload: Mapping[str, Any]) -> str:
     """The type of an update ('message', 'poll', ...) from its JSON, for logs."""
     kinds = [k for k in payload if k != "update_id"]
     return ",".join(kinds) or "empty"
+
+
+MAX_TEXT = 4096
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Telegram-sized chunks, cut at a line break (or a space) where possible."""
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """The wait a 429 asks for, in seconds (python-telegram-bot 22 warns on reading it as an
+    int and will make it a timedelta: both are accepted)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

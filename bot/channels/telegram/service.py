@@ -11,6 +11,7 @@ import hmac
 import itertools
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -97,6 +98,9 @@ def build_application(settings: GatewaySettings) -> TelegramApplication:
     `Poller` or the webhook route, which confirm them only once stored."""
     if not settings.telegram_token:
         raise TelegramConfigError("TELEGRAM_BOT_TOKEN is not set")
+    # time periods as timedelta (python-telegram-bot 22's opt-in, its next major's default):
+    # reading a 429's retry_after as an int warns, even inside RetryAfter's own constructor
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     builder = ApplicationBuilder().token(settings.telegram_token).concurrent_updates(64)
     base = log_api_root(settings.telegram_api_base_url)
     if base:

@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from telegram.error import Forbidden
 
+from bot.channels.base import RecipientGone, SendLater
 from bot.channels.telegram import TELEGRAM
 from bot.channels.telegram.config import TelegramConfig
 from bot.messages import Button, Inbound, Reply
@@ -576,9 +577,17 @@ async def test_channel_send_for_notifications(
 async def test_channel_send_raises_on_delivery_failure(
     gateway: Gateway, fake: FakeTelegram, router: FakeRouter
 ) -> None:
+    """A blocked bot and a rate limit are raised in the channels' own terms (bot/channels/base.py),
+    what Telegram said kept as the cause."""
+    channel = router.channels["telegram"]
     fake.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
-    with pytest.raises(Forbidden):
-        await router.channels["telegram"].send("424242", [Reply("通知")])
+    with pytest.raises(RecipientGone) as gone:
+        await channel.send("424242", [Reply("通知")])
+    assert isinstance(gone.value.__cause__, Forbidden)
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 7", retry_after=7)
+    with pytest.raises(SendLater) as later:
+        await channel.send("424242", [Reply("通知")])
+    assert later.value.retry_after == 7.0
 
 
 async def test_router_failure_is_apologised_for_and_logged_masked(

@@ -1,0 +1,203 @@
+"""The items behind each figure (tickets, applications, outages; conversations in
+store/quality/drill_chats.py), the misses first, then the newest: the same populations as the
+figures (each section's `drills`), so a figure's denominator is the drill-down's total.
+
+`DrillRow.detail` keys: area, crew, category, type, stage, channel, agent, state, day, intent,
+reason (those that apply); the values are what the console shows (Chinese names).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, null, or_, select
+from sqlalchemy.orm import Session
+
+from store.models import Application, Outage, Ticket
+from store.quality import applications, complaints, repairs
+from store.quality.context import Context
+from store.quality.facts.applications import COMPLETED, OPEN
+from store.quality.figures import Col, Drill
+from store.quality.names import REPAIR_CATEGORIES, Names
+from store.quality.types import DrillRow, Filters, Period
+
+A, G = applications.A, applications.G
+F = repairs.F
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A drill-down's query (columns: ref, at, value, ok, then its own) and how to describe a
+    row of it."""
+
+    kind: str
+    stmt: Select[*tuple[Any, ...]]
+    detail: Callable[[Any], dict[str, str]]
+    judged: bool
+    value: Callable[[Any], float | None] | None = None
+    """The row's measure when SQL does not give it (column 2)."""
+
+
+def ok_column(ok: ColumnElement[bool] | None) -> ColumnElement[Any]:
+    return case((ok, True), else_=False) if ok is not None else null()
+
+
+def page(session: Session, listing: Listing, limit: int, offset: int) -> tuple[list[DrillRow], int]:
+    """One page of a listing (misses first, newest first) and its total."""
+    stmt = listing.stmt
+    counted = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    ok = stmt.selected_columns[3]
+    at = stmt.selected_columns[1]
+    order = [ok.asc(), at.desc()] if listing.judged else [at.desc()]
+    rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
+    found = [
+        DrillRow(
+            kind=listing.kind,
+            ref=str(row[0]),
+            at=row[1],
+            value=_measure(listing, row),
+            meets=None if not listing.judged or row[3] is None else bool(row[3]),
+            detail=listing.detail(row),
+        )
+        for row in rows
+    ]
+    return found, int(counted or 0)
+
+
+def _measure(listing: Listing, row: Any) -> float | None:
+    if listing.value is not None:
+        return listing.value(row)
+    return None if row[2] is None else float(row[2])
+
+
+def _value(column: Col | None) -> ColumnElement[Any] | Col:
+    return column if column is not None else literal(None)
+
+
+def tickets(
+    ctx: Context, names: Names, key: str, period: Period, filters: Filters
+) -> Listing | None:
+    """Repairs and feedback cases behind a figure; None when `key` is not theirs."""
+    found: Drill | None = repairs.drills(ctx.now).get(key)
+    section_base = repairs.base
+    kind, categories = "ticket", REPAIR_CATEGORIES
+    if found is None:
+        found = complaints.drills(ctx.now).get(key)
+        section_base, kind = complaints.base, "feedback"
+    if found is None:
+        return None
+    population, value, ok = found
+    stmt = (
+        section_base(period, filters, names)
+        .with_only_columns(
+            Ticket.ticket_no,
+            F.created_at,
+            _value(value),
+            ok_column(ok),
+            F.area_id,
+            F.crew_id,
+            F.category,
+            F.kind,
+        )
+        .join_from(F, Ticket, Ticket.id == F.ticket_id)
+        .where(population)
+    )
+
+    def detail(row: Any) -> dict[str, str]:
+        cats = categories if kind == "ticket" else (row[7],)
+        found = {"area": names.area(row[4])[0], "category": names.category(cats, row[6])[0]}
+        if kind == "ticket":
+            found["crew"] = names.crew(row[5])[0]
+        return found
+
+    return Listing(kind, stmt, detail, ok is not None)
+
+
+def outages(ctx: Context, names: Names, period: Period, filters: Filters) -> Listing:
+    start, end = period.bounds()
+    end = min(end, ctx.now)
+    stmt = select(
+        Outage.outage_no, Outage.starts_at, literal(None), null(), Outage.area_id, Outage.kind,
+        Outage.restored_at,
+    ).where(Outage.starts_at >= start, Outage.starts_at < end)  # fmt: skip
+    area_id = names.area_id(filters)
+    if area_id is not None:
+        stmt = stmt.where(Outage.area_id == area_id)
+
+    def hours(row: Any) -> float | None:
+        return (row[6] - row[1]).total_seconds() / 3600 if row[6] else None
+
+    def detail(row: Any) -> dict[str, str]:
+        return {"area": names.area(row[4])[0], "type": str(row[5])}
+
+    return Listing("outage", stmt, detail, False, hours)
+
+
+def _within(column: Col, period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
+
+
+def _application_drills(
+    ctx: Context, period: Period
+) -> dict[str, tuple[ColumnElement[bool], Col | None, ColumnElement[bool] | None]]:
+    start, end = period.bounds()
+    done = and_(A.outcome == COMPLETED, _within(A.closed_day, period))
+    late_open = and_(A.outcome == OPEN, A.due_at >= start, A.due_at < min(end, ctx.now))
+    on_time = and_(done, A.closed_at <= A.due_at)
+    return {
+        "applications.received": (_within(A.day, period), None, None),
+        "applications.completed": (done, A.station_days, None),
+        "applications.end_to_end_days": (done, A.station_days, on_time),
+        "applications.on_time_rate": (or_(done, late_open), A.station_days, on_time),
+        "applications.first_time_rate": (done, None, and_(done, A.sent_back.is_(False))),
+    }
+
+
+def application_list(
+    ctx: Context, names: Names, key: str, period: Period, filters: Filters
+) -> Listing | None:
+    found = _application_drills(ctx, period).get(key)
+    if found is None:
+        return stage_list(ctx, names, key, period, filters)
+    population, value, ok = found
+    stmt = select(
+        Application.application_no, A.created_at, _value(value), ok_column(ok), A.type,
+        A.area_id, A.outcome,
+    ).join_from(A, Application, Application.id == A.application_id).where(population)  # fmt: skip
+    area_id = names.area_id(filters)
+    if area_id is not None:
+        stmt = stmt.where(A.area_id == area_id)
+
+    def detail(row: Any) -> dict[str, str]:
+        return {"type": names.app_type(row[4])[0], "area": names.area(row[5])[0],
+                "state": str(row[6])}  # fmt: skip
+
+    return Listing("application", stmt, detail, ok is not None)
+
+
+def stage_list(
+    ctx: Context, names: Names, key: str, period: Period, filters: Filters
+) -> Listing | None:
+    if key not in ("applications.stage_days", "applications.stage_on_time_rate"):
+        return None
+    start, end = period.bounds()
+    left = _within(G.left_day, period)
+    population = left
+    if key == "applications.stage_on_time_rate":
+        late_open = and_(G.left_at.is_(None), G.due_at >= start, G.due_at < min(end, ctx.now))
+        population = or_(left, late_open)
+    ok = and_(left, G.left_at <= G.due_at)
+    stmt = select(
+        Application.application_no, G.entered_at, G.working_days, ok_column(ok), G.type,
+        G.stage, G.area_id,
+    ).join_from(G, Application, Application.id == G.application_id).where(population)  # fmt: skip
+    area_id = names.area_id(filters)
+    if area_id is not None:
+        stmt = stmt.where(G.area_id == area_id)
+
+    def detail(row: Any) -> dict[str, str]:
+        return {"stage": names.stage((row[4], row[5]))[0], "area": names.area(row[6])[0]}
+
+    return Listing("application", stmt, detail, True)

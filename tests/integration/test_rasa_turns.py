@@ -1,0 +1,93 @@
+"""rasa_addons/turns.py inside Rasa's own environment (Python 3.10, Rasa 3.6's classes): a
+retried message that already ran is answered from a real tracker store under the lock store's
+lock, one that did not runs; an action call to an action server that is down abandons a
+gateway turn (and only a gateway turn). The fault suite (tests/faults) shows the same with the
+trained model and real servers."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.processes import RASA_PYTHON, ROOT, server_env
+
+SCRIPT = r"""
+import asyncio, socket
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import InMemoryLockStore
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+from rasa_addons import turns
+
+class Processor:
+    def __init__(self, store, endpoint):
+        self.tracker_store, self.action_endpoint, self.ran = store, endpoint, []
+    async def handle_message(self, message):
+        self.ran.append(message.text)
+        if message.text == "call the actions":
+            await self.action_endpoint.request(json={}, method="post", timeout=5)
+
+class Agent:
+    def __init__(self, processor):
+        self.processor, self.lock_store = processor, InMemoryLockStore()
+
+def message(text, key, retry):
+    metadata = {turns.MESSAGE_KEY: key, turns.RETRY_KEY: retry}
+    return UserMessage(text, CollectingOutputChannel(), "api:a", metadata=metadata)
+
+async def main():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]  # nothing listens there now
+    store = InMemoryTrackerStore(domain=None)
+    tracker = DialogueStateTracker("api:a", slots=[])
+    tracker.update(UserUttered("停电了", {"name": "report_fault", "confidence": 0.9},
+                               metadata={turns.MESSAGE_KEY: "7"}))
+    tracker.update(BotUttered("哪个村？", {"buttons": [{"title": "东山村", "payload": "东山村"}]}))
+    tracker.update(ActionExecuted("action_listen"))
+    await store.save(tracker)
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    processor = Processor(store, endpoint)
+    agent = Agent(processor)
+
+    recorded = await turns.run_turn(agent, message("停电了", "7", True), retry=True)
+    assert processor.ran == [], processor.ran  # it ran before: not again
+    messages, latest = recorded
+    assert messages == [{"recipient_id": "api:a", "text": "哪个村？",
+                         "buttons": [{"title": "东山村", "payload": "东山村"}]}], messages
+    assert latest["intent"]["name"] == "report_fault"
+    assert latest["metadata"][turns.MESSAGE_KEY] == "7"
+    assert await turns.run_turn(agent, message("还没来电", "8", True), retry=True) is None
+    assert processor.ran == ["还没来电"]  # not in the tracker: it runs
+    assert agent.lock_store.get_lock("api:a") is None  # the lock is given back
+
+    try:  # the action server is down: the gateway's turn is abandoned
+        await turns.run_turn(agent, message("call the actions", "9", False), retry=False)
+        raise AssertionError("the turn went on")
+    except turns.ActionServerUnreachable:
+        pass
+    assert processor.action_endpoint.gateway_guarded
+    assert processor.action_endpoint.url == endpoint.url
+    try:  # outside a gateway turn (another channel): Rasa's own error, as before
+        await processor.action_endpoint.request(json={}, method="post", timeout=5)
+        raise AssertionError("no error")
+    except turns.UNREACHABLE:
+        pass
+    print("ok")
+
+asyncio.run(main())
+"""
+
+
+def test_turns_in_rasas_environment() -> None:
+    if not RASA_PYTHON.exists():
+        pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-W", "ignore", "-c", SCRIPT],
+        cwd=ROOT, env=server_env(PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "ok"
