@@ -14,6 +14,7 @@ from actions import subscriptions
 from actions.base import Events, StoreAction, Turn
 from actions.config import load_assistant_config
 from actions.texts import phrase
+from actions.tracking import track_written_number
 from store.configuration.service import hours_label, on_duty
 from store.services import handoff_requests
 
@@ -165,6 +166,9 @@ class ActionFallbackOptions(StoreAction):
             return []
         if subscriptions.handled(turn):  # 退订 / 订阅停电通知, however NLU read it
             return [SlotSet("fallback_count", 0.0)]
+        tracked = track_written_number(turn)  # "A2611220002到哪一步了": the number says it
+        if tracked is not None:
+            return [*tracked, SlotSet("fallback_count", 0.0)]
         config = load_assistant_config()
         misses = int(turn.slot("fallback_count") or 0)
         if misses >= config.misses_before_human:

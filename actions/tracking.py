@@ -135,11 +135,25 @@ def track(turn: Turn, source: Tracked[T]) -> Events:
     return cleared(source.number_slot)
 
 
+def track_written_number(turn: Turn) -> Events | None:
+    """A ticket or application number written in the message is looked up, whatever NLU made
+    of the words around it (a bare number, or a question NLU was unsure of: the number says
+    what is meant). None when the message holds neither."""
+    if TICKETS.find_number(turn.text):
+        return track(turn, TICKETS)
+    if APPLICATIONS.find_number(turn.text):
+        return track(turn, APPLICATIONS)
+    return None
+
+
 class ActionTrackTicket(StoreAction):
     def name(self) -> str:
         return "action_track_ticket"
 
     def act(self, turn: Turn) -> Events:
+        # an application's number written where NLU heard a repair: the letter says which
+        if not TICKETS.number(turn) and APPLICATIONS.find_number(turn.text):
+            return track(turn, APPLICATIONS)
         return track(turn, TICKETS)
 
 
@@ -148,6 +162,8 @@ class ActionTrackApplication(StoreAction):
         return "action_track_application"
 
     def act(self, turn: Turn) -> Events:
+        if not APPLICATIONS.number(turn) and TICKETS.find_number(turn.text):
+            return track(turn, TICKETS)
         return track(turn, APPLICATIONS)
 
 

@@ -216,6 +216,47 @@ async def test_fallback_offers_likely_intents_then_a_human(convo: Conversation) 
     assert convo.slots["fallback_count"] == 0
 
 
+async def test_a_number_in_a_message_nlu_was_unsure_of_is_looked_up(
+    convo: Conversation, runtime: Runtime
+) -> None:
+    """A number in a message that fell back ("A…到哪一步了": few words) says what is meant."""
+    with runtime.session() as session:
+        application = session.scalars(select(Application)).first()
+        assert application is not None
+        number = application.application_no
+    ranking = [("nlu_fallback", 0.45), ("track_application", 0.4), ("track_repair", 0.35)]
+    convo.user(f"{number}到哪一步了", "nlu_fallback", ranking=ranking)
+    said = await convo.run(ActionFallbackOptions())
+    assert only(said, "utter_application_status")["application_id"] == number
+    assert convo.slots["fallback_count"] == 0
+    ticket = _ticket(runtime, type="fault", status="on_site")
+    convo.user(f"{ticket.ticket_no}咋样了", "nlu_fallback", ranking=ranking)
+    said = await convo.run(ActionFallbackOptions())
+    assert only(said, "utter_ticket_status")["ticket_id"] == ticket.ticket_no
+    convo.user("A0000000000到哪了", "nlu_fallback", ranking=ranking)
+    assert only(await convo.run(ActionFallbackOptions()), "utter_not_found")["value"] == (
+        "A0000000000"
+    )
+
+
+async def test_the_numbers_letter_decides_what_is_tracked(
+    convo: Conversation, runtime: Runtime
+) -> None:
+    """NLU may hear a repair where the customer wrote an application's number, or the other
+    way round: T… is a ticket, A… an application, whichever tracking action runs."""
+    with runtime.session() as session:
+        application = session.scalars(select(Application)).first()
+        assert application is not None
+        number = application.application_no
+    convo.user(f"{number}到哪一步了", "track_repair")
+    said = await convo.run(ActionTrackTicket())
+    assert only(said, "utter_application_status")["application_id"] == number
+    ticket = _ticket(runtime, type="fault", status="on_site")
+    convo.user(f"{ticket.ticket_no}办到哪了", "track_application")
+    said = await convo.run(ActionTrackApplication())
+    assert only(said, "utter_ticket_status")["ticket_id"] == ticket.ticket_no
+
+
 async def test_bad_input_gets_a_specific_reply(convo: Conversation) -> None:
     cases = [
         ("", "utter_empty_message"),
