@@ -5,7 +5,9 @@ entities and even a confidence: `/inform{"account_no": "3301000002"}` skips NLU 
 whatever it names. Buttons use that syntax for their payloads, and the web chat and the JSON
 API send a pressed button's payload as the message text. So such a text is passed on as it is
 only when it equals the payload of a button the bot sent in the conversation's last
-`WINDOW` stored messages (the transcript keeps every reply's buttons). Any other text loses
+`WINDOW` stored messages (the transcript keeps every reply's buttons), or is one of the few
+`DURABLE` payloads, whose buttons work however long ago they were sent (the outage notices'
+unsubscribe button: a notice may be weeks old, with many messages after it). Any other text loses
 its leading slashes (and the spaces between them) and goes to NLU as the words it is: the
 customer who types "/停电了" is still understood, nobody picks an intent or sets a slot.
 
@@ -21,6 +23,7 @@ from typing import Final, Protocol
 
 from bot.inbound import clean_text
 from bot.messages import TranscriptEntry
+from store.outages.subscriptions import NOTICE_PAYLOADS
 from store.statuses import MessageDirection
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,10 @@ PREFIX: Final = "/"
 WINDOW: Final = 20
 """Stored messages (both directions) whose bot buttons a command may come from: the buttons a
 customer can still see and press, not those of long ago."""
+DURABLE: Final = NOTICE_PAYLOADS
+"""Payloads passed on whenever they come, without looking at the window: constants that carry
+no customer data and act only on the sender's own conversation (store/outages/subscriptions.py),
+so a forged one does nothing harmful."""
 
 
 class History(Protocol):
@@ -61,14 +68,15 @@ def offered(entries: Iterable[TranscriptEntry]) -> frozenset[str]:
 def screen(text: str, payloads: frozenset[str]) -> str:
     """`text` as it may go to Rasa: unchanged unless it is a command no button offered."""
     cleaned = clean_text(text)
-    if not is_command(cleaned) or cleaned in payloads:
+    if not is_command(cleaned) or cleaned in payloads or cleaned in DURABLE:
         return text
     return defuse(cleaned)
 
 
 async def screened(history: History, conversation_id: str, text: str) -> str:
     """`screen` against the conversation's recent buttons (read only for command texts)."""
-    if not is_command(clean_text(text)):
+    cleaned = clean_text(text)
+    if not is_command(cleaned) or cleaned in DURABLE:
         return text
     payloads = offered(await history.history(conversation_id, WINDOW))
     result = screen(text, payloads)

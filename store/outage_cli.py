@@ -179,7 +179,11 @@ def _list(session: Session, settings: Settings, config: OutageConfig, now: datet
             print(
                 f"  - {notice['kind']} {notice['created_at']}: {notice['recipients']} customers,"
                 f" {done['sent'] + done['stored']} told, {done['waiting']} waiting"
+                + (f", {done['held']} held" if done["held"] else "")
+                + (f", {done['undeliverable']} undeliverable" if done["undeliverable"] else "")
             )
+            for why in notice["undeliverable_reasons"]:
+                print(f"      undeliverable {why['count']}: {why['reason']}")
 
 
 def _suspects(session: Session, config: OutageConfig, now: datetime) -> None:

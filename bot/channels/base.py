@@ -24,6 +24,26 @@ class SendLater(ConnectionError):
         self.retry_after = retry_after
 
 
+class NotNow(Exception):
+    """This one recipient cannot be sent to now, by a condition of their own, but may be later
+    (WeChat: the follower's count of customer-service messages is used up, 45047, or the
+    48-hour window closed with no template message to send instead): nothing was sent, and
+    the channel's other recipients are not concerned (unlike `SendLater`, which holds the
+    whole channel). Whoever sends by itself holds that recipient's message and tries it
+    again later (the outage-notice worker: bot/outages/worker.py); a reply the router sends
+    is given up (failed, the channel noted why in the transcript) unless the exception is
+    also a `ConnectionError`.
+
+    `reason`: why, for staff (Chinese, kept with a notice given up). `retry_after`: seconds
+    after which a new try may succeed; None when only the customer can lift it (by writing
+    again: the channel then wakes their held notices, `store.outages.queue.wake_held`)."""
+
+    def __init__(self, message: str, *, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class Channel(ABC):
     """An adapter the router can push replies through, also later (retries, notifications).
 
@@ -41,8 +61,8 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
         """Deliver replies to a chat. Raises on delivery failure (the router logs and retries):
-        `SendLater` when the channel's rate limit asks to wait, `RecipientGone` when the chat
-        can never be reached again."""
+        `SendLater` when the channel's rate limit asks to wait, `NotNow` when this chat cannot
+        be reached now but may be later, `RecipientGone` when it can never be reached again."""
 
     async def typing(self, chat_id: str) -> None:  # noqa: B027 - optional for channels without it
         """Show that the bot is working (Telegram's chat action, the web chat's dots)."""

@@ -11,8 +11,12 @@ allows, and a conversation's lock only for the moment of sending.
 What the channel answers decides: a rate limit (`SendLater`, Telegram's 429 with retry_after)
 puts the delivery back after the wait and pauses the channel as long, for every replica; a
 blocked bot (`RecipientGone`, Telegram's 403) ends the customer's subscriptions and records it;
-a channel not connected yet is tried again later; any other failure is retried a few times,
-then given up (failed). Stopping gives the claims not sent yet back at once.
+one customer the channel cannot reach now (`NotNow`: WeChat's 45047, or its 48-hour window
+closed with no template) holds that customer's notice only, not the channel: it is sent when
+the customer writes again or after conf/outages.yml `delivery.held.retry_minutes`, and given up
+as undeliverable (with the reason) once the notice is `give_up_hours` old; a channel not
+connected yet is tried again later; any other failure is retried a few times, then given up
+(failed). Stopping gives the claims not sent yet back at once.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.channels.base import RecipientGone, SendLater
+from bot.channels.base import NotNow, RecipientGone, SendLater
 from bot.messages import Button, Reply
 from bot.router import Router
 from store.config import Settings
@@ -238,6 +242,8 @@ class OutageWorker:
         async with self._in_flight:
             try:
                 await self._router.announce(item.conversation_id, [self._reply(item)], sent)
+            except NotNow as exc:
+                return await self._hold(item, exc)
             except SendLater as exc:
                 return await self._later(item, exc.retry_after, f"rate limited: {exc}")
             except RecipientGone as exc:
@@ -282,6 +288,28 @@ class OutageWorker:
         state = await self._db(work)
         log.info("outage notice delivery %s: %s (%s)", item.id, error, state or "claim lost")
         return 1 if state == DeliveryState.FAILED else 0
+
+    async def _hold(self, item: Claimed, refused: NotNow) -> int:
+        """The channel cannot reach this customer now: their notice waits, the channel does
+        not (no pause, the pace untouched)."""
+        now = self._clock()
+        held = self._policy.held
+        wait = held.retry if refused.retry_after is None else timedelta(seconds=refused.retry_after)
+
+        def work(session: Session) -> str:
+            return queue.hold(
+                session, item.id, self._token, now=now, retry_at=now + wait,
+                give_up_at=item.written_at + held.give_up, reason=refused.reason,
+            )  # fmt: skip
+
+        state = await self._db(work)
+        log.info(
+            "outage notice delivery %s: not deliverable now (%s): %s",
+            item.id,
+            refused,
+            state or "claim lost",
+        )
+        return 1 if state == DeliveryState.UNDELIVERABLE else 0
 
     async def _gone(self, item: Claimed, error: str) -> int:
         """The customer blocked the bot: no more notices there, and it is recorded."""

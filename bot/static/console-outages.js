@@ -259,7 +259,9 @@
     const told = p.sent + p.stored;
     const parts = [NOTICE[notice.kind] || notice.kind, when(notice.created_at), notice.created_by];
     const state = notice.state === "queued" ? "等待发送" : "已通知 " + told + "/" + notice.recipients + " 位客户";
-    const extra = [p.waiting ? "待发 " + p.waiting : "", p.failed ? "失败 " + p.failed : "", p.blocked ? "已拉黑 " + p.blocked : "", p.superseded ? "已过时未发 " + p.superseded : ""].filter(Boolean);
+    const extra = [p.waiting ? "待发 " + p.waiting : "", p.held ? "暂缓 " + p.held : "", p.failed ? "失败 " + p.failed : "", p.blocked ? "已拉黑 " + p.blocked : "", p.superseded ? "已过时未发 " + p.superseded : ""].filter(Boolean);
+    const why = (notice.undeliverable_reasons || []).map((r) => r.reason + " " + r.count);
+    if (p.undeliverable) extra.push("无法送达 " + p.undeliverable + (why.length ? "：" + why.join("；") : ""));
     const item = el("li", parts.join(" · ") + " — " + state + (extra.length ? "（" + extra.join("，") + "）" : ""));
     item.title = notice.text;
     item.className = "notice";

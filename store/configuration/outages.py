@@ -91,6 +91,16 @@ class ChannelPace:
 
 
 @dataclass(frozen=True)
+class HeldPolicy:
+    """Notices a channel cannot deliver to one customer now (`delivery.held`): tried again
+    after `retry` (unless the channel says when, or the customer writes first), given up as
+    undeliverable once the notice is `give_up` old."""
+
+    retry: timedelta
+    give_up: timedelta
+
+
+@dataclass(frozen=True)
 class DeliveryPolicy:
     poll_seconds: float
     lease: timedelta
@@ -99,6 +109,7 @@ class DeliveryPolicy:
     max_attempts: int
     channels: Mapping[str, ChannelPace]
     default: ChannelPace
+    held: HeldPolicy
 
     def pace(self, channel: str) -> ChannelPace:
         return self.channels.get(channel, self.default)
@@ -194,7 +205,16 @@ def _delivery(node: Node) -> DeliveryPolicy:
         max_attempts=node["max_attempts"].as_int(),
         channels=MappingProxyType(channels),
         default=default,
+        held=_held(node["held"]),
     )
+
+
+def _held(node: Node) -> HeldPolicy:
+    retry = timedelta(minutes=node["retry_minutes"].as_int(minimum=1))
+    give_up = timedelta(hours=node["give_up_hours"].as_int(minimum=1))
+    if retry > give_up:
+        node.fail("retry_minutes no longer than give_up_hours")
+    return HeldPolicy(retry=retry, give_up=give_up)
 
 
 def _texts(node: Node) -> NoticeTexts:

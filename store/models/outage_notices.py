@@ -62,6 +62,12 @@ class DeliveryState(StrEnum):
     """The customer blocked the bot: their subscriptions ended."""
     SUPERSEDED = "superseded"
     """Not sent: the outage was restored or cancelled before it could go."""
+    HELD = "held"
+    """The channel cannot reach this customer now (`bot.channels.base.NotNow`, e.g. WeChat's
+    48-hour window): tried again at `not_before`, or as soon as the customer writes."""
+    UNDELIVERABLE = "undeliverable"
+    """Held until conf/outages.yml `delivery.held.give_up_hours` after the notice was written
+    and still not deliverable: given up, `error` says why."""
 
 
 class SubscriptionEnd(StrEnum):
@@ -78,6 +84,7 @@ DELIVERY_DONE = (
     DeliveryState.FAILED,
     DeliveryState.BLOCKED,
     DeliveryState.SUPERSEDED,
+    DeliveryState.UNDELIVERABLE,
 )
 
 

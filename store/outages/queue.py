@@ -11,6 +11,11 @@ the slots the channel's shared pace gives, and marks each one.
 - During the quiet hours only urgent deliveries are claimed; the others wait in the queue.
 - A delivery whose outage was restored or cancelled after its notice was written is not sent
   (`superseded`): the customer hears the outcome, not the stale news before it.
+- A delivery the channel cannot take for its one customer now (`bot.channels.base.NotNow`) is
+  `held`: due again at its `not_before` like a queued one, or at once when the customer writes
+  (`wake_held`); the channel's pace is not touched, the other customers are sent as usual.
+  Still not deliverable once its notice is `give_up` old, it is `undeliverable`, the reason
+  in `error` (`hold`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class Claimed:
     urgent: bool
     attempts: int
     slot: datetime
+    written_at: datetime
+    """When its notice was written (a held delivery is given up that long after)."""
 
 
 def _quick(session: Session, stmt: Update) -> int:
@@ -80,8 +87,11 @@ def release(session: Session, token: str) -> int:
     return _quick(session, stmt)
 
 
+_CLAIMABLE = (DeliveryState.QUEUED, DeliveryState.HELD)
+
+
 def _due(now: datetime, quiet: bool) -> ColumnElement[bool]:
-    condition = and_(OutageDelivery.state == DeliveryState.QUEUED, OutageDelivery.not_before <= now)
+    condition = and_(OutageDelivery.state.in_(_CLAIMABLE), OutageDelivery.not_before <= now)
     return and_(condition, OutageDelivery.urgent.is_(True)) if quiet else condition
 
 
@@ -148,6 +158,7 @@ def _claimed(delivery: OutageDelivery, notice: OutageNotice, slot: datetime) -> 
         urgent=delivery.urgent,
         attempts=delivery.attempts + 1,
         slot=slot,
+        written_at=notice.created_at,
     )
 
 
@@ -196,7 +207,7 @@ def _claim_rows(session: Session, ids: Sequence[int], token: str, now: datetime)
     _quick(
         session,
         update(OutageDelivery)
-        .where(OutageDelivery.id.in_(ids), OutageDelivery.state == DeliveryState.QUEUED)
+        .where(OutageDelivery.id.in_(ids), OutageDelivery.state.in_(_CLAIMABLE))
         .values(
             state=DeliveryState.CLAIMED,
             claim_token=token,
@@ -274,10 +285,56 @@ def later(
     return DeliveryState.QUEUED
 
 
+def hold(
+    session: Session,
+    delivery_id: int,
+    token: str,
+    *,
+    now: datetime,
+    retry_at: datetime,
+    give_up_at: datetime,
+    reason: str,
+) -> str:
+    """The channel cannot reach this one customer now (`NotNow`): held until `retry_at` (at
+    the latest `give_up_at`, for a last try), the channel's pace untouched and the attempt not
+    counted against `max_attempts`; at or after `give_up_at`, undeliverable with `reason`. The
+    state it is left in ("" when the claim was lost meanwhile)."""
+    require_aware(now)
+    delivery = session.get(OutageDelivery, delivery_id, populate_existing=True)
+    if delivery is None or delivery.claim_token != token:
+        return ""
+    if now >= give_up_at:
+        finish(session, delivery_id, token, DeliveryState.UNDELIVERABLE, now=now, error=reason)
+        return DeliveryState.UNDELIVERABLE
+    delivery.state = DeliveryState.HELD
+    delivery.claim_token = None
+    delivery.attempts = max(0, delivery.attempts - 1)
+    delivery.not_before = min(retry_at, give_up_at)
+    delivery.error = reason[:200]
+    return DeliveryState.HELD
+
+
+def wake_held(session: Session, conversation_id: str, *, now: datetime) -> int:
+    """The customer of `conversation_id` wrote: their held deliveries are due now (WeChat's
+    window is open again, its count of messages starts afresh). How many. Cheap when there
+    are none: a read, no write."""
+    require_aware(now)
+    mine = and_(
+        OutageDelivery.state == DeliveryState.HELD,
+        OutageDelivery.conversation_id == conversation_id,
+        OutageDelivery.not_before > now,
+    )
+    if session.scalar(select(OutageDelivery.id).where(mine).limit(1)) is None:
+        return 0
+    return _quick(session, update(OutageDelivery).where(mine).values(not_before=now))
+
+
 @dataclass(frozen=True)
 class Progress:
     total: int
     by_state: dict[str, int]
+    undeliverable: dict[str, int]
+    """Why notices were given up as undeliverable: reason → how many."""
 
     @property
     def waiting(self) -> int:
@@ -298,7 +355,22 @@ def progress(session: Session, notice_ids: Sequence[int]) -> dict[int, Progress]
     found: dict[int, dict[str, int]] = {}
     for notice_id, state, count in session.execute(stmt):
         found.setdefault(int(notice_id), {})[str(state)] = int(count)
-    return {nid: Progress(sum(states.values()), states) for nid, states in found.items()}
+    why: dict[int, dict[str, int]] = {}
+    if any(DeliveryState.UNDELIVERABLE in states for states in found.values()):
+        reasons = (
+            select(OutageDelivery.notice_id, OutageDelivery.error, func.count())
+            .where(
+                OutageDelivery.notice_id.in_(notice_ids),
+                OutageDelivery.state == DeliveryState.UNDELIVERABLE,
+            )
+            .group_by(OutageDelivery.notice_id, OutageDelivery.error)
+        )
+        for notice_id, error, count in session.execute(reasons):
+            why.setdefault(int(notice_id), {})[str(error or "")] = int(count)
+    return {
+        nid: Progress(sum(states.values()), states, why.get(nid, {}))
+        for nid, states in found.items()
+    }
 
 
 def waiting(session: Session) -> int:

@@ -29,6 +29,13 @@ def payload(value: str) -> str:
     return "/query_outage_info" + json.dumps({ENTITY: value}, ensure_ascii=False)
 
 
+NOTICE_PAYLOADS = frozenset({payload(UNSUBSCRIBE)})
+"""The payloads of every button an outage notice carries (the worker adds the unsubscribe
+button to a subscriber's notice): they must work however old the notice is (bot/commands.py
+`DURABLE`, Telegram's callback data). Constants with no customer data that act only on the
+sender's own conversation: a forged one does nothing the customer could not ask for in words."""
+
+
 def subscribe_value(area_code: str, group_no: int | None) -> str:
     return f"{SUBSCRIBE}:{area_code}" + (f":{group_no}" if group_no else "")
 

@@ -88,7 +88,14 @@ def notice_json(notice: OutageNotice, progress: queue.Progress | None) -> dict[s
             "waiting": progress.waiting if progress else 0,
             **{state: states.get(state, 0) for state in ("sent", "stored", "failed")},
             **{state: states.get(state, 0) for state in ("blocked", "superseded")},
+            **{state: states.get(state, 0) for state in ("held", "undeliverable")},
         },
+        "undeliverable_reasons": [
+            {"reason": reason, "count": count}
+            for reason, count in sorted(
+                (progress.undeliverable if progress else {}).items(), key=lambda kv: -kv[1]
+            )
+        ],
     }
 
 

@@ -19,7 +19,7 @@ from store.models import (
     MessageStatus,
     WeChatFollower,
 )
-from store.outages import subscriptions
+from store.outages import queue, subscriptions
 from store.services.upserts import insert_ignore
 from store.sla import require_aware
 from store.statuses import SubscriptionEnd
@@ -58,6 +58,12 @@ def end_outage_notices(session: Session, conversation_id: str, *, now: datetime)
     return subscriptions.end_for_conversation(
         session, conversation_id, SubscriptionEnd.BLOCKED, now=now
     )
+
+
+def wake_held_notices(session: Session, conversation_id: str, *, now: datetime) -> int:
+    """The follower wrote: WeChat's window is open again and its count of customer-service
+    messages starts afresh, so their outage notices held for it are due now. How many."""
+    return queue.wake_held(session, conversation_id, now=now)
 
 
 def follower(session: Session, *, app_id: str, openid: str) -> WeChatFollower | None:

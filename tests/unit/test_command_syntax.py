@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import WINDOW, defuse, is_command, offered, screen, screened
+from bot.commands import DURABLE, WINDOW, defuse, is_command, offered, screen, screened
 from bot.messages import Button, TranscriptEntry
 
 MENU = TranscriptEntry(
@@ -78,3 +78,18 @@ async def test_screened_reads_the_recent_history_only_for_commands() -> None:
 
 def test_defuse_is_idempotent() -> None:
     assert defuse(defuse("/ /x")) == defuse("/ /x") == "x"
+
+
+async def test_an_outage_notices_button_works_however_old_the_notice_is() -> None:
+    """The notices' buttons (store/outages/subscriptions.py NOTICE_PAYLOADS) pass without the
+    window: a notice may be weeks and many messages old. Nothing else does."""
+    unsubscribe = '/query_outage_info{"outage_subscription": "unsubscribe"}'
+    assert {unsubscribe} == DURABLE
+    notice = TranscriptEntry("out", "停电通知", (Button("退订停电通知", unsubscribe),))
+    old = History([notice, *[TranscriptEntry("in", "hi")] * (WINDOW + 5)])
+    assert await screened(old, "web:x", unsubscribe) == unsubscribe
+    assert await screened(old, "web:x", f" {unsubscribe}\n") == f" {unsubscribe}\n"
+    assert old.asked == []  # no history read for it
+    forged = '/query_outage_info{"outage_subscription": "subscribe:QX03"}'
+    assert await screened(old, "web:x", forged) == forged[1:]
+    assert screen(unsubscribe, frozenset()) == unsubscribe

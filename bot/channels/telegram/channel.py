@@ -36,10 +36,9 @@ from bot.channels.telegram.mapping import (
     split_text,
     update_kind,
 )
-from bot.commands import screened
+from bot.commands import DURABLE, screened
 from bot.geo import nearest_place
 from bot.messages import Attachment, Inbound, Reply
-from store.outages import subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +49,9 @@ then it is given up (confirmed, the customer told to try again): one bad update 
 back the ones behind it for ever."""
 MAX_CAPTION = 1024
 _GROUP_CHATS = (ChatType.GROUP, ChatType.SUPERGROUP)
-DURABLE_PAYLOADS = (subscriptions.payload(subscriptions.UNSUBSCRIBE),)
-"""Buttons that work after a restart (keyboard.py): the outage notices' unsubscribe button."""
+DURABLE_PAYLOADS = DURABLE
+"""Buttons that work after a restart and however old (keyboard.py, bot/commands.py): the
+outage notices' buttons."""
 
 
 def describe_error(error: BaseException) -> str:

@@ -14,7 +14,7 @@ read when the app starts. `python -m bot.channels.wechat menu` creates the accou
 | `buttons.py` | reply buttons as a numbered list; a digit (or a msgmenu tap) back to its payload |
 | `passive.py` | replies that go into the waiting request (WeChat's 5 seconds) |
 | `channel.py` | `Channel.send`: passive, customer-service message, template; notes to staff |
-| `limits.py` | WeChat's rate limits as `SendLater`, remembered so retries do not ask in vain |
+| `limits.py` | quotas as `SendLater`, one follower's limits as `NotNow`, remembered |
 | `api.py`, `token.py` | WeChat's API; the access token shared by every replica (database) |
 | `followers.py` | following and unfollowing recorded |
 | `account_menu.py`, `cli.py` | the account's menu from configuration, and the command |

@@ -12,10 +12,14 @@ Whatever did not go out as written is noted in the transcript for staff (a syste
 `store.services.wechat.add_note`): the template sent instead, or why nothing was sent. Then
 `Undelivered` is raised, so the router marks the reply failed and never sends it again. WeChat
 out of reach (network, its "system busy") is a `ConnectionError`: the router keeps the reply
-and tries again later. Like Telegram's 429 and 403 (bot/channels/base.py), a rate limit with no
-template to send instead (45047, or the account's quotas 45011 / 45009: limits.py) raises
-`SendLater`, and a customer who no longer follows the account (43004) `RecipientGone`: the
-outage-notice worker then waits, or ends the customer's subscriptions.
+and tries again later. As bot/channels/base.py defines them, what only one follower meets
+raises `NotNow` (limits.py): their count used up with no template to send instead (45047,
+`QuotaSpent`), or the window closed with no template (`WindowClosed`; noted once per message
+and interaction of the customer, however often it is tried); the account's quotas (45011 /
+45009) raise `SendLater`, and a customer who no longer follows the account (43004)
+`RecipientGone`. The outage-notice worker then holds that follower's notice (sent when they
+write again: webhook.py wakes it), waits with the whole channel, or ends the customer's
+subscriptions.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from bot.channels.wechat.api import (
 )
 from bot.channels.wechat.buttons import menu_message, reply_text, split_bytes
 from bot.channels.wechat.config import WeChatConfig
-from bot.channels.wechat.limits import RATE_LIMITS, RateLimits
+from bot.channels.wechat.limits import RATE_LIMITS, QuotaSpent, RateLimits, WindowClosed
 from bot.channels.wechat.mapping import CHANNEL_NAME
 from bot.channels.wechat.passive import PassiveSlots
 from bot.messages import Reply
@@ -89,11 +93,13 @@ class WeChatChannel(Channel):
             factory, lambda s: wechat.last_customer_message_at(s, conversation_id)
         )
         if not self._window_open(last):
-            await self._fallback(conversation_id, chat_id, text, WINDOW_CLOSED, cause="window")
+            await self._fallback(conversation_id, chat_id, text, WINDOW_CLOSED, last, "window")
             return
-        held = self.limits.held(chat_id, last)
-        if held is not None:
-            raise held
+        paused = self.limits.paused()
+        if paused is not None:
+            raise paused
+        if self.limits.spent(chat_id, last):
+            raise self._quota_spent()
         asked_at = datetime.now(UTC)
         try:
             if reply.buttons and self.config.buttons == "msgmenu":
@@ -102,7 +108,7 @@ class WeChatChannel(Channel):
                 for chunk in split_bytes(text, self.config.max_text_bytes):
                     await api.send_text(chat_id, chunk)
         except WeChatRefused as refused:
-            await self._refused(conversation_id, chat_id, text, refused, asked_at)
+            await self._refused(conversation_id, chat_id, text, refused, (asked_at, last))
 
     async def _refused(
         self,
@@ -110,17 +116,20 @@ class WeChatChannel(Channel):
         chat_id: str,
         text: str,
         refused: WeChatRefused,
-        asked_at: datetime,
+        times: tuple[datetime, datetime | None],
     ) -> None:
-        """WeChat refused a customer-service message: the template instead (window closed, or
-        too many with a template configured), else noted and raised as what it means."""
+        """WeChat refused a customer-service message (asked at `times[0]`, the customer's last
+        message at `times[1]`): the template instead (window closed, or too many with a
+        template configured), else noted and raised as what it means."""
         code = refused.code
+        asked_at, last = times
         if code in FALLBACK_CODES and (code != TOO_MANY or self.config.template.id):
-            await self._fallback(conversation_id, chat_id, text, code)
+            await self._fallback(conversation_id, chat_id, text, code, last)
             return
         await self._not_sent(conversation_id, code)
         if code in RATE_LIMITS:
-            raise self.limits.refused(chat_id, code, asked_at) from None
+            later = self.limits.refused(chat_id, code, asked_at)
+            raise (later or self._quota_spent()) from None
         if code == NOT_FOLLOWING:
             raise RecipientGone(str(refused)) from None
         raise Undelivered(str(refused)) from None
@@ -130,25 +139,46 @@ class WeChatChannel(Channel):
             raise ConnectionError("WeChat channel is not running")
         return self.api, self.factory
 
+    def _staff_reason(self, code: int, *causes: str) -> str:
+        """Why a follower is held, for staff (kept with an outage notice given up)."""
+        notes, hours = self.config.notes, self.config.window_hours
+        said = "，".join(notes.reason(cause, hours) for cause in causes or (str(code),))
+        return f"微信：{said}（错误码 {code}）"
+
+    def _quota_spent(self) -> QuotaSpent:
+        return QuotaSpent(
+            "WeChat 45047: waiting for the customer to write", reason=self._staff_reason(TOO_MANY)
+        )
+
     def _window_open(self, last: datetime | None) -> bool:
         """Whether the customer wrote (`last`) within the window (unknown: let WeChat decide)."""
         window = timedelta(hours=self.config.window_hours)
         return last is None or datetime.now(UTC) - last < window
 
     async def _fallback(
-        self, conversation_id: str, chat_id: str, text: str, code: int, cause: str = ""
+        self,
+        conversation_id: str,
+        chat_id: str,
+        text: str,
+        code: int,
+        last: datetime | None,
+        cause: str = "",
     ) -> None:
-        """The template message instead (noted), or nothing (noted, `Undelivered`). `cause`:
-        why, when it was not WeChat's answer `code` (the window known closed here)."""
+        """The template message instead (noted), or nothing (`WindowClosed`, noted once per
+        message and interaction `last` of the customer). `cause`: why, when it was not
+        WeChat's answer `code` (the window known closed here)."""
         api, _ = self._running()
         notes, template = self.config.notes, self.config.template
         reason = notes.reason(cause or code, self.config.window_hours)
         if not template.id:
-            no_template = notes.reason("no_template", self.config.window_hours)
-            await self._note(
-                conversation_id, notes.not_sent.format(reason=f"{reason}，{no_template}", code=code)
+            if self.limits.first_note(chat_id, text, last):
+                no_template = notes.reason("no_template", self.config.window_hours)
+                said = f"{reason}，{no_template}"
+                await self._note(conversation_id, notes.not_sent.format(reason=said, code=code))
+            raise WindowClosed(
+                f"{conversation_id}: WeChat error {code} and no template message",
+                reason=self._staff_reason(code, cause or str(code), "no_template"),
             )
-            raise Undelivered(f"{conversation_id}: WeChat error {code} and no template message")
         try:
             await api.send_template(chat_id, template.id, self._template_data(text), template.url)
         except WeChatRefused as refused:

@@ -7,7 +7,8 @@ the security mode says (envelope.py: 400 when it is not a WeChat message, 413 ab
 GATEWAY_MAX_BODY_BYTES), read (mapping.py) and handed to the router, which stores it (a
 redelivery is recognised by its key and processed once) and sends the replies through the
 channel: into this request's passive reply while it waits (passive.py), else as
-customer-service messages after this request answered "success".
+customer-service messages after this request answered "success". A customer who wrote opens
+WeChat's window again: their outage notices held for it are sent next (`_wake_held`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Coroutine
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -47,6 +49,8 @@ from bot.clientaddr import client_ip
 from bot.commands import WINDOW, screened
 from bot.messages import Inbound, Reply
 from store.configuration.yamlfile import Label
+from store.db import in_thread
+from store.services import wechat
 
 if TYPE_CHECKING:
     from bot.channels.wechat.followers import Followers
@@ -177,8 +181,28 @@ class Webhook:
             return
         if result.duplicate:
             log.info("WeChat %s was delivered again: processed once", inbound.external_id)
-        elif not result.delivered:  # a router that leaves the sending to the channel
+            return
+        if not result.delivered:  # a router that leaves the sending to the channel
             await self._channel.send(inbound.chat_id, result.replies)
+        await self._wake_held(inbound.conversation_id)
+
+    async def _wake_held(self, conversation_id: str) -> None:
+        """The customer's outage notices held for WeChat's window (or their used-up count)
+        are due now, after the answer to what they wrote. Best effort: else they are tried
+        again after conf/outages.yml `delivery.held.retry_minutes`."""
+        factory = self._channel.factory
+        if factory is None:
+            return
+        now = datetime.now(UTC)
+        try:
+            woken = await in_thread(
+                factory, lambda s: wechat.wake_held_notices(s, conversation_id, now=now)
+            )
+        except Exception:
+            log.exception("%s: held outage notices not woken", conversation_id)
+            return
+        if woken:
+            log.info("%s wrote: %d held outage notices are due", conversation_id, woken)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

@@ -16,6 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
+from bot.commands import WINDOW
+from bot.keys import CORE_ROUTER
+from bot.messages import Reply
 from store.db import unit_of_work
 from store.models import Message
 from store.outages import publishing, subscriptions
@@ -99,4 +102,27 @@ async def test_the_unsubscribe_button_is_a_button_the_bot_offered(
         data = fake.buttons_of(message)[0]["callback_data"]
         await fake.deliver(fake.callback_update(message, data))
         await eventually(lambda: rasa.texts())
+    assert rasa.texts() == [subscriptions.payload(subscriptions.UNSUBSCRIBE)]
+
+
+async def test_an_old_notices_unsubscribe_button_still_works(
+    rasa: FakeRasa, db_url: str, seeded: Any, desk: OpenDesk, session_factory: sessionmaker[Session]
+) -> None:
+    """Pressed after more messages than the window of offered buttons (bot/commands.py), and
+    after a restart of the gateway: still the payload itself to Rasa, not a stale button."""
+    now = datetime.now(UTC)
+    subscribe(session_factory, "telegram:424242", "西河村", now)
+    async with FakeTelegram() as fake:
+        async with gateway(rasa, db_url, fake) as client:
+            with desk(now) as d:
+                publishing.safety(d, publishing.get(d.session, "TD00010101"), "导线落地，请远离")
+            [message] = await fake.wait_for_messages(1, chat_id=424242, within=20)
+            await eventually(lambda: _stored(session_factory, "telegram:424242"))
+            router = client.server.app[CORE_ROUTER]
+            for n in range(WINDOW + 5):
+                await router.deliver("telegram:424242", [Reply(f"您的工单进展{n}")])
+        async with gateway(rasa, db_url, fake):
+            data = fake.buttons_of(message)[0]["callback_data"]
+            await fake.deliver(fake.callback_update(message, data))
+            await eventually(lambda: rasa.texts())
     assert rasa.texts() == [subscriptions.payload(subscriptions.UNSUBSCRIBE)]

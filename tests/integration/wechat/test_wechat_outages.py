@@ -1,9 +1,11 @@
 """What the outage notices (issue 19, bot/outages/) need of the WeChat channel: a follower who
-unfollows gets no more notices; WeChat's rate limits are `SendLater` (45047: held, without
-asking WeChat again, until the customer writes; 45011 / 45009: every follower waits the
-configured time) and a customer who no longer follows (43004) is `RecipientGone`, as the
-delivery worker expects of Telegram's 429 and 403; and the worker itself through the channel.
-SQLite and PostgreSQL."""
+unfollows gets no more notices; a follower whose customer-service messages are used up (45047)
+is `NotNow` for that follower only (held, without asking WeChat again, until the customer
+writes), the account's quotas (45011 / 45009) `SendLater` (every follower waits the configured
+time) and a customer who no longer follows (43004) `RecipientGone`, as the delivery worker
+expects of Telegram's 429 and 403; and the worker itself through the channel. SQLite and
+PostgreSQL. (The worker holding one follower while it tells the others:
+test_wechat_held_notices.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels.base import RecipientGone, SendLater
+from bot.channels.base import NotNow, RecipientGone, SendLater
 from bot.channels.wechat.api import DAILY_QUOTA, MINUTE_QUOTA, TOO_MANY
 from bot.messages import Reply
 from store.config import Settings
@@ -74,9 +76,11 @@ async def test_a_followers_used_up_messages_wait_until_the_customer_writes_again
     fake_wechat.quota = 1
     assert await gateway.router.announce(CID, [Reply("一")]) == "sent"
     for _ in range(2):
-        with pytest.raises(SendLater) as later:
+        with pytest.raises(NotNow) as held:
             await gateway.router.announce(CID, [Reply("二")])
-        assert later.value.retry_after == 60  # conf/wechat.yml retry_after_seconds 45047
+        assert held.value.retry_after is None  # until the customer writes
+        assert held.value.reason == "微信：客服消息条数已达上限（错误码 45047）"
+        assert not isinstance(held.value, SendLater)  # the other followers do not wait
     assert fake_wechat.refused == [(CUSTOM, TOO_MANY)]  # the second try asked WeChat nothing
     assert _notes(session_factory, TOO_MANY) == [
         "【微信】这条消息未送达客户：客服消息条数已达上限（错误码 45047）。"
