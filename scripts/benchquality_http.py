@@ -15,7 +15,8 @@ from typing import Any, Final
 
 import aiohttp
 
-from scripts.benchlib.quality import Choices, View, ViewTiming, views
+from scripts.benchlib.quality import ViewTiming
+from scripts.benchlib.quality_views import Choices, View, views
 from scripts.benchstack import BenchError, say
 
 MANAGER: Final = "bench-manager"

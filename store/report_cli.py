@@ -2,12 +2,18 @@
 (docs/quality-reports.md).
 
 - `report --period 2026-11` (also 2026-Q4, 2026, 2026-11-01..2026-11-30): make the report of the
-  period now, store it, and with `--out DIR` also write its HTML, PDF, CSV and XLSX there;
-- `report --due`: make the scheduled reports missing now (what the gateway does by itself
-  after each period closes; for a station that runs no gateway, from cron);
+  period now (its kind follows from the period), store it as made by `--by`, and with `--out
+  DIR` also write its HTML, PDF, CSV and XLSX there; a line `报告编号：17` gives the stored
+  report's id. The console's "generate now" runs exactly this in a child process
+  (bot/console/quality_reports_api.py);
+- `report --due`: bring the service-quality facts up to date (looking again at the latest
+  rows, `quality-refresh --rescan`), then make the scheduled reports missing now, one line
+  `已生成：monthly 2026-11` each. The gateway's scheduled job runs exactly this in a child
+  process (bot/report_schedule.py); a station that runs no gateway runs it from cron;
 - `report --list`: the stored reports.
 
-Exit status 0 on success, 1 when the period is not one (the reason on stderr).
+Exit status 0 on success, 1 when the period is not one, 3 when the configuration is not (the
+reason on stderr).
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from store import quality_reports
-from store.config import Settings
+from store import quality, quality_reports
+from store.config import ConfigError, Settings
 from store.db import make_engine, make_session_factory, unit_of_work
 from store.import_cli import cli_actor
 from store.quality import Period
 from store.quality_reports import Generated, ReportConfig
+
+MADE = "已生成："
+"""What each line of `report --due` naming a report it made starts with (then "monthly 2026-11")."""
+STORED = "报告编号："
+"""What the line of `report --period` giving the stored report's id starts with (then "17")."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,6 +96,7 @@ def _one(url: str, settings: Settings, config: ReportConfig, args: argparse.Name
     met, judged = made.content.met()
     print(f"已生成并保存：{made.report.title}（编号 {made.report.id}）")
     print(f"达标 {met}/{judged} 项，调整建议 {len(made.content.proposals)} 条")
+    print(f"{STORED}{made.report.id}")
     for path in _write(made, args.out) if args.out else ():
         print(f"  {path}")
     return 0
@@ -93,10 +105,13 @@ def _one(url: str, settings: Settings, config: ReportConfig, args: argparse.Name
 def _due(url: str, settings: Settings, config: ReportConfig, now: datetime) -> int:
     engine = make_engine(url)
     try:
-        made = quality_reports.generate_due(make_session_factory(engine), settings, config, now)
+        factory = make_session_factory(engine)
+        with unit_of_work(factory) as session:
+            quality.refresh(session, now=now, rescan=True)
+        made = quality_reports.generate_due(factory, settings, config, now)
     finally:
         engine.dispose()
-    print("\n".join(f"已生成：{label}" for label in made) or "没有缺少的定期报告。")
+    print("\n".join(f"{MADE}{label}" for label in made) or "没有缺少的定期报告。")
     return 0
 
 
@@ -116,7 +131,11 @@ def _list(url: str, settings: Settings) -> int:
 
 
 def run(url: str, settings: Settings, args: argparse.Namespace) -> int:
-    config = quality_reports.read_report_config(settings.conf_dir)
+    try:
+        config = quality_reports.read_report_config(settings.conf_dir)
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 3
     if args.list:
         return _list(url, settings)
     if args.due:

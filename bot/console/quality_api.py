@@ -149,7 +149,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
     def work(session: Session) -> Json:
         qi.check_filters(session, filters)
         snap = quality.snapshot(session, period, filters, now=now)
-        earlier = quality.snapshot(session, before, filters, now=now)
+        earlier = quality.snapshot(session, before, filters, now=now, breakdowns=False)
         return dashboard_json(snap, earlier, quality.bottlenecks(snap), mine)
 
     return web.json_response(await db(request, work))

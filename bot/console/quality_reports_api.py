@@ -7,7 +7,10 @@ and each report's page, their files, and "generate now". Managers and supervisor
 - ``GET /api/v1/quality/reports`` every stored report, newest first, each with the id of the
   report of the same kind a year before, when one is stored;
 - ``POST /api/v1/quality/reports`` ``{"period": "2026-11"}`` makes the report now (201), one at
-  a time per gateway (409 while another is being made);
+  a time per gateway (409 while another is being made), in a child process as the scheduled
+  job does (bot/report_child.py: `python -m store report --period`), never in the gateway; a
+  child that fails answers 500, one out of time (`schedule.time_limit_minutes`) is killed and
+  answers 504, both logged with the child's last lines;
 - ``GET /api/v1/quality/reports/{id}`` one report's facts; ``.../{id}/html|pdf|csv|xlsx`` its
   files, as downloads.
 
@@ -18,7 +21,9 @@ dashboard: store/quality).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -30,10 +35,13 @@ from bot.console.api import json_body
 from bot.console.fields import required_text
 from bot.console.state import CONSOLE, ApiError
 from bot.keys import SETTINGS
+from bot.report_child import ReportJobFailed, run_report_child
 from bot.settings import GatewaySettings
 from store import quality_reports, roles
 from store.config import default_conf_dir, load_settings
+from store.db import database_url, normalise_url
 from store.quality import Period
+from store.report_cli import STORED
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -47,8 +55,13 @@ periodic evaluation, circulated whole to the team leads (unlike the dashboard, w
 supervisor sees the chat desk only): figures and masked customer words, no customer records."""
 GENERATE_ROLES: Final = roles.SEES_ALL_QUALITY
 """Who makes a report on demand: managers (a report covers the whole station)."""
+FAILED: Final = "生成报告失败，请管理员查看网关日志。"
+TIMED_OUT: Final = (
+    "生成报告超过 {minutes} 分钟仍未完成，已停止。请稍后再试，或请管理员查看网关日志。"
+)
 Json = dict[str, Any]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application) -> None:
@@ -70,6 +83,7 @@ async def _load(app: web.Application) -> None:
     state = app[REPORTS]
     state.settings = await asyncio.to_thread(load_settings, conf_dir)
     state.config = await asyncio.to_thread(quality_reports.read_report_config, conf_dir)
+    state.database_url = normalise_url(gateway.database_url or database_url())  # the console's
 
 
 def _id(request: web.Request) -> int:
@@ -149,10 +163,32 @@ def _period(request: web.Request, data: Json) -> Period:
     return period
 
 
+async def _make(state: views.ReportsState, period: Period, by: str, now: datetime) -> int:
+    """Make and store the report of `period` in a child process; the stored report's id. An
+    ApiError for the manager (500, or 504 out of time) when it fails, logged with the child's
+    last lines."""
+    settings, config = state.loaded()
+    args = [f"--period={period.label}", f"--by={by}", f"--now={now.isoformat()}"]
+    try:
+        done = await run_report_child(args, state.database_url, settings, config.time_limit)
+        report_id = int(done.lines(STORED)[-1])
+    except ReportJobFailed as exc:
+        log.error("quality report %s for %s: %s", period.label, by, exc)
+        if exc.timed_out:
+            minutes = f"{config.time_limit.total_seconds() / 60:g}"
+            raise ApiError(504, "timeout", TIMED_OUT.format(minutes=minutes)) from None
+        raise ApiError(500, "report_failed", FAILED) from None
+    except (OSError, IndexError, ValueError) as exc:  # not started, or said no id
+        log.error("quality report %s for %s: %r", period.label, by, exc)
+        raise ApiError(500, "report_failed", FAILED) from None
+    log.info("quality report %s made for %s by child %d", period.label, by, done.pid)
+    return report_id
+
+
 @auth.require(GENERATE_ROLES)
 async def post_report(request: web.Request) -> web.Response:
     state = request.app[REPORTS]
-    settings, config = state.loaded()
+    settings, _ = state.loaded()
     period = _period(request, await json_body(request))
     if state.busy.locked():
         raise ApiError(409, "busy", "正在生成另一份报告，请稍后再试")
@@ -160,10 +196,7 @@ async def post_report(request: web.Request) -> web.Response:
     if console.factory is None:
         raise web.HTTPServiceUnavailable(text="starting")
     async with state.busy:
-        made = await asyncio.to_thread(
-            quality_reports.generate, console.factory, settings, config, period,
-            generated_by=me.username, now=console.clock(),
-        )  # fmt: skip
+        report_id = await _make(state, period, me.username, console.clock())
     # with the ids of the reports it compares with
-    found = await _db(request, lambda s: views.find(s, made.report.id, settings))
+    found = await _db(request, lambda s: views.find(s, report_id, settings))
     return web.json_response({"report": found}, status=201)

@@ -41,10 +41,12 @@ Json = dict[str, Any]
 
 @dataclass
 class ReportsState:
-    """Read when the app starts; `busy` lets one report be made at a time in this gateway."""
+    """Read when the app starts; `busy` lets one report be made at a time in this gateway;
+    `database_url`: the console's database, the one the child making a report writes to."""
 
     settings: Settings | None = None
     config: ReportConfig | None = None
+    database_url: str = ""
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def loaded(self) -> tuple[Settings, ReportConfig]:

@@ -1,6 +1,6 @@
-"""The pure half of `make bench`'s quality part (scripts/benchquality.py drives it): which
-dashboard views it times, their figures, the verdicts against the issue's targets, its
-BENCHMARKS.md section and the carry-over of an earlier run's. No I/O:
+"""The pure half of `make bench`'s quality part (scripts/benchquality.py drives it): the
+timings of the views it times (scripts/benchlib/quality_views.py), the verdicts against the
+issue's targets, its BENCHMARKS.md section and the carry-over of an earlier run's. No I/O:
 tests/unit/test_bench_quality.py.
 
 The targets (issue 18, "Speed"): on PostgreSQL with a county-sized year (at least 200,000
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from scripts.benchlib.figures import Verdict, percentile
 from scripts.benchlib.markdown import comment_json, not_measured_part
+from scripts.benchlib.quality_views import API, View
 from scripts.benchlib.report import Part, RunInfo, markdown_table, text_table
 
 MAX_VIEW_P95_MS = 500.0
@@ -37,7 +38,6 @@ TITLE = "## The service-quality dashboard and the annual report on a county's ye
 BEGIN, END = "<!-- quality: begin -->", "<!-- quality: end -->"
 COMMENT = re.compile(r"<!-- quality targets: (\{.*?\}) -->")
 COLUMNS = ("view", "request", "first ms", "requests", "p50 ms", "p95 ms", "max ms")
-API = "/api/v1/quality"
 
 
 # --- what is measured -------------------------------------------------------------------------
@@ -55,85 +55,6 @@ def history_moment(now: datetime, tz: ZoneInfo) -> datetime:
 def measured_year(history_at: datetime, tz: ZoneInfo) -> int:
     """The whole year the history holds: the one before its `--now`."""
     return history_at.astimezone(tz).year - 1
-
-
-@dataclass(frozen=True)
-class Choices:
-    """The filters' values the filtered views use: the year's busiest of each."""
-
-    area: str
-    crew: int
-    agent: str
-    channel: str
-
-
-@dataclass(frozen=True)
-class View:
-    name: str
-    path: str
-
-
-def views(year: int, choices: Choices, report_id: int | None = None) -> tuple[View, ...]:
-    """Every view the bench times, as the console's pages ask for them (bot/static/
-    console-quality*.js, console-scorecards.js): the dashboard for the year's last month,
-    quarter and the year, with and without each filter; charts by day, week and month; the
-    drill-down behind figures of each section (pages of 20, a first one and a deep one); the
-    scorecards; the plan; the page's menu; with `report_id` the stored reports, that report
-    and its PDF."""
-    month, quarter, whole = f"{year}-12", f"{year}-Q4", str(year)
-    c = choices
-    dashboards = [
-        ("dashboard, month", f"period={month}"),
-        ("dashboard, quarter", f"period={quarter}"),
-        ("dashboard, year", f"period={whole}"),
-        ("dashboard, month, area", f"period={month}&area={c.area}"),
-        ("dashboard, year, area", f"period={whole}&area={c.area}"),
-        ("dashboard, year, crew", f"period={whole}&crew={c.crew}"),
-        ("dashboard, year, agent", f"period={whole}&agent={c.agent}"),
-        ("dashboard, year, channel", f"period={whole}&channel={c.channel}"),
-        ("dashboard, quarter, area + crew", f"period={quarter}&area={c.area}&crew={c.crew}"),
-    ]
-    series = [
-        ("chart by day, month", "repairs.arrival_on_time_rate", month, "day", ""),
-        ("chart by day, year", "conversations.queue_wait_p50", whole, "day", ""),
-        ("chart by week, year", "conversations.csat", whole, "week", ""),
-        ("chart by week, quarter", "complaints.contact_rate", quarter, "week", ""),
-        ("chart by month, year", "applications.on_time_rate", whole, "month", ""),
-        ("chart by month, year, crew", "repairs.restoration_on_time_rate", whole, "month",
-         f"&crew={c.crew}"),
-    ]  # fmt: skip
-    drills = [
-        ("drill-down, repairs, year", "repairs.arrival_on_time_rate", ""),
-        ("drill-down, repairs, year, page 101", "repairs.arrival_on_time_rate", "&offset=2000"),
-        ("drill-down, outages, year", "repairs.outages", ""),
-        ("drill-down, applications, year", "applications.stage_on_time_rate", ""),
-        ("drill-down, complaints, year", "complaints.reply_rate", ""),
-        ("drill-down, conversations, year", "conversations.handoff_rate", ""),
-        ("drill-down, conversations, year, agent", "conversations.csat", f"&agent={c.agent}"),
-    ]
-    found = [View("the page's menu (meta)", f"{API}/meta")]
-    found += [View(name, f"{API}/dashboard?{query}") for name, query in dashboards]
-    found += [
-        View(name, f"{API}/series?key={key}&period={period}&grain={grain}{more}")
-        for name, key, period, grain, more in series
-    ]
-    found += [View(name, f"{API}/drill?key={key}&period={whole}&limit=20{more}")
-              for name, key, more in drills]  # fmt: skip
-    if report_id is not None:
-        found += [
-            View("the stored reports", f"{API}/reports"),
-            View("a stored report", f"{API}/reports/{report_id}"),
-            View("a stored report's PDF", f"{API}/reports/{report_id}/pdf"),
-        ]
-    return (
-        *found,
-        View("scorecards, agents, month", f"{API}/scorecards?period={month}&kind=agent"),
-        View("scorecards, crews, month", f"{API}/scorecards?period={month}&kind=crew"),
-        View("scorecards, agents, year", f"{API}/scorecards?period={whole}&kind=agent"),
-        View("scorecards, crews, year", f"{API}/scorecards?period={whole}&kind=crew"),
-        View("scorecards CSV, agents, month", f"{API}/scorecards.csv?period={month}&kind=agent"),
-        View("the improvement plan", f"{API}/plan"),
-    )
 
 
 # --- the figures ------------------------------------------------------------------------------
@@ -271,7 +192,9 @@ def setup_text(bench: QualityBench) -> str:
         f"The data: `{bench.history_command}` into a throwaway PostgreSQL database (the server"
         f" the tests use, on the same machine; {bench.history_seconds:.0f} s), then `python -m"
         f" store quality-refresh` built the dashboard's facts ({bench.facts_seconds:.0f} s:"
-        f" {bench.facts_summary}). The history's thirteen months hold the whole of"
+        f" {bench.facts_summary}) and `VACUUM (ANALYZE)` gave the planner its statistics (which"
+        " autovacuum gives a database in daily use). The history's thirteen months hold the"
+        " whole of"
         f" {bench.year}, in which {_counts(bench)} were created{_short(bench)}. The gateway"
         " (`python -m bot`, default settings but QUALITY_REPORTS=0, so no scheduled report is"
         " made meanwhile; no Rasa behind it, which the dashboard does not need) runs on"

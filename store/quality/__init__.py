@@ -11,13 +11,14 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from store.quality import applications, complaints, conversations, repairs
+from store.quality import applications, complaints, conversations, outages, repairs
 from store.quality import drill as drill_items
 from store.quality.bottlenecks import find as find_bottlenecks
 from store.quality.context import Context, context, current
 from store.quality.drill_chats import chat_list
 from store.quality.facts.refresh import RefreshResult
 from store.quality.facts.refresh import refresh as facts_refresh
+from store.quality.figures import Section
 from store.quality.names import Names, load_names
 from store.quality.scorecards import CARDS
 from store.quality.series import figures as series_figures
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 _NO_FILTERS = Filters()
-_SECTIONS = (repairs, applications, complaints, conversations)
+_SECTIONS: tuple[Section, ...] = (repairs, applications, complaints, conversations)
 
 
 def refresh(
@@ -145,13 +146,14 @@ def drill(
     how many there are in all. KeyError for an unknown key."""
     ctx, names = _ready(session, now)
     ctx.conf.spec(key)
+    if key in outages.KEYS:
+        found = outages.rows(session, ctx, period, names, filters)
+        return outages.drill(names, key, found, max(0, limit), max(0, offset))
     listing = (
         drill_items.tickets(ctx, names, key, period, filters)
         or drill_items.application_list(ctx, names, key, period, filters)
         or chat_list(ctx, names, key, period, filters)
     )
-    if listing is None and key in ("repairs.outages", "repairs.outage_hours"):
-        listing = drill_items.outages(ctx, names, period, filters)
     if listing is None:
         raise KeyError(key)
     return drill_items.page(session, listing, max(0, limit), max(0, offset))

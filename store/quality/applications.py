@@ -94,6 +94,12 @@ def _narrow(stmt: Any, model: type[A] | type[G], names: Names, filters: Filters)
     return stmt if area_id is None else stmt.where(model.area_id == area_id)
 
 
+def _by(by_day: bool, *groups: Col) -> tuple[Col, ...]:
+    """The groups, the last (the day) only `by_day`: grouping a year by day only to add the days
+    up again costs the database a group per day and type (and stage)."""
+    return groups if by_day else groups[:-1]
+
+
 def _applications(
     session: Session, ctx: Context, names: Names, period: Period, filters: Filters, by_day: bool
 ) -> dict[Key, Sums]:
@@ -102,7 +108,7 @@ def _applications(
     done = A.outcome == COMPLETED
     found: dict[Key, Sums] = {}
     received = select(A.application_id).where(_within(A.day, period))
-    rows = grouped(session, {"received": count_if(A.day.is_not(None))}, (A.type, A.day),
+    rows = grouped(session, {"received": count_if(A.day.is_not(None))}, _by(by_day, A.type, A.day),
                    _narrow(received, A, names, filters))  # fmt: skip
     completed = select(A.application_id).where(done, _within(A.closed_day, period))
     sums = {
@@ -112,7 +118,9 @@ def _applications(
         "limit": sum_if(done, A.limit_days),
         "first_time": count_if(A.sent_back.is_(False)),
     }
-    more = grouped(session, sums, (A.type, A.closed_day), _narrow(completed, A, names, filters))
+    more = grouped(
+        session, sums, _by(by_day, A.type, A.closed_day), _narrow(completed, A, names, filters)
+    )
     overdue = select(A.type, A.due_at).where(
         A.outcome == OPEN, A.due_at >= start, A.due_at < min(end, ctx.now)
     )
@@ -135,7 +143,8 @@ def _stages(
         "stage_days": sum_if(G.left_day.is_not(None), G.working_days),
         "stage_limit": sum_if(G.left_day.is_not(None), G.limit_days),
     }
-    rows = grouped(session, sums, (G.type, G.stage, G.left_day), _narrow(ended, G, names, filters))
+    groups = _by(by_day, G.type, G.stage, G.left_day)
+    rows = grouped(session, sums, groups, _narrow(ended, G, names, filters))
     overdue = select(G.type, G.stage, G.due_at).where(
         G.left_at.is_(None), G.due_at >= start, G.due_at < min(end, ctx.now)
     )

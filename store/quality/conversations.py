@@ -11,6 +11,7 @@ every database: linear interpolation, as PostgreSQL's percentile_cont).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -302,8 +303,9 @@ def compute(
     figures = figures_of(ctx, overall)
     if not detail:
         return figures, []
+    by_dim = {dim: _groups(ctx, dim, parts) for dim in dict.fromkeys(d for _, d in BREAKDOWNS)}
     breakdowns = [
-        breakdown(key, dim, _groups(ctx, dim, parts), _measure(ctx, key), _names(names, dim))
+        breakdown(key, dim, by_dim[dim], _measure(ctx, key), _names(names, dim))
         for key, dim in BREAKDOWNS
     ]
     return figures, breakdowns
@@ -323,8 +325,12 @@ def by_day(session: Session, ctx: Context, names: Names, period: Period, filters
     for (day,), chats in handoff_chats(session, names, period, filters, (H.day,)).items():
         if isinstance(day, date):
             on(day).merge(chats)
-    for _, _, rating, at in _rating_rows(session, ctx, names, period, filters):
-        _add_rating(ctx, on(local_day(at, ctx.tz)), rating)
-    for _, at in _inbox_rows(session, period, filters):
-        on(local_day(at, ctx.tz)).bump("inbox")
+    tz = ctx.tz  # a year has tens of thousands of ratings and inbox hits: counted per day first
+    rated = Counter((local_day(at, tz), rating) for _, _, rating, at in
+                    _rating_rows(session, ctx, names, period, filters))  # fmt: skip
+    for (day, rating), times in rated.items():
+        _add_rating(ctx, on(day), rating, times)
+    hits = Counter(local_day(at, tz) for _, at in _inbox_rows(session, period, filters))
+    for day, times in hits.items():
+        on(day).bump("inbox", times)
     return found

@@ -8,14 +8,14 @@ reason (those that apply); the values are what the console shows (Chinese names)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Application, Outage, Ticket
+from store.models import Application, Ticket
 from store.quality import applications, complaints, repairs
 from store.quality.context import Context
 from store.quality.facts.applications import COMPLETED, OPEN
@@ -25,12 +25,17 @@ from store.quality.types import DrillRow, Filters, Period
 
 A, G = applications.A, applications.G
 F = repairs.F
+APPLICATION_NO: tuple[type[Any], Col, Col] = (
+    Application,
+    Application.application_no,
+    Application.id,
+)
 
 
 @dataclass(frozen=True)
 class Listing:
-    """A drill-down's query (columns: ref, at, value, ok, then its own) and how to describe a
-    row of it."""
+    """A drill-down's query (columns: ref or, with `ref`, its row's id; at, value, ok, then its
+    own) and how to describe a row of it."""
 
     kind: str
     stmt: Select[*tuple[Any, ...]]
@@ -38,20 +43,43 @@ class Listing:
     judged: bool
     value: Callable[[Any], float | None] | None = None
     """The row's measure when SQL does not give it (column 2)."""
+    ref: tuple[type[Any], Col, Col] | None = None
+    """(model, the number shown as ref, its id) when column 0 of `stmt` is that id: the number
+    is looked up for the page's rows only. Joined for the whole population instead, a year's
+    items would be joined twice a page (the total and the sorted page) to show twenty."""
 
 
 def ok_column(ok: ColumnElement[bool] | None) -> ColumnElement[Any]:
     return case((ok, True), else_=False) if ok is not None else null()
 
 
+def _order(listing: Listing, columns: Sequence[Any]) -> list[Any]:
+    """Misses first (column 3), then the newest (column 1)."""
+    ok, at = columns[3], columns[1]
+    return [ok.asc(), at.desc()] if listing.judged else [at.desc()]
+
+
+def _page_stmt(listing: Listing, limit: int, offset: int) -> Select[Any]:
+    stmt = listing.stmt
+    order = _order(listing, list(stmt.selected_columns))
+    chosen = stmt.order_by(*order).limit(limit).offset(offset)
+    if listing.ref is None:
+        return chosen
+    model, shown, key = listing.ref
+    rows = chosen.subquery()
+    columns = list(rows.c)
+    return (
+        select(shown, *columns[1:])
+        .join_from(rows, model, key == columns[0])
+        .order_by(*_order(listing, columns))
+    )
+
+
 def page(session: Session, listing: Listing, limit: int, offset: int) -> tuple[list[DrillRow], int]:
     """One page of a listing (misses first, newest first) and its total."""
     stmt = listing.stmt
     counted = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    ok = stmt.selected_columns[3]
-    at = stmt.selected_columns[1]
-    order = [ok.asc(), at.desc()] if listing.judged else [at.desc()]
-    rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
+    rows = session.execute(_page_stmt(listing, limit, offset)).all()
     found = [
         DrillRow(
             kind=listing.kind,
@@ -92,7 +120,7 @@ def tickets(
     stmt = (
         section_base(period, filters, names)
         .with_only_columns(
-            Ticket.ticket_no,
+            F.ticket_id,
             F.created_at,
             _value(value),
             ok_column(ok),
@@ -101,7 +129,6 @@ def tickets(
             F.category,
             F.kind,
         )
-        .join_from(F, Ticket, Ticket.id == F.ticket_id)
         .where(population)
     )
 
@@ -112,27 +139,7 @@ def tickets(
             found["crew"] = names.crew(row[5])[0]
         return found
 
-    return Listing(kind, stmt, detail, ok is not None)
-
-
-def outages(ctx: Context, names: Names, period: Period, filters: Filters) -> Listing:
-    start, end = period.bounds()
-    end = min(end, ctx.now)
-    stmt = select(
-        Outage.outage_no, Outage.starts_at, literal(None), null(), Outage.area_id, Outage.kind,
-        Outage.restored_at,
-    ).where(Outage.starts_at >= start, Outage.starts_at < end)  # fmt: skip
-    area_id = names.area_id(filters)
-    if area_id is not None:
-        stmt = stmt.where(Outage.area_id == area_id)
-
-    def hours(row: Any) -> float | None:
-        return (row[6] - row[1]).total_seconds() / 3600 if row[6] else None
-
-    def detail(row: Any) -> dict[str, str]:
-        return {"area": names.area(row[4])[0], "type": str(row[5])}
-
-    return Listing("outage", stmt, detail, False, hours)
+    return Listing(kind, stmt, detail, ok is not None, ref=(Ticket, Ticket.ticket_no, Ticket.id))
 
 
 def _within(column: Col, period: Period) -> ColumnElement[bool]:
@@ -163,9 +170,9 @@ def application_list(
         return stage_list(ctx, names, key, period, filters)
     population, value, ok = found
     stmt = select(
-        Application.application_no, A.created_at, _value(value), ok_column(ok), A.type,
-        A.area_id, A.outcome,
-    ).join_from(A, Application, Application.id == A.application_id).where(population)  # fmt: skip
+        A.application_id, A.created_at, _value(value), ok_column(ok), A.type, A.area_id,
+        A.outcome,
+    ).where(population)  # fmt: skip
     area_id = names.area_id(filters)
     if area_id is not None:
         stmt = stmt.where(A.area_id == area_id)
@@ -174,7 +181,7 @@ def application_list(
         return {"type": names.app_type(row[4])[0], "area": names.area(row[5])[0],
                 "state": str(row[6])}  # fmt: skip
 
-    return Listing("application", stmt, detail, ok is not None)
+    return Listing("application", stmt, detail, ok is not None, ref=APPLICATION_NO)
 
 
 def stage_list(
@@ -190,9 +197,9 @@ def stage_list(
         population = or_(left, late_open)
     ok = and_(left, G.left_at <= G.due_at)
     stmt = select(
-        Application.application_no, G.entered_at, G.working_days, ok_column(ok), G.type,
-        G.stage, G.area_id,
-    ).join_from(G, Application, Application.id == G.application_id).where(population)  # fmt: skip
+        G.application_id, G.entered_at, G.working_days, ok_column(ok), G.type, G.stage,
+        G.area_id,
+    ).where(population)  # fmt: skip
     area_id = names.area_id(filters)
     if area_id is not None:
         stmt = stmt.where(G.area_id == area_id)
@@ -200,4 +207,4 @@ def stage_list(
     def detail(row: Any) -> dict[str, str]:
         return {"stage": names.stage((row[4], row[5]))[0], "area": names.area(row[6])[0]}
 
-    return Listing("application", stmt, detail, True)
+    return Listing("application", stmt, detail, True, ref=APPLICATION_NO)

@@ -16,6 +16,10 @@ from store.quality.figures import Col
 from store.quality.names import Names
 from store.quality.types import Filters, Period
 
+CONVERSATION_ID: tuple[type[Any], Col, Col] = (
+    Conversation, Conversation.conversation_id, Conversation.id,
+)  # fmt: skip
+"""What `ref` shows of the conversation-days and handoffs: the conversation's id."""
 _DAY_KEYS = {
     "conversations.count": ("messages", None),
     "conversations.containment_rate": ("messages", "contained"),
@@ -45,11 +49,9 @@ def _days(names: Names, key: str, period: Period, filters: Filters) -> Listing:
     population = D.busy_replies > 0 if value_name == "busy" else D.customer_messages > 0
     ok = oks[ok_name] if ok_name else None
     stmt = select(
-        Conversation.conversation_id, D.first_at, values[value_name], ok_column(ok), D.channel,
-        D.day, D.handoffs,
-    ).join_from(D, Conversation, Conversation.id == D.conversation_pk).where(
-        D.day >= period.start, D.day < period.end, population
-    )  # fmt: skip
+        D.conversation_pk, D.first_at, values[value_name], ok_column(ok), D.channel, D.day,
+        D.handoffs,
+    ).where(D.day >= period.start, D.day < period.end, population)  # fmt: skip
     if filters.channel is not None:
         stmt = stmt.where(D.channel == filters.channel)
 
@@ -57,7 +59,7 @@ def _days(names: Names, key: str, period: Period, filters: Filters) -> Listing:
         return {"channel": names.channel(row[4])[0], "day": str(row[5]),
                 "handoffs": str(row[6])}  # fmt: skip
 
-    return Listing("conversation", stmt, detail, ok is not None)
+    return Listing("conversation", stmt, detail, ok is not None, ref=CONVERSATION_ID)
 
 
 def _handoff_judgement(
@@ -80,11 +82,9 @@ def _handoff_judgement(
 def _handoffs(ctx: Context, names: Names, key: str, period: Period, filters: Filters) -> Listing:
     population, value, ok = _handoff_judgement(ctx, key)
     stmt = select(
-        Conversation.conversation_id, H.queued_at, value if value is not None else literal(None),
+        H.conversation_pk, H.queued_at, value if value is not None else literal(None),
         ok_column(ok), H.channel, H.agent_id, H.end_state,
-    ).join_from(H, Conversation, Conversation.id == H.conversation_pk).where(
-        H.day >= period.start, H.day < period.end, population
-    )  # fmt: skip
+    ).where(H.day >= period.start, H.day < period.end, population)  # fmt: skip
     if filters.channel is not None:
         stmt = stmt.where(H.channel == filters.channel)
     agent_id = names.agent_id(filters)
@@ -95,7 +95,7 @@ def _handoffs(ctx: Context, names: Names, key: str, period: Period, filters: Fil
         return {"channel": names.channel(row[4])[0], "agent": names.agent(row[5])[0],
                 "state": str(row[6])}  # fmt: skip
 
-    return Listing("conversation", stmt, detail, ok is not None)
+    return Listing("conversation", stmt, detail, ok is not None, ref=CONVERSATION_ID)
 
 
 def _ratings(ctx: Context, names: Names, period: Period, filters: Filters) -> Listing:

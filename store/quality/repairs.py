@@ -2,7 +2,8 @@
 faults, callbacks; per crew, area, fault type and hour of day (docs/quality.md, 抢修).
 
 A report merged into a known outage counts once, as the outage (repairs.merged_reports shows
-how many reports were folded in); a repair whose commitment passed without an arrival (or a
+how many reports were folded in; the outages' own figures, their notices and cancellations
+included, are store/quality/outages.py); a repair whose commitment passed without an arrival (or a
 restoration) counts as late before it is recorded.
 """
 
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
-from store.models import Outage, QualityTicketFacts
+from store.models import QualityTicketFacts
+from store.quality import outages
 from store.quality.context import Context
 from store.quality.facts.tickets import REPAIR
 from store.quality.figures import (
@@ -25,7 +27,6 @@ from store.quality.figures import (
     Target,
     breakdown,
     count_if,
-    figure,
     grouped,
     measured,
     ratio,
@@ -138,7 +139,7 @@ BREAKDOWNS: tuple[tuple[str, str], ...] = (
     ("repairs.repeat_fault_rate", "fault_type"),
     ("repairs.callback_rate", "crew"),
 )
-_GROUPS = (F.crew_id, F.area_id, F.category, F.hour)
+_GROUPS = (F.crew_id, F.area_id, F.category)
 _PICK: Mapping[str, Callable[[tuple[Hashable, ...], Context], Hashable]] = {
     "crew": lambda k, _: k[0],
     "area": lambda k, _: k[1],
@@ -168,33 +169,6 @@ def namer(names: Names, dimension: str) -> Callable[[Hashable], tuple[str, str]]
     return {"crew": names.crew, "area": names.area, "hour": names.hour}[dimension]
 
 
-def outage_rows(
-    session: Session, ctx: Context, period: Period, names: Names, filters: Filters
-) -> list[Any]:
-    """The outages that started in the period, by now (area, start, restoration)."""
-    start, end = period.bounds()
-    stmt = select(Outage.area_id, Outage.starts_at, Outage.restored_at).where(
-        Outage.starts_at >= start, Outage.starts_at < min(end, ctx.now)
-    )
-    area_id = names.area_id(filters)
-    if area_id is not None:
-        stmt = stmt.where(Outage.area_id == area_id)
-    return list(session.connection().execute(stmt))
-
-
-def outage_figures(ctx: Context, rows: list[Any]) -> list[Figure]:
-    hours = [(r.restored_at - r.starts_at).total_seconds() / 3600 for r in rows if r.restored_at]
-    return [
-        figure(ctx, "repairs.outages", float(len(rows))),
-        figure(
-            ctx,
-            "repairs.outage_hours",
-            sum(hours) / len(hours) if hours else None,
-            denominator=len(hours),
-        ),
-    ]
-
-
 def compute(
     session: Session,
     ctx: Context,
@@ -205,11 +179,13 @@ def compute(
     detail: bool = True,
 ) -> tuple[list[Figure], list[Breakdown]]:
     """Every repair figure of the period and its breakdowns."""
-    groups = _GROUPS if detail else ()
+    bucket = ctx.quality.hour_bucket  # in SQL: a year has a group per hour of each combination
+    groups = (*_GROUPS, F.hour - F.hour % bucket) if detail else ()
     rows = grouped(session, sums(ctx.now), groups, base(period, filters, names))
     overall = total(rows)
     figures = [figure_of(ctx, key, overall) for key in MEASURES]
-    figures += outage_figures(ctx, outage_rows(session, ctx, period, names, filters))
+    found = outages.rows(session, ctx, period, names, filters)
+    figures += outages.figures(ctx, found)
     if not detail:
         return figures, []
     by_dim = {dim: roll_up(rows, lambda k, d=dim: _PICK[d](k, ctx)) for dim in _PICK}  # type: ignore[misc]
@@ -217,7 +193,7 @@ def compute(
         breakdown(key, dim, by_dim[dim], MEASURES[key], namer(names, dim))
         for key, dim in BREAKDOWNS
     ]
-    return figures, breakdowns
+    return figures, breakdowns + outages.breakdowns(names, found)
 
 
 def by_day(

@@ -7,18 +7,15 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store.quality import applications, complaints, conversations, repairs
+from store.quality import applications, complaints, conversations, outages, repairs
 from store.quality.context import Context
 from store.quality.figures import Sums, add, zeros
 from store.quality.names import Names
 from store.quality.periods import local_day, steps
 from store.quality.types import Figure, Filters, Grain, Period
-
-_OUTAGES = ("repairs.outages", "repairs.outage_hours")
 
 
 def _step_of(parts: list[Period], day: date) -> int | None:
@@ -39,13 +36,12 @@ def _sums_per_step(days: Mapping[date, Sums], parts: list[Period]) -> list[Sums]
 
 def _outages(session: Session, ctx: Context, names: Names, period: Period, filters: Filters,
              key: str, parts: list[Period]) -> list[Figure]:  # fmt: skip
-    rows = repairs.outage_rows(session, ctx, period, names, filters)
-    per: list[list[Any]] = [[] for _ in parts]
-    for row in rows:
-        index = _step_of(parts, local_day(row.starts_at, ctx.tz))
+    per: list[list[outages.Judged]] = [[] for _ in parts]
+    for row in outages.rows(session, ctx, period, names, filters):
+        index = _step_of(parts, local_day(row.at, ctx.tz))
         if index is not None:
             per[index].append(row)
-    return [next(f for f in repairs.outage_figures(ctx, r) if f.key == key) for r in per]
+    return [next(f for f in outages.figures(ctx, r) if f.key == key) for r in per]
 
 
 def _chats(session: Session, ctx: Context, names: Names, period: Period, filters: Filters,
@@ -66,7 +62,7 @@ def figures(
     ctx.conf.spec(key)
     parts = steps(period, grain)
     section = key.split(".", 1)[0]
-    if key in _OUTAGES:
+    if key in outages.KEYS:
         found = _outages(session, ctx, names, period, filters, key, parts)
     elif section == "conversations":
         found = _chats(session, ctx, names, period, filters, key, parts)

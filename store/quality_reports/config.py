@@ -21,6 +21,8 @@ class ReportConfig:
     check_every: timedelta
     delay: timedelta
     """how long after a period's close its report is made"""
+    time_limit: timedelta
+    """how long the gateway's child process making them may run before it is stopped"""
     top_items: int
     bottlenecks: int
     steady_share: float
@@ -48,6 +50,7 @@ def load_report_config(root: Node) -> ReportConfig:
         kinds=_kinds(kinds) if kinds is not None else (),
         check_every=timedelta(minutes=schedule["check_every_minutes"].as_int()),
         delay=timedelta(hours=schedule["delay_hours"].as_int(minimum=0)),
+        time_limit=timedelta(minutes=schedule["time_limit_minutes"].as_int()),
         top_items=report["top_items"].as_int(),
         bottlenecks=report["bottlenecks"].as_int(),
         steady_share=_share(report["steady_share"]),

@@ -6,12 +6,16 @@ restarts or a second gateway do; the gateway's job; the CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import logging
+import os
 import re
 import shutil
 import subprocess
 from dataclasses import replace
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -24,10 +28,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
+from bot.report_child import ReportJobFailed, child_env
 from bot.report_schedule import ReportSchedule
 from store import quality, quality_reports
 from store.cli import main
-from store.config import PROJECT_ROOT, Settings
+from store.config import PROJECT_ROOT, Settings, load_settings
 from store.db import unit_of_work
 from store.models import QualityReport, QualityTicketFacts
 from store.quality import Period
@@ -205,43 +210,122 @@ def test_a_second_gateway_racing_for_the_same_period_stores_nothing_twice(
     assert looked == {("monthly", "2026-11"), ("annual", "2025")}
 
 
-async def test_the_gateways_job_makes_the_due_reports(
-    crafted: sessionmaker[Session], settings: Settings, config: ReportConfig
-) -> None:
-    config = replace(config, kinds=(ReportKind.MONTHLY,))
-    job = ReportSchedule(crafted, settings, config, clock=lambda: NOW)
-    assert await job.run_once() == ["monthly 2026-11"]
-    assert await job.run_once() == []
-    later = ReportSchedule(crafted, settings, config, clock=lambda: NOW.replace(day=31))
-    assert await later.run_once() == []  # December has not closed yet
-    assert _count(crafted) == 1
-
-
-async def test_the_gateways_job_builds_the_quality_facts_before_anyone_looks(
-    crafted: sessionmaker[Session], settings: Settings, config: ReportConfig
-) -> None:
-    """A fresh `make run`: the job's first pass builds the facts the dashboard reads, even when
-    no report is due, so the manager's first page load does not build them."""
-    with unit_of_work(crafted) as session:
-        assert session.scalar(select(func.count()).select_from(QualityTicketFacts)) == 0
-    job = ReportSchedule(crafted, settings, replace(config, kinds=()), clock=lambda: NOW)
-    assert await job.run_once() == []
-    with unit_of_work(crafted) as session:
-        assert session.scalar(select(func.count()).select_from(QualityTicketFacts)) > 0
-    assert _count(crafted) == 0
-
-
-async def test_the_running_gateway_makes_the_report_of_the_month_just_closed(
-    crafted: sessionmaker[Session], rasa: FakeRasa, db_url: str, tmp_path: Path
-) -> None:
-    """bot/app.py starts the job with the gateway (here with the monthly reports only, from a
-    copy of conf/): the month before the real clock's gets its report, once."""
+@pytest.fixture
+def monthly_conf(tmp_path: Path) -> Path:
+    """A copy of conf/ whose schedule makes the monthly reports only (the job's child reads it:
+    CONF_DIR)."""
     conf = tmp_path / "conf"
     shutil.copytree(PROJECT_ROOT / "conf", conf)
     path = conf / "quality_reports.yml"
     text = path.read_text("utf-8").replace("[monthly, quarterly, annual]", "[monthly]")
     path.write_text(text, "utf-8")
-    settings = settings_for(rasa, db_url, quality_reports=True, conf_dir=conf)
+    return conf
+
+
+def job_in(conf: Path, db_url: str, **changes: Any) -> ReportSchedule:
+    config = replace(read_report_config(conf), **changes)
+    return ReportSchedule(db_url, load_settings(conf), config, clock=lambda: NOW)
+
+
+async def test_the_gateways_job_makes_the_due_reports_in_a_child_process(
+    crafted: sessionmaker[Session], db_url: str, monthly_conf: Path
+) -> None:
+    """A pass is `python -m store report --due` in a child: it builds the facts the dashboard
+    reads (so the manager's first page load does not) and stores the report of the month just
+    closed, once, whatever restarts or a second gateway do."""
+    with unit_of_work(crafted) as session:
+        assert session.scalar(select(func.count()).select_from(QualityTicketFacts)) == 0
+    job = job_in(monthly_conf, db_url)
+    assert await job.run_once() == ["monthly 2026-11"]
+    with unit_of_work(crafted) as session:
+        assert session.scalar(select(func.count()).select_from(QualityTicketFacts)) > 0
+        (listed,) = report_service.list_reports(session)
+        report = report_service.get_report(session, listed.id)
+        assert report is not None
+        assert (report.kind, report.period_label, report.generated_by) == (
+            "monthly", "2026-11", "schedule",
+        )  # fmt: skip
+        assert (report.pdf or b"").startswith(b"%PDF-")
+        assert "2026年11月" in report.html
+    assert await job.run_once() == []  # a restart
+    later = ReportSchedule(
+        db_url, load_settings(monthly_conf), read_report_config(monthly_conf),
+        clock=lambda: NOW.replace(day=31),
+    )  # fmt: skip
+    assert await later.run_once() == []  # December has not closed yet
+    assert _count(crafted) == 1
+
+
+async def test_two_gateways_passing_at_once_store_the_report_once(
+    crafted: sessionmaker[Session], db_url: str, monthly_conf: Path
+) -> None:
+    first, second = job_in(monthly_conf, db_url), job_in(monthly_conf, db_url)
+    made = await asyncio.gather(first.run_once(), second.run_once())
+    assert sorted(made) == [[], ["monthly 2026-11"]]
+    assert _count(crafted) == 1
+
+
+def test_the_child_gets_the_database_and_no_other_secret(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "GATEWAY_API_TOKEN": "t0ken",
+        "TELEGRAM_BOT_TOKEN": "123:abc",
+        "REDIS_URL": "redis://:pw@cache:6379/0",
+        "DATABASE_URL": "postgresql://gateway:pw@db/other",
+        "SOME_LINK": "https://user:pw@example.org/",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    env = child_env("postgresql+psycopg://reports:pw@db/station", settings)
+    assert env["DATABASE_URL"] == "postgresql+psycopg://reports:pw@db/station"
+    assert env["CONF_DIR"] == str(settings.conf_dir)
+    assert env["LANG"] == "C.UTF-8"
+    assert not {"GATEWAY_API_TOKEN", "TELEGRAM_BOT_TOKEN", "REDIS_URL", "SOME_LINK"} & set(env)
+
+
+async def test_a_failing_pass_is_logged_and_the_next_pass_tries_again(
+    crafted: sessionmaker[Session],
+    db_url: str,
+    monthly_conf: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The configuration broken after the gateway started: the child fails, the gateway logs
+    why and goes on; mended, the next pass makes the report."""
+    job = job_in(monthly_conf, db_url)
+    path = monthly_conf / "quality_reports.yml"
+    good = path.read_text("utf-8")
+    path.write_text(good.replace("top_items: 10", "top_items: ten"), "utf-8")
+    with caplog.at_level(logging.ERROR, logger="bot.report_schedule"):
+        assert await job.tick() == []
+    (record,) = [r for r in caplog.records if r.name == "bot.report_schedule"]
+    assert "exit status 3" in record.getMessage()
+    assert "report.top_items" in record.getMessage()
+    assert _count(crafted) == 0
+    path.write_text(good, "utf-8")
+    assert await job.tick() == ["monthly 2026-11"]
+    assert _count(crafted) == 1
+
+
+async def test_a_child_out_of_time_is_killed(
+    crafted: sessionmaker[Session], db_url: str, monthly_conf: Path
+) -> None:
+    job = job_in(monthly_conf, db_url, time_limit=timedelta(seconds=0.2))
+    with pytest.raises(ReportJobFailed, match=r"more than 0\.2 s and was killed") as failed:
+        await job.run_once()
+    pid = int(re.findall(r"child (\d+)", str(failed.value))[0])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped
+    assert _count(crafted) == 0
+    assert await job_in(monthly_conf, db_url).tick() == ["monthly 2026-11"]
+
+
+async def test_the_running_gateway_makes_the_report_of_the_month_just_closed(
+    crafted: sessionmaker[Session], rasa: FakeRasa, db_url: str, monthly_conf: Path
+) -> None:
+    """bot/app.py starts the job with the gateway (here with the monthly reports only, from a
+    copy of conf/): the month before the real clock's gets its report, once."""
+    settings = settings_for(rasa, db_url, quality_reports=True, conf_dir=monthly_conf)
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")):
         await eventually(lambda: _count(crafted) == 1, within=120)
     with unit_of_work(crafted) as session:

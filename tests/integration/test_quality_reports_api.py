@@ -5,16 +5,28 @@ its links to the same period a year before, and the API's refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import importlib
+import logging
+import os
 import re
+import shutil
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
-from store.config import Settings
+from bot.console.quality_reports_api import REPORTS
+from store import quality_reports
+from store.config import PROJECT_ROOT, Settings
 from store.db import unit_of_work
-from tests.fakes.console import Console
+from tests.fakes.console import Console, cheap_password_hashing, make_staff, running_console
+from tests.fakes.rasa import FakeRasa
 from tests.integration import report_data
 
 pytestmark = pytest.mark.slow
@@ -138,4 +150,99 @@ async def test_making_a_report_needs_the_csrf_token(console: Console) -> None:
     chief = await console.browser("chief")
     response = await chief.post(BASE, {"period": "2026-11"}, csrf="")
     assert response.status == 403
+    assert await chief.json("GET", BASE) == (200, {"reports": []})
+
+
+API_LOG = "bot.console.quality_reports_api"
+
+
+def _in_the_gateway(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("a report made inside the gateway's process")
+
+
+def _child(caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
+    """The pid of the child the API's (one) log line names, and the line."""
+    (record,) = [r for r in caplog.records if r.name == API_LOG]
+    return int(re.findall(r"child (\d+)", record.getMessage())[0]), record.getMessage()
+
+
+async def test_a_report_on_demand_is_made_in_a_child_process(
+    crafted: Console, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Making a report (the figures, the PDF's layout) would fail in the gateway's process here:
+    the manager still gets the stored report, made by a child that has exited since."""
+    monkeypatch.setattr(quality_reports, "generate", _in_the_gateway)
+    monkeypatch.setattr(importlib.import_module("store.quality_reports.generate"), "render",
+                        _in_the_gateway)  # fmt: skip
+    chief = await crafted.browser("chief")
+    with caplog.at_level(logging.INFO, logger=API_LOG):
+        status, body = await chief.json("POST", BASE, {"period": "2026-Q4"})
+    assert status == 201, body
+    assert (body["report"]["kind"], body["report"]["generated_by"]) == ("quarterly", "chief")
+    assert await chief.json("GET", BASE) == (200, {"reports": [body["report"]]})
+    pid, line = _child(caplog)
+    assert "2026-Q4 made for chief" in line
+    assert pid != os.getpid()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # exited and reaped
+
+
+async def test_one_report_at_a_time_per_gateway(crafted: Console) -> None:
+    first, second = await crafted.browser("chief"), await crafted.browser("chief")
+    answers = await asyncio.gather(
+        first.json("POST", BASE, {"period": "2026-11"}),
+        second.json("POST", BASE, {"period": "2026-11"}),
+    )
+    (made, made_body), (busy, busy_body) = sorted(answers, key=lambda answer: answer[0])
+    assert (made, busy, busy_body["error"]["code"]) == (201, 409, "busy")
+    assert await first.json("GET", BASE) == (200, {"reports": [made_body["report"]]})
+
+
+async def test_a_failing_child_answers_an_error_and_is_logged(
+    rasa: FakeRasa,
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The configuration broken after the gateway started: the child fails, the manager gets a
+    JSON error at once and the log says why; mended, the next request makes the report."""
+    conf = tmp_path / "conf"
+    shutil.copytree(PROJECT_ROOT / "conf", conf)
+    path = conf / "quality_reports.yml"
+    good = path.read_text("utf-8")
+    cheap_password_hashing(monkeypatch)
+    async with running_console(rasa, db_url, session_factory, conf_dir=conf) as running:
+        make_staff(session_factory, {"chief": ("manager", 5)})
+        chief = await running.browser("chief")
+        path.write_text(good.replace("top_items: 10", "top_items: ten"), "utf-8")
+        with caplog.at_level(logging.ERROR, logger=API_LOG):
+            status, body = await chief.json("POST", BASE, {"period": "2026-11"})
+        assert (status, body["error"]["code"]) == (500, "report_failed")
+        assert body["error"]["message"] == "生成报告失败，请管理员查看网关日志。"
+        _, line = _child(caplog)
+        assert "exit status 3" in line
+        assert "report.top_items" in line
+        assert await chief.json("GET", BASE) == (200, {"reports": []})
+        path.write_text(good, "utf-8")
+        status, body = await chief.json("POST", BASE, {"period": "2026-11"})
+        assert status == 201, body
+
+
+async def test_a_child_out_of_time_is_killed_and_answers_504(
+    crafted: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = crafted.client.app[REPORTS]
+    _, config = state.loaded()
+    state.config = replace(config, time_limit=timedelta(seconds=0.2))
+    chief = await crafted.browser("chief")
+    with caplog.at_level(logging.ERROR, logger=API_LOG):
+        status, body = await chief.json("POST", BASE, {"period": "2026-11"})
+    assert (status, body["error"]["code"]) == (504, "timeout")
+    assert "分钟仍未完成，已停止" in body["error"]["message"]
+    pid, line = _child(caplog)
+    assert "more than 0.2 s and was killed" in line
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # stopped and reaped
     assert await chief.json("GET", BASE) == (200, {"reports": []})

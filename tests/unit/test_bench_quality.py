@@ -12,9 +12,7 @@ from zoneinfo import ZoneInfo
 
 from scripts.benchlib import Machine, Report, RunInfo, render_markdown
 from scripts.benchlib.quality import (
-    Choices,
     QualityBench,
-    View,
     ViewTiming,
     history_moment,
     measured_year,
@@ -22,9 +20,9 @@ from scripts.benchlib.quality import (
     quality_part,
     report_verdict,
     summary,
-    views,
     views_verdict,
 )
+from scripts.benchlib.quality_views import Choices, View, views
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RUN = RunInfo("2026-12-07 12:00 UTC", "make bench BENCH_ARGS='--only quality'", "abc1234")

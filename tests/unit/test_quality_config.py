@@ -11,7 +11,7 @@ from store import quality
 from store.config import PROJECT_ROOT
 from store.configuration.quality import read_quality
 from store.configuration.yamlfile import ConfigError
-from store.quality import applications, complaints, conversations, repairs
+from store.quality import applications, complaints, conversations, outages, repairs
 
 CONF = PROJECT_ROOT / "conf" / "quality.yml"
 
@@ -19,7 +19,7 @@ CONF = PROJECT_ROOT / "conf" / "quality.yml"
 def computed_keys() -> set[str]:
     """The keys the four sections produce."""
     return {
-        *repairs.MEASURES, "repairs.outages", "repairs.outage_hours",
+        *repairs.MEASURES, *outages.MEASURES,
         *applications.MEASURES, *complaints.MEASURES, "complaints.per_10k",
         *(s.key for s in read_quality(CONF.parent).figures if s.section == "conversations"),
     }  # fmt: skip

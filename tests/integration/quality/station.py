@@ -5,13 +5,16 @@ figures out by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import count
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from store import quality
+from store.db import unit_of_work
 from store.models import (
     Account,
     Application,
@@ -30,8 +33,28 @@ from store.models import (
     Ticket,
     TicketEvent,
 )
+from store.quality import Figure, Filters, Period
 
 TZ = ZoneInfo("Asia/Shanghai")
+
+
+def built(
+    session_factory: sessionmaker[Session], build: Callable[[Station], None]
+) -> sessionmaker[Session]:
+    """The (empty) test database with the station `build` writes."""
+    with unit_of_work(session_factory) as session:
+        build(Station(session))
+    return session_factory
+
+
+def section_figures(
+    factory: sessionmaker[Session], section: str, period: Period, now: datetime,
+    filters: Filters | None = None,
+) -> dict[str, Figure]:  # fmt: skip
+    """The figures of one section of `period`'s snapshot, by key."""
+    with unit_of_work(factory) as session:
+        snap = quality.snapshot(session, period, filters or Filters(), now=now)
+    return {f.key: f for f in snap.figures if f.section == section}
 
 
 def at(text: str) -> datetime:
@@ -104,11 +127,16 @@ class Station:
         self.session.flush()
         return ticket
 
-    def outage(self, area: ServiceArea, starts: str, restored: str | None, kind: str = "fault"
-               ) -> Outage:  # fmt: skip
+    def outage(self, area: ServiceArea, starts: str, restored: str | None, kind: str = "fault",
+               *, notice: str | None = None, cancelled: str | None = None,
+               notice_missed: bool = False) -> Outage:  # fmt: skip
+        """An outage; `notice`: when customers were first told, `cancelled`: when called off
+        (station time), `notice_missed`: what publishing judged (store/outages/commitment.py)."""
         outage = Outage(
             outage_no=f"TD{self._n():08d}", kind=kind, area=area, cause="故障",
             starts_at=at(starts), restored_at=at(restored) if restored else None,
+            notice_at=at(notice) if notice else None,
+            cancelled_at=at(cancelled) if cancelled else None, notice_missed=notice_missed,
         )  # fmt: skip
         self.session.add(outage)
         self.session.flush()

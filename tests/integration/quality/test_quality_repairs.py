@@ -3,15 +3,13 @@ hand from conf/commitments.yml: urban arrival 45 min / restoration 3 h, rural 90
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import quality
 from store.db import unit_of_work
-from store.quality import Filters, Grain, Period
-from tests.integration.quality.station import Station, at
+from store.quality import Figure, Filters, Grain, Period
+from tests.integration.quality.station import Station, at, built, section_figures
 
 NOW = at("2026-12-01 10:00")
 NOV = Period.parse("2026-11")
@@ -68,16 +66,12 @@ def build(s: Station) -> None:
 
 
 @pytest.fixture
-def factory(session_factory: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
-    with unit_of_work(session_factory) as session:
-        build(Station(session))
-    return session_factory
+def factory(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    return built(session_factory, build)
 
 
-def figures(factory: sessionmaker[Session], filters: Filters | None = None) -> dict[str, object]:
-    with unit_of_work(factory) as session:
-        snap = quality.snapshot(session, NOV, filters or Filters(), now=NOW)
-    return {f.key: f for f in snap.figures if f.section == "repairs"}
+def figures(factory: sessionmaker[Session], filters: Filters | None = None) -> dict[str, Figure]:
+    return section_figures(factory, "repairs", NOV, NOW, filters)
 
 
 def test_counts_once(factory: sessionmaker[Session]) -> None:
