@@ -12,6 +12,7 @@ off through those channels.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -28,9 +29,20 @@ from bot import api, console, health, outages
 from bot.backends import Backends
 from bot.events import EventHub
 from bot.handoff import HandoffDesk, load_handoff_config
-from bot.keys import BACKENDS, CORE_ROUTER, EVENTS, HANDOFF, NLU_SETTINGS, ROUTER, SETTINGS
+from bot.keys import (
+    BACKENDS,
+    CORE_ROUTER,
+    EVENTS,
+    HANDOFF,
+    NLU_SETTINGS,
+    REPLICAS,
+    ROUTER,
+    SETTINGS,
+)
 from bot.notifier import Notifier
-from bot.report_schedule import start_schedule
+from bot.replicas import Replicas
+from bot.replicas.jobs import Jobs
+from bot.report_schedule import ReportSchedule, start_schedule
 from bot.retry import RetryWorker
 from bot.router import Router
 from bot.serving import RasaWorkers
@@ -38,6 +50,7 @@ from bot.settings import GatewaySettings
 from bot.texts import load_texts
 from bot.transcript import Transcript
 from nlu.settings import NluSettings
+from store.config import Settings as StoreSettings
 from store.config import default_conf_dir, load_settings
 from store.db import make_engine, make_session_factory
 
@@ -110,7 +123,12 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
     factory = make_session_factory(engine)
     session = aiohttp.ClientSession()
     grace = settings.shutdown_timeout
+    # several replicas (GATEWAY_SHARED): locks, live events and one-replica jobs through Redis
+    replicas = Replicas(settings) if settings.shared else None
     try:
+        if replicas is not None:
+            await replicas.start()
+            app[REPLICAS] = replicas
         # the Rasa workers (bot/rasa_pool.py) and, with blue/green, the pool the database names
         rasa = RasaWorkers(settings, session, factory)
         await rasa.prepare()
@@ -132,7 +150,10 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             events=events,
             handoff=desk,
             inbox=nlu_settings.inbox,
+            replicas=replicas,
         )
+        if replicas is not None:
+            replicas.bus.relay_events(events)  # consoles on every replica see every event
         app[ROUTER] = router
         app[NLU_SETTINGS] = nlu_settings
         app[EVENTS] = events
@@ -140,12 +161,11 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         app[CORE_ROUTER] = router
         app[BACKENDS] = backends
         # before any channel starts: every message still 'received' was left by a dead process
-        await router.recover()
+        # (with other replicas: only what is older than their turns can be)
+        stale_after = timedelta(seconds=2 * settings.rasa_timeout + 60)
+        await router.recover(stale_after if replicas is not None else None)
         worker = RetryWorker(
-            router,
-            backends,
-            max_backoff=settings.retry_max_backoff,
-            stale_after=timedelta(seconds=2 * settings.rasa_timeout + 60),
+            router, backends, max_backoff=settings.retry_max_backoff, stale_after=stale_after
         )
         app[_RETRY_WORKER] = worker  # started by _start_retries, after the channels
         notifier = Notifier(
@@ -155,27 +175,47 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
             settings=store_settings,
             interval=settings.notify_interval,
         )
+        # once across replicas (bot/replicas/jobs.py): here, or where each one's lease is
+        jobs = Jobs(replicas, grace)
         if settings.notify_interval > 0:
-            # the cursors start now (first start only): what happened before is never announced
-            await notifier.prepare()
-            notifier.start()
+            await jobs.run("notifier", functools.partial(_notify, notifier), Notifier.stop)
         if settings.handoff_watch:
-            desk.start()  # wait limits, abandon timer, auto-assignment (conf/handoff.yml)
-        # the evaluation reports of each closed period (conf/quality_reports.yml)
-        reports = start_schedule(factory, store_settings) if settings.quality_reports else None
+            # wait limits, abandon timer, auto-assignment (conf/handoff.yml)
+            await jobs.run("handoff-watcher", functools.partial(_watch, desk), HandoffDesk.stop)
+        if settings.quality_reports:
+            # the evaluation reports of each closed period (conf/quality_reports.yml)
+            # (made in a child process on the gateway's database)
+            url = engine.url.render_as_string(hide_password=False)
+            schedule = functools.partial(_reports, url, store_settings)
+            await jobs.run("quality-reports", schedule, ReportSchedule.stop)
         rasa.start()
         log.info("gateway core started (Rasa at %s)", rasa.pool.base_url)
         try:
             yield
         finally:
-            if reports is not None:
-                await reports.stop(grace)
-            await desk.stop(grace)
-            await notifier.stop(grace)
+            await jobs.stop()
             await router.close(grace)
             await worker.stop(grace)
             await rasa.stop()  # last: the messages finishing above still use the workers
     finally:
+        if replicas is not None:
+            await replicas.stop()
         await session.close()
         engine.dispose()
         log.info("gateway core stopped")
+
+
+async def _notify(notifier: Notifier) -> Notifier:
+    # the cursors start now (first start only): what happened before is never announced
+    await notifier.prepare()
+    notifier.start()
+    return notifier
+
+
+async def _watch(desk: HandoffDesk) -> HandoffDesk:
+    desk.start()
+    return desk
+
+
+async def _reports(database_url: str, settings: StoreSettings) -> ReportSchedule:
+    return start_schedule(database_url, settings)

@@ -10,7 +10,9 @@ The router and the handoff watcher `publish()` typed events; every console conne
 Publishing never blocks and never fails the caller: a subscriber whose queue is full (a stuck
 websocket) loses its oldest events and is marked `lagged` (reload the state from the store).
 One hub per gateway process (`app[EVENTS]`, bot/keys.py); events are not persisted - the
-transcript and handoff tables are the record.
+transcript and handoff tables are the record. With several gateway replicas (GATEWAY_SHARED,
+docs/scaling.md) the hub's `relay` hands every event published here to the other replicas, and
+theirs arrive through `offer` (bot/replicas/bus.py).
 Events carry full conversation ids (the gateway's own business); staff never get them as
 they are: the console's websocket sends handles and masked ids instead (bot/console/frames.py).
 
@@ -32,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -135,6 +137,8 @@ class EventHub:
     def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._subscribers: set[Subscription] = set()
         self._queue_size = queue_size
+        self.relay: Callable[[Event], None] | None = None
+        """Several replicas: hands each event published here to the others (never blocks)."""
 
     def subscribe(
         self, kinds: tuple[str, ...] | None = None, *, queue_size: int | None = None
@@ -172,12 +176,21 @@ class EventHub:
             at=at or datetime.now(UTC),
             conversation_id=conversation_id,
         )
+        self.offer(event)
+        if self.relay is not None:
+            try:
+                self.relay(event)
+            except Exception:  # pragma: no cover - the local subscribers have it already
+                log.exception("event not relayed to the other replicas")
+        return event
+
+    def offer(self, event: Event) -> None:
+        """Hand an event to this process's subscribers only (one another replica published)."""
         for sub in list(self._subscribers):
             try:
                 sub._offer(event)
             except Exception:  # pragma: no cover - a broken subscriber must not stop the rest
                 log.exception("event subscriber failed")
-        return event
 
     def __iter__(self) -> Iterator[Subscription]:
         return iter(list(self._subscribers))

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from bot.channels.base import MessageHandler
     from bot.events import EventHub
     from bot.handoff.desk import HandoffDesk
+    from bot.replicas import Replicas
     from bot.router import Router
     from bot.settings import GatewaySettings
     from nlu.settings import NluSettings
@@ -28,3 +29,5 @@ HANDOFF: web.AppKey[HandoffDesk] = web.AppKey("handoff")
 # conf/nlu.yml (the NLU inbox's threshold, ...): read once when the core starts, unless the
 # test passed its own to create_app.
 NLU_SETTINGS: web.AppKey[NluSettings] = web.AppKey("nlu_settings")
+# Several gateway replicas (GATEWAY_SHARED, bot/replicas/): set by bot.app only then.
+REPLICAS: web.AppKey[Replicas] = web.AppKey("replicas")

@@ -139,6 +139,7 @@ class Notifier:
 
     def start(self) -> None:
         if self._interval > 0:
+            self._stop.clear()  # started again after a stop (another replica had it meanwhile)
             self._task = asyncio.create_task(self._run(), name="gateway-notifier")
 
     async def stop(self, grace: float) -> None:

@@ -7,6 +7,11 @@ running (turns in flight, background tasks), so that it can stop cleanly.
   arrived in, and so do their turns (each queues for the conversation's lock at once);
 - `live`: the customer messages this process is answering or about to (stored, waiting for
   their turn): the sweep for stuck messages leaves them alone.
+
+With several gateway replicas (GATEWAY_SHARED) the conversation's lock is also the replicas'
+(bot/replicas/locks.py): this process's waiters queue on its asyncio lock, the head of that
+queue waits in Redis with the other replicas' heads, each message in the order it was stored.
+Every message is then stored before it waits (`busy` is always true), so that it has that order.
 """
 
 from __future__ import annotations
@@ -16,13 +21,33 @@ import contextlib
 import logging
 import weakref
 from collections.abc import Coroutine
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
+
+from bot.replicas.locks import SharedLock, SharedLocks
 
 log = logging.getLogger(__name__)
 
 
+class ConversationLock(Protocol):
+    """What `Ordering.lock` gives: `async with` it; `locked()` while a turn holds it here."""
+
+    def locked(self) -> bool: ...
+
+    async def __aenter__(self) -> None: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
 class Ordering:
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedLocks | None = None) -> None:
+        self._shared = shared
+        """The replicas' locks (GATEWAY_SHARED); None: this process's locks only."""
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._admissions: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -37,13 +62,16 @@ class Ordering:
         self._idle.set()
         self._background: set[asyncio.Task[None]] = set()
 
-    def lock(self, conversation_id: str) -> asyncio.Lock:
-        """Held while one of the conversation's messages has its turn (or a delivery)."""
+    def lock(self, conversation_id: str, order: int = 0) -> ConversationLock:
+        """Held while one of the conversation's messages has its turn (or a delivery).
+        `order`: the message's id (the replicas' waiters go in that order; 0: first)."""
         lock = self._locks.get(conversation_id)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[conversation_id] = lock
-        return lock
+        if self._shared is None:
+            return lock
+        return SharedLock(lock, self._shared, conversation_id, order)
 
     def admission(self, conversation_id: str) -> asyncio.Lock:
         """Held while a message of the conversation is stored: ids follow the order messages
@@ -66,7 +94,10 @@ class Ordering:
         return task
 
     def busy(self, conversation_id: str) -> bool:
-        """Whether another message of the conversation is inside `handle` or has its turn."""
+        """Whether another message of the conversation is inside `handle` or has its turn
+        (always, with the replicas' locks: another replica's turn is not seen from here)."""
+        if self._shared is not None:
+            return True
         return self._busy[conversation_id] > 1 or self.lock(conversation_id).locked()
 
     def leave(self, conversation_id: str, task: asyncio.Task[Any] | None) -> None:

@@ -102,16 +102,18 @@ class Pending:
 
     # --- what a dead process left ---------------------------------------------------------
 
-    async def recover(self) -> int:
+    async def recover(self, stale_after: timedelta | None = None) -> int:
         """At start-up, before any channel: the customer messages an earlier run left in the
         middle of their turn ('received': it died) become pending, whatever their age, and
         the retry worker answers them; the replies it stored but never sent go out with the
-        worker's first sweep. How many messages were recovered."""
+        worker's first sweep. With other replicas running (`stale_after`), only what is older
+        than that: the messages younger are theirs, in their turns. How many were recovered."""
         now = datetime.now(UTC)
-        count = await self._transcript.recover_stale(now, sorted(self._core.ordering.live))
+        before = now if stale_after is None else now - stale_after
+        count = await self._transcript.recover_stale(before, sorted(self._core.ordering.live))
         if count:
             log.warning("%d message(s) left unanswered by an earlier run will be retried", count)
-        unsent = await self._outbox.release(now)
+        unsent = await self._outbox.release(before)
         if unsent:
             log.warning("%d reply(ies) an earlier run was sending will be sent again", unsent)
         self._core.pending_added.set()

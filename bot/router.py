@@ -67,6 +67,7 @@ from bot.turn import Turn
 
 if TYPE_CHECKING:
     from bot.handoff.desk import AgentRef, HandoffDesk
+    from bot.replicas import Replicas
     from nlu.settings import InboxSettings
 
 __all__ = ["NotYourChat", "Router", "RouterClosed", "inbox_landing"]
@@ -94,8 +95,11 @@ class Router:
         events: EventHub | None = None,
         handoff: HandoffDesk | None = None,
         inbox: InboxSettings | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         self._transcript = transcript
+        self._replicas = replicas
+        """Several gateway replicas (GATEWAY_SHARED): their conversation locks (Redis)."""
         self.events = events if events is not None else EventHub()
         """Where every stored message is published (the agent console subscribes)."""
         self.handoff = handoff
@@ -107,7 +111,7 @@ class Router:
         self.pending_added = asyncio.Event()
         """Set whenever a message is kept pending (or replies wait for their channel): wakes
         the retry worker."""
-        self._ordering = Ordering()
+        self._ordering = Ordering(replicas.locks if replicas is not None else None)
         core = RouterCore(
             transcript=transcript,
             backends=backends,
@@ -189,7 +193,8 @@ class Router:
             if ordering.busy(cid):
                 early = await self._intake.store_early(message)
                 stored_now()
-            async with ordering.lock(cid):
+            order = early.stored.id if isinstance(early, Received) else 0
+            async with ordering.lock(cid, order):
                 result = await self._intake.handle_locked(message, early, stored_now, out)
                 return await self._delivery.pushed(result, out) if push else result
         except asyncio.CancelledError:
@@ -211,6 +216,8 @@ class Router:
         being stored or pushed: a reply the retry worker sends (e.g. to a tab that reconnected
         after a restart) is then either in that history or pushed after it, never both."""
         async with self._ordering.lock(conversation_id):
+            if self._replicas is not None:  # what other replicas pushed before is out first
+                await self._replicas.bus.barrier()
             await show(await self.history(conversation_id, limit))
 
     # --- pending messages -----------------------------------------------------------------
@@ -268,10 +275,11 @@ class Router:
 
     # --- start and stop -------------------------------------------------------------------
 
-    async def recover(self) -> int:
+    async def recover(self, stale_after: timedelta | None = None) -> int:
         """At start-up, before any channel: what an earlier run left half-way
-        (`Pending.recover`). How many messages were recovered."""
-        return await self._pending.recover()
+        (`Pending.recover`; with other replicas, only what is older than `stale_after`). How
+        many messages were recovered."""
+        return await self._pending.recover(stale_after)
 
     async def sweep(self, stale_after: timedelta) -> bool:
         """The retry worker's look for work nobody does (`Pending.sweep`)."""

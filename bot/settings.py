@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.clientaddr import Network, parse_networks
@@ -133,6 +134,31 @@ def _limits(env: dict[str, str]) -> Limits:
         raise ConfigError(str(exc)) from None
 
 
+def _shared(env: dict[str, str]) -> dict[str, Any]:
+    """GATEWAY_SHARED and what goes with it (several replicas, docs/scaling.md)."""
+    shared = _flag(env, "GATEWAY_SHARED", False)
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if shared and not redis_url:
+        raise ConfigError(
+            "GATEWAY_SHARED=1 needs REDIS_URL (e.g. redis://redis:6379/0): the replicas share"
+            " conversation locks, live events and one-replica jobs through it"
+        )
+    if shared and urlsplit(redis_url or "").scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL must begin with redis://, rediss:// or unix://, got {redis_url!r}"
+        )
+    prefix = env.get("GATEWAY_REDIS_PREFIX", "").strip() or GatewaySettings.shared_prefix
+    return {
+        "shared": shared,
+        "redis_url": redis_url,
+        "shared_prefix": prefix,
+        "lock_seconds": _positive_float(env, "GATEWAY_LOCK_SECONDS", GatewaySettings.lock_seconds),
+        "lease_seconds": _positive_float(
+            env, "GATEWAY_LEASE_SECONDS", GatewaySettings.lease_seconds
+        ),
+    }
+
+
 def _loopback(host: str) -> bool:
     """Whether a listening address is reachable from this machine only."""
     if host.strip().lower() == "localhost":
@@ -218,6 +244,20 @@ class GatewaySettings:
     """Rate limits of the channels and the console's logins (bot/limits.py)."""
     supervisor_status_file: Path | None = None
     """SUPERVISOR_STATUS_FILE: `make run`'s supervisor status (restarts), shown in /health."""
+    shared: bool = False
+    """GATEWAY_SHARED=1: several replicas of the gateway take the messages (bot/replicas/):
+    conversation locks, live events and one-replica jobs go through Redis (REDIS_URL)."""
+    redis_url: str | None = None
+    """REDIS_URL: read by the gateway only with GATEWAY_SHARED (Rasa's lock store uses it too)."""
+    shared_prefix: str = "gateway"
+    """GATEWAY_REDIS_PREFIX: the gateway's Redis keys and channel begin with it (one Redis can
+    serve several deployments)."""
+    lock_seconds: float = 30.0
+    """GATEWAY_LOCK_SECONDS: a conversation's lock of a replica that died frees itself after
+    this (its holder renews it every third of it)."""
+    lease_seconds: float = 15.0
+    """GATEWAY_LEASE_SECONDS: a one-replica job of a replica that died moves to another within
+    this and a third of it."""
 
     @property
     def rasa_pools(self) -> tuple[tuple[str, ...], ...]:
@@ -283,4 +323,5 @@ class GatewaySettings:
             health_token=env.get("HEALTH_TOKEN") or env.get("GATEWAY_API_TOKEN") or None,
             limits=_limits(env),
             supervisor_status_file=_optional_path(env, "SUPERVISOR_STATUS_FILE"),
+            **_shared(env),
         )

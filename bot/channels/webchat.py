@@ -50,7 +50,7 @@ from bot.channels.webchat_static import (
     file_response,
 )
 from bot.clientaddr import client_ip
-from bot.keys import ROUTER, SETTINGS
+from bot.keys import REPLICAS, ROUTER, SETTINGS
 from bot.settings import GatewaySettings, normalise_origin
 from bot.texts import load_texts
 from store.config import default_conf_dir
@@ -140,6 +140,10 @@ async def _on_startup(app: web.Application) -> None:
         )
     state.router = app[ROUTER]
     state.router.register(state.channel)
+    replicas = app.get(REPLICAS)
+    if replicas is not None:  # a session's sockets may be on another replica
+        state.channel.relay = replicas.bus.webchat
+        replicas.bus.relay_webchat(state.channel.push)
 
 
 async def _on_shutdown(app: web.Application) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from aiohttp import WSCloseCode, web
@@ -81,6 +81,10 @@ def error_event(code: str, language: str = "zh", **extra: Any) -> dict[str, Any]
     return {"type": "error", "code": code, "message": text, **extra}
 
 
+Relay = Callable[[str, Sequence[Mapping[str, Any]]], Awaitable[None]]
+"""Hand a session's events to the other gateway replicas."""
+
+
 class Socket:
     """One open websocket (one browser tab) and what its hello told us."""
 
@@ -125,6 +129,9 @@ class WebChatChannel(Channel):
     shows_history = True  # the router never sends a reply again after a crash: history has it
 
     def __init__(self) -> None:
+        self.relay: Relay | None = None
+        """Several gateway replicas: what `send` pushes goes to the others too, one of which
+        may have the session's sockets (bot/replicas/bus.py)."""
         self._sockets: dict[str, set[Socket]] = {}
         """Sockets that said hello, by session."""
         self._open: set[Socket] = set()
@@ -174,8 +181,11 @@ class WebChatChannel(Channel):
         return sum(results)
 
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        delivered = await self.push(chat_id, [reply_event(r) for r in replies])
-        if not delivered:
+        events = [reply_event(r) for r in replies]
+        delivered = await self.push(chat_id, events)
+        if self.relay is not None:
+            await self.relay(chat_id, events)
+        elif not delivered:
             log.info("web chat: no open tab for session %s; the transcript keeps it", chat_id)
 
     async def typing(self, chat_id: str) -> None:

@@ -26,7 +26,9 @@ from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.config import TelegramConfig
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.startup import api_root, get_me_status, log_api_root, refusal
-from bot.keys import ROUTER
+from bot.keys import REPLICAS, ROUTER
+from bot.replicas import Replicas
+from bot.replicas.lease import Lease
 from bot.settings import ConfigError, GatewaySettings
 from store.configuration.yamlfile import ConfigError as ConfFileError
 
@@ -136,6 +138,10 @@ class TelegramService:
         self._retry_delays = tuple(retry_delays) or RETRY_DELAYS
         self._retry: asyncio.Task[None] | None = None
         self._redact = RedactToken(settings.telegram_token or "")
+        self._replicas: Replicas | None = None
+        self._lease: Lease | None = None
+        """Several gateway replicas: long polling runs in the one holding this lease (Telegram
+        answers a second getUpdates of the bot with 409 Conflict)."""
 
     @property
     def running(self) -> bool:
@@ -146,6 +152,7 @@ class TelegramService:
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         """aiohttp cleanup context: start with the gateway, stop cleanly with it."""
         router = app[ROUTER]
+        self._replicas = app.get(REPLICAS)
         self.channel.router = router
         router.register(self.channel)
         for name in _TOKEN_LOGGERS:
@@ -186,12 +193,23 @@ class TelegramService:
             self.channel.connected = True
             if self.poller is not None:
                 await app.bot.delete_webhook()  # Telegram refuses getUpdates while one is set
-                self.poller.start()
+                self._start_polling(self.poller)
         except BaseException:
             await self._stop()
             raise
         mode = "webhook " + (self.webhook_path or "") if self.webhook_path else "long polling"
         logger.info("Telegram channel running as @%s (%s)", app.bot.username, mode)
+
+    def _start_polling(self, poller: Poller) -> None:
+        """Poll now, or, with several replicas, whenever this one holds the polling lease."""
+        if self._replicas is None:
+            poller.start()
+            return
+
+        async def start() -> None:
+            poller.start()
+
+        self._lease = self._replicas.in_one_replica("telegram-polling", start, poller.stop)
 
     async def _start_later(self) -> None:
         for delay in itertools.chain(self._retry_delays, itertools.repeat(self._retry_delays[-1])):
@@ -216,6 +234,9 @@ class TelegramService:
         bot is closed."""
         app = self.application
         steps: list[tuple[str, Any]] = []
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            steps.append(("give the polling lease back", lease.stop))
         if self.poller is not None and self.poller.running:
             steps.append(("stop polling", self.poller.stop))
         if app.running:

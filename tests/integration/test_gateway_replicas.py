@@ -1,0 +1,222 @@
+"""Two gateway replicas (two `create_app` instances in this process) on one PostgreSQL database
+and one Redis (GATEWAY_SHARED, bot/replicas/): any replica takes any message.
+
+- one conversation's turns go one at a time, in the order the messages arrived, whichever
+  replica has each message (each replica has its own Rasa worker here, without a lock store of
+  its own: only the gateway's shared lock keeps them in order);
+- an agent console on one replica sees the events of the other; an agent's reply sent through
+  one replica reaches the customer's web chat socket held by the other;
+- the jobs that must run once (the notifier, the handoff watcher) run in one replica, and move
+  to the other when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+import redis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import create_app
+from bot.handoff.desk import AgentRef
+from bot.keys import CORE_ROUTER, REPLICAS
+from bot.messages import Reply
+from bot.replicas.locks import SharedLocks
+from bot.router import Router
+from store.db import unit_of_work
+from store.services import staff
+from tests.conftest import redis_base_url
+from tests.fakes.console import StaffClient, make_staff, queue_conversation
+from tests.fakes.gateway import eventually, message, settings_for
+from tests.fakes.rasa import FakeRasa, fake_rasa_server
+
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture(scope="module", params=[pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL only: what several replicas share (SQLite is one machine's file)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """This test's Redis keys (the machine's Redis is shared: never flushed)."""
+    name = f"t-replicas-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(redis_base_url())
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@dataclass
+class Replica:
+    client: Client
+    app: web.Application
+
+    @property
+    def router(self) -> Router:
+        return self.app[CORE_ROUTER]
+
+    @property
+    def base(self) -> str:
+        return str(self.client.make_url("")).rstrip("/")
+
+
+@asynccontextmanager
+async def replica(
+    rasa: FakeRasa, db_url: str, prefix: str, *, channels: bool = False, **overrides: Any
+) -> AsyncIterator[Replica]:
+    shared = {"lock_seconds": 2.0, "lease_seconds": 0.6, **overrides}
+    settings = settings_for(
+        rasa, db_url, shared=True, redis_url=redis_base_url(), shared_prefix=prefix, **shared
+    )
+    app = create_app(settings, channels=channels)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield Replica(client, app)
+
+
+async def _stored(router: Router, conversation_id: str, count: int) -> bool:
+    """Whether `count` customer messages of the conversation are stored."""
+    history = await router.history(conversation_id)
+    return sum(entry.direction == "in" for entry in history) >= count
+
+
+async def test_one_conversation_in_arrival_order_across_replicas(
+    db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    trackers: dict[str, list[dict[str, Any]]] = {}
+    # worker A is slow, worker B quick: without the replicas' lock B's turns would overtake
+    async with (
+        fake_rasa_server(delay=0.6, trackers=trackers) as slow,
+        fake_rasa_server(delay=0.02, trackers=trackers) as quick,
+        replica(slow, db_url, prefix) as a,
+        replica(quick, db_url, prefix) as b,
+    ):
+        cid = "fake:order"
+        turns = []
+        for n, gateway in enumerate((a, b, a, b), start=1):
+            turns.append(asyncio.create_task(gateway.router.handle(message(f"m{n}", chat="order"))))
+            router = gateway.router
+            await eventually(lambda n=n, router=router: _stored(router, cid, n), within=5)
+        results = await asyncio.gather(*turns)
+        assert all(r.replies and not r.degraded for r in results)
+        assert (slow.texts(), quick.texts()) == (["m1", "m3"], ["m2", "m4"])
+        # the order the turns finished in (a turn is saved when it finishes): each one after
+        # the one before it, never overtaking it
+        events = [e["text"] for e in trackers["fake:order"] if e["event"] == "user"]
+        assert events == ["m1", "m2", "m3", "m4"]
+
+
+async def test_a_dead_replicas_lock_frees_itself(prefix: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_base_url())
+    try:
+        dead, alive = SharedLocks(client, prefix, 1.0), SharedLocks(client, prefix, 1.0)
+        held = await dead.acquire("web:x", 1)
+        assert held is not None
+        held.renewal.cancel()  # its replica died: nobody renews the lock or releases it
+        waited = asyncio.get_running_loop().time()
+        second = await asyncio.wait_for(alive.acquire("web:x", 2), 5)
+        waited = asyncio.get_running_loop().time() - waited
+        assert second is not None
+        assert 0.5 < waited < 2.0  # not before the lock ran out, soon after
+        await alive.release(second)
+    finally:
+        await client.aclose()
+
+
+async def _ws_events(ws: aiohttp.ClientWebSocketResponse, kind: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while not events or events[-1]["type"] != kind:
+        frame = await ws.receive(timeout=5)
+        assert frame.type == aiohttp.WSMsgType.TEXT, frame
+        events.append(json.loads(frame.data))
+    return events
+
+
+async def test_console_and_web_chat_across_replicas(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    make_staff(session_factory)
+    session = str(uuid.uuid4())
+    cid, handoff_id = queue_conversation(session_factory, session, channel="web")
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(replica(rasa, db_url, prefix, channels=True))
+        b = await stack.enter_async_context(replica(rasa, db_url, prefix, channels=True))
+        # the customer's tab is connected to replica A
+        customer = await a.client.ws_connect("/ws", headers={"Origin": a.base})
+        await customer.send_json({"type": "hello", "session": session, "language": "zh"})
+        assert (await _ws_events(customer, "history"))[-1]["messages"]
+        # the agent works on replica B
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        )
+        agent = StaffClient(b.base, http)
+        assert (await agent.login("agent1")).status == 200
+        console = await http.ws_connect(agent.url("/console/ws"), headers={"Origin": b.base})
+        assert (await console.receive_json(timeout=5))["type"] == "hello"
+        status, _ = await agent.json("POST", f"/api/v1/agent/claim/{handoff_id}")
+        assert status == 200
+
+        # the customer writes through A: the agent on B sees it live
+        await customer.send_json({"type": "message", "text": "还在吗", "id": str(uuid.uuid4())})
+        frames = await _ws_events(console, "message_in")
+        assert frames[-1]["text"] == "还在吗"
+
+        # the agent answers through B: the customer's tab on A gets it
+        sent = await b.router.send_as_agent(cid, "在的，请讲", _agent_ref(session_factory))
+        assert sent == "sent"
+        await _reply(customer, "在的，请讲")
+
+        # a notice delivered by B (the notifier's path) reaches the tab on A too
+        await b.router.deliver(cid, [Reply(text="工单已派发")])
+        await _reply(customer, "工单已派发")
+        assert rasa.requests == 0  # a person has the chat
+
+
+async def _reply(ws: aiohttp.ClientWebSocketResponse, text: str) -> None:
+    """Wait for a reply with `text` (the desk's own notices may come first)."""
+    while (await _ws_events(ws, "reply"))[-1]["text"] != text:
+        pass
+
+
+def _agent_ref(factory: sessionmaker[Session]) -> AgentRef:
+    with unit_of_work(factory) as session:
+        user = staff.get_by_username(session, "agent1")
+        assert user is not None
+        return AgentRef(
+            id=user.id, username=user.username, display_name=user.display_name, role=user.role
+        )
+
+
+async def test_one_replica_runs_the_jobs_and_the_other_takes_over(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    jobs = {"notifier", "handoff-watcher"}
+    # longer leases than the other tests': starting a gateway in this process holds the event
+    # loop up for a moment, which a holder must survive
+    overrides = {"notify_interval": 0.2, "handoff_watch": True, "lease_seconds": 2.0}
+
+    def held(gateway: Replica) -> set[str]:
+        return {lease.name for lease in gateway.app[REPLICAS]._leases if lease.held}
+
+    async with replica(rasa, db_url, prefix, **overrides) as a:
+        await eventually(lambda: held(a) == jobs, within=3)
+        async with replica(rasa, db_url, prefix, **overrides) as b:
+            await asyncio.sleep(2.0)  # several rounds of asking for the leases
+            assert held(a) == jobs
+            assert held(b) == set()  # once, not once per replica
+            await a.client.close()  # A stops: it gives the leases back
+            await eventually(lambda: held(b) == jobs, within=3)
