@@ -8,6 +8,9 @@ back: another replica takes the job at its next ask. A holder that dies stops re
 runs out and another replica takes over within `ttl` plus a third of it. A holder that cannot
 renew (Redis away, or the lease was lost) stops the job once the lease would have run out, so
 two replicas never run it for longer than that.
+
+An ask under way is never cut off: a job's start or stop may be a pass on the database (the
+notifier's cursors), whose session must be closed before the gateway disposes of its engine.
 """
 
 from __future__ import annotations
@@ -49,15 +52,18 @@ class Lease:
         self.held = False
         self._valid_until = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name=f"lease-{self.name}")
 
     async def stop(self) -> None:
-        """Stop asking; stop the job and give the lease back if this replica has it."""
+        """Stop asking once the ask under way (if any) is over; stop the job and give the
+        lease back if this replica has it."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            self._stopping.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.held:
@@ -66,9 +72,10 @@ class Lease:
                 await self._give_back(keys=[self.key], args=[self._token])
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.step()
-            await asyncio.sleep(self._ttl_ms / 3000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._ttl_ms / 3000)
 
     async def step(self) -> None:
         """One ask: take the lease, or renew the one held (the job stops when it is lost)."""

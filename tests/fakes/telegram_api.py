@@ -6,6 +6,12 @@ accepts) with `{"ok": true, "result": ...}` or `{"ok": false, "error_code", "des
 checks what Telegram checks where it matters to the channel (empty texts, 64-byte callback
 data, unknown callback queries, getUpdates while a webhook is set), and records everything.
 
+Like the Bot API (telegram-bot-api's `abort_long_poll`), a getUpdates that comes while another
+one is still waiting ends the waiting one with 409 "Conflict: terminated by other getUpdates
+request": two pollers of one bot keep cutting each other off. `overlaps` records each such
+pair whose earlier client was still connected (a poller that went away, e.g. a killed
+process, is not an overlap).
+
     async with FakeTelegram() as fake:
         settings = GatewaySettings(telegram_token=fake.token, telegram_api_base_url=fake.base_url)
         ...
@@ -25,6 +31,7 @@ that sent them was killed meanwhile).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -96,6 +103,28 @@ class ApiCall:
 
 
 @dataclass
+class LongPoll:
+    """A getUpdates waiting for updates."""
+
+    call: ApiCall
+    request: web.Request
+    ended: bool = False
+    """A newer getUpdates came: this one is answered 409 Conflict."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether its client still waits for the answer (the connection is open)."""
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
+
+
+CONFLICT = (
+    "Conflict: terminated by other getUpdates request;"
+    " make sure that only one bot instance is running"
+)
+
+
+@dataclass
 class Webhook:
     url: str = ""
     secret_token: str | None = None
@@ -141,6 +170,10 @@ class FakeTelegram:
         proxy): the registered URL's path is kept."""
         self.webhook_responses: list[int] = []
         self.pending: list[dict[str, Any]] = []
+        self.overlaps: list[tuple[ApiCall, ApiCall]] = []
+        """(waiting getUpdates, newer getUpdates that ended it) while the first one's client
+        was still connected: two pollers at once."""
+        self._long_poll: LongPoll | None = None
         self.chats: dict[int, dict[str, Any]] = {}
         """Chats seen in updates, so sent messages carry the right chat object."""
         self._allowed_updates: list[str] | None = None
@@ -245,9 +278,12 @@ class FakeTelegram:
             failure = self._failures.get(method.lower())
             if failure:
                 raise failure.pop(0)
-            if handler is None:
+            if method.lower() == "getupdates":
+                result = await self._get_updates(params, LongPoll(call, request))
+            elif handler is None:
                 raise ApiError(404, "Not Found: method not found")
-            result = await handler(params)
+            else:
+                result = await handler(params)
         except ApiError as error:
             body: dict[str, Any] = {
                 "ok": False,
@@ -284,7 +320,7 @@ class FakeTelegram:
     async def _m_close(self, params: dict[str, Any]) -> Any:
         return True
 
-    async def _m_getupdates(self, params: dict[str, Any]) -> Any:
+    async def _get_updates(self, params: dict[str, Any], poll: LongPoll) -> Any:
         if self.webhook.url:
             raise ApiError(
                 409,
@@ -299,20 +335,34 @@ class FakeTelegram:
             self._allowed_updates = list(allowed) if allowed else None
         if offset:
             self.pending = [u for u in self.pending if u["update_id"] >= offset]
-        deadline = time.monotonic() + timeout
+        earlier, self._long_poll = self._long_poll, poll
+        if earlier is not None:  # the Bot API ends the waiting one: 409 to its client
+            if earlier.connected:
+                self.overlaps.append((earlier.call, poll.call))
+            earlier.ended = True
+            await self._notify()
+        try:
+            await self._wait_for_updates(poll, time.monotonic() + timeout)
+        finally:
+            if self._long_poll is poll:
+                self._long_poll = None
+        if poll.ended:
+            raise ApiError(409, CONFLICT)
+        return self.pending[:limit]
+
+    async def _wait_for_updates(self, poll: LongPoll, deadline: float) -> None:
+        """Until there are updates, the timeout, a newer getUpdates or the client gone."""
         async with self._changed:
             while True:
                 self._drop_unwanted()
-                if self.pending or self._closing:
-                    break
+                if self.pending or self._closing or poll.ended or not poll.connected:
+                    return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    break
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    break
-        return self.pending[:limit]
+                    return
+                # woken by news; every 50 ms at most to notice a client that went away
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
 
     def _drop_unwanted(self) -> None:
         allowed = self._allowed_updates

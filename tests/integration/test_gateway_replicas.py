@@ -7,13 +7,18 @@ and one Redis (GATEWAY_SHARED, bot/replicas/): any replica takes any message.
 - an agent console on one replica sees the events of the other; an agent's reply sent through
   one replica reaches the customer's web chat socket held by the other;
 - the jobs that must run once (the notifier, the handoff watcher) run in one replica, and move
-  to the other when it stops.
+  to the other when it stops;
+- Telegram long polling (against the fake Bot API, which answers a second concurrent poller
+  409 Conflict as Telegram does) runs in one replica; when it stops, or dies without giving
+  its lease back, the other takes polling over and answers what came meanwhile, once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -28,9 +33,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
+from bot.channels.telegram import TELEGRAM
 from bot.handoff.desk import AgentRef
 from bot.keys import CORE_ROUTER, REPLICAS
 from bot.messages import Reply
+from bot.replicas.lease import Lease
 from bot.replicas.locks import SharedLocks
 from bot.router import Router
 from store.db import unit_of_work
@@ -39,6 +46,7 @@ from tests.conftest import redis_base_url
 from tests.fakes.console import StaffClient, make_staff, queue_conversation
 from tests.fakes.gateway import eventually, message, settings_for
 from tests.fakes.rasa import FakeRasa, fake_rasa_server
+from tests.fakes.telegram_api import FakeTelegram
 
 Client = TestClient[web.Request, web.Application]
 
@@ -137,6 +145,35 @@ async def test_a_dead_replicas_lock_frees_itself(prefix: str) -> None:
         await client.aclose()
 
 
+async def test_a_job_starting_when_its_replica_stops_starts_fully_then_stops(prefix: str) -> None:
+    """A job's start (the notifier's: a pass on the database) is not cut off by the replica
+    stopping: cut off, its session would still hold a connection when the gateway disposes of
+    its engine. It ends, then the job is stopped and the lease given back."""
+    client = redis.asyncio.Redis.from_url(redis_base_url())
+    done: list[str] = []
+    starting = asyncio.Event()
+
+    async def start() -> None:
+        starting.set()
+        await asyncio.sleep(0.3)
+        done.append("started")
+
+    async def stop() -> None:
+        done.append("stopped")
+
+    key = f"{prefix}:lease:job"
+    lease = Lease(client, key, 1.0, "job", start, stop)
+    try:
+        lease.start()
+        await asyncio.wait_for(starting.wait(), 5)
+        await lease.stop()
+        assert done == ["started", "stopped"]
+        assert not lease.held
+        assert await client.get(key) is None  # given back: another replica takes it at once
+    finally:
+        await client.aclose()
+
+
 async def _ws_events(ws: aiohttp.ClientWebSocketResponse, kind: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     while not events or events[-1]["type"] != kind:
@@ -220,3 +257,136 @@ async def test_one_replica_runs_the_jobs_and_the_other_takes_over(
             assert held(b) == set()  # once, not once per replica
             await a.client.close()  # A stops: it gives the leases back
             await eventually(lambda: held(b) == jobs, within=3)
+
+
+# ------------------------------------------------------------------------- Telegram polling
+
+TELEGRAM_LEASE = 2.0
+"""Seconds (GATEWAY_LEASE_SECONDS): long enough for a holder to survive another gateway starting
+in this process (python-telegram-bot's start holds the event loop up for a moment)."""
+LATER = ("还没来电", "什么时候来电")
+"""What the customer writes while no replica polls."""
+
+
+def _polling(gateway: Replica) -> bool:
+    poller = gateway.app[TELEGRAM].poller
+    return poller is not None and poller.running
+
+
+@asynccontextmanager
+async def _telegram_replica(
+    rasa: FakeRasa, db_url: str, prefix: str, fake: FakeTelegram
+) -> AsyncIterator[Replica]:
+    telegram = {"telegram_token": fake.token, "telegram_api_base_url": fake.base_url}
+    async with replica(
+        rasa, db_url, prefix, channels=True, lease_seconds=TELEGRAM_LEASE, **telegram
+    ) as gateway:
+        yield gateway
+
+
+@asynccontextmanager
+async def _pollers_watched(*gateways: Replica) -> AsyncIterator[list[float]]:
+    """While inside: notes (monotonic time) every moment two of the replicas poll at once."""
+    both: list[float] = []
+
+    async def watch() -> None:
+        while True:
+            if sum(_polling(g) for g in gateways) > 1:
+                both.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(watch())
+    try:
+        yield both
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _answers(fake: FakeTelegram, chat_id: int, count: int) -> list[str]:
+    """The texts the bot sent to the chat, once there are `count`, after a moment in which a
+    second answer would have come."""
+    await fake.wait_for_messages(count, chat_id=chat_id, within=10)
+    await fake.settle(1.0)
+    return [m["text"] for m in fake.sent if m["chat"]["id"] == chat_id]
+
+
+@dataclass
+class _Pollers:
+    fake: FakeTelegram
+    a: Replica
+    """Polls first."""
+    b: Replica
+    """Started after A: waits for the lease."""
+    customer: dict[str, Any]
+    first: dict[str, Any]
+    """The customer's first update, answered through A."""
+
+
+@asynccontextmanager
+async def _a_polls_b_waits(
+    rasa: FakeRasa, db_url: str, prefix: str, user_id: int
+) -> AsyncIterator[_Pollers]:
+    """Two replicas against the fake Bot API: A polls, B does not; the customer's first message
+    is answered once. On leaving: the replicas never polled both at once, and Telegram never
+    saw two pollers at once."""
+    async with (
+        FakeTelegram() as fake,
+        _telegram_replica(rasa, db_url, prefix, fake) as a,
+    ):
+        await eventually(lambda: _polling(a), within=5)
+        async with (
+            _telegram_replica(rasa, db_url, prefix, fake) as b,
+            _pollers_watched(a, b) as both,
+        ):
+            await asyncio.sleep(TELEGRAM_LEASE)  # several rounds of asking for the lease
+            assert _polling(a)
+            assert not _polling(b)
+            customer = fake.user(user_id)
+            first = fake.text_update("停电了", user=customer)
+            await fake.queue_update(first)
+            assert await _answers(fake, user_id, 1) == ["收到：停电了"]
+            yield _Pollers(fake, a, b, customer, first)
+            assert not both
+        assert not fake.overlaps
+
+
+async def test_one_replica_polls_telegram_and_the_other_takes_over_when_it_stops(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    async with _a_polls_b_waits(rasa, db_url, prefix, 5001) as t:
+        await t.a.client.close()  # A stops: it stops polling and gives the lease back
+        stopped = time.monotonic()
+        # written while nobody polls: Telegram keeps them for the next poller
+        for text in LATER:
+            await t.fake.queue_update(t.fake.text_update(text, user=t.customer))
+        await eventually(lambda: _polling(t.b), within=2 * TELEGRAM_LEASE)
+        assert time.monotonic() - stopped < TELEGRAM_LEASE  # at B's next ask, not expired
+        assert await _answers(t.fake, 5001, 3) == [f"收到：{x}" for x in ("停电了", *LATER)]
+    assert rasa.texts() == ["停电了", *LATER]  # each message one turn
+
+
+async def test_a_replica_that_dies_while_polling_telegram_is_taken_over_after_its_lease(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    async with _a_polls_b_waits(rasa, db_url, prefix, 5002) as t:
+        # A dies: nothing renews its leases or gives them back; its poll's connection drops
+        for lease in t.a.app[REPLICAS]._leases:
+            assert lease._task is not None
+            lease._task.cancel()
+        poller = t.a.app[TELEGRAM].poller
+        assert poller is not None
+        await poller.stop()
+        died = time.monotonic()
+        # had A died before its next getUpdates confirmed the first update, Telegram would
+        # deliver it again: B recognises it (the database knows its update id)
+        await t.fake.queue_update(t.first)
+        for text in LATER:
+            await t.fake.queue_update(t.fake.text_update(text, user=t.customer))
+        await eventually(lambda: _polling(t.b), within=2 * TELEGRAM_LEASE)
+        waited = time.monotonic() - died
+        # not before A's lease ran out (renewed a third of it before at most), soon after
+        assert TELEGRAM_LEASE / 2 < waited < TELEGRAM_LEASE * 4 / 3 + 0.5
+        assert await _answers(t.fake, 5002, 3) == [f"收到：{x}" for x in ("停电了", *LATER)]
+    assert rasa.texts() == ["停电了", *LATER]
