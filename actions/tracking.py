@@ -23,6 +23,7 @@ from store.services import applications, tickets
 
 _MAX_LISTED = 3
 T = TypeVar("T", Ticket, Application)
+U = TypeVar("U", Ticket, Application)
 
 
 def _due_text(turn: Turn, view: Any) -> str:
@@ -146,15 +147,20 @@ def track_written_number(turn: Turn) -> Events | None:
     return None
 
 
+def track_heard(turn: Turn, heard: Tracked[T], other: Tracked[U]) -> Events:
+    """What NLU heard (`heard`), unless the message gives no number of that kind but one of
+    the `other` kind: the letter says which (an application's number where NLU heard a repair)."""
+    if not heard.number(turn) and other.find_number(turn.text):
+        return track(turn, other)
+    return track(turn, heard)
+
+
 class ActionTrackTicket(StoreAction):
     def name(self) -> str:
         return "action_track_ticket"
 
     def act(self, turn: Turn) -> Events:
-        # an application's number written where NLU heard a repair: the letter says which
-        if not TICKETS.number(turn) and APPLICATIONS.find_number(turn.text):
-            return track(turn, APPLICATIONS)
-        return track(turn, TICKETS)
+        return track_heard(turn, TICKETS, APPLICATIONS)
 
 
 class ActionTrackApplication(StoreAction):
@@ -162,9 +168,7 @@ class ActionTrackApplication(StoreAction):
         return "action_track_application"
 
     def act(self, turn: Turn) -> Events:
-        if not APPLICATIONS.number(turn) and TICKETS.find_number(turn.text):
-            return track(turn, TICKETS)
-        return track(turn, APPLICATIONS)
+        return track_heard(turn, APPLICATIONS, TICKETS)
 
 
 class ActionHandleInform(StoreAction):

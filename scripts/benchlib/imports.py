@@ -104,10 +104,7 @@ def block(bench: ImportBench) -> str:
     """The section between its markers: what a later run carries over as it is."""
     verdict = import_verdict(bench)
     lines = [
-        markdown_table(
-            ("import measurement", ""),
-            [["measured", bench.run.text()], ["conditions", bench.conditions]],
-        ),
+        bench.run.table("import measurement", bench.conditions),
         "",
         setup_text(bench),
         "",

@@ -132,10 +132,7 @@ def setup_text(bench: OutageBench) -> str:
 def block(bench: OutageBench) -> str:
     verdict = outage_verdict(bench)
     lines = [
-        markdown_table(
-            ("outage notice measurement", ""),
-            [["measured", bench.run.text()], ["conditions", bench.conditions]],
-        ),
+        bench.run.table("outage notice measurement", bench.conditions),
         "",
         setup_text(bench),
         "",

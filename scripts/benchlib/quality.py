@@ -235,10 +235,7 @@ def block(bench: QualityBench) -> str:
     """The section between its markers: what a later run carries over as it is."""
     found = [views_verdict(bench), report_verdict(bench)]
     lines = [
-        markdown_table(
-            ("service-quality measurement", ""),
-            [["measured", bench.run.text()], ["conditions", bench.conditions]],
-        ),
+        bench.run.table("service-quality measurement", bench.conditions),
         "",
         setup_text(bench),
         "",

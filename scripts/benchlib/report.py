@@ -41,6 +41,10 @@ class RunInfo:
     def text(self) -> str:
         return f"{self.date} by `{self.command}` at commit {self.commit}"
 
+    def table(self, what: str, conditions: str) -> str:
+        """The head of a part's section: when and how it was measured, and the conditions."""
+        return markdown_table((what, ""), [["measured", self.text()], ["conditions", conditions]])
+
 
 @dataclass(frozen=True)
 class GatewayRun:
