@@ -57,10 +57,10 @@ test-e2e: train ## End-to-end tests: trained model, real Rasa and action servers
 test-faults: train ## Fault suite: two Rasa workers on PostgreSQL + Redis (TEST_DATABASE_URL, TEST_REDIS_URL), servers killed (a few minutes)
 	$(PY) -m pytest tests/faults -q --durations=5
 
-bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; an outage notice to 20,000 Telegram subscribers ~16 min more, BENCH_ARGS='--outage-subscribers 0' leaves it out; the service-quality dashboard on a county's year ~10 min more on PostgreSQL (TEST_DATABASE_URL), BENCH_ARGS='--quality-repetitions 0' leaves it out; BENCH_TRAIN=1 also times training and retrain-to-deployed, ~7 min more)
+bench: train ## Gateway vs Rasa alone at 1/10/50 customers → BENCHMARKS.md (~5 min; Rasa's tracker stores (memory, make run's SQLite, Compose's PostgreSQL+Redis on TEST_DATABASE_URL/TEST_REDIS_URL) under 10 closed-loop customers and an open-loop load at 5/10/20 msg/s ~8 min more, BENCH_ARGS='--trackers none' leaves it out; py-spy's per-message profile of the Rasa worker ~2 min more, BENCH_ARGS='--profile-seconds 0' leaves it out; an outage notice to 20,000 Telegram subscribers ~16 min more, BENCH_ARGS='--outage-subscribers 0' leaves it out; the service-quality dashboard on a county's year ~10 min more on PostgreSQL (TEST_DATABASE_URL), BENCH_ARGS='--quality-repetitions 0' leaves it out; BENCH_TRAIN=1 also times training and retrain-to-deployed, ~7 min more)
 	$(PY) -m scripts.bench $(BENCH_ARGS)
 
-test-deploy: train ## Build, start and talk to the Docker Compose deployment (~20 min, ~4 cached; not in CI: docs/deployment.md)
+test-deploy: train ## Build, start and talk to the Docker Compose deployment (~20 min, ~12 cached; not in CI: docs/deployment.md)
 	@scripts/test-deploy.sh
 
 lint: setup ## ruff (lint + format check) and mypy

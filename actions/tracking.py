@@ -34,10 +34,16 @@ def _due_text(turn: Turn, view: Any) -> str:
 
 
 def _timeline(turn: Turn, view: Any) -> str:
+    """One line per change of status, when it happened. Staff's notes, photos and category
+    corrections are events of the same status: the customer sees the status once, not again
+    for each of them."""
     tz = turn.settings.timezone
-    return "\n".join(
-        f"{local_time(step.at, tz)} {turn.label(*step.label)}" for step in view.timeline
-    )
+    lines, shown = [], None
+    for step in view.timeline:
+        if step.code != shown:
+            lines.append(f"{local_time(step.at, tz)} {turn.label(*step.label)}")
+            shown = step.code
+    return "\n".join(lines)
 
 
 def say_ticket(turn: Turn, session: Session, ticket: Ticket) -> None:

@@ -92,16 +92,16 @@ def _too_many(request: web.Request, name: str, wait: int) -> web.Response:
     )
 
 
-def _address_limited(request: web.Request) -> web.Response | None:
+async def _address_limited(request: web.Request) -> web.Response | None:
     """429 when the client's address is over RATE_LIMIT_API, else None (a token taken)."""
     limiters = request.app[CHANNEL_LIMITS]
-    wait = limiters.address_wait("api", limiters.api, request)
+    wait = await limiters.address_wait("api", limiters.api, request)
     return _too_many(request, "address", wait) if wait else None
 
 
-def _sender_limited(request: web.Request, sender: str) -> web.Response | None:
+async def _sender_limited(request: web.Request, sender: str) -> web.Response | None:
     limiters = request.app[CHANNEL_LIMITS]
-    wait = limiters.check("api_sender", limiters.api_sender, sender)
+    wait = await limiters.check("api_sender", limiters.api_sender, sender)
     return _too_many(request, "sender", wait) if wait else None
 
 
@@ -159,7 +159,7 @@ def _inbound(data: dict[str, Any], max_chars: int) -> Inbound:
 
 async def post_message(request: web.Request) -> web.Response:
     timing = start_request()
-    if (limited := _address_limited(request)) is not None:
+    if (limited := await _address_limited(request)) is not None:
         return limited
     if not _authorized(request):
         return _unauthorized()
@@ -167,7 +167,7 @@ async def post_message(request: web.Request) -> web.Response:
         message = _inbound(await _json_body(request), request.app[SETTINGS].max_text_chars)
     except _Invalid as exc:
         return exc.response
-    if (limited := _sender_limited(request, message.chat_id)) is not None:
+    if (limited := await _sender_limited(request, message.chat_id)) is not None:
         return limited
     router = request.app[CORE_ROUTER]
     text = await screened(router, message.conversation_id, message.text)
@@ -191,7 +191,7 @@ async def post_message(request: web.Request) -> web.Response:
 
 
 async def get_messages(request: web.Request) -> web.Response:
-    if (limited := _address_limited(request)) is not None:
+    if (limited := await _address_limited(request)) is not None:
         return limited
     if not _authorized(request):
         return _unauthorized()

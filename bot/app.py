@@ -154,6 +154,9 @@ async def _core(app: web.Application) -> AsyncIterator[None]:
         )
         if replicas is not None:
             replicas.bus.relay_events(events)  # consoles on every replica see every event
+            # Rasa back after an outage, seen by one replica: none keeps '系统繁忙' up longer
+            replicas.bus.relay_backends(backends, router.pending_added)
+            backends.elsewhere = replicas.rasa_back
         app[ROUTER] = router
         app[NLU_SETTINGS] = nlu_settings
         app[EVENTS] = events

@@ -7,9 +7,11 @@ runs at a time and its result serves every caller for `CACHE_SECONDS`.
 
 An operator who sends `Authorization: Bearer <HEALTH_TOKEN>` (GATEWAY_API_TOKEN when
 HEALTH_TOKEN is unset) gets fresh probes and the details: which of the three is down (and each
-Rasa worker's state), how many customer messages wait for an answer, since when this process
-runs (a restart shows), and what the channels report (open web-chat sockets, console logins
-waiting, rate-limit refusals) and, under `make run`, its supervisor's status file
+Rasa worker's state), how many customer messages wait for an answer, whether this process
+keeps new messages for its retry worker (`holding`: a turn failed, and Rasa has not run a turn
+since, here or on a replica that said so), since when this process runs (a restart shows), and the
+channels' reports (open web-chat sockets, console logins waiting, rate-limit refusals) and,
+under `make run`, its supervisor's status file
 (SUPERVISOR_STATUS_FILE): each server's state and how often it was restarted, with its last
 exit. A wrong token is refused (401); without a configured token nobody gets the details.
 """
@@ -118,6 +120,10 @@ async def _details(request: web.Request, state: HealthState) -> web.Response:
         "database": "ok" if probes.database else "down",
         "rasa_workers": request.app[BACKENDS].rasa.describe(),
         "pending": pending,
+        # after a failed turn new messages are kept ('系统繁忙') until Rasa runs a turn again,
+        # this process's retry worker's or another replica's (bot/backends.py), whatever the
+        # probes say; a replica that missed the other's news clears it at its next message
+        "holding": request.app[BACKENDS].down,
         "started_at": started.isoformat() if started else None,
         "uptime_seconds": int((datetime.now(UTC) - started).total_seconds()) if started else None,
     }

@@ -187,7 +187,7 @@ class Intake:
             log.info("%s: message %s was already received", cid, message.external_id)
             return duplicate
         stored, status = found
-        if self._core.backends.down:  # it waits for Rasa like the others; the customer is told so
+        if await self._core.backends.holding():  # it waits for Rasa like the others; told so
             if await self._transcript.set_status(
                 [stored.id], MessageStatus.PENDING, expected=MessageStatus.RECEIVED
             ):

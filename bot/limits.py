@@ -12,20 +12,25 @@ limiters the customer channels share at run time.
 
 Rates are COUNT/SECONDS, 0 turns one off. Per-address limits count IPv6 clients by /64 and
 see the address bot/clientaddr.py derives (TRUSTED_PROXIES), so behind a proxy they need it.
+One gateway counts in its memory; several replicas (GATEWAY_SHARED) count in Redis, together
+(bot/replicas/ratelimit.py). The refusals /health shows are each replica's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from bot import health
 from bot.clientaddr import client_ip, limit_key
-from bot.keys import SETTINGS
-from bot.ratelimit import Rate, RateLimiter
+from bot.keys import REPLICAS, SETTINGS
+from bot.ratelimit import Limiter, Rate, RateLimiter
+
+if TYPE_CHECKING:
+    from bot.replicas.ratelimit import SharedLimits
 
 
 class LimitsError(ValueError):
@@ -68,8 +73,9 @@ class Limits:
     api_sender: Rate | None = API_SENDER
     """JSON API messages per sender (one customer of such a bridge)."""
     login: Rate | None = LOGIN
-    """Console login attempts per gateway, whoever tries: each costs ~150 ms of CPU and 64 MiB
-    (argon2id), so a flood of them is capped whatever addresses it comes from."""
+    """Console login attempts per gateway (all replicas together), whoever tries: each costs
+    ~150 ms of CPU and 64 MiB (argon2id), so a flood of them is capped whatever addresses it
+    comes from."""
     hash_threads: int = 1
     hash_queue: int = 8
 
@@ -89,11 +95,11 @@ class Limits:
 class ChannelLimiters:
     """The customer channels' limiters of one gateway (app[CHANNEL_LIMITS])."""
 
-    webchat: RateLimiter
-    api: RateLimiter
-    api_sender: RateLimiter
+    webchat: Limiter
+    api: Limiter
+    api_sender: Limiter
     refused: dict[str, int] = field(default_factory=dict)
-    """Refusals per limit since start (for /health's details)."""
+    """Refusals per limit since start (for /health's details): this replica's."""
 
     @classmethod
     def of(cls, limits: Limits) -> ChannelLimiters:
@@ -101,16 +107,22 @@ class ChannelLimiters:
             RateLimiter(limits.webchat), RateLimiter(limits.api), RateLimiter(limits.api_sender)
         )
 
-    def check(self, name: str, limiter: RateLimiter, key: str) -> int:
+    def share(self, shared: SharedLimits) -> None:
+        """Several replicas: count in Redis (this replica's own buckets while it is away)."""
+        self.webchat = shared.limiter("webchat", RateLimiter(self.webchat.rate))
+        self.api = shared.limiter("api", RateLimiter(self.api.rate))
+        self.api_sender = shared.limiter("api_sender", RateLimiter(self.api_sender.rate))
+
+    async def check(self, name: str, limiter: Limiter, key: str) -> int:
         """0 when allowed, else the seconds to wait (the refusal counted under `name`)."""
-        wait = limiter.take(key)
+        wait = await limiter.admit(key)
         if wait:
             self.refused[name] = self.refused.get(name, 0) + 1
         return wait
 
-    def address_wait(self, name: str, limiter: RateLimiter, request: web.Request) -> int:
+    async def address_wait(self, name: str, limiter: Limiter, request: web.Request) -> int:
         """`check` keyed by the request's client address (IPv6 by /64)."""
-        return self.check(name, limiter, limit_key(client_ip(request)))
+        return await self.check(name, limiter, limit_key(client_ip(request)))
 
 
 CHANNEL_LIMITS: Final = web.AppKey("channel_limits", ChannelLimiters)
@@ -118,11 +130,19 @@ CHANNEL_LIMITS: Final = web.AppKey("channel_limits", ChannelLimiters)
 
 def setup(app: web.Application) -> ChannelLimiters:
     """The app's limiters, made from its settings the first time a channel is set up (before
-    the app starts: the JSON API's and the web chat's `setup` both call it)."""
+    the app starts: the JSON API's and the web chat's `setup` both call it). With several
+    replicas they count in Redis once the core has started (app[REPLICAS])."""
     limiters = app.get(CHANNEL_LIMITS)
     if limiters is None:
         settings = app.get(SETTINGS)
         limiters = ChannelLimiters.of(settings.limits if settings is not None else Limits())
         app[CHANNEL_LIMITS] = limiters
         health.add_detail(app, "refused", lambda: dict(limiters.refused))
+        app.on_startup.append(_share)
     return limiters
+
+
+async def _share(app: web.Application) -> None:
+    replicas = app.get(REPLICAS)
+    if replicas is not None:
+        app[CHANNEL_LIMITS].share(replicas.limits)

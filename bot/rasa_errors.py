@@ -52,6 +52,7 @@ class RasaRejected(Exception):
 
 NO_MODEL = "no_model"
 ACTIONS_UNAVAILABLE = "actions_unavailable"
+TRACKER_STORE_UNAVAILABLE = "tracker_store_unavailable"
 TURN_FAILED = "turn_failed"
 """The error codes of the gateway channel's failure answers (rasa_addons/gateway_channel.py)."""
 
@@ -74,6 +75,8 @@ def server_failure(status: int, body: str) -> RasaUnavailable:
         return RasaNotReached(f"webhook answered HTTP {status}: no model loaded")
     if code == ACTIONS_UNAVAILABLE:
         return ActionsUnavailable()
+    if code == TRACKER_STORE_UNAVAILABLE:
+        return RasaTurnFailed(f"webhook answered HTTP {status}: the tracker store failed")
     if code == TURN_FAILED:
         return RasaTurnFailed(f"webhook answered HTTP {status}: the turn failed")
     return RasaUnavailable(f"webhook answered HTTP {status}")

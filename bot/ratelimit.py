@@ -5,9 +5,11 @@ A bucket holds `count` tokens and refills at `count / seconds` per second: a bur
 is allowed, then one request every `seconds / count`. A refused request takes no token, so a
 client that keeps hammering is let in again as soon as the bucket refills, no later.
 
-Kept in memory: one gateway process serves the channels; a restart forgets the counts (an
-attacker gains at most one more burst). Keys are bounded (least recently used dropped first),
-so a flood of distinct keys costs memory only up to `max_keys` buckets.
+`RateLimiter` keeps them in this process's memory: a restart forgets the counts (an attacker
+gains at most one more burst). Keys are bounded (least recently used dropped first), so a flood
+of distinct keys costs memory only up to `max_keys` buckets. With several gateway replicas
+(GATEWAY_SHARED) the same buckets are counted in Redis, shared by every replica
+(bot/replicas/ratelimit.py); callers see either through `Limiter`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 MAX_KEYS: Final = 50_000
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s?\s*")
@@ -45,6 +47,22 @@ class Rate:
                 f"{name} must be COUNT/SECONDS (e.g. 30/60: 30 per minute) or 0 (off), got {raw!r}"
             )
         return cls(int(match.group(1)), float(match.group(2)))
+
+
+def whole_seconds(wait: float) -> int:
+    """A token bucket's wait as Retry-After says it: whole seconds, at least 1."""
+    return max(1, math.ceil(wait - 1e-9))  # 1.0000000000000009 s is 1 s
+
+
+class Limiter(Protocol):
+    """What a channel asks of a limit, wherever it is counted."""
+
+    @property
+    def rate(self) -> Rate | None: ...
+
+    async def admit(self, key: str) -> int:
+        """0 when allowed (a token taken), otherwise the whole seconds to wait."""
+        ...
 
 
 @dataclass
@@ -94,5 +112,8 @@ class RateLimiter:
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return 0
-        wait = (1 - bucket.tokens) * rate.seconds / rate.count
-        return max(1, math.ceil(wait - 1e-9))  # 1.0000000000000009 s is 1 s
+        return whole_seconds((1 - bucket.tokens) * rate.seconds / rate.count)
+
+    async def admit(self, key: str) -> int:
+        """`take`, as `Limiter` asks it."""
+        return self.take(key)

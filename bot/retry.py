@@ -6,6 +6,11 @@ when both answer, lets the router process the pending messages conversation by c
 oldest first. Each message is claimed in the database before it is processed, so its replies
 are produced and delivered once, even with several gateway processes.
 
+While they are down the probes back off (up to `max_backoff`), but a message that arrives
+meanwhile (kept with '系统繁忙') brings the next probe forward to a second after the last one:
+a customer who writes just after Rasa is back is answered a moment later, not after the rest
+of a long back-off.
+
 Every pass first sweeps for work nobody does (`Router.sweep`): messages stuck half-way in a
 turn for longer than `stale_after` become pending, and replies stored but never sent (a crash
 between the two) are sent; while a channel cannot take them yet (Telegram still connecting
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 
 from bot.backends import Backends
@@ -73,6 +79,15 @@ class RetryWorker:
             for waiter in waits:
                 waiter.cancel()
 
+    async def _back_off(self, delay: float) -> None:
+        """The wait before the next probe of servers that were down: `delay`, or a message
+        kept meanwhile brings it forward (never sooner than the initial back-off)."""
+        started = time.monotonic()
+        await self._sleep(min(self._initial, delay), wake_on_pending=False)
+        rest = delay - (time.monotonic() - started)
+        if rest > 0 and not self._stop.is_set():
+            await self._sleep(rest, wake_on_pending=True)
+
     async def _run(self) -> None:
         delay = self._initial
         while not self._stop.is_set():
@@ -90,7 +105,7 @@ class RetryWorker:
                 if not await self._backends.both_up():
                     self._backends.mark_down()
                     log.info("Rasa or the action server still down; next probe in %.1f s", delay)
-                    await self._sleep(delay, wake_on_pending=False)
+                    await self._back_off(delay)
                     delay = min(delay * 2, self._max)
                     continue
                 if await self._router.drain_all():
@@ -99,7 +114,7 @@ class RetryWorker:
                     self._backends.mark_up()
                     delay = self._initial
                 else:  # answered the probe but not the turn (e.g. too slow): back off too
-                    await self._sleep(delay, wake_on_pending=False)
+                    await self._back_off(delay)
                     delay = min(delay * 2, self._max)
             except asyncio.CancelledError:
                 raise

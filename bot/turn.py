@@ -53,7 +53,7 @@ class Turn:
         failing unexpectedly leaves the message pending for the retry worker."""
         cid = stored.conversation_id
         try:
-            if self._core.backends.down or (
+            if await self._core.backends.holding() or (
                 earlier_pending and not await self._drain(cid, stored.id)
             ):
                 return await self.defer(stored, out=out)
@@ -115,6 +115,8 @@ class Turn:
         if retry:  # Rasa may have finished the turn after we gave up waiting: never ask twice
             with contextlib.suppress(RasaUnavailable):
                 replies = await self._rasa.answered(stored.conversation_id, stored.key)
+            if replies is not None:  # Rasa answers (from its tracker): it is up
+                await self._core.backends.answered(kept=True)
         if replies is None:
             answer = await self._rasa.send(
                 stored.conversation_id,
@@ -127,6 +129,9 @@ class Turn:
                 # a Rasa without the gateway channel swallows action server errors and answers
                 # nothing (the gateway channel answers ActionsUnavailable itself)
                 raise ActionsUnavailable()
+            # before the reply is stored: no new message is kept once a customer can see it
+            # (a kept message: also where this replica's flag is not up, as another may hold)
+            await self._core.backends.answered(kept=retry)
         result = tuple(replies)
         # What NLU made of the message: the handoff triggers and the recorded intent both use
         # it. Rasa's answer says it (the gateway channel): it is stored with the replies, in

@@ -25,8 +25,11 @@ an empty answer (which would look like a turn the bot chose to answer with nothi
   worker may take the message);
 - 503 `actions_unavailable`: the action server could not be reached; nothing of the turn was
   saved (rasa_addons/turns.py), the gateway sends the message again later;
-- 500 `turn_failed`: anything else went wrong (the lock store or the tracker store is away);
-  what a finished turn saved is found again by the gateway's retry.
+- 503 `tracker_store_unavailable`: the tracker store could not read or save the conversation
+  (PostgreSQL restarting); the turn was abandoned (rasa_addons/turns.py), the gateway sends the
+  message again later, answered from the tracker if its turn was saved after all;
+- 500 `turn_failed`: anything else went wrong (the lock store is away); what a finished turn
+  saved is found again by the gateway's retry.
 
 A message the gateway sends again (metadata `gateway_retry`) is answered from the tracker when
 an earlier attempt ran it (rasa_addons/turns.py): with several Rasa workers sharing the
@@ -100,6 +103,9 @@ class GatewayInput(RestInput):
             except turns.ActionServerUnreachable as exc:
                 logger.warning("gateway channel: turn abandoned, nothing saved (%s)", exc)
                 return _failure(503, "actions_unavailable", "the action server is unreachable")
+            except turns.TrackerStoreUnavailable as exc:
+                logger.warning("gateway channel: turn abandoned, tracker store failed (%s)", exc)
+                return _failure(503, "tracker_store_unavailable", "the tracker store failed")
             except Exception:
                 logger.exception("gateway channel: the message could not be handled")
                 return _failure(500, "turn_failed", "the turn failed")

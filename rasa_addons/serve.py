@@ -10,6 +10,12 @@ It takes the token out of the environment (Rasa and whatever it starts never see
 and hands it to Rasa's command-line entry point in this same process, as if it had been typed:
 the process's command line is the one above, without the token. A token given on the command
 line is refused, so it cannot slip back in by habit.
+
+It also makes the SQL tracker store test a pooled PostgreSQL connection before using it
+(`pool_pre_ping`, which Rasa's configuration cannot set): after PostgreSQL restarts, every
+pooled connection is dead, and without it each worker's next turn would fail on one
+(rasa_addons/turns.py abandons such a turn; the gateway retries it, but the customer would
+first read '系统繁忙').
 """
 
 from __future__ import annotations
@@ -59,9 +65,28 @@ def keep_deprecations_quiet(options: Sequence[str]) -> bool:
     return True
 
 
+def pre_ping_tracker_store() -> None:
+    """`pool_pre_ping` for the SQL tracker store's PostgreSQL engine (see the module doc)."""
+    from rasa.core import tracker_store  # Rasa's environment only
+
+    rasa_kwargs = tracker_store.create_engine_kwargs
+    if getattr(rasa_kwargs, "pre_ping", False):
+        return
+
+    def create_engine_kwargs(url: object) -> dict[str, object]:
+        kwargs = dict(rasa_kwargs(url))
+        if tracker_store.is_postgresql_url(url):
+            kwargs["pool_pre_ping"] = True
+        return kwargs
+
+    create_engine_kwargs.pre_ping = True  # type: ignore[attr-defined]
+    tracker_store.create_engine_kwargs = create_engine_kwargs
+
+
 def main(args: Sequence[str] | None = None) -> None:
     sys.argv = rasa_argv(sys.argv[1:] if args is None else args, os.environ)
     keep_deprecations_quiet(sys.warnoptions)
+    pre_ping_tracker_store()
     from rasa.__main__ import main as rasa_main  # Rasa's environment only
 
     rasa_main()

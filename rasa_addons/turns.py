@@ -17,6 +17,14 @@ Rasa's own turn make that safe:
    every worker) the tracker is read first and, when an earlier attempt ran the message (it
    finished after the gateway stopped waiting, on this worker or another), its recorded answer
    is returned and nothing runs twice. Otherwise it runs as usual, still under that lock.
+3. **A turn that cannot read or save its tracker is abandoned.** Rasa wraps the tracker store
+   in its FailSafeTrackerStore, which turns a failed read into "no tracker" (a new
+   conversation: the customer's form and verification silently gone) and a failed save into a
+   save in this worker's memory (which the other workers never see). With the shared SQL
+   tracker store that is wrong: when PostgreSQL restarts, a turn would start the customer's
+   conversation over. In a gateway turn the store's error is raised as
+   `TrackerStoreUnavailable` instead; the channel answers 503 and the gateway sends the message
+   again when the store is back. Other channels keep Rasa's behaviour.
 
 The pure part (`recorded_answer`) works on the events' dictionaries, so it is also tested
 outside Rasa's environment.
@@ -25,7 +33,7 @@ outside Rasa's environment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -50,6 +58,11 @@ Answer = tuple[list[dict[str, Any]], dict[str, Any] | None]
 class ActionServerUnreachable(BaseException):
     """Abandons the turn: a BaseException on purpose, because Rasa catches every Exception an
     action raises and goes on with the turn."""
+
+
+class TrackerStoreUnavailable(BaseException):
+    """Abandons the turn: the tracker store failed to read or save the conversation (a
+    BaseException for the same reason as ActionServerUnreachable)."""
 
 
 def recorded_answer(events: Sequence[Mapping[str, Any]], sender: str, key: str) -> Answer | None:
@@ -89,15 +102,63 @@ def _message(sender: str, event: Mapping[str, Any]) -> dict[str, Any]:
 def guard_actions(processor: Any) -> None:
     """Make the processor's action calls abandon a gateway turn when the action server cannot
     be reached (once per processor: a new model brings a new one)."""
-    endpoint = getattr(processor, "action_endpoint", None)
-    if endpoint is None or getattr(endpoint, "gateway_guarded", False):
+    _guard(processor, "action_endpoint", _guarded_class)
+
+
+def guard_tracker_store(processor: Any) -> None:
+    """Make the processor's tracker store raise in a gateway turn where Rasa's fail-safe
+    wrapper would carry on without it (rule 3; once per processor)."""
+    _guard(processor, "tracker_store", _guarded_store_class)
+
+
+def _guard(processor: Any, attribute: str, make: Callable[[type[Any]], type[Any]]) -> None:
+    """Replace the processor's `attribute` by a copy of it whose class is `make(its class)`
+    (made once per class), unless it is guarded already."""
+    found = getattr(processor, attribute, None)
+    if found is None or getattr(found, "gateway_guarded", False):
         return
-    guarded_class = _GUARDED_CLASSES.get(type(endpoint))
+    guarded_class = _GUARDED_CLASSES.get(type(found))
     if guarded_class is None:
-        guarded_class = _GUARDED_CLASSES[type(endpoint)] = _guarded_class(type(endpoint))
+        guarded_class = _GUARDED_CLASSES[type(found)] = make(type(found))
     guarded = object.__new__(guarded_class)
-    guarded.__dict__.update(vars(endpoint))
-    processor.action_endpoint = guarded
+    guarded.__dict__.update(vars(found))
+    setattr(processor, attribute, guarded)
+
+
+def _guarded_store_class(base: type[Any]) -> type[Any]:
+    """Rasa's tracker store class whose reads and saves, in a gateway turn, go to the wrapped
+    store itself (FailSafeTrackerStore's `_tracker_store`, or the store when it wraps none) and
+    raise `TrackerStoreUnavailable` when it fails."""
+
+    class GuardedTrackerStore(base):
+        gateway_guarded = True
+
+        def _primary(self) -> Any:
+            return getattr(self, "_tracker_store", None) or super()
+
+        async def _strict(self, name: str, *args: Any) -> Any:
+            try:
+                return await getattr(self._primary(), name)(*args)
+            except Exception as exc:
+                raise TrackerStoreUnavailable(f"{name}: {exc!r}") from exc
+
+        async def retrieve(self, sender_id: str) -> Any:
+            if _GUARDED.get():
+                return await self._strict("retrieve", sender_id)
+            return await super().retrieve(sender_id)
+
+        async def retrieve_full_tracker(self, sender_id: str) -> Any:
+            if _GUARDED.get():
+                return await self._strict("retrieve_full_tracker", sender_id)
+            return await super().retrieve_full_tracker(sender_id)
+
+        async def save(self, tracker: Any) -> None:
+            if _GUARDED.get():
+                await self._strict("save", tracker)
+                return
+            await super().save(tracker)
+
+    return GuardedTrackerStore
 
 
 def _guarded_class(base: type[Any]) -> type[Any]:
@@ -122,9 +183,11 @@ async def run_turn(agent: Any, message: Any, *, retry: bool) -> Answer | None:
     """Handle `message` (a Rasa UserMessage) under the conversation's lock, as Rasa's
     `Agent.handle_message` does, with the two rules of the module doc. The recorded answer of
     a retry that already ran; None when the turn ran now (its messages are in the message's
-    output channel). Raises ActionServerUnreachable (nothing saved) or what Rasa raised."""
+    output channel). Raises ActionServerUnreachable (nothing saved), TrackerStoreUnavailable
+    or what Rasa raised."""
     processor = agent.processor
     guard_actions(processor)
+    guard_tracker_store(processor)
     token = _GUARDED.set(True)
     try:
         async with agent.lock_store.lock(message.sender_id):

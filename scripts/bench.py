@@ -12,15 +12,33 @@ Every server it started is stopped at the end, also on failure and on Ctrl-C.
     python -m scripts.bench [--levels 1,10,50] [--duration 20] [--rounds 2] [--warmup 3]
                             [--rasa-workers 1]
                             [--flood-rate 50] [--flood-seconds 30] [--flood-customers 10]
+                            [--trackers memory,sql,postgres|none] [--tracker-customers 10]
+                            [--tracker-seconds 20] [--open-rates 5,10,20] [--open-seconds 20]
+                            [--profile-seconds 30] [--profile-customers 10] [--profile-rate 100]
                             [--outage-subscribers 20000] [--outage-customers 10]
                             [--outage-seconds 60]
                             [--quality-repetitions 20]
-                            [--only gateway|flood|training|import|outages|quality] [--note TEXT]
+                            [--only gateway|flood|trackers|profile|training|import|outages|quality]
+                            [--note TEXT]
                             [--output BENCHMARKS.md]
 
 After the levels, on the same stack, the flood part (scripts/benchflood.py): the customers'
 p50 while console logins flood the gateway, against their p50 without the flood in the same
 run; `--only flood` measures only that (after the warm-up), `--flood-rate 0` leaves it out.
+
+The tracker part (scripts/benchtrackers.py, about 8 minutes) follows, on stacks of its own, one
+after another: Rasa's in-memory tracker store (`memory`), `make run`'s SQL tracker store on a
+SQLite file (`sql`), and Docker Compose's PostgreSQL tracker store with the Redis lock store
+(`postgres`: on the servers of $BENCH_DATABASE_URL or $TEST_DATABASE_URL and $BENCH_REDIS_URL or
+$TEST_REDIS_URL, in scratch databases and keys of its own). Each takes 10 closed-loop customers
+through the gateway for 20 s (messages a second, p50, p95), then an open-loop load through the
+gateway at 5, 10 and 20 messages a second, 20 s each, whose latencies run from each message's
+due time (scripts/benchlib/openloop.py); `--only trackers` measures only it, `--trackers none`
+leaves it out.
+The profile part (scripts/benchprofile.py, about 2 minutes) follows on a stack of its own with
+the `sql` tracker store: 10 closed-loop customers while py-spy records the Rasa worker and the
+action server for 30 s; where a message's CPU goes, by category, and what Rasa runs per message;
+`--only profile` measures only it, `--profile-seconds 0` leaves it out.
 
 The training part (scripts/benchtrain.py, several minutes) runs first with BENCH_TRAIN=1, or
 alone with `--only training`: a full training of the shipped data with an empty Rasa cache, then
@@ -87,6 +105,8 @@ from scripts.benchlib.report import (
 )
 from scripts.benchload import REQUEST_TIMEOUT, FloodOptions, measure
 from scripts.benchoutage import OutageOptions, measure_outages
+from scripts.benchprofile import add_arguments as add_profile_arguments
+from scripts.benchprofile import profile_section
 from scripts.benchquality import add_arguments, quality_section
 from scripts.benchstack import (
     BENCH_GATEWAY_ENV,
@@ -97,10 +117,13 @@ from scripts.benchstack import (
     SAMPLE_EVERY,
     BenchError,
     Servers,
+    model_text,
     read,
     say,
     start_stack,
 )
+from scripts.benchtrackers import add_arguments as add_tracker_arguments
+from scripts.benchtrackers import tracker_section
 from scripts.benchtrain import measure_training
 
 # --- facts for the report ---------------------------------------------------------------------
@@ -209,7 +232,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("gateway", "flood", "training", "import", "outages", "quality"),
+        choices=(
+            "gateway",
+            "flood",
+            "trackers",
+            "profile",
+            "training",
+            "import",
+            "outages",
+            "quality",
+        ),
         help="measure only this part (training: no BENCH_TRAIN=1 needed); the others are"
         " carried over from the previous report",
     )
@@ -229,6 +261,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--outage-seconds", type=float, default=60.0, help="their stretch without / during [60]"
     )
+    add_tracker_arguments(parser)
+    add_profile_arguments(parser)
     add_arguments(parser)
     parser.add_argument("--note", default="", help="conditions worth recording in the report")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -262,7 +296,6 @@ def measure_stack(
     if not MODEL.exists():
         raise BenchError(f"{MODEL} is missing: run `make train`")
     load_before = read("/proc/loadavg").split(" ")[0] or "unknown"
-    model_date = datetime.fromtimestamp(MODEL.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
     levels = [] if args.only == "flood" else args.levels
     flood = flood_options(args)
     with tempfile.TemporaryDirectory(prefix="bench-") as work, Servers(Path(work)) as servers:
@@ -277,7 +310,7 @@ def measure_stack(
     if levels:
         gateway = GatewayRun(
             run=run,
-            model=f"`models/current.tar.gz`, trained {model_date}",
+            model=model_text(),
             conditions=conditions_text(load_before, measured.cpu_shares, cores, args.note),
             setup=setup_text(
                 args.levels, args.duration, args.rounds, args.warmup, args.rasa_workers
@@ -315,8 +348,9 @@ def flood_part(flood: floodlib.FloodRun | None, existing: str) -> Part:
 
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
-    stack = args.only not in ("training", "import", "outages", "quality")
-    if stack and not RASA_BIN.exists():
+    stack = args.only in (None, "gateway", "flood")
+    rasa = stack or args.only in ("trackers", "profile")
+    if rasa and not RASA_BIN.exists():
         raise BenchError(".venv-rasa is missing: run `make setup`")
     began = time.monotonic()
     existing = read(args.output) or None
@@ -327,19 +361,21 @@ def run(argv: list[str]) -> int:
         command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=bench_train),
         commit=git_commit(),
     )
-    partial_run = ("training", "flood", "import", "outages", "quality")
+    partial_run = ("training", "flood", "import", "outages", "quality", "trackers", "profile")
     if args.only in partial_run and lost_gateway_figures(existing or ""):
         raise BenchError(
             f"{args.output} holds gateway figures of an older format, which --only {args.only}"
             " cannot carry over: run the whole bench once (BENCH_TRAIN=1 make bench)"
         )
-    if stack and not MODEL.exists():
+    if rasa and not MODEL.exists():
         raise BenchError(f"{MODEL} is missing: run `make train`")
     training = measure_training(info, args.note) if train else previous_training(existing or "")
     measured: GatewayRun | None = None
     flood: floodlib.FloodRun | None = None
     if stack:
         measured, flood = measure_stack(info, args)
+    trackers = tracker_section(args, info, existing or "")
+    profile = profile_section(args, info, existing or "")
     imports: ImportBench | None = None
     if args.only in (None, "import"):
         imports = measure_import(info, args.note)
@@ -364,6 +400,8 @@ def run(argv: list[str]) -> int:
         print(outage_summary(outages))
     parts = (
         flood_part(flood, existing or ""),
+        trackers,
+        profile,
         import_part(imports, existing or ""),
         outage_part(outages, existing or ""),
         quality_section(args, info, existing or ""),

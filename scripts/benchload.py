@@ -1,6 +1,8 @@
 """`make bench`'s load: simulated customers (scripts/benchlib/customer.py) driven down one path
 at a time (the gateway's JSON API, or Rasa's REST webhook) on one client session, with the
-gateway's memory sampled and the machine's CPU watched meanwhile (scripts/bench.py runs it)."""
+gateway's memory sampled and the machine's CPU watched meanwhile (scripts/bench.py runs it);
+closed-loop (each customer's next message when the reply is in) or open-loop (`open_loop`:
+messages at a fixed rate, the tracker part's, scripts/benchtrackers.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -19,12 +22,15 @@ from bot.timing import parse_server_timing
 from scripts.benchflood import FloodFigures, measure_flood
 from scripts.benchlib.customer import Customer, phone_number
 from scripts.benchlib.figures import GATEWAY, RASA, Level, PathRun, percentile
+from scripts.benchlib.openloop import Conversations, OpenRate, Turn, open_rate, schedule
 from scripts.benchstack import BenchError, CpuWatch, MemorySampler, Stack, say
 
 REQUEST_TIMEOUT = 60.0
 """Seconds a client waits for one reply before counting a timeout."""
 SETTLE = 1.0
 """Pause before each run, so the gateway's background work of the previous one is done."""
+OPEN_LEAD = 0.05
+"""The open loop's first message is due this long after it starts (its clock is read first)."""
 
 
 class Failed(Exception):
@@ -127,6 +133,20 @@ class Tally:
         )
 
 
+async def attempt(
+    send: Send, session: aiohttp.ClientSession, sender: str, text: str
+) -> tuple[str, float | None] | str:
+    """One message sent: what `send` answers, or how it failed (a kind of error)."""
+    try:
+        return await send(session, sender, text)
+    except Failed as exc:
+        return exc.kind
+    except TimeoutError:
+        return "timeout"
+    except aiohttp.ClientError as exc:
+        return type(exc).__name__
+
+
 async def customer(
     session: aiohttp.ClientSession,
     send: Send,
@@ -148,25 +168,58 @@ async def customer(
         sender, reply = f"bench-{tag}-{number}", None
         while (text := script.next_message(reply)) is not None and time.monotonic() < deadline:
             started = time.perf_counter()
-            try:
-                reply, rasa_ms = await send(session, sender, text)
-            except Failed as exc:
-                kind = exc.kind
-            except TimeoutError:
-                kind = "timeout"
-            except aiohttp.ClientError as exc:
-                kind = type(exc).__name__
-            else:
-                latency = (time.perf_counter() - started) * 1000
-                tally.latencies_ms.append(latency)
-                if rasa_ms is not None:
-                    tally.own_ms.append(latency - rasa_ms)
-                continue
-            tally.errors[kind] += 1
-            await asyncio.sleep(0.5)  # a failing server is not hammered
-            break
+            outcome = await attempt(send, session, sender, text)
+            if isinstance(outcome, str):
+                tally.errors[outcome] += 1
+                await asyncio.sleep(0.5)  # a failing server is not hammered
+                break
+            reply, rasa_ms = outcome
+            latency = (time.perf_counter() - started) * 1000
+            tally.latencies_ms.append(latency)
+            if rasa_ms is not None:
+                tally.own_ms.append(latency - rasa_ms)
         tally.off_script += script.off_script
         tally.conversations += 1
+
+
+async def open_loop(
+    session: aiohttp.ClientSession,
+    send: Send,
+    rate: float,
+    seconds: float,
+    conversations: Conversations,
+) -> OpenRate:
+    """`rate` messages a second for `seconds` down one path, each sent when it is due whether
+    or not the earlier replies are in, its latency counted from that due time; then the replies
+    still due (scripts/benchlib/openloop.py says why)."""
+    due_times: list[float] = []
+    done: list[tuple[float, float]] = []
+    errors: Counter[str] = Counter()
+    last = late = 0.0
+
+    async def one(turn: Turn, due: float) -> None:
+        nonlocal last
+        outcome = await attempt(send, session, turn.sender, turn.text)
+        now = time.perf_counter()
+        last = max(last, now)
+        if isinstance(outcome, str):
+            errors[outcome] += 1
+            conversations.failed(turn)
+        else:
+            done.append((due, now))
+            conversations.answered(turn, outcome[0])
+
+    start = time.perf_counter() + OPEN_LEAD
+    sending: list[asyncio.Task[None]] = []
+    for offset in schedule(rate, seconds):
+        due = start + offset
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        late = max(late, time.perf_counter() - due)
+        due_times.append(due)
+        sending.append(asyncio.create_task(one(conversations.take(), due)))
+    await asyncio.gather(*sending)
+    return open_rate(rate, seconds, due_times, done, errors, conversations, last=last, late=late)
 
 
 def _short(tally: Tally) -> str:
@@ -220,9 +273,12 @@ class Driver:
             if tally.errors:
                 raise BenchError(f"the {path} path fails already in the warm-up: {tally.errors}")
 
-    async def drive(self, path: str, customers: int, seconds: float, tag: str) -> Tally:
-        """`customers` at once down `path` for `seconds` (then the replies still due)."""
-        await asyncio.sleep(SETTLE)
+    async def drive(
+        self, path: str, customers: int, seconds: float, tag: str, *, settle: float = SETTLE
+    ) -> Tally:
+        """`customers` at once down `path` for `seconds` (then the replies still due), after a
+        pause of `settle` seconds."""
+        await asyncio.sleep(settle)
         tally = Tally()
         self.sampler.reset()
         started, deadline = time.perf_counter(), time.monotonic() + seconds
@@ -253,6 +309,18 @@ class Driver:
             tallies[GATEWAY].run(GATEWAY, customers),
             tallies[RASA].run(RASA, customers),
         )
+
+
+@asynccontextmanager
+async def warmed_driver(stack: Stack, warmup: int) -> AsyncIterator[Driver]:
+    """A Driver on a client session of its own, after `warmup` whole conversations per path."""
+    sampler = MemorySampler(stack.gateway_pid)
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        driver = Driver(session, stack, sampler)
+        await driver.warm_up(warmup)
+        yield driver
 
 
 async def measure(

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 from sqlalchemy import insert
 
 from scripts.benchlib.fakebot import TOKEN, FakeBotApi
@@ -29,12 +28,11 @@ from scripts.benchlib.figures import GATEWAY
 from scripts.benchlib.machine import conditions_text, cpu_model_and_cores
 from scripts.benchlib.outages import OutageBench, peak_per_second
 from scripts.benchlib.report import RunInfo
-from scripts.benchload import REQUEST_TIMEOUT, Driver
+from scripts.benchload import warmed_driver
 from scripts.benchstack import (
     MODEL,
     BenchError,
     CpuWatch,
-    MemorySampler,
     Servers,
     Stack,
     read,
@@ -108,12 +106,7 @@ async def _wait_for_all(bot: FakeBotApi, subscribers: int, within: float) -> Non
 
 
 async def _drive(stack: Stack, url: str, bot: FakeBotApi, options: OutageOptions) -> OutageBench:
-    sampler = MemorySampler(stack.gateway_pid)
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        driver = Driver(session, stack, sampler)
-        await driver.warm_up(options.warmup)
+    async with warmed_driver(stack, options.warmup) as driver:
         say(f"outages: {options.customers} customers chat {options.seconds:g} s without ...")
         quiet = await driver.drive(GATEWAY, options.customers, options.seconds, "outage-quiet")
         published = time.monotonic()

@@ -51,6 +51,7 @@ from scripts.benchstack import (
     Servers,
     child_env,
     free_port,
+    groups_of,
     read,
     say,
     wait_until_ready,
@@ -92,12 +93,12 @@ def database_server() -> str | None:
 
 
 @contextmanager
-def scratch_database(server: str) -> Iterator[str]:
+def scratch_database(server: str, prefix: str = "quality_bench") -> Iterator[str]:
     """A new, empty database on `server`'s PostgreSQL (its URL), dropped afterwards."""
     base = make_url(normalise_url(server))
     if base.get_backend_name() != "postgresql":
-        raise BenchError(f"the quality part needs PostgreSQL, not {base.get_backend_name()}")
-    name = f"quality_bench_{uuid.uuid4().hex[:10]}"
+        raise BenchError(f"the bench needs PostgreSQL there, not {base.get_backend_name()}")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -206,12 +207,7 @@ def postgres_groups() -> set[int]:
     """The process groups of the PostgreSQL server's processes on this machine: its backends
     do the dashboard's work, so their CPU counts as the bench's (other sessions on the same
     server included)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        content = read(stat)
-        if "(postgres)" in content[:64]:
-            found.add(int(content.rsplit(")", 1)[1].split()[2]))
-    return found
+    return groups_of("postgres")
 
 
 @dataclass(frozen=True)

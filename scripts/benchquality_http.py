@@ -1,12 +1,15 @@
 """The quality part's HTTP half (scripts/benchquality.py runs it against its gateway): a
 manager's browser on the console's JSON API. It logs in, adds improvement measures, has the
-annual report generated as the console's 「立即生成」 does (`POST /api/v1/quality/reports`,
-timed), then times every view of scripts/benchlib/quality.py: one warm-up request each, then
+annual report generated as the console's 「立即生成」 does (`POST /api/v1/quality/reports` starts
+a job, polled on `GET /api/v1/quality/reports/jobs` until it ends: timed from the POST to the job
+seen done), then times every view of scripts/benchlib/quality.py: one warm-up request each, then
 `repetitions` rounds in which every view is requested once, one request at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +25,8 @@ from scripts.benchstack import BenchError, say
 MANAGER: Final = "bench-manager"
 REQUEST_TIMEOUT: Final = 120.0
 REPORT_TIMEOUT: Final = 900.0
+JOB_POLL: Final = 0.25
+"""Seconds between two looks at the report's job (the generation's time is this close)."""
 PLAN_MEASURES: Final = 20
 PLAN_FIGURES: Final = (
     "repairs.arrival_on_time_rate",
@@ -58,14 +63,14 @@ class Browser:
             self.csrf = (await response.json())["csrf_token"]
 
     async def post(self, path: str, body: dict[str, Any], seconds: float) -> Any:
-        """POST `body`, its JSON answer (BenchError unless 200 or 201)."""
+        """POST `body`, its JSON answer (BenchError unless 200, 201 or 202)."""
         async with self.session.post(
             f"{self.base}{path}",
             json=body,
             headers={"X-CSRF-Token": self.csrf},
             timeout=aiohttp.ClientTimeout(total=seconds),
         ) as response:
-            if response.status not in (200, 201):
+            if response.status not in (200, 201, 202):
                 raise BenchError(f"POST {path}: {response.status} {await response.text()}")
             return await response.json()
 
@@ -93,14 +98,33 @@ async def add_measures(browser: Browser, year: int, owner: str) -> int:
     return PLAN_MEASURES
 
 
+async def _job_ended(browser: Browser, job_id: int, began: float) -> dict[str, Any]:
+    """The report's job once it has ended, looked at every JOB_POLL seconds."""
+    while time.perf_counter() - began < REPORT_TIMEOUT:
+        outcome, _, body = await browser.get("/api/v1/quality/reports/jobs")
+        if outcome != "200":
+            raise BenchError(f"the report jobs' list answered {outcome}")
+        job: dict[str, Any] = next(j for j in json.loads(body)["jobs"] if j["id"] == job_id)
+        if job["state"] != "running":
+            return job
+        await asyncio.sleep(JOB_POLL)
+    raise BenchError(f"the report's job {job_id} still ran after {REPORT_TIMEOUT:g} s")
+
+
 async def generate_reports(browser: Browser, year: int, runs: int) -> tuple[list[float], int]:
-    """The annual report of `year` generated `runs` times (seconds each); the last one's id."""
+    """The annual report of `year` generated `runs` times (seconds each, from the POST to its
+    job seen done); the last one's id."""
     seconds, report_id = [], 0
     for n in range(runs):
         began = time.perf_counter()
-        made = await browser.post("/api/v1/quality/reports", {"period": str(year)}, REPORT_TIMEOUT)
+        started = await browser.post(
+            "/api/v1/quality/reports", {"period": str(year)}, REQUEST_TIMEOUT
+        )
+        job = await _job_ended(browser, int(started["job"]["id"]), began)
         seconds.append(time.perf_counter() - began)
-        report_id = int(made["report"]["id"])
+        if job["state"] != "done":
+            raise BenchError(f"the annual report's job {job['state']}: {job['error']}")
+        report_id = int(job["report_id"])
         say(f"quality: annual report {year} ({n + 1} of {runs}): {seconds[-1]:.1f} s")
     return seconds, report_id
 

@@ -1,7 +1,8 @@
 """The stack `make bench` measures, and watching its processes: a temporary SQLite database
-migrated and seeded with the demo, the action server, `rasa run` with the trained model and the
-gateway, each on a free loopback port and in its own process group, stopped however the bench
-ends; the gateway's memory and the machine's CPU read from /proc."""
+migrated and seeded with the demo (or the tracker part's databases: `Backing`), the action
+server, `rasa run` with the trained model and the gateway, each on a free loopback port and in
+its own process group, stopped however the bench ends; the gateway's memory and the CPU of the
+machine and of each server read from /proc."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from scripts.benchlib import cpu_shares, machine_ticks, process_ticks, status_kib
+from scripts.benchlib.machine import CpuUse, cpu_use
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -57,6 +60,12 @@ BENCH_GATEWAY_ENV = {
 
 class BenchError(Exception):
     """The bench cannot go on; the message says why (with a server's log when it failed)."""
+
+
+def model_text() -> str:
+    """The model the stacks load, for a report: its file and when it was trained."""
+    date = datetime.fromtimestamp(MODEL.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"`models/current.tar.gz`, trained {date}"
 
 
 def say(text: str) -> None:
@@ -119,6 +128,10 @@ class Servers:
 
     def groups(self) -> set[int]:
         return {process.pid for _, process in self._started}
+
+    def named(self) -> dict[str, int]:
+        """Each server's process group by its name ("rasa", "gateway", ...)."""
+        return {name: process.pid for name, process in self._started}
 
     def check(self) -> None:
         for name, process in self._started:
@@ -191,7 +204,11 @@ class Stack:
 
 def sqlite_database(path: Path, command: str) -> str:
     """A SQLite database at `path` after `python -m store COMMAND` (migrate, seed); its URL."""
-    url = f"sqlite:///{path}"
+    return store_database(f"sqlite:///{path}", command)
+
+
+def store_database(url: str, command: str) -> str:
+    """The database at `url` after `python -m store COMMAND` (migrate, seed); its URL."""
     done = subprocess.run(
         [sys.executable, "-m", "store", "--url", url, command],
         cwd=ROOT, env=child_env(), capture_output=True, text=True, check=False,
@@ -201,18 +218,42 @@ def sqlite_database(path: Path, command: str) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class Backing:
+    """Where the stack keeps its data (scripts/benchtrackers.py's configurations): by default
+    a temporary SQLite database and Rasa's in-memory tracker store."""
+
+    database_url: str | None = None
+    """The assistant's database, empty, to be migrated and seeded (None: a temporary SQLite
+    file)."""
+    rasa_endpoints: str = ""
+    """Sections of Rasa's endpoints.yml after the action endpoint: its tracker store, its lock
+    store (none: in memory)."""
+    rasa_env: Mapping[str, str] = field(default_factory=dict)
+    """What those sections' ${VARIABLES} are."""
+    gateway_env: Mapping[str, str] = field(default_factory=dict)
+    """More of the gateway's settings (the Compose configuration's GATEWAY_SHARED, REDIS_URL)."""
+
+
 def start_stack(
     servers: Servers,
     work: Path,
     rasa_workers: int = 1,
     gateway_env: Mapping[str, str] | None = None,
+    backing: Backing | None = None,
 ) -> Stack:
     """The stack, every server ready. With several `rasa_workers` each keeps its conversations
     in memory: the gateway (and the bench's Rasa-alone path, bot.rasa_pool.ranked) sends each
     conversation to one worker. `gateway_env`: more of the gateway's settings (the outage part's
-    Telegram channel, scripts/benchoutage.py)."""
-    say("migrating and seeding a temporary SQLite database ...")
-    database_url = sqlite_database(work / "assistant.db", "seed")
+    Telegram channel, scripts/benchoutage.py); `backing`: where the data is kept (the tracker
+    part, scripts/benchtrackers.py)."""
+    backing = backing or Backing()
+    if backing.database_url is None:
+        say("migrating and seeding a temporary SQLite database ...")
+        database_url = sqlite_database(work / "assistant.db", "seed")
+    else:
+        say("migrating and seeding the assistant's database ...")
+        database_url = store_database(backing.database_url, "seed")
     action_port, gateway_port = free_port(), free_port()
     rasa_ports = [free_port() for _ in range(rasa_workers)]
     token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
@@ -220,7 +261,7 @@ def start_stack(
     action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n"
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n" + backing.rasa_endpoints
     )
     actions_url = f"http://127.0.0.1:{action_port}"
     rasa_urls = tuple(f"http://127.0.0.1:{port}" for port in rasa_ports)
@@ -236,7 +277,7 @@ def start_stack(
         servers.start(
             "rasa" if number == 1 else f"rasa-{number}",
             rasa_run_args(port, endpoints, MODEL),
-            child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token),
+            child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token, **backing.rasa_env),
         )
     gateway = servers.start(
         "gateway",
@@ -250,6 +291,7 @@ def start_stack(
             DATABASE_URL=database_url,
             GATEWAY_SHUTDOWN_TIMEOUT="5",
             **BENCH_GATEWAY_ENV,
+            **backing.gateway_env,
             **(gateway_env or {}),
         ),
     )
@@ -288,6 +330,48 @@ class MemorySampler:
             await asyncio.sleep(SAMPLE_EVERY)
 
 
+def group_ticks() -> dict[int, int]:
+    """Every process group's user + system CPU ticks, of the processes running now."""
+    found: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            group, ticks = process_ticks(stat.read_text())
+        except (OSError, IndexError, ValueError):
+            continue
+        found[group] = found.get(group, 0) + ticks
+    return found
+
+
+def groups_of(command: str) -> set[int]:
+    """The process groups of the processes running `command` (/proc/<pid>/stat's name, e.g.
+    "postgres", "redis-server"): a database server's backends are in its group."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        content = read(stat)
+        if f"({command})" in content[:64]:
+            found.add(int(content.rsplit(")", 1)[1].split()[2]))
+    return found
+
+
+class ServerCpu:
+    """How much CPU each named set of process groups used over a stretch of time (a share of
+    one core each), and how busy the machine's cores were: what limits a measurement."""
+
+    def __init__(self, named: Mapping[str, set[int]]) -> None:
+        self.named = dict(named)
+        self.cores = os.cpu_count() or 1
+        self._start = self._now()
+
+    def _now(self) -> tuple[int, int, dict[str, int]]:
+        busy, total = machine_ticks(read("/proc/stat"))
+        ticks = group_ticks()
+        mine = {name: sum(ticks.get(g, 0) for g in groups) for name, groups in self.named.items()}
+        return busy, total, mine
+
+    def use(self) -> CpuUse:
+        return cpu_use(self._start, self._now(), self.cores)
+
+
 class CpuWatch:
     """How much CPU the bench's own processes and everything else used over a stretch of time."""
 
@@ -296,15 +380,7 @@ class CpuWatch:
         self._start = self._now()
 
     def _ours(self) -> int:
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                group, ticks = process_ticks(stat.read_text())
-            except (OSError, IndexError, ValueError):
-                continue
-            if group in self.groups:
-                total += ticks
-        return total
+        return sum(ticks for group, ticks in group_ticks().items() if group in self.groups)
 
     def _now(self) -> tuple[int, int, int]:
         busy, total = machine_ticks(read("/proc/stat"))

@@ -73,8 +73,11 @@ PROJECT_FILES = (
     "nlu/dict",
     "requirements/rasa.in",
     "tests/nlu/holdout.yml",
+    "rasa_addons",
 )
-"""What the loop reads: the training inputs (scripts/train.sh's hash), the held-out set."""
+"""What the loop reads: the training inputs (scripts/train.sh's hash), the held-out set, and
+the pipeline's own components (config.yml names rasa_addons' classes; `rasa train` imports
+them from its working directory, the project)."""
 INTENT = "ask_tariff"
 NEW_EXAMPLES = (
     "电价咋比去年贵了 一度现在收多少",

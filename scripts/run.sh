@@ -181,7 +181,7 @@ staff_logins='password $DEMO_AGENT_PASSWORD'
 if [ -z "${DEMO_AGENT_PASSWORD:-}" ]; then
   staff_logins="passwords in $demo_staff"
   [ ! -f "$demo_staff" ] ||
-    staff_logins="passwords $(sed -n 's/^\(agent1\|agent2\|supervisor\|operator\|manager\)=\(.*\)$/\1 \2/p' "$demo_staff" | paste -sd, - | sed 's/,/, /g')"
+    staff_logins="passwords $(sed -n 's/^\(agent1\|agent2\|supervisor\|foreman\|operator\|manager\)=\(.*\)$/\1 \2/p' "$demo_staff" | paste -sd, - | sed 's/,/, /g')"
 fi
 [ "$prepare" = 0 ] || without_secrets "" "$ROOT/scripts/train.sh"
 

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # `make test-deploy`: the Docker Compose deployment built and run as a station would run it,
-# then talked to. About 20 minutes from nothing, 4 with the images cached (docs/deployment.md).
+# then talked to. About 20 minutes from nothing, 12 with the images cached (docs/deployment.md).
 #
-#  1. base images: the official python/postgres/redis images when present or pullable; where no
-#     registry answers, local stand-ins built from Debian's packages (debootstrap + docker
-#     import, then deploy/standin/), kept between runs and rebuilt only when missing or when
-#     their recipe changed
+#  1. base images: the official python/postgres/redis/nginx images when present or pullable;
+#     where no registry answers, local stand-ins built from Debian's packages (debootstrap +
+#     docker import, then deploy/standin/), kept between runs and rebuilt only when missing or
+#     when their recipe changed
 #  2. the project's images (docker-compose.yml's builds, the model from models/current.tar.gz)
-#  3. the whole stack under a project name of its own, the gateway on a free loopback port,
-#     fresh secrets; waits until every service is healthy (migrate: done)
-#  4. conversations through the gateway's JSON API (scripts/deploy_chat.py): a bill question
-#     refused before verification; a fault report with Rasa's container stopped and started in
-#     the middle, which must go on to its ticket
+#  3. the whole stack under a project name of its own, two gateway replicas and two Rasa
+#     workers, the proxy on a free loopback port, fresh secrets; waits until every container is
+#     healthy (migrate: done); every gateway replica must answer through the proxy, which must
+#     hand the gateway the client's address (not its own, not one the client made up)
+#  4. conversations through the proxy and the gateway's JSON API (scripts/deploy_chat.py): a
+#     bill question refused before verification; a fault report whose gateway replica is
+#     stopped in the middle, which must go on through the other replica to one ticket, then the
+#     stopped replica started again and found again by the proxy; a fault report with Rasa's
+#     containers stopped and started in the middle, which must go on to its ticket
 #  5. figures: build times, image sizes, the running stack's memory (docker stats)
 #  6. everything it started torn down (also on failure or Ctrl-C); the images stay as cache
 #
@@ -24,6 +28,9 @@
 #   TEST_DEPLOY_MODEL_SOURCE=train train the model inside the Rasa image instead of copying
 #                                  models/current.tar.gz [copy]
 #   TEST_DEPLOY_TIMEOUT            seconds for the stack to become healthy [900]
+#   TEST_DEPLOY_GATEWAYS           gateway replicas (--scale gateway=N; 1 skips the replica
+#                                  checks) [2]
+#   TEST_DEPLOY_RASA               Rasa workers (--scale rasa=N) [2]
 #   DEBIAN_MIRROR                  for debootstrap [http://deb.debian.org/debian]
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -31,12 +38,16 @@ cd "$ROOT"
 STANDINS="${TEST_DEPLOY_STANDINS:-auto}"
 MODEL_SOURCE="${TEST_DEPLOY_MODEL_SOURCE:-copy}"
 TIMEOUT="${TEST_DEPLOY_TIMEOUT:-900}"
+GATEWAYS="${TEST_DEPLOY_GATEWAYS:-2}"
+RASA_WORKERS="${TEST_DEPLOY_RASA:-2}"
+[[ "$GATEWAYS" =~ ^[1-9][0-9]*$ && "$RASA_WORKERS" =~ ^[1-9][0-9]*$ ]] ||
+  { echo "TEST_DEPLOY_GATEWAYS and TEST_DEPLOY_RASA must be whole numbers from 1" >&2; exit 2; }
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 STANDIN=township-standin
 SUITE=bookworm
 TAG=test-deploy
 PROJECT="tpadeploy$(date +%m%d%H%M%S)$$"
-SERVICES=(postgres redis migrate actions rasa gateway)
+SERVICES=(postgres redis migrate actions rasa gateway proxy)
 REPORT="$ROOT/reports/deploy"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/test-deploy.XXXXXX")"
 mkdir -p "$REPORT"
@@ -85,7 +96,11 @@ compose() {  # Compose on this run's project, with only this run's settings (not
   env -i "${keep[@]}" "${COMPOSE[@]}" --env-file "$WORK/env" -p "$PROJECT" -f "$ROOT/docker-compose.yml" "$@"
 }
 
-container() { compose ps -q "$1" | head -n 1; }
+containers() { compose ps -q "$1"; }  # every container of a service (scaled: several)
+container() { containers "$1" | head -n 1; }
+replicas() {  # how many containers a service runs in this test
+  case "$1" in gateway) echo "$GATEWAYS" ;; rasa) echo "$RASA_WORKERS" ;; *) echo 1 ;; esac
+}
 
 recipe_hash() { cat "$@" | sha256sum | cut -c1-16; }
 
@@ -168,7 +183,9 @@ base_images() {
   official_or_standin RASA_PYTHON_IMAGE python:3.10-slim "$STANDIN/python:3.10-slim"
   official_or_standin POSTGRES_IMAGE postgres:16 "$STANDIN/postgres:15"
   official_or_standin REDIS_IMAGE redis:7 "$STANDIN/redis:7"
-  local all="$APP_PYTHON_IMAGE $RASA_PYTHON_IMAGE $POSTGRES_IMAGE $REDIS_IMAGE" start=$SECONDS
+  official_or_standin NGINX_IMAGE nginx:1.27 "$STANDIN/nginx:1.22"
+  local all="$APP_PYTHON_IMAGE $RASA_PYTHON_IMAGE $POSTGRES_IMAGE $REDIS_IMAGE $NGINX_IMAGE"
+  local start=$SECONDS
   [[ "$all" == *"$STANDIN/"* ]] || return 0
   build_debian_base
   [[ "$APP_PYTHON_IMAGE" != "$STANDIN/"* ]] ||
@@ -181,6 +198,8 @@ base_images() {
     build_standin "$POSTGRES_IMAGE" deploy/standin/Dockerfile.postgres deploy/standin
   [[ "$REDIS_IMAGE" != "$STANDIN/"* ]] ||
     build_standin "$REDIS_IMAGE" deploy/standin/Dockerfile.redis deploy/standin
+  [[ "$NGINX_IMAGE" != "$STANDIN/"* ]] ||
+    build_standin "$NGINX_IMAGE" deploy/standin/Dockerfile.nginx deploy/standin
   FIGURES+=("base images ready (stand-ins built or cached): $((SECONDS - start)) s")
 }
 
@@ -189,7 +208,7 @@ base_images() {
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 secret() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
 
-write_env() {  # this run's .env: fresh secrets, the gateway on loopback only
+write_env() {  # this run's .env: fresh secrets, the proxy on loopback only
   GATEWAY_PORT="$(free_port)"
   GATEWAY_API_TOKEN="$(secret)"
   (
@@ -209,6 +228,7 @@ APP_PYTHON_IMAGE=$APP_PYTHON_IMAGE
 RASA_PYTHON_IMAGE=$RASA_PYTHON_IMAGE
 POSTGRES_IMAGE=$POSTGRES_IMAGE
 REDIS_IMAGE=$REDIS_IMAGE
+NGINX_IMAGE=$NGINX_IMAGE
 EOF
     if [ -n "${PIP_INDEX_URL:-}" ]; then echo "PIP_INDEX_URL=$PIP_INDEX_URL" >>"$WORK/env"; fi
   )
@@ -239,25 +259,32 @@ build_images() {
   done
 }
 
-service_state() {  # running/healthy, exited/0, ... of one service's container
-  local id
-  id="$(container "$1")"
-  [ -n "$id" ] || { echo missing; return; }
-  "$DOCKER" inspect -f '{{.State.Status}}/{{if eq .State.Status "exited"}}{{.State.ExitCode}}{{else if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}}' "$id"
+service_state() {  # running/healthy, exited/0, ... of each of a service's containers, one a line
+  local ids
+  ids="$(containers "$1")"
+  [ -n "$ids" ] || { echo missing; return; }
+  # shellcheck disable=SC2086  # one argument per container id
+  "$DOCKER" inspect -f '{{.State.Status}}/{{if eq .State.Status "exited"}}{{.State.ExitCode}}{{else if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}}' $ids
 }
 
-wait_healthy() {  # every long-running service healthy and the migrate job done, or fail
-  local start=$SECONDS states service state ready last=0
+wait_healthy() {  # every container of the long-running services healthy (as many as scaled)
+  # and the migrate job done, or fail
+  local start=$SECONDS states service state ready last=0 found
   while :; do
     states="" ready=1
     for service in "${SERVICES[@]}"; do
-      state="$(service_state "$service")"
-      states+=" $service=$state"
-      case "$service:$state" in
-        migrate:exited/0 | *:running/healthy) ;;
-        migrate:exited/* | *:*unhealthy | *:exited/* | *:dead/*) die "$service is $state" ;;
-        *) ready=0 ;;
-      esac
+      found="$(service_state "$service")"
+      states+=" $service=$(paste -sd, - <<<"$found")"
+      if [ "$found" != missing ] && [ "$(wc -l <<<"$found")" -lt "$(replicas "$service")" ]; then
+        ready=0
+      fi
+      while read -r state; do
+        case "$service:$state" in
+          migrate:exited/0 | *:running/healthy) ;;
+          migrate:exited/* | *:*unhealthy | *:exited/* | *:dead/*) die "$service is $state" ;;
+          *) ready=0 ;;
+        esac
+      done <<<"$found"
     done
     if [ "$ready" = 1 ]; then log "all healthy after $((SECONDS - start)) s:$states"; break; fi
     if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then die "not healthy after $TIMEOUT s:$states"; fi
@@ -286,18 +313,103 @@ hang_and_recover() {  # a service that hangs (its process stopped: alive, answer
   wait_healthy "after $service hung and was restarted"
 }
 
+# --- the proxy and the gateway replicas -----------------------------------------------------------
+
+FORGED=203.0.113.77  # an X-Forwarded-For a client makes up (TEST-NET-3: nobody's address)
+
+replicas_answer() {  # every gateway replica answers through the proxy (counted in their access
+  # logs by a user agent of this check), and the gateway sees the client's address the proxy
+  # saw: neither the proxy's own address nor the X-Forwarded-For the client sent
+  local agent i id count counts=() addresses address proxy_ips
+  # letters only: the gateway's logs mask digit runs that look like phone or account numbers
+  agent="test-deploy-${1// /-}-$(tr 0-9 a-j <<<"$RANDOM$RANDOM")"
+  for ((i = 0; i < 8 * GATEWAYS; i++)); do  # /health: 200, or 503 while Rasa is away
+    curl -sS -o /dev/null -A "$agent" -H "X-Forwarded-For: $FORGED" \
+      "http://127.0.0.1:$GATEWAY_PORT/health" || die "the proxy did not answer /health"
+  done
+  for id in $(containers gateway); do
+    count="$("$DOCKER" logs "$id" 2>&1 | grep -cF "\"$agent\"" || true)"
+    counts+=("${id:0:12}: $count")
+    [ "$count" -gt 0 ] || die "gateway replica $id got none of $((8 * GATEWAYS)) requests through the proxy"
+  done
+  addresses="$(for id in $(containers gateway); do "$DOCKER" logs "$id" 2>&1; done |
+    grep -F "\"$agent\"" | sed -n 's/.*aiohttp\.access: \([^ ]*\) .*/\1/p' | sort -u | paste -sd' ' -)"
+  proxy_ips="$("$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$(container proxy)")"
+  [ -n "$addresses" ] || die "no client address in the gateway's access log"
+  for address in $addresses; do
+    [ "$address" != "$FORGED" ] || die "the gateway believed an X-Forwarded-For the client made up"
+    [[ " $proxy_ips " != *" $address "* ]] || die "the gateway sees the proxy ($address) as the client"
+  done
+  log "$1: every gateway replica answered through the proxy (requests: ${counts[*]});" \
+    "the client's address as the gateway sees it: $addresses"
+  FIGURES+=("$1: requests through the proxy per gateway replica: ${counts[*]}")
+}
+
+websocket_through_proxy() {  # the web chat's websocket opens through the proxy (Upgrade passed
+  # on, and the Host with its port: the gateway refuses another origin than its own)
+  local url="http://127.0.0.1:$GATEWAY_PORT/ws" own foreign
+  upgrade() {  # the status of a websocket handshake from origin $1 (curl gives up after 5 s)
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Connection: Upgrade' \
+      -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
+      -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "Origin: $1" "$url" || true
+  }
+  own="$(upgrade "http://127.0.0.1:$GATEWAY_PORT")"
+  foreign="$(upgrade "http://attacker.example")"
+  [ "$own" = 101 ] || die "the web chat's websocket did not open through the proxy (HTTP $own)"
+  [ "$foreign" = 403 ] || die "a websocket from a foreign origin got HTTP $foreign through the proxy, not 403"
+  log "the web chat's websocket opens through the proxy (101), not from a foreign origin (403)"
+}
+
+write_gateway_stopper() {  # $WORK/stop-gateway, deploy_chat's --stop-gateway
+  cat >"$WORK/stop-gateway" <<'EOF'
+# stop-gateway DOCKER RECORD ID...: stops the gateway replica that answered the last API message
+# (the latest "POST /api/v1/messages" of the replicas' access logs) and writes its id to RECORD
+set -eu
+docker=$1 record=$2
+shift 2
+latest=$(for id in "$@"; do
+  "$docker" logs "$id" 2>&1 | grep -F '"POST /api/v1/messages ' | tail -n 1 | cut -d' ' -f1,2 |
+    sed "s/\$/ $id/"
+done | sort | tail -n 1)
+[ -n "$latest" ] || { echo "no gateway replica logged an API message" >&2; exit 1; }
+id=${latest##* }
+echo "$id" >"$record"
+echo "  stopping the gateway replica ${id:0:12} (it answered at ${latest% *})" >&2
+exec "$docker" stop "$id"
+EOF
+}
+
+stop_a_gateway_in_a_report() {  # a fault report whose replica is stopped, then started again
+  local ids stopped start
+  ids="$(containers gateway | paste -sd' ' -)"
+  write_gateway_stopper
+  log "a fault report through the proxy, its gateway replica stopped in the middle"
+  start=$SECONDS
+  GATEWAY_API_TOKEN="$GATEWAY_API_TOKEN" "$PY" -m scripts.deploy_chat --url "http://127.0.0.1:$GATEWAY_PORT" \
+    --stop-gateway "bash $WORK/stop-gateway $DOCKER $WORK/stopped-gateway $ids" ||
+    die "the fault report across a gateway replica's stop failed"
+  FIGURES+=("fault report with its gateway replica stopped in the middle: $((SECONDS - start)) s")
+  stopped="$(cat "$WORK/stopped-gateway")"
+  log "starting the stopped gateway replica ${stopped:0:12} again"
+  "$DOCKER" start "$stopped" >/dev/null
+  wait_healthy "after a gateway replica's stop and start"
+  replicas_answer "after the replica's start"
+}
+
 # --- figures and teardown -----------------------------------------------------------------------
 
 report_figures() {
   local image service id
   FIGURES+=("image sizes (uncompressed, as \`docker image ls\`):")
   for image in "township-power-assistant-app:$TAG" "township-power-assistant-rasa:$TAG" \
-    "$APP_PYTHON_IMAGE" "$RASA_PYTHON_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE"; do
+    "$APP_PYTHON_IMAGE" "$RASA_PYTHON_IMAGE" "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$NGINX_IMAGE"; do
     FIGURES+=("  $image: $("$DOCKER" image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')")
   done
   FIGURES+=("memory of the running stack (docker stats, after the conversations):")
   local ids=() usage total
-  for service in postgres redis actions rasa gateway; do ids+=("$(container "$service")"); done
+  for service in postgres redis actions rasa gateway proxy; do
+    mapfile -t -O "${#ids[@]}" ids < <(containers "$service")
+  done
   usage="$("$DOCKER" stats --no-stream --format '{{.Name}} {{.MemUsage}} {{.CPUPerc}}' "${ids[@]}")"
   while read -r name used _ _ cpu; do
     FIGURES+=("  ${name#"${PROJECT}"[_-]}: $used (CPU $cpu)")
@@ -345,23 +457,36 @@ trap 'exit 130' INT TERM
 FIGURES=()
 pick_docker
 base_images
-log "base images: app $APP_PYTHON_IMAGE, rasa $RASA_PYTHON_IMAGE, $POSTGRES_IMAGE, $REDIS_IMAGE"
+log "base images: app $APP_PYTHON_IMAGE, rasa $RASA_PYTHON_IMAGE, $POSTGRES_IMAGE, $REDIS_IMAGE, $NGINX_IMAGE"
 write_env
 build_images
-log "starting the stack as project $PROJECT (gateway on 127.0.0.1:$GATEWAY_PORT)"
+log "starting the stack as project $PROJECT ($GATEWAYS gateway replicas, $RASA_WORKERS Rasa workers;" \
+  "the proxy on 127.0.0.1:$GATEWAY_PORT)"
 STARTED=1
-compose up -d --no-build >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; die "compose up failed"; }
+compose up -d --no-build --scale "gateway=$GATEWAYS" --scale "rasa=$RASA_WORKERS" >"$WORK/up.log" 2>&1 ||
+  { cat "$WORK/up.log"; die "compose up failed"; }
 wait_healthy start
-log "conversations through the gateway's JSON API"
-rasa_id="$(container rasa)"
+replicas_answer "at start"
+websocket_through_proxy
+# the replica's stop first: after Rasa's restart a replica answers '系统繁忙' until its retry
+# worker has found Rasa back (up to RASA_RETRY_MAX_BACKOFF, 60 s; docs/deployment.md)
+if [ "$GATEWAYS" -gt 1 ]; then
+  stop_a_gateway_in_a_report
+else
+  log "one gateway replica (TEST_DEPLOY_GATEWAYS=1): no replica stopped in a report"
+fi
+log "conversations through the proxy and the gateway's JSON API"
+rasa_ids="$(containers rasa | paste -sd' ' -)"
 GATEWAY_API_TOKEN="$GATEWAY_API_TOKEN" "$PY" -m scripts.deploy_chat --url "http://127.0.0.1:$GATEWAY_PORT" \
-  --stop-rasa "$DOCKER stop $rasa_id" --start-rasa "$DOCKER start $rasa_id" ||
+  --stop-rasa "$DOCKER stop $rasa_ids" --start-rasa "$DOCKER start $rasa_ids" ||
   die "the conversations failed"
 wait_healthy "after Rasa's restart"
 hang_and_recover actions
-for service in postgres redis actions gateway; do
-  restarts="$("$DOCKER" inspect -f '{{.RestartCount}}' "$(container "$service")")"
-  [ "$restarts" = 0 ] || die "$service restarted $restarts times during the run"
+for service in postgres redis actions gateway proxy; do
+  for id in $(containers "$service"); do
+    restarts="$("$DOCKER" inspect -f '{{.RestartCount}}' "$id")"
+    [ "$restarts" = 0 ] || die "$service (${id:0:12}) restarted $restarts times during the run"
+  done
 done
 check_logs
 report_figures

@@ -1,7 +1,8 @@
 """Command line of the stores: `python -m store {migrate,seed,sync-areas,advance-ticket,
-advance-application,create-user,demo-users,import,crews,report,outage,history,quality-refresh}`
-(import: store/import_cli.py; crews: store/crew_cli.py; report: store/report_cli.py; outage:
-store/outage_cli.py; history: store/history_cli.py; quality-refresh: store/quality_cli.py).
+advance-application,create-user,demo-users,import,crews,team,report,outage,history,
+quality-refresh}` (import: store/import_cli.py; crews: store/crew_cli.py; team: store/team_cli.py;
+report: store/report_cli.py; outage: store/outage_cli.py; history: store/history_cli.py;
+quality-refresh: store/quality_cli.py).
 The database is $DATABASE_URL (or --url), configuration $CONF_DIR."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from store import (
     outage_cli,
     quality_cli,
     report_cli,
+    team_cli,
 )
 from store.config import ConfigError, Settings, load_settings
 from store.db import database_url, make_engine, make_session_factory, migrate, unit_of_work
@@ -93,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     import_cli.add_parser(sub)
     crew_cli.add_parser(sub)
+    team_cli.add_parser(sub)
     history_cli.add_parser(sub)
     report_cli.add_parser(sub)
     outage_cli.add_parser(sub)
@@ -270,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_cli.run(url, settings, args)
     if args.command == "crews":
         return crew_cli.run(url, args)
+    if args.command == "team":
+        return team_cli.run(url, args)
     if args.command == "history":
         return history_cli.run(url, settings, args, now=_now(args.now))
     if args.command == "outage":

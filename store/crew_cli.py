@@ -14,12 +14,11 @@ Exit status 0 on success, 1 when the request cannot be done (the reason on stder
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from store.db import make_engine, make_session_factory, unit_of_work
+from store.cli_session import run_refusable
 from store.services import crews, staff
 from store.services.crews import Crew, CrewError
 
@@ -93,17 +92,10 @@ def _member(session: Session, args: argparse.Namespace) -> str:
 
 
 def run(url: str, args: argparse.Namespace) -> int:
-    engine = make_engine(url)
-    try:
-        with unit_of_work(make_session_factory(engine)) as session:
-            if args.crews_command == "list":
-                _list(session)
-                return 0
-            done = _member(session, args) if args.crews_command == "member" else None
-            print(done or _change(session, args))
-    except CrewError as exc:
-        print(f"Refused: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    return 0
+    def work(session: Session) -> str | None:
+        if args.crews_command == "list":
+            _list(session)
+            return None
+        return _member(session, args) if args.crews_command == "member" else _change(session, args)
+
+    return run_refusable(url, CrewError, work)

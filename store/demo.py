@@ -23,6 +23,7 @@ from store.demodata.crews import make_crews
 from store.demodata.featured import renumber_featured
 from store.demodata.outages import make_outages
 from store.demodata.people import PeopleFactory, random_account
+from store.demodata.teams import ensure_demo_teams
 from store.demodata.ticket_set import build_tickets
 from store.demodata.tickets import TicketMaker
 from store.models import (
@@ -238,6 +239,7 @@ def seed(
     session.add_all([outages.current_fault, outages.planned, *(p.outage for p in outages.past)])
     session.flush()
     make_crews(session, areas, now)
+    ensure_demo_teams(session, now)
     build_tickets(TicketMaker(session, settings, rng, now, pool), demo, outages)
     maker = ApplicationMaker(session, settings, rng, now, pool, factory)
     build_applications(maker, demo["3303301000004"])

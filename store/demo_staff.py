@@ -1,6 +1,7 @@
 """The agent console's demo staff (`python -m store demo-users`): agent1, agent2, supervisor,
-operator, clerk (the back office's complaints, applications and customer records), each with a
-password of their own.
+operator, clerk (the back office's complaints, applications and customer records), dispatch,
+crew1, manager and foreman (who leads 抢修班, store/demodata/teams.py), each with a password of
+their own.
 
 One password shared by every demo user would let whoever learnt the agent's also act as the
 supervisor; so each gets its own random password, kept in a file only its owner can read
@@ -23,6 +24,7 @@ from typing import Final
 from sqlalchemy.orm import Session
 
 from store.demodata.crews import join_demo_crew
+from store.demodata.teams import join_demo_team
 from store.services import staff
 
 DEMO_PASSWORD_ENV: Final = "DEMO_AGENT_PASSWORD"
@@ -36,6 +38,7 @@ DEMO_USERS: Final = (
     ("dispatch", "调度员小林", "dispatcher", 0),
     ("crew1", "抢修员老陈", "crew", 0),  # in 东片抢修组 once the demo is seeded
     ("manager", "站长", "manager", 5),  # the service-quality dashboard (docs/manager.md)
+    ("foreman", "抢修值班长", "supervisor", 0),  # leads 抢修班 (store/demodata/teams.py)
 )
 LOCKED: Final = "!locked"
 """The password hash of a demo user the demo's history created before `demo-users` ran (its
@@ -61,8 +64,9 @@ def ensure(
     session: Session, *, fixed: str | None, kept: dict[str, str], now: datetime
 ) -> Iterator[DemoUser]:
     """Create the missing demo users (with `fixed` or a new password each; one the history
-    made without a password, `LOCKED`, counts as missing); a user still on the old shared
-    password (`kept[DEMO_PASSWORD_ENV]`) gets a new one. Others are left alone."""
+    made without a password, `LOCKED`, counts as missing), each new one in their demo team
+    when the seed made it (store/demodata/teams.py); a user still on the old shared password
+    (`kept[DEMO_PASSWORD_ENV]`) gets a new one. Others are left alone."""
     shared = kept.get(DEMO_PASSWORD_ENV)
     for username, name, role, max_chats in DEMO_USERS:
         user = staff.get_by_username(session, username)
@@ -79,10 +83,12 @@ def ensure(
             )
             if role == "crew":
                 join_demo_crew(session, created)
+            join_demo_team(session, created)
             yield DemoUser(username, role, "created", None if fixed else password)
         elif user.password_hash == LOCKED:  # made by the demo's history: its password now
             password = fixed or new_password()
             staff.set_password(session, user, password)
+            join_demo_team(session, user)
             yield DemoUser(username, role, "created", None if fixed else password)
         elif not fixed and shared and staff.verify_password(session, user, shared):
             password = new_password()

@@ -16,10 +16,11 @@ all read these sets, so a new role is added here and nowhere else.
 - outages (issue 19): dispatchers, supervisors and managers publish outages and their notices.
 
 Service quality (issue 18, docs/manager.md): the manager sees the whole station's dashboard and
-writes the improvement plan; a supervisor sees it for their team. Staff have no teams in the
-database (store/models/staff.py), and a supervisor leads the station's one chat desk, so their
-team is the chat desk: the conversation figures, every agent's scorecard, the plan's measures
-on those figures (read only). An agent sees only their own scorecard.
+writes the improvement plan; a supervisor sees it for their team, the team they are in
+(`staff_users.team_id`, store/services/teams.py): its crews' repairs, the complaints and
+applications its clerks handled, its agents' chats and scorecards, the plan's measures on those
+figures (read only; bot/console/quality_scope.py). A supervisor in no team sees the chat
+desk: the conversation figures, every agent's scorecard. An agent sees only their own scorecard.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ case carries the `postgres` marker):
   that is dropped afterwards. PostgreSQL comes from $TEST_DATABASE_URL; without it those cases
   are skipped, except under CI=true where they fail: CI must never silently skip them.
 - `redis_base_url()`: Redis from $TEST_REDIS_URL, skipped (failed under CI=true) without it;
+  `redis_prefix` (per test): a prefix for the test's own keys there, removed afterwards;
 - `engine` (per module): `db_url` migrated with Alembic (never `create_all`: the migrations are
   under test too).
 - `session_factory` (per test): sessions on `engine`; the database is emptied first.
@@ -34,6 +35,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import redis
 from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,6 +77,19 @@ def redis_base_url() -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail("CI=true but TEST_REDIS_URL is not set: Redis tests must run in CI")
     pytest.skip("Redis case skipped: TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """This test's Redis keys (the machine's Redis is shared: never flushed), deleted after."""
+    url = redis_base_url()
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def create_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:

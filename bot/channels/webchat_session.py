@@ -125,7 +125,7 @@ class Session:
     async def _throttled(self, data: Mapping[str, Any]) -> bool:
         """Whether the frame is over the client address's limit (then answered, not handled)."""
         limiters = self.state.limiters
-        wait = limiters.check("webchat", limiters.webchat, limit_key(self.sock.address))
+        wait = await limiters.check("webchat", limiters.webchat, limit_key(self.sock.address))
         if not wait:
             return False
         log.warning("web chat: %s over the rate limit; refused for %d s", self.sock.address, wait)

@@ -47,9 +47,10 @@ from bot.console import (
 from bot.console.canned import load_canned_replies
 from bot.console.hashing import HashPool
 from bot.console.pages import ConsoleFiles, asset, page_response
+from bot.console.ratelimit import LoginLimiter, SharedLoginLimiter
 from bot.console.state import CONSOLE, ConsoleState
 from bot.events import EventHub
-from bot.keys import EVENTS, SETTINGS
+from bot.keys import EVENTS, REPLICAS, SETTINGS
 from bot.ratelimit import RateLimiter
 from bot.settings import GatewaySettings
 from store.config import default_conf_dir
@@ -99,7 +100,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     state.canned = await asyncio.to_thread(load_canned_replies, conf_dir)
     limits = state.settings.limits
     state.hashing = HashPool(limits.hash_threads, limits.hash_queue)
-    state.limiter.overall = RateLimiter(limits.login)
+    local = LoginLimiter(overall=RateLimiter(limits.login))
+    replicas = app.get(REPLICAS)  # several replicas: counted in Redis
+    state.limiter = local if replicas is None else SharedLoginLimiter(replicas.limits, local)
     engine = make_engine(state.settings.database_url)
     state.factory = make_session_factory(engine)
     try:

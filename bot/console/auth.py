@@ -65,7 +65,8 @@ IMPORT_ROLES: Final = roles.IMPORTS_DATA
 OUTAGE_ROLES: Final = roles.PUBLISHES_OUTAGES
 """Outages and their notices: dispatchers, supervisors and managers."""
 QUALITY_ROLES: Final = roles.READS_QUALITY
-"""The service-quality dashboard: managers (the station), supervisors (the chat desk)."""
+"""The service-quality dashboard: managers (the station), supervisors (their team, or the chat
+desk when they are in none: bot/console/quality_scope.py)."""
 QUALITY_PLAN_ROLES: Final = roles.PLANS_QUALITY
 """Writing the improvement plan: managers."""
 SCORECARD_ROLES: Final = roles.READS_SCORECARDS

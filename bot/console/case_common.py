@@ -1,8 +1,9 @@
 """What the back office's routes share (complaints and feedback, applications, customer
-records): the configuration they read (store settings and conf/back_office.yml, loaded when the
-app starts), their pages (console pages, listed in bot/console/pages.py), request parsing, and
-one way of running a unit of work that turns the services' refusals into the API's errors: an
-illegal step 409, a wrong value 422."""
+records): the configuration they read (store settings, conf/back_office.yml and the categories
+of conf/quality.yml, loaded when the app starts), their pages (console pages, listed in
+bot/console/pages.py), request parsing, and one way of running a unit of work that turns the
+services' refusals into the API's errors: an illegal step 409, a category the case cannot have
+400, a wrong value 422."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from bot.keys import SETTINGS
 from bot.settings import GatewaySettings
 from store.config import Settings, default_conf_dir, load_settings
 from store.configuration.back_office import BackOffice, read_back_office
+from store.configuration.quality import Quality, read_quality
 from store.services.case_feedback_views import OPEN
+from store.services.ticket_categories import CategoryError
 from store.workflow import IllegalTransition
 
 if TYPE_CHECKING:
@@ -39,11 +42,18 @@ class CaseState:
 
     settings: Settings | None = None
     office: BackOffice | None = None
+    quality: Quality | None = None
+    """conf/quality.yml: the categories a case may be given."""
 
     def config(self) -> tuple[Settings, BackOffice]:
         if self.settings is None or self.office is None:
             raise web.HTTPServiceUnavailable(text="starting")
         return self.settings, self.office
+
+    def categories(self) -> Quality:
+        if self.quality is None:
+            raise web.HTTPServiceUnavailable(text="starting")
+        return self.quality
 
 
 CASES: Final = web.AppKey("back_office_cases", CaseState)
@@ -63,6 +73,7 @@ async def _load(app: web.Application) -> None:
     conf_dir = Path(gateway.conf_dir or default_conf_dir())
     state.settings = await asyncio.to_thread(load_settings, conf_dir)
     state.office = await asyncio.to_thread(read_back_office, conf_dir)
+    state.quality = await asyncio.to_thread(read_quality, conf_dir)
 
 
 async def back_office_page(request: web.Request, page: str) -> web.StreamResponse:
@@ -74,6 +85,10 @@ async def back_office_page(request: web.Request, page: str) -> web.StreamRespons
 
 def config_of(request: web.Request) -> tuple[Settings, BackOffice]:
     return request.app[CASES].config()
+
+
+def quality_of(request: web.Request) -> Quality:
+    return request.app[CASES].categories()
 
 
 def now_of(request: web.Request) -> datetime:
@@ -99,6 +114,8 @@ async def run(request: web.Request, work: Callable[[Session], T]) -> T:
         return await request.app[CONSOLE].db(work)
     except IllegalTransition as exc:
         raise ApiError(409, "illegal_step", str(exc)) from None
+    except CategoryError as exc:
+        raise ApiError(400, "unknown_category", str(exc)) from None
     except ValueError as exc:
         raise ApiError(422, "invalid", str(exc)) from None
 

@@ -7,8 +7,10 @@
 - ``GET /api/v1/feedback/{case_no}`` one case: the customer's words, commitments, history,
   the same customer's earlier complaints;
 - ``POST /api/v1/feedback/{case_no}/assign`` ``{"handler", "note"?}``,
-  ``/contact`` ``{"note"}``, ``/reply`` ``{"reply"}``, ``/close`` ``{"verdict", "note"?}``:
-  each answers the case as it is now; an illegal step is a 409, a wrong value a 422.
+  ``/contact`` ``{"note"}``, ``/reply`` ``{"reply"}``,
+  ``/close`` ``{"verdict", "note"?, "category"?}``, ``/category`` ``{"category"}``: each answers
+  the case as it is now; an illegal step is a 409, a category the case's type does not have a
+  400, a wrong value a 422.
 
 `setup` also registers the applications (bot/console/applications_api.py); the pages' scripts
 and style are the console's (bot/console/pages.py, /console/static/). Services:
@@ -25,6 +27,7 @@ from aiohttp import web
 
 from bot.console import applications_api, auth
 from bot.console.case_common import (
+    By,
     back_office_page,
     body,
     by_of,
@@ -33,11 +36,12 @@ from bot.console.case_common import (
     list_filters,
     not_found,
     now_of,
+    quality_of,
     required_text,
     run,
     text,
 )
-from store.services import case_feedback
+from store.services import case_feedback, ticket_categories
 from store.services.case_feedback_views import case_view, list_cases
 
 if TYPE_CHECKING:
@@ -58,6 +62,7 @@ def setup(app: web.Application) -> None:
     add.add_post("/api/v1/feedback/{case_no}/contact", post_contact, name="feedback-contact")
     add.add_post("/api/v1/feedback/{case_no}/reply", post_reply, name="feedback-reply")
     add.add_post("/api/v1/feedback/{case_no}/close", post_close, name="feedback-close")
+    add.add_post("/api/v1/feedback/{case_no}/category", post_category, name="feedback-category")
     applications_api.setup(app)
 
 
@@ -85,7 +90,7 @@ async def get_cases(request: web.Request) -> web.Response:
 
 def _case_work(request: web.Request, step: Step | None) -> Callable[[Session], dict[str, Any]]:
     settings, office = config_of(request)
-    now = now_of(request)
+    quality, now = quality_of(request), now_of(request)
     ticket_no = request.match_info["case_no"]
 
     def work(session: Session) -> dict[str, Any]:
@@ -94,7 +99,8 @@ def _case_work(request: web.Request, step: Step | None) -> Callable[[Session], d
             raise not_found("case")
         if step is not None:
             step(session, ticket)
-        return case_view(session, settings, office, ticket, now)
+        category = ticket_categories.category_json(quality, ticket)
+        return {**case_view(session, settings, office, ticket, now), "category": category}
 
     return work
 
@@ -129,10 +135,34 @@ async def post_reply(request: web.Request) -> web.Response:
     return await _act(request, lambda s, t: case_feedback.record_reply(s, t, reply=reply, **by))
 
 
+def _choose(request: web.Request, code: str | None, by: By) -> Step:
+    """Record the category `code` (nothing when None)."""
+    quality = quality_of(request)
+
+    def step(session: Session, ticket: Any) -> object:
+        if code is None:
+            return None
+        return ticket_categories.choose(session, quality, ticket, code, **by)
+
+    return step
+
+
 @auth.require(auth.CASE_ROLES)
 async def post_close(request: web.Request) -> web.Response:
+    """Close the case, with its category when the body chooses one (both or neither)."""
     data = await body(request)
     verdict, note, by = text(data, "verdict"), text(data, "note"), by_of(request)
-    return await _act(
-        request, lambda s, t: case_feedback.close(s, t, verdict=verdict, note=note, **by)
-    )
+    choose = _choose(request, text(data, "category"), by)  # at the same time, just before
+
+    def step(session: Session, ticket: Any) -> object:
+        choose(session, ticket)
+        return case_feedback.close(session, ticket, verdict=verdict, note=note, **by)
+
+    return await _act(request, step)
+
+
+@auth.require(auth.CASE_ROLES)
+async def post_category(request: web.Request) -> web.Response:
+    """Correct the case's category (a closed case too: the figures of its period follow)."""
+    code = required_text(await body(request), "category")
+    return await _act(request, _choose(request, code, by_of(request)))

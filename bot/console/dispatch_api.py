@@ -5,8 +5,8 @@ Same auth as the agent console (session cookie; X-CSRF-Token on every POST). Dis
 managers (auth.DISPATCH_ROLES) use everything; crew members (auth.CREW_ROLES) read and move on
 only their own crew's tickets: any other ticket is a 404, exactly like a number that does not
 exist. Errors are {"error": {"code", "message"}}; a step the ticket cannot take now is a 409
-whose error also lists `allowed` (what this caller may do instead). Reference: the English
-section of docs/back-office-repairs.md.
+whose error also lists `allowed` (what this caller may do instead); a category the ticket's type
+does not have a 400. Reference: the English section of docs/back-office-repairs.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,15 @@ from bot.console.dispatch_input import Change, DispatchContext
 from bot.console.state import CONSOLE, ApiError
 from store.config import PROJECT_ROOT, default_conf_dir, load_settings
 from store.configuration.dispatch import load_dispatch
-from store.services import console_access, crews, dispatch, dispatch_queries, ticket_photos
+from store.configuration.quality import read_quality
+from store.services import (
+    console_access,
+    crews,
+    dispatch,
+    dispatch_queries,
+    ticket_categories,
+    ticket_photos,
+)
 from store.services import outages as outage_service
 from store.services.dispatch import Actor, DispatchError, StepRefused
 from store.services.dispatch_queries import Viewer
@@ -76,6 +84,8 @@ async def _db(request: web.Request, work: Callable[[Session], T]) -> T:
         raise ApiError(422, "invalid", str(exc)) from None
     except ticket_photos.PhotoError as exc:
         raise ApiError(exc.status, "photo_refused", str(exc)) from None
+    except ticket_categories.CategoryError as exc:
+        raise ApiError(400, "unknown_category", str(exc)) from None
 
 
 def _viewer(session: Session, request: web.Request) -> Viewer:
@@ -95,10 +105,11 @@ def _detail(session: Session, request: web.Request, ticket: Ticket) -> dict[str,
     ctx, now = _ctx(request), request.app[CONSOLE].clock()
     deadline = dispatch_queries.deadline_of(session, ticket)
     may_open = bool(ticket.sender_id) and _may_open(session, request, ticket)
-    return ticket_detail(
+    detail = ticket_detail(
         session, ctx.settings, ctx.config, ticket, deadline,
         actor=_actor(request), may_open_conversation=may_open, now=now,
     )  # fmt: skip
+    return {**detail, "category": ticket_categories.category_json(ctx.quality, ticket)}
 
 
 def _may_open(session: Session, request: web.Request, ticket: Ticket) -> bool:
@@ -267,6 +278,19 @@ async def post_note(request: web.Request) -> web.Response:
     return await _change(request, act)
 
 
+@auth.require(auth.CREW_ROLES)
+async def post_category(request: web.Request) -> web.Response:
+    """Correct the fault or hazard type (also on a finished ticket: the figures follow)."""
+
+    def act(session: Session, ticket: Ticket, c: Change) -> object:
+        code = c.text("category", 200)  # any string not a category's code is a 400
+        return ticket_categories.choose(
+            session, c.ctx.quality, ticket, code, actor=c.actor.username, now=c.now
+        )
+
+    return await _change(request, act)
+
+
 @auth.require(auth.DISPATCH_ROLES)
 async def post_assign(request: web.Request) -> web.Response:
     def act(session: Session, ticket: Ticket, c: Change) -> object:
@@ -356,7 +380,8 @@ async def _load(app: web.Application) -> None:
     conf_dir = app[CONSOLE].settings.conf_dir or default_conf_dir()
     settings = await asyncio.to_thread(load_settings, conf_dir)
     config = await asyncio.to_thread(load_dispatch, conf_dir, PROJECT_ROOT)
-    app[CONTEXT] = DispatchContext(settings=settings, config=config)
+    quality = await asyncio.to_thread(read_quality, conf_dir)
+    app[CONTEXT] = DispatchContext(settings=settings, config=config, quality=quality)
 
 
 def setup(app: web.Application) -> None:
@@ -373,6 +398,7 @@ def setup(app: web.Application) -> None:
     add.add_post(f"{BASE}/{{ticket_no}}/merge", post_merge, name="tickets-merge")
     add.add_post(f"{BASE}/{{ticket_no}}/split", post_split, name="tickets-split")
     add.add_post(f"{BASE}/{{ticket_no}}/callback", post_callback, name="tickets-callback")
+    add.add_post(f"{BASE}/{{ticket_no}}/category", post_category, name="tickets-category")
     add.add_post(f"{BASE}/{{ticket_no}}/photos", post_photo, name="tickets-photo-add")
     add.add_get(f"{BASE}/{{ticket_no}}/photos/{{photo_id}}", get_photo, name="tickets-photo")
     app.on_startup.append(_load)

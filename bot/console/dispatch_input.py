@@ -20,6 +20,7 @@ from bot.console import fields
 from bot.console.state import ApiError
 from store.config import Settings
 from store.configuration.dispatch import DispatchConfig
+from store.configuration.quality import Quality
 from store.services.dispatch import REPAIR_TYPES, Actor
 from store.services.dispatch_queries import DUE_CHOICES, TicketFilter
 from store.statuses import TicketStatus
@@ -108,10 +109,12 @@ def step_at(data: dict[str, Any], tz: ZoneInfo) -> datetime | None:
 
 @dataclass(frozen=True)
 class DispatchContext:
-    """The store settings and conf/dispatch.yml, read when the app starts."""
+    """The store settings, conf/dispatch.yml and conf/quality.yml (the fault and hazard
+    categories), read when the app starts."""
 
     settings: Settings
     config: DispatchConfig
+    quality: Quality
 
 
 @dataclass(frozen=True)

@@ -98,25 +98,23 @@ class Outcome:
     """A 429 because of the overall rate or a full hashing pool, not this pair's failures."""
 
 
-def _refusal(request: web.Request, username: str) -> Outcome | None:
+async def _refusal(request: web.Request, username: str) -> Outcome | None:
     """A 429 when the attempt must not even check the password, else None."""
-    limiter = request.app[CONSOLE].limiter
     ip = auth.client_ip(request)
-    wait = limiter.retry_after(ip, username)
-    if wait:
-        log.warning("console: login of %r from %s throttled", username, ip)
-        return Outcome(429, retry_after=wait)
-    wait = limiter.overall_wait()
-    if wait:
+    wait = await request.app[CONSOLE].limiter.check(ip, username)
+    if wait.crowded:
         log.warning("console: login of %r from %s refused: overall login rate spent", username, ip)
-        return Outcome(429, retry_after=wait, crowded=True)
+    elif wait.seconds:
+        log.warning("console: login of %r from %s throttled", username, ip)
+    if wait.seconds:
+        return Outcome(429, retry_after=wait.seconds, crowded=wait.crowded)
     return None
 
 
 async def _attempt(request: web.Request, username: str, password: str) -> Outcome:
     state = request.app[CONSOLE]
     ip = auth.client_ip(request)
-    refusal = _refusal(request, username)
+    refusal = await _refusal(request, username)
     if refusal is not None:
         return refusal
     try:
@@ -124,11 +122,10 @@ async def _attempt(request: web.Request, username: str, password: str) -> Outcom
     except PoolFull:
         log.warning("console: login of %r from %s refused: hashing pool full", username, ip)
         return Outcome(429, retry_after=POOL_FULL_RETRY_SECONDS, crowded=True)
+    await state.limiter.record(ip, username, succeeded=result is not None)
     if result is None:
-        state.limiter.failed(ip, username)
         log.info("console: failed login of %r from %s", username, ip)
         return Outcome(401)
-    state.limiter.succeeded(ip, username)
     log.info("console: %s logged in from %s", result[1].username, ip)
     return Outcome(200, result)
 

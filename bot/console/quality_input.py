@@ -5,7 +5,7 @@ bot/console/fields.py).
 Every bad value is a 400 ({"error": {"code", "message"}}) that names the parameter and says
 what it takes: an unknown parameter, a period that does not parse or lies outside the limits of
 conf/quality_dashboard.yml, a grain with too many steps, a figure nobody defined, a number too
-large. A filter naming an area, crew, agent or channel that does not exist is a 400 too.
+large. A filter naming an area, crew, agent, channel or team that does not exist is a 400 too.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _PATTERNS: Final = {
     "crew": re.compile(r"[1-9][0-9]{0,8}"),
     "agent": re.compile(r"[A-Za-z0-9_.@\-]{1,64}"),
     "channel": re.compile(r"[a-z][a-z0-9_]{0,31}"),
+    "team": re.compile(r"[1-9][0-9]{0,8}"),
 }
 _NUMBER: Final = re.compile(r"[0-9]{1,9}")
 
@@ -115,7 +116,7 @@ def grain_of(query: dict[str, str], period: Period, config: DashboardConfig) -> 
 
 
 def filter_values(query: dict[str, str]) -> dict[str, str]:
-    """The filters given (area, crew, agent, channel), each checked for its form."""
+    """The filters given (area, crew, agent, channel, team), each checked for its form."""
     given = {name: query[name] for name in _PATTERNS if name in query}
     for name, value in given.items():
         if not _PATTERNS[name].fullmatch(value):
@@ -124,17 +125,18 @@ def filter_values(query: dict[str, str]) -> dict[str, str]:
 
 
 def to_filters(given: dict[str, str]) -> Filters:
-    crew = given.get("crew")
+    crew, team = given.get("crew"), given.get("team")
     return Filters(
         area=given.get("area"),
         crew_id=int(crew) if crew else None,
         agent=given.get("agent"),
         channel=given.get("channel"),
+        team_id=int(team) if team else None,
     )
 
 
 def check_filters(session: Session, filters: Filters) -> None:
-    """Each filter names an area, crew, agent or channel that exists (else a 400)."""
+    """Each filter names an area, crew, agent, channel or team that exists (else a 400)."""
     if filters.area is not None and not quality_choices.area_exists(session, filters.area):
         raise bad("area", f"no area {filters.area}")
     if filters.crew_id is not None and quality_choices.crew_name(session, filters.crew_id) is None:
@@ -143,6 +145,8 @@ def check_filters(session: Session, filters: Filters) -> None:
         raise bad("agent", f"no agent {filters.agent}")
     if filters.channel is not None and not quality_choices.channel_seen(session, filters.channel):
         raise bad("channel", f"no conversation came on {filters.channel}")
+    if filters.team_id is not None and quality_choices.team_name(session, filters.team_id) is None:
+        raise bad("team", f"no team {filters.team_id}")
 
 
 def key_of(query: dict[str, str], keys: Collection[str]) -> str:

@@ -2,8 +2,8 @@
 each should move, its baseline and target, an owner, a due date, a status and notes.
 
 - ``GET /api/v1/quality/plan`` the measures the caller may see (managers: all; supervisors:
-  those on the chat desk's figures, read only), each with its owner's name and whether it is
-  past its due date;
+  those on the figures of their team, or of the chat desk, read only), each with its owner's
+  name and whether it is past its due date;
 - ``POST /api/v1/quality/plan`` ``{"title", "figure", "owner", "due": "YYYY-MM-DD",
   "baseline"?, "target"?, "status"?, "notes"?}`` a new measure (managers); baseline and target
   in the figure's unit (a rate 0..1);
@@ -84,7 +84,7 @@ def _json_list(session: Session, measures: list[QualityMeasure], today: date) ->
 
 @auth.require(auth.QUALITY_ROLES)
 async def get_plan(request: web.Request) -> web.Response:
-    mine, today = scope(request), today_of(request)
+    mine, today = await scope(request), today_of(request)
 
     def work(session: Session) -> list[Json]:
         found = quality_plan.list_measures(session)

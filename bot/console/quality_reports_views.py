@@ -1,6 +1,6 @@
-"""What the reports' routes (bot/console/quality_reports_api.py) answer: a report as JSON, the
-list page, a report's page (the stored document's article inside the console's page) and the
-downloads."""
+"""What the reports' routes (bot/console/quality_reports_api.py) answer: a report and a report
+job as JSON, the list page, a report's page (the stored document's article inside the console's
+page) and the downloads."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import hashlib
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -21,7 +22,8 @@ from bot.console.state import CONSOLE
 from store import quality_reports
 from store.config import Settings
 from store.quality import Period
-from store.quality_reports import KIND_NAMES, ReportConfig, StoredReport
+from store.quality_reports import KIND_NAMES, ReportConfig, ReportKind, StoredReport
+from store.services.quality_report_jobs import QualityReportJob, ReportJobState
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -39,15 +41,25 @@ CONTENT_TYPES: Final = {
 Json = dict[str, Any]
 
 
+JOB_STATE_NAMES: Final = {
+    ReportJobState.RUNNING: "生成中",
+    ReportJobState.DONE: "已生成",
+    ReportJobState.FAILED: "失败",
+    ReportJobState.INTERRUPTED: "中断",
+}
+"""What staff read for a report job's state."""
+
+
 @dataclass
 class ReportsState:
-    """Read when the app starts; `busy` lets one report be made at a time in this gateway;
-    `database_url`: the console's database, the one the child making a report writes to."""
+    """Read when the app starts; `database_url`: the console's database, the one the child
+    making a report writes to; `tasks`: this gateway's report jobs running, by job id (the
+    gateway stopping stops them)."""
 
     settings: Settings | None = None
     config: ReportConfig | None = None
     database_url: str = ""
-    busy: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
     def loaded(self) -> tuple[Settings, ReportConfig]:
         if self.settings is None or self.config is None:
@@ -79,6 +91,31 @@ def report_json(report: StoredReport, tz: ZoneInfo, others: Mapping[str, int]) -
         "previous_id": found.get(f"{report.kind} {period.previous().label}"),
         "year_before_id": found.get(f"{report.kind} {period.year_before().label}"),
         "links": _links(report.id),
+    }
+
+
+def _local(at: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if at is None else at.astimezone(tz).isoformat(timespec="seconds")
+
+
+def job_json(job: QualityReportJob, settings: Settings) -> Json:
+    """A report job: what it makes, since when and for whom, how it ended (the report's links,
+    or the error in one line)."""
+    period = Period.parse(job.period_label)
+    return {
+        "id": job.id,
+        "period": job.period_label,
+        "kind": job.kind,
+        "kind_name": KIND_NAMES[ReportKind(job.kind)],
+        "title": quality_reports.report_title(settings.station.name, period),
+        "state": job.state,
+        "state_name": JOB_STATE_NAMES[ReportJobState(job.state)],
+        "started_at": _local(job.started_at, settings.tz),
+        "finished_at": _local(job.finished_at, settings.tz),
+        "requested_by": job.requested_by,
+        "report_id": job.report_id,
+        "links": None if job.report_id is None else _links(job.report_id),
+        "error": job.error,
     }
 
 

@@ -5,8 +5,9 @@ for a period (a month by default), each figure beside the station's average.
 - ``GET /api/v1/quality/scorecards.csv?period=&kind=`` the same as CSV (bot/console/
   quality_export.py), for the review.
 
-Managers see both kinds, supervisors the agents' (their chat desk), an agent only their own
-card: with no chats in the period it is their card with nothing measured, beside the station.
+Managers see both kinds; supervisors their team's agents and crews (every agent's when they
+are in no team: the chat desk), beside the whole station's; an agent only their own card: with
+no chats in the period it is their card with nothing measured, beside the station.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from bot.console import auth
 from bot.console import quality_input as qi
 from bot.console import quality_views as views
 from bot.console.quality_export import scorecards_csv
-from bot.console.quality_scope import scope_of
-from bot.console.quality_state import config_of, db, now_of, today_of
+from bot.console.quality_scope import Scope
+from bot.console.quality_state import config_of, db, now_of, scope, today_of
 from store import quality
 from store.services.console_sessions import StaffIdentity
 
@@ -47,16 +48,19 @@ def own_card(cards: list[quality.Scorecard], me: StaffIdentity) -> list[quality.
     return [quality.Scorecard("agent", me.username, me.display_name, empty, station)]
 
 
-async def _cards(request: web.Request) -> tuple[quality.Period, str, list[quality.Scorecard]]:
+async def _cards(
+    request: web.Request, mine: Scope
+) -> tuple[quality.Period, str, list[quality.Scorecard]]:
     me = auth.staff_of(request)
-    mine = scope_of(me.role)
     query = qi.query_of(request, {"period", "kind"})
     kind = qi.kind_of(query)
     mine.check_kind(kind)
     period, now = qi.period_of(query, config_of(request), today_of(request)), now_of(request)
 
+    team = mine.team.id if mine.team is not None else None
+
     def work(session: Session) -> list[quality.Scorecard]:
-        return quality.scorecards(session, period, kind, now=now)
+        return quality.scorecards(session, period, kind, now=now, team_id=team)
 
     cards = await db(request, work)
     return period, kind, own_card(cards, me) if mine.own_only else cards
@@ -64,8 +68,9 @@ async def _cards(request: web.Request) -> tuple[quality.Period, str, list[qualit
 
 @auth.require(auth.SCORECARD_ROLES)
 async def get_scorecards(request: web.Request) -> web.Response:
-    period, kind, cards = await _cards(request)
-    keys = quality.figure_keys() if not scope_of(auth.staff_of(request).role).own_only else []
+    mine = await scope(request)
+    period, kind, cards = await _cards(request, mine)
+    keys = [k for k in quality.figure_keys() if mine.sees_figure(k)]
     body: dict[str, Any] = {
         "period": views.period_json(period),
         "kind": kind,
@@ -76,7 +81,7 @@ async def get_scorecards(request: web.Request) -> web.Response:
 
 @auth.require(auth.SCORECARD_ROLES)
 async def get_scorecards_csv(request: web.Request) -> web.Response:
-    period, kind, cards = await _cards(request)
+    period, kind, cards = await _cards(request, await scope(request))
     name = f"scorecards-{kind}-{period.label.replace('..', '_')}.csv"
     return web.Response(
         body=scorecards_csv(period, kind, cards, quality.label),

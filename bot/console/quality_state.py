@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from aiohttp import web
 
 from bot.console import auth
-from bot.console.quality_scope import Scope, scope_of
+from bot.console.quality_scope import Scope, leads_a_team, scope_of
 from bot.console.state import CONSOLE
 from bot.keys import SETTINGS
 from bot.settings import GatewaySettings
 from store.config import Settings, default_conf_dir, load_settings
 from store.configuration.quality_dashboard import DashboardConfig, read_dashboard
+from store.services import teams
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,9 +73,13 @@ def today_of(request: web.Request) -> date:
     return now_of(request).astimezone(settings.tz).date()
 
 
-def scope(request: web.Request) -> Scope:
-    """What the logged-in staff member may see (the caller checked the route's roles)."""
-    return scope_of(auth.staff_of(request).role)
+async def scope(request: web.Request) -> Scope:
+    """What the logged-in staff member may see (the caller checked the route's roles); a
+    supervisor's depends on their team, read for each request (a move shows at once)."""
+    me = auth.staff_of(request)
+    if not leads_a_team(me.role):
+        return scope_of(me.role)
+    return scope_of(me.role, await db(request, lambda s: teams.team_of(s, me.user_id)))
 
 
 async def db(request: web.Request, work: Callable[[Session], T]) -> T:

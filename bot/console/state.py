@@ -14,7 +14,7 @@ from bot.console.canned import Canned
 from bot.console.frames import HandleCache
 from bot.console.hashing import HashPool
 from bot.console.pages import ConsoleFiles
-from bot.console.ratelimit import LoginLimiter
+from bot.console.ratelimit import LoginLimiter, LoginLimits
 from bot.settings import GatewaySettings
 from store.db import in_thread
 
@@ -34,7 +34,8 @@ class ConsoleState:
     files: ConsoleFiles
     settings: GatewaySettings = field(default_factory=GatewaySettings)
     factory: sessionmaker[Session] | None = None
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    limiter: LoginLimits = field(default_factory=LoginLimiter)
+    """In memory; in Redis with several replicas (set when the console starts)."""
     hashing: HashPool = field(default_factory=lambda: HashPool(1, 8))
     """The password checks' own threads (bot/console/hashing.py); sized from the settings when
     the console starts."""

@@ -4,11 +4,15 @@ share through Redis besides the database.
 - `locks.py`: a conversation's lock across replicas: one turn at a time, in arrival order;
 - `bus.py`: the console's live events and web chat pushes reach the replica that has the
   socket;
-- `lease.py`: Telegram's long polling, the notifier and the scheduled jobs run in one replica.
+- `lease.py`: Telegram's long polling, the notifier and the scheduled jobs run in one replica;
+- `ratelimit.py`: the rate limits (the channels', the console login's) count every replica's
+  requests;
+- `rasa_back.py`: Rasa answering again after an outage, seen by one replica, ends every
+  replica's '系统繁忙'.
 
-Without GATEWAY_SHARED nothing here runs: one gateway process keeps its locks and events in
-memory, as it always did. The outage-notice queue and the WeChat access token need nothing of
-this: they are shared through the database already.
+Without GATEWAY_SHARED nothing here runs: one gateway process keeps its locks, events and rate
+limits in memory, as it always did. The outage-notice queue and the WeChat access token need
+nothing of this: they are shared through the database already.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from redis.asyncio import Redis
 from bot.replicas.bus import Bus
 from bot.replicas.lease import Lease
 from bot.replicas.locks import SharedLocks
+from bot.replicas.rasa_back import RasaBack
+from bot.replicas.ratelimit import SharedLimits
 from bot.settings import GatewaySettings
 
 __all__ = ["Replicas"]
@@ -31,7 +37,8 @@ __all__ = ["Replicas"]
 log = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_SECONDS = 5.0
-"""A Redis that does not answer within this is treated as away (the locks fall back)."""
+"""A Redis that does not answer within this is treated as away (the locks and the rate limits
+fall back to this replica's own)."""
 
 
 class Replicas:
@@ -52,6 +59,8 @@ class Replicas:
         )
         self.locks = SharedLocks(self.redis, self._prefix, settings.lock_seconds)
         self.bus = Bus(self._listener, self._prefix, self.replica)
+        self.limits = SharedLimits(self.redis, self._prefix)
+        self.rasa_back = RasaBack(self.redis, self._prefix, self.bus)
         self._leases: list[Lease] = []
 
     def in_one_replica(

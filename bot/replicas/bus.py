@@ -5,7 +5,9 @@ Two kinds of news cross it:
 - `event`: every event of the replica's event hub (bot/events.py): an agent console
   connected to another replica shows it as if it had happened there;
 - `webchat`: events for a web chat session (replies, an agent's message) pushed by a replica
-  that has no socket of that session: the replica that has one pushes them to its tabs.
+  that has no socket of that session: the replica that has one pushes them to its tabs;
+- `rasa_back`: Rasa answered a turn again after an outage (rasa_back.py): a replica still
+  keeping new messages for its own retry worker stops doing so at once and wakes that worker.
 
 A replica ignores its own news. News is not stored: a replica that was not listening (it was
 starting, Redis was away) misses it, as a console or a tab that was not connected would; both
@@ -28,6 +30,7 @@ from typing import Any, Final, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.backends import Backends
 from bot.events import Event, EventHub, EventKind
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ class Bus:
         self._channel = f"{prefix}:bus"
         self.replica = replica
         self._hub: EventHub | None = None
+        self._backends: Backends | None = None
+        self._wake: asyncio.Event | None = None
         self._web: WebPush | None = None
         self._barriers: dict[str, asyncio.Future[None]] = {}
         self._outgoing: asyncio.Queue[str] = asyncio.Queue()
@@ -59,6 +64,15 @@ class Bus:
         """Every event published on `hub` goes to the other replicas; theirs come out of it."""
         self._hub = hub
         hub.relay = self._send_event
+
+    def relay_backends(self, backends: Backends, wake: asyncio.Event) -> None:
+        """Rasa answering again after an outage, seen by another replica (`rasa_back`), clears
+        this replica's `down` flag; `wake` (the router's pending_added) wakes its retry worker."""
+        self._backends, self._wake = backends, wake
+
+    def rasa_back(self) -> None:
+        """Tell the other replicas that Rasa answered a turn here again (rasa_back.py)."""
+        self._outgoing.put_nowait(self._news("rasa_back", {}))
 
     def relay_webchat(self, push: WebPush) -> None:
         """Web chat events for sessions that have their sockets on another replica."""
@@ -170,6 +184,9 @@ class Bus:
                     conversation_id=news.get("conversation_id"),
                 )
             )
+        elif kind == "rasa_back" and self._backends is not None:
+            if self._backends.back_elsewhere() and self._wake is not None:
+                self._wake.set()
         elif kind == "webchat" and self._web is not None:
             push = self._web(str(news["chat"]), list(news["events"]))
             task = asyncio.create_task(push)  # never holds up the other news

@@ -47,7 +47,10 @@ window.Cases = (() => {
   function message(data) {
     const error = data && data.error;
     if (!error) return "";
-    const codes = { illegal_step: "当前状态不能进行此操作", invalid: "填写有误", not_found: "未找到" };
+    const codes = {
+      illegal_step: "当前状态不能进行此操作", invalid: "填写有误", not_found: "未找到",
+      unknown_category: "类别不对",
+    };
     return (codes[error.code] || "操作失败") + "：" + error.message;
   }
 
@@ -57,5 +60,12 @@ window.Cases = (() => {
     return dl;
   }
 
-  return { api, el, when, message, facts, role };
+  // a label from conf/ ({zh, en}) in the console's language (Chinese unless the page is English)
+  const english = document.documentElement.lang.startsWith("en");
+  function pick(label) {
+    return label ? (english ? label.en : label.zh) : "";
+  }
+  const guessed = english ? " (guessed)" : "（系统推测）";
+
+  return { api, el, when, message, facts, role, pick, guessed };
 })();

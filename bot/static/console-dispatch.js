@@ -21,6 +21,12 @@
     return label ? label.zh : fallback || "";
   }
 
+  // a label from conf/ in the console's language (Chinese unless the page is in English)
+  const ENGLISH = document.documentElement.lang.startsWith("en");
+  function pick(label) {
+    return label ? (ENGLISH ? label.en : label.zh) : "";
+  }
+
   function when(iso) {
     return iso ? iso.replace("T", " ").slice(5, 16) : "—";
   }
@@ -189,6 +195,7 @@
       conv.textContent = t.conversation ? CHANNELS[t.conversation.channel] || t.conversation.channel || "—" : "—";
     }
     $("words").textContent = t.description;
+    renderCategory(t.category);
     const actions = t.actions;
     $("steps").replaceChildren(...actions.steps.map((s) => stepButton(s, number, renderTicket)));
     $("assign-form").hidden = !actions.assign;
@@ -206,6 +213,19 @@
       img.alt = "现场照片 " + when(p.at);
       return img;
     }));
+  }
+
+  // the fault or hazard type: staff's choice, or the figures' guess from the customer's words
+  // (marked as such); choosing another records it at once
+  function renderCategory(category) {
+    const row = $("category").closest("div");
+    row.hidden = !category;
+    if (!category) return;
+    $("category").textContent = pick(category.label) + (category.chosen ? "" : ENGLISH ? " (guessed)" : "（系统推测）");
+    const select = $("category-select");
+    select.replaceChildren(el("option", ENGLISH ? "choose…" : "请选择"));
+    select.firstChild.value = "";
+    fillSelect(select, category.options.map((o) => [o.code, pick(o.label)]));
   }
 
   async function ticketPage() {
@@ -235,6 +255,12 @@
       post("/callback", { result: $("callback-result").value, note: noteText() });
     });
     $("add-note").addEventListener("click", () => post("/notes", { note: noteText() }));
+    $("category-select").addEventListener("change", async (e) => {
+      if (!e.target.value) return;
+      const data = await call("POST", "/" + number + "/category", { category: e.target.value });
+      if (data) renderTicket(data);
+      else e.target.value = ""; // refused: the error shows above, the category is unchanged
+    });
     $("photo").addEventListener("change", () => upload(number, $("photo"), async () => renderTicket(await call("GET", "/" + number))));
     const data = await call("GET", "/" + number);
     if (data) renderTicket(data);

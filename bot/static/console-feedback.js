@@ -1,10 +1,11 @@
 // Complaints and feedback: the list (overdue first, repeats flagged) and one case with its
 // commitments, history and the steps: assign, record the contact, the reply, close with the
-// customer's verdict. Every step answers the case as it is now, or why it cannot be taken.
+// customer's verdict; its category can be corrected at any time, a closed case's too. Every step
+// answers the case as it is now, or why it cannot be taken.
 "use strict";
 
 (() => {
-  const { api, el, when, message, facts } = window.Cases;
+  const { api, el, when, message, facts, pick, guessed } = window.Cases;
   const $ = (id) => document.getElementById(id);
   const VERDICTS = { satisfied: "客户满意", unsatisfied: "客户不满意" };
   let current = null;
@@ -53,6 +54,39 @@
     ));
   }
 
+  // the category (complaints) or theme (suggestions, praise): staff's choice, or the figures'
+  // guess from the customer's words, marked as such; choosing one records it at once
+  function category(c) {
+    const cat = c.category; // violation reports have none: not called for them
+    const select = el(
+      "select",
+      { id: "category-select", onchange: () => choose(select.value) },
+      el("option", { value: "", text: "请选择" }),
+      ...cat.options.map((o) => el("option", { value: o.code, text: pick(o.label) }))
+    );
+    return el(
+      "p",
+      { class: "category" },
+      "类别：",
+      el("strong", { id: "category-now", text: pick(cat.label) + (cat.chosen ? "" : guessed) }),
+      " ",
+      el("label", {}, "更正为", select),
+      " ",
+      el("span", { id: "category-msg", role: "status" })
+    );
+  }
+
+  async function choose(code) {
+    if (!current || !code) return;
+    const path = "/api/v1/feedback/" + encodeURIComponent(current.ticket_no) + "/category";
+    const { ok, data } = await api("POST", path, { category: code });
+    if (ok) render(data);
+    const msg = $("category-msg");
+    msg.className = ok ? "ok" : "error";
+    msg.textContent = ok ? "已更正类别" : message(data);
+    if (!ok) $("category-select").value = "";
+  }
+
   function render(c) {
     current = c;
     $("case-title").textContent = c.ticket_no + " · " + c.type_label + " · " + c.status_label;
@@ -73,6 +107,7 @@
       ]),
     ];
     if (account) parts.push(el("p", {}, "客户档案：", account));
+    if (c.category) parts.push(category(c));
     parts.push(el("h3", { text: "服务承诺" }), el("p", {}, "联系客户：", deadline(c.contact)), el("p", {}, "答复客户：", deadline(c.reply)));
     if (c.earlier.length) {
       parts.push(el("h3", { text: "该客户此前的投诉（" + c.earlier.length + "）" }));

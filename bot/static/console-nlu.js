@@ -125,8 +125,14 @@
     $("notice").hidden = !text;
   }
 
+  // once the logout is submitted nothing runs in the background: a request racing the logout
+  // would be answered 401 while the page leaves
+  let leaving = false;
+  document.querySelector("form.logout")?.addEventListener("submit", () => { leaving = true; });
+
   // background: a request nobody clicked for (polling); it does not keep the session alive
   async function api(method, path, body, background) {
+    if (background && leaving) return { status: 401, data: {} };
     const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (background) init.headers["X-Console-Background"] = "1";
     if (method !== "GET") {

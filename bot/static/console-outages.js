@@ -46,7 +46,13 @@
     box.hidden = !message;
   }
 
+  // once the logout is submitted nothing runs in the background: a request racing the logout
+  // would be answered 401 while the page leaves
+  let leaving = false;
+  document.querySelector("form.logout")?.addEventListener("submit", () => { leaving = true; });
+
   async function call(method, path, body, background) {
+    if (background && leaving) return null;
     const headers = { Accept: "application/json" };
     if (method !== "GET") {
       headers["X-CSRF-Token"] = CSRF;

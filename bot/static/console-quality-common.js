@@ -8,7 +8,7 @@ window.Quality = (() => {
   const SECTIONS = { repairs: "抢修服务", applications: "业扩报装", complaints: "投诉与意见", conversations: "在线客服" };
   const DIMENSIONS = {
     crew: "抢修班组", area: "区域", fault_type: "故障类型", stage: "环节", type: "业务类型", hour: "时段",
-    channel: "渠道", category: "类别", intent: "意图", agent: "坐席", state: "状态", day: "日期", reason: "原因",
+    channel: "渠道", category: "类别", intent: "意图", agent: "坐席", handler: "经办人", state: "状态", day: "日期", reason: "原因",
     handoffs: "转人工次数",
   };
   const STATUSES = { planned: "计划中", in_progress: "进行中", done: "已完成", dropped: "已取消" };

@@ -8,7 +8,7 @@
   const { api, el, when, message } = window.Cases;
   const Q = window.Quality;
   const $ = (id) => document.getElementById(id);
-  const FILTERS = ["area", "crew", "agent", "channel"];
+  const FILTERS = ["area", "crew", "agent", "channel", "team"];
   const KINDS = { ticket: "工单", application: "申请", feedback: "投诉/意见", conversation: "会话", outage: "停电" };
   const DRILL_PAGE = 20;
   const state = { meta: null, figures: [], breakdowns: [], key: "", offset: 0, total: 0 };
@@ -49,6 +49,8 @@
     $("grain").replaceChildren(Q.option("", "自动", true), ...meta.grains.map((g) => Q.option(g, Q.GRAINS[g] || g, false)));
     $("chart-figure").replaceChildren(...meta.figures.map((f) => Q.option(f.key, Q.SECTIONS[f.section] + " · " + f.label, false)));
     $("scope-note").hidden = meta.me.scope !== "chat_desk";
+    $("team-note").hidden = !meta.team;
+    $("team-name").textContent = meta.team ? meta.team.name : "";
   }
 
   function card(f) {

@@ -55,8 +55,14 @@
     return tr;
   }
 
+  // once the logout is submitted nothing runs in the background: a request racing the logout
+  // would be answered 401 while the page leaves
+  let leaving = false;
+  document.querySelector("form.logout")?.addEventListener("submit", () => { leaving = true; });
+
   // the response, or null (after sending the page to the login when the session is over)
   async function get(path) {
+    if (leaving) return null;
     const response = await fetch("/api/v1/agent/" + path, {
       credentials: "same-origin",
       headers: { Accept: "application/json", "X-Console-Background": "1" },

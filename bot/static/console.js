@@ -50,10 +50,16 @@
     if (text) setTimeout(() => { if (box.textContent === text) box.hidden = true; }, 6000);
   }
 
+  // once the logout is submitted nothing runs in the background: a request racing the logout
+  // would be answered 401 while the page leaves
+  let leaving = false;
+  document.querySelector("form.logout")?.addEventListener("submit", () => { leaving = true; });
+
   // Conversations are named by handle (item.conversation) and masked id (conversation_label),
   // never by their id. background: a request nobody clicked for (timers, live events): it
   // does not keep the session alive, so an unattended console logs out after the idle time.
   async function api(method, path, body, background) {
+    if (background && leaving) throw new Error("logged out");
     const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
     if (background) options.headers["X-Console-Background"] = "1";
     if (method !== "GET") {

@@ -31,8 +31,28 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+class Latencies:
+    """The error count, p50 and p95 of a measurement's `latencies_ms` and `errors_by_kind`
+    (a closed-loop path, an open-loop rate)."""
+
+    latencies_ms: tuple[float, ...]
+    errors_by_kind: tuple[tuple[str, int], ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(count for _, count in self.errors_by_kind)
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.latencies_ms, 95)
+
+
 @dataclass(frozen=True)
-class PathRun:
+class PathRun(Latencies):
     """One path (the gateway, or Rasa directly) at one level, its rounds taken together."""
 
     path: str
@@ -51,20 +71,8 @@ class PathRun:
     waited for Rasa (its Server-Timing header): what the gateway added to that message."""
 
     @property
-    def errors(self) -> int:
-        return sum(count for _, count in self.errors_by_kind)
-
-    @property
     def messages(self) -> int:
         return len(self.latencies_ms)
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.latencies_ms, 50)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.latencies_ms, 95)
 
     @property
     def own_p50(self) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 
 def cpu_model_and_cores(cpuinfo: str) -> tuple[str, int]:
@@ -54,6 +56,41 @@ def cpu_shares(start: tuple[int, int, int], end: tuple[int, int, int]) -> tuple[
     elapsed = max(total - total0, 1)
     mine = max(ours - ours0, 0) / elapsed
     return mine, max((busy - busy0) / elapsed - mine, 0.0)
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """How busy the cores were over a measurement, and which processes kept them busy."""
+
+    cores: int
+    busy: float
+    """The share of all cores' time anything ran (every process on the machine)."""
+    by_process: tuple[tuple[str, float], ...]
+    """(name, share of one core) of the processes watched, busiest first."""
+
+    def of(self, name: str) -> float:
+        return dict(self.by_process).get(name, 0.0)
+
+    def shares(self) -> tuple[float, float]:
+        """(the watched processes' share, the others' share) of all cores' time, as
+        `cpu_shares` gives them (`conditions_text`)."""
+        ours = sum(share for _, share in self.by_process) / max(self.cores, 1)
+        return ours, max(self.busy - ours, 0.0)
+
+
+def cpu_use(
+    start: tuple[int, int, Mapping[str, int]], end: tuple[int, int, Mapping[str, int]], cores: int
+) -> CpuUse:
+    """CpuUse between two readings of (machine busy ticks, machine total ticks, ticks of each
+    watched name). A name's share of one core is its ticks over one core's ticks in the
+    stretch (all cores' ticks ÷ cores): 1.0 is a core kept busy throughout."""
+    busy0, total0, names0 = start
+    busy, total, names = end
+    elapsed = max(total - total0, 1)
+    per_core = elapsed / max(cores, 1)
+    shares = {name: max(ticks - names0.get(name, 0), 0) / per_core for name, ticks in names.items()}
+    ordered = tuple(sorted(shares.items(), key=lambda item: (-item[1], item[0])))
+    return CpuUse(cores, max(busy - busy0, 0) / elapsed, ordered)
 
 
 BUSY = "busy: "

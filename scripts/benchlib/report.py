@@ -263,7 +263,12 @@ def training_verdict(training: Training | None) -> Verdict:
     if training.conditions.startswith(BUSY):
         measured += " on a busy machine (see its conditions)"
     if training.carried_over:
-        measured += f"; recorded {training.run.date}, not measured again"
+        # training time follows the data, which changes between runs: an old figure is no
+        # verdict on today's data
+        measured += (
+            f"; recorded {training.run.date} on the data of then, not measured again on today's"
+        )
+        return Verdict(target, measured, None)
     return Verdict(target, measured, total < MAX_RETRAIN_TO_DEPLOYED_S)
 
 

@@ -23,8 +23,8 @@ compares against it).
 | wechat | wechat_access_tokens, wechat_followers |
 | nlu | nlu_models, nlu_model_events, nlu_training_jobs, nlu_inbox_items, nlu_inbox_hits, |
 | | rasa_serving |
-| quality | quality_measures, quality_reports, quality_*_facts, quality_conversation_days, |
-| | quality_refresh_state |
+| quality | quality_measures, quality_reports, quality_report_jobs, quality_*_facts, |
+| | quality_conversation_days, quality_refresh_state |
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ from store.models.outage_notices import (
     SubscriptionEnd,
 )
 from store.models.quality import (
+    REPORT_JOB_RUNNING_WHERE,
     MeasureStatus,
     QualityApplicationFacts,
     QualityConversationDay,
@@ -140,8 +141,10 @@ from store.models.quality import (
     QualityMeasure,
     QualityRefreshState,
     QualityReport,
+    QualityReportJob,
     QualityStageFacts,
     QualityTicketFacts,
+    ReportJobState,
     ReportKind,
 )
 from store.models.staff import (
@@ -153,6 +156,7 @@ from store.models.staff import (
     StaffAvailability,
     StaffSession,
     StaffUser,
+    Team,
 )
 from store.models.tickets import (
     CaseVerdict,
@@ -196,6 +200,7 @@ __all__ = [
     "NOTICE_KINDS",
     "NOTIFICATION_SOURCES",
     "NOTIFICATION_STATUSES",
+    "REPORT_JOB_RUNNING_WHERE",
     "STAFF_AVAILABILITY",
     "STAFF_ROLES",
     "URGENT_NOTICE_KINDS",
@@ -266,10 +271,12 @@ __all__ = [
     "QualityMeasure",
     "QualityRefreshState",
     "QualityReport",
+    "QualityReportJob",
     "QualityStageFacts",
     "QualityTicketFacts",
     "RasaServing",
     "Rating",
+    "ReportJobState",
     "ReportKind",
     "ServiceArea",
     "StaffAvailability",
@@ -277,6 +284,7 @@ __all__ = [
     "StaffUser",
     "SubscriptionEnd",
     "SupplyStatus",
+    "Team",
     "Ticket",
     "TicketEvent",
     "TicketPhoto",

@@ -47,6 +47,8 @@ class Crew(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    """The team (store/models/staff.py Team) whose supervisor oversees this crew."""
 
     areas: Mapped[list[ServiceArea]] = relationship(secondary=crew_areas, order_by="ServiceArea.id")
 

@@ -1,5 +1,5 @@
-"""Service quality (issue 18): the improvement plan's measures, the stored evaluation reports,
-and the per-item facts the figures are computed from.
+"""Service quality (issue 18): the improvement plan's measures, the stored evaluation reports
+and the console's jobs making them, and the per-item facts the figures are computed from.
 
 The facts (`quality_*_facts`, `quality_conversation_days`) are a roll-up of the stores' own
 events, one row per ticket, application stage, handoff or conversation-day, kept up to date by
@@ -31,6 +31,9 @@ from store.models.base import Base, check_in
 SCHEDULE = "schedule"
 """`quality_reports.generated_by` of the reports the running service makes at a period's end."""
 _SCHEDULED = sql_text(f"generated_by = '{SCHEDULE}'")
+REPORT_JOB_RUNNING_WHERE = "state = 'running'"
+"""The predicate of the report jobs' partial unique indexes: they bind the running jobs only."""
+_RUNNING = sql_text(REPORT_JOB_RUNNING_WHERE)
 _STAYING = sql_text("left_at IS NULL")
 """The stage stays not ended yet: the few the figures judge against the clock (overdue)."""
 
@@ -47,6 +50,14 @@ class ReportKind(StrEnum):
     QUARTERLY = "quarterly"
     ANNUAL = "annual"
     CUSTOM = "custom"
+
+
+class ReportJobState(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    """Failed because its gateway stopped (restarted, or died: found stale)."""
 
 
 class QualityMeasure(Base):
@@ -104,6 +115,53 @@ class QualityReport(Base):
     xlsx: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
+class QualityReportJob(Base):
+    """A report asked for on the console ("generate now"), made in the background by a gateway's
+    child process: running, then done (with its report) or failed / interrupted (with one line
+    saying why). In the database so every gateway replica sees it: one running job per kind and
+    period, and at most as many running at once as there are slots (`slot`, 1..the limit of
+    store/services/quality_report_jobs.py), both by partial unique indexes over the running
+    rows."""
+
+    __tablename__ = "quality_report_jobs"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", ReportKind), name="kind"),
+        CheckConstraint(check_in("state", ReportJobState), name="state"),
+        CheckConstraint("slot >= 1", name="slot"),
+        Index(
+            "uq_quality_report_jobs_running_period",
+            "kind",
+            "period_label",
+            unique=True,
+            sqlite_where=_RUNNING,
+            postgresql_where=_RUNNING,
+        ),
+        Index(
+            "uq_quality_report_jobs_running_slot",
+            "slot",
+            unique=True,
+            sqlite_where=_RUNNING,
+            postgresql_where=_RUNNING,
+        ),
+        Index("ix_quality_report_jobs_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    period_label: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=ReportJobState.RUNNING)
+    slot: Mapped[int] = mapped_column(SmallInteger)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    """The manager's username."""
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quality_reports.id", ondelete="SET NULL")
+    )
+    error: Mapped[str | None] = mapped_column(String(300))
+    """Why it failed, in one line (personal data masked; never a traceback)."""
+
+
 class QualityTicketFacts(Base):
     """A repair (fault, hazard) or a feedback case (complaint, suggestion, praise), measured:
     its first arrival and restoration, deadlines by the commitments of its area kind, callback,
@@ -148,6 +206,9 @@ class QualityTicketFacts(Base):
     replied_at: Mapped[datetime | None]
     reply_due: Mapped[datetime | None]
     escalated: Mapped[bool]
+    handler_id: Mapped[int | None]
+    """The staff user working a feedback case (`tickets.handler`, the back office's assignment);
+    None until one is assigned, and for repairs (their crew is theirs)."""
 
 
 class QualityApplicationFacts(Base):
@@ -178,6 +239,9 @@ class QualityApplicationFacts(Base):
     station_days: Mapped[float | None]
     limit_days: Mapped[int]
     sent_back: Mapped[bool]
+    handler_id: Mapped[int | None]
+    """The staff user who recorded its latest step (store/quality/facts/applications.py
+    `handler`); None while no member of staff has recorded one."""
 
 
 class QualityStageFacts(Base):
@@ -210,6 +274,9 @@ class QualityStageFacts(Base):
     due_at: Mapped[datetime]
     limit_days: Mapped[int]
     working_days: Mapped[float | None]
+    handler_id: Mapped[int | None]
+    """The application's handler (QualityApplicationFacts.handler_id): a team filter keeps the
+    stages of the applications its people handled."""
 
 
 class QualityHandoffFacts(Base):
@@ -276,6 +343,7 @@ class QualityRefreshState(Base):
 
 
 __all__ = [
+    "REPORT_JOB_RUNNING_WHERE",
     "SCHEDULE",
     "MeasureStatus",
     "QualityApplicationFacts",
@@ -284,7 +352,9 @@ __all__ = [
     "QualityMeasure",
     "QualityRefreshState",
     "QualityReport",
+    "QualityReportJob",
     "QualityStageFacts",
     "QualityTicketFacts",
+    "ReportJobState",
     "ReportKind",
 ]

@@ -35,6 +35,18 @@ STAFF_AVAILABILITY = values(StaffAvailability)
 ACCESS_KINDS = values(AccessKind)
 
 
+class Team(Base):
+    """A team (班组) at the station: the agents on the chat desk, clerks, or repair crews a
+    supervisor leads. Staff users and crews belong to at most one team; a supervisor sees the
+    service-quality figures of their own team (store/quality)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
 class StaffUser(Base):
     """A person at the station who works in the agent console."""
 
@@ -56,6 +68,8 @@ class StaffUser(Base):
     created_at: Mapped[datetime]
     crew_id: Mapped[int | None] = mapped_column(ForeignKey("crews.id", ondelete="SET NULL"))
     """The crew (store/models/crews.py) of a `crew` member: the only tickets they see."""
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    """The team (Team) this person works in; a supervisor leads the team they are in."""
 
 
 class StaffSession(Base):

@@ -136,6 +136,9 @@ class Ticket(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(32), index=True)
     address: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    """The category staff chose (conf/quality.yml `categories` of the ticket's kind); None until
+    someone does, when the service-quality figures guess it from the description."""
     outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id"), index=True)
     crew_id: Mapped[int | None] = mapped_column(
         ForeignKey("crews.id", ondelete="SET NULL"), index=True

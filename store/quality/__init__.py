@@ -20,7 +20,7 @@ from store.quality.facts.refresh import RefreshResult
 from store.quality.facts.refresh import refresh as facts_refresh
 from store.quality.figures import Section
 from store.quality.names import Names, load_names
-from store.quality.scorecards import CARDS
+from store.quality.scorecards import CARDS, of_team
 from store.quality.series import figures as series_figures
 from store.quality.types import (
     Better,
@@ -50,6 +50,7 @@ __all__ = [
     "Scorecard",
     "Snapshot",
     "bottlenecks",
+    "catch_up",
     "drill",
     "figure_keys",
     "label",
@@ -58,6 +59,7 @@ __all__ = [
     "scorecards",
     "series",
     "snapshot",
+    "team_figure_keys",
 ]
 
 _NO_FILTERS = Filters()
@@ -82,9 +84,17 @@ def refresh(
     )
 
 
-def _ready(session: Session, now: datetime | None) -> tuple[Context, Names]:
+def catch_up(session: Session, *, now: datetime | None = None) -> None:
+    """What every view does first: bring the facts up to date, unless another transaction is
+    doing it (then the facts are read as they are)."""
     ctx = context(now)
     facts_refresh(session, ctx.conf, ctx.now)
+
+
+def _ready(session: Session, now: datetime | None, catch_up: bool = True) -> tuple[Context, Names]:
+    ctx = context(now)
+    if catch_up:
+        facts_refresh(session, ctx.conf, ctx.now)
     return ctx, load_names(session, ctx)
 
 
@@ -95,14 +105,17 @@ def snapshot(
     *,
     now: datetime | None = None,
     breakdowns: bool = True,
+    catch_up: bool = True,
 ) -> Snapshot:
     """Every figure and breakdown of `period`, narrowed by `filters` (area and crew narrow the
-    repairs, area the applications and complaints, channel and agent the conversations; each
-    leaves the sections it does not concern station-wide). `now` (default: the clock) decides
-    which open items are already late; `breakdowns=False` leaves the breakdowns out (a
-    comparison with an earlier period needs only the figures, and is much cheaper). ValueError
-    for an unknown area or agent."""
-    ctx, names = _ready(session, now)
+    repairs, area the applications and complaints, channel and agent the conversations, a team
+    its crews' repairs and the chats, complaints and applications its people handled,
+    `team_figure_keys`; each leaves what it does not concern station-wide). `now` (default:
+    the clock) decides which open items are already late; `breakdowns=False` leaves the
+    breakdowns out (a comparison with an earlier period needs only the figures, and is much
+    cheaper); `catch_up=False` reads the facts as they are (the caller brought them up to date:
+    `catch_up`). ValueError for an unknown area, agent or team."""
+    ctx, names = _ready(session, now, catch_up)
     figures: list[Figure] = []
     parts: list[Breakdown] = []
     for section in _SECTIONS:
@@ -165,19 +178,39 @@ def bottlenecks(snap: Snapshot) -> list[Bottleneck]:
 
 
 def scorecards(
-    session: Session, period: Period, kind: str, *, now: datetime | None = None
+    session: Session,
+    period: Period,
+    kind: str,
+    *,
+    now: datetime | None = None,
+    team_id: int | None = None,
 ) -> list[Scorecard]:
     """Per agent (kind "agent") or per repair crew (kind "crew"), beside the station's figures;
-    ValueError for another kind."""
+    with `team_id` only the team's people or crews (still beside the whole station's).
+    ValueError for another kind or an unknown team."""
     if kind not in CARDS:
         raise ValueError(f"kind must be one of {', '.join(CARDS)}")
     ctx, names = _ready(session, now)
-    return CARDS[kind](session, ctx, names, period)
+    cards = CARDS[kind](session, ctx, names, period)
+    return cards if team_id is None else of_team(names, team_id, cards)
 
 
 def figure_keys() -> list[str]:
     """Every documented figure key of the snapshot, in display order."""
     return [spec.key for spec in current().quality.figures]
+
+
+def team_figure_keys() -> list[str]:
+    """The figure keys a team filter narrows, in display order: the repairs of its crews (not
+    the outages: an outage is no crew's), the applications its people handled and their stages,
+    the complaints, suggestions and praise they handled (not complaints per 10,000 accounts:
+    the station's customers', store/quality/complaints.py `STATION_KEYS`), and its people's
+    work in chats (store/quality/conversations.py `AGENT_KEYS`). An item's handler is in its
+    facts (store/quality/facts/: `tickets.handler`, the staff user who recorded an
+    application's latest step); an item with none is no team's."""
+    narrowed = (*repairs.MEASURES, *applications.MEASURES, *complaints.MEASURES,
+                *conversations.AGENT_KEYS)  # fmt: skip
+    return [k for k in figure_keys() if k in narrowed]
 
 
 def scorecard_keys(kind: str | None = None) -> list[str]:

@@ -5,7 +5,9 @@ per type and per stage, so the slowest stage shows (docs/quality.md, 业扩报�
 Three populations, each dated by its own day: applications received (their start), completed
 (their completion), and still open past their deadline (the deadline's day, once passed: they
 count as late before they finish). Stages likewise: stays that ended in the period, and open
-stays whose limit passed in it.
+stays whose limit passed in it. A team filter keeps the applications its people handled, and
+their stages (`handler_id`, store/quality/facts/applications.py; one with no handler is no
+team's).
 """
 
 from __future__ import annotations
@@ -89,9 +91,13 @@ def _within(column: Col, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
-def _narrow(stmt: Any, model: type[A] | type[G], names: Names, filters: Filters) -> Any:
+def narrow(stmt: Any, model: type[A] | type[G], names: Names, filters: Filters) -> Any:
+    """`stmt` over applications (or stages) kept to the filters' area and team."""
     area_id = names.area_id(filters)
-    return stmt if area_id is None else stmt.where(model.area_id == area_id)
+    if area_id is not None:
+        stmt = stmt.where(model.area_id == area_id)
+    handlers = names.handler_ids(filters)
+    return stmt if handlers is None else stmt.where(model.handler_id.in_(handlers))
 
 
 def _by(by_day: bool, *groups: Col) -> tuple[Col, ...]:
@@ -109,7 +115,7 @@ def _applications(
     found: dict[Key, Sums] = {}
     received = select(A.application_id).where(_within(A.day, period))
     rows = grouped(session, {"received": count_if(A.day.is_not(None))}, _by(by_day, A.type, A.day),
-                   _narrow(received, A, names, filters))  # fmt: skip
+                   narrow(received, A, names, filters))  # fmt: skip
     completed = select(A.application_id).where(done, _within(A.closed_day, period))
     sums = {
         "done": count_if(done),
@@ -119,13 +125,13 @@ def _applications(
         "first_time": count_if(A.sent_back.is_(False)),
     }
     more = grouped(
-        session, sums, _by(by_day, A.type, A.closed_day), _narrow(completed, A, names, filters)
+        session, sums, _by(by_day, A.type, A.closed_day), narrow(completed, A, names, filters)
     )
     overdue = select(A.type, A.due_at).where(
         A.outcome == OPEN, A.due_at >= start, A.due_at < min(end, ctx.now)
     )
     late = [((t, local_day(due, ctx.tz)), {"overdue": 1.0}) for t, due in
-            session.execute(_narrow(overdue, A, names, filters))]  # fmt: skip
+            session.execute(narrow(overdue, A, names, filters))]  # fmt: skip
     for key, s in [*rows.items(), *more.items(), *late]:
         add(found.setdefault(key if by_day else key[:1], {}), s)
     return found
@@ -144,12 +150,12 @@ def _stages(
         "stage_limit": sum_if(G.left_day.is_not(None), G.limit_days),
     }
     groups = _by(by_day, G.type, G.stage, G.left_day)
-    rows = grouped(session, sums, groups, _narrow(ended, G, names, filters))
+    rows = grouped(session, sums, groups, narrow(ended, G, names, filters))
     overdue = select(G.type, G.stage, G.due_at).where(
         G.left_at.is_(None), G.due_at >= start, G.due_at < min(end, ctx.now)
     )
     late = [((t, st, local_day(due, ctx.tz)), {"stays_overdue": 1.0}) for t, st, due in
-            session.execute(_narrow(overdue, G, names, filters))]  # fmt: skip
+            session.execute(narrow(overdue, G, names, filters))]  # fmt: skip
     found: dict[Key, Sums] = {}
     for key, s in [*rows.items(), *late]:
         add(found.setdefault(key if by_day else key[:2], {}), s)

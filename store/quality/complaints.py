@@ -5,11 +5,16 @@ suggestions and praise received, by theme (docs/quality.md, 投诉与意见).
 Each case is dated by the day it came in; one whose contact (or reply) deadline passed without
 one counts as late before it is recorded. A withdrawn (cancelled) complaint is counted as
 received but not judged.
+
+A team filter keeps the cases its people handle (`handler_id`; a case nobody was assigned is no
+team's): every figure of `MEASURES`. Complaints per 10,000 accounts stays the station's (its
+`STATION_KEYS`): it is the station's customers complaining, whoever works the cases.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -39,6 +44,8 @@ F = QualityTicketFacts
 SECTION = "complaints"
 KINDS = (TicketType.COMPLAINT, TicketType.SUGGESTION, TicketType.PRAISE)
 PER = 10000
+STATION_KEYS = ("complaints.per_10k",)
+"""The figures a team filter leaves the station's."""
 
 
 def conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
@@ -113,9 +120,18 @@ _KIND_OF = {
 
 
 def base(period: Period, filters: Filters, names: Names) -> Any:
+    """The cases that came in during the period, narrowed by area and team (its people's)."""
     stmt = select(F.ticket_id).where(F.kind.in_(KINDS), F.day >= period.start, F.day < period.end)
     area_id = names.area_id(filters)
-    return stmt if area_id is None else stmt.where(F.area_id == area_id)
+    if area_id is not None:
+        stmt = stmt.where(F.area_id == area_id)
+    handlers = names.handler_ids(filters)
+    return stmt if handlers is None else stmt.where(F.handler_id.in_(handlers))
+
+
+def filters_of(key: str, filters: Filters) -> Filters:
+    """The filters figure `key` is computed with: without the team for `STATION_KEYS`."""
+    return replace(filters, team_id=None) if key in STATION_KEYS else filters
 
 
 def accounts(session: Session, names: Names, filters: Filters) -> int:
@@ -142,9 +158,11 @@ def figure_of(ctx: Context, key: str, s: Sums) -> Figure:
     return measured(ctx, key, s, MEASURES)
 
 
-def figures_of(ctx: Context, s: Sums, period: Period, accounts: int) -> list[Figure]:
+def figures_of(ctx: Context, s: Sums, station: Sums, period: Period, accounts: int) -> list[Figure]:
+    """The figures from the cases' sums `s`; complaints per 10,000 accounts from `station`'s
+    (the same sums without the team filter)."""
     found = [figure_of(ctx, key, s) for key in MEASURES]
-    found.insert(1, per_10k(ctx, s, period, accounts))
+    found.insert(1, per_10k(ctx, station, period, accounts))
     return found
 
 
@@ -167,7 +185,11 @@ def compute(
     """Every complaint and feedback figure of the period and its breakdowns."""
     rows = grouped(session, sums(ctx.now), (F.kind, F.category, F.area_id),
                    base(period, filters, names))  # fmt: skip
-    figures = figures_of(ctx, total(rows), period, accounts(session, names, filters))
+    station = total(rows)
+    if filters.team_id is not None:
+        wide = base(period, replace(filters, team_id=None), names)
+        station = total(grouped(session, sums(ctx.now), (), wide))
+    figures = figures_of(ctx, total(rows), station, period, accounts(session, names, filters))
     if not detail:
         return figures, []
     breakdowns = []

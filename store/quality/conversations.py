@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -42,6 +42,18 @@ H = QualityHandoffFacts
 SECTION = "conversations"
 _LEFT_QUEUE = ("abandoned", "expired")
 _ENDED_BY_AGENT = ("resolved", "returned_to_bot")
+AGENT_KEYS: Final = (
+    "conversations.queue_wait_p50",
+    "conversations.queue_wait_p90",
+    "conversations.first_response_p50",
+    "conversations.resolution_p50",
+    "conversations.csat",
+    "conversations.csat_response_rate",
+)
+"""The figures of the agents' own work: over the handoffs an agent took and the ratings of
+them, so an agent or a team filter narrows them to that agent's or team's chats. The others
+stay the station's under those filters: the bot's conversations, fallbacks, busy notices and
+inbox hits, and the abandonment rate (a handoff left in the queue was nobody's)."""
 _PERCENTILES = {
     "conversations.queue_wait_p50": ("waits", 0.5),
     "conversations.queue_wait_p90": ("waits", 0.9),
@@ -92,8 +104,8 @@ def _handoff_base(names: Names, period: Period, filters: Filters) -> Any:
     stmt = select(H.handoff_id).where(H.day >= period.start, H.day < period.end)
     if filters.channel is not None:
         stmt = stmt.where(H.channel == filters.channel)
-    agent_id = names.agent_id(filters)
-    return stmt if agent_id is None else stmt.where(H.agent_id == agent_id)
+    agents = names.agent_ids(filters)
+    return stmt if agents is None else stmt.where(H.agent_id.in_(agents))
 
 
 def handoff_sums() -> dict[str, Any]:
@@ -140,9 +152,9 @@ def _rating_rows(session: Session, ctx: Context, names: Names, period: Period,
     )
     if filters.channel is not None:
         stmt = stmt.where(Rating.channel == filters.channel)
-    agent_id = names.agent_id(filters)
-    if agent_id is not None:
-        stmt = stmt.where(Rating.agent_id == agent_id)
+    agents = names.agent_ids(filters)
+    if agents is not None:
+        stmt = stmt.where(Rating.agent_id.in_(agents))
     return session.connection().execute(_counted(stmt) if counted else stmt).all()
 
 

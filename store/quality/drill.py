@@ -2,8 +2,8 @@
 store/quality/drill_chats.py), the misses first, then the newest: the same populations as the
 figures (each section's `drills`), so a figure's denominator is the drill-down's total.
 
-`DrillRow.detail` keys: area, crew, category, type, stage, channel, agent, state, day, intent,
-reason (those that apply); the values are what the console shows (Chinese names).
+`DrillRow.detail` keys: area, crew, category, type, stage, channel, agent, handler, state, day,
+intent, reason (those that apply); the values are what the console shows (Chinese names).
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def tickets(
     if found is None:
         found = complaints.drills(ctx.now).get(key)
         section_base, kind = complaints.base, "feedback"
+        filters = complaints.filters_of(key, filters)
     if found is None:
         return None
     population, value, ok = found
@@ -128,6 +129,7 @@ def tickets(
             F.crew_id,
             F.category,
             F.kind,
+            F.handler_id,
         )
         .where(population)
     )
@@ -137,7 +139,7 @@ def tickets(
         found = {"area": names.area(row[4])[0], "category": names.category(cats, row[6])[0]}
         if kind == "ticket":
             found["crew"] = names.crew(row[5])[0]
-        return found
+        return found if kind == "ticket" else found | names.handler(row[8])
 
     return Listing(kind, stmt, detail, ok is not None, ref=(Ticket, Ticket.ticket_no, Ticket.id))
 
@@ -171,15 +173,13 @@ def application_list(
     population, value, ok = found
     stmt = select(
         A.application_id, A.created_at, _value(value), ok_column(ok), A.type, A.area_id,
-        A.outcome,
+        A.outcome, A.handler_id,
     ).where(population)  # fmt: skip
-    area_id = names.area_id(filters)
-    if area_id is not None:
-        stmt = stmt.where(A.area_id == area_id)
+    stmt = applications.narrow(stmt, A, names, filters)
 
     def detail(row: Any) -> dict[str, str]:
         return {"type": names.app_type(row[4])[0], "area": names.area(row[5])[0],
-                "state": str(row[6])}  # fmt: skip
+                "state": str(row[6])} | names.handler(row[7])  # fmt: skip
 
     return Listing("application", stmt, detail, ok is not None, ref=APPLICATION_NO)
 
@@ -198,13 +198,12 @@ def stage_list(
     ok = and_(left, G.left_at <= G.due_at)
     stmt = select(
         G.application_id, G.entered_at, G.working_days, ok_column(ok), G.type, G.stage,
-        G.area_id,
+        G.area_id, G.handler_id,
     ).where(population)  # fmt: skip
-    area_id = names.area_id(filters)
-    if area_id is not None:
-        stmt = stmt.where(G.area_id == area_id)
+    stmt = applications.narrow(stmt, G, names, filters)
 
     def detail(row: Any) -> dict[str, str]:
-        return {"stage": names.stage((row[4], row[5]))[0], "area": names.area(row[6])[0]}
+        stage, area = names.stage((row[4], row[5]))[0], names.area(row[6])[0]
+        return {"stage": stage, "area": area} | names.handler(row[7])
 
     return Listing("application", stmt, detail, True, ref=APPLICATION_NO)

@@ -87,9 +87,9 @@ def _handoffs(ctx: Context, names: Names, key: str, period: Period, filters: Fil
     ).where(H.day >= period.start, H.day < period.end, population)  # fmt: skip
     if filters.channel is not None:
         stmt = stmt.where(H.channel == filters.channel)
-    agent_id = names.agent_id(filters)
-    if agent_id is not None:
-        stmt = stmt.where(H.agent_id == agent_id)
+    agents = names.agent_ids(filters)
+    if agents is not None:
+        stmt = stmt.where(H.agent_id.in_(agents))
 
     def detail(row: Any) -> dict[str, str]:
         return {"channel": names.channel(row[4])[0], "agent": names.agent(row[5])[0],
@@ -107,9 +107,9 @@ def _ratings(ctx: Context, names: Names, period: Period, filters: Filters) -> Li
     ).where(Rating.created_at >= start, Rating.created_at < end)  # fmt: skip
     if filters.channel is not None:
         stmt = stmt.where(Rating.channel == filters.channel)
-    agent_id = names.agent_id(filters)
-    if agent_id is not None:
-        stmt = stmt.where(Rating.agent_id == agent_id)
+    agents = names.agent_ids(filters)
+    if agents is not None:
+        stmt = stmt.where(Rating.agent_id.in_(agents))
 
     def detail(row: Any) -> dict[str, str]:
         return {"channel": names.channel(row[4])[0], "agent": names.agent(row[5])[0]}

@@ -149,13 +149,14 @@ _PICK: Mapping[str, Callable[[tuple[Hashable, ...], Context], Hashable]] = {
 
 
 def base(period: Period, filters: Filters, names: Names) -> Select[Any]:
-    """The repairs that came in during the period, narrowed by area and crew."""
+    """The repairs that came in during the period, narrowed by area and crew (or team)."""
     stmt = select(F.ticket_id).where(F.kind == REPAIR, F.day >= period.start, F.day < period.end)
     area_id = names.area_id(filters)
     if area_id is not None:
         stmt = stmt.where(F.area_id == area_id)
-    if filters.crew_id is not None:
-        stmt = stmt.where(F.crew_id == filters.crew_id)
+    crews = names.crew_ids(filters)
+    if crews is not None:
+        stmt = stmt.where(F.crew_id.in_(crews))
     return stmt
 
 

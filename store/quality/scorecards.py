@@ -3,7 +3,8 @@ the period's own figures beside the station's, with the same definitions as the 
 figures of the same name (docs/quality.md).
 
 The station's column: for a count, the average per agent (or crew) listed; for a rate, a mean
-or a percentile, the station's own figure over everyone's items. Listed are the active crews
+or a percentile, the station's own figure over everyone's items. A team's cards (`of_team`: its
+people's and its crews') keep the whole station's column beside them. Listed are the active crews
 and every crew with a repair in the period; the agents (and supervisors, managers) who handled
 a chat, were rated or flagged a bot answer in the period, and every agent.
 """
@@ -173,3 +174,17 @@ CARDS: Mapping[str, Callable[[Session, Context, Names, Period], list[Scorecard]]
     "agent": agent_cards,
     "crew": crew_cards,
 }
+
+
+def of_team(names: Names, team_id: int, cards: list[Scorecard]) -> list[Scorecard]:
+    """The cards of a team's people (agent cards) and crews (crew cards), each still beside
+    the whole station (the station's column is computed over everyone listed, before this).
+    ValueError for an unknown team."""
+    people, crews = names.team(team_id)
+    usernames = {names.agents[i][0] for i in people if i in names.agents}
+    return [
+        card
+        for card in cards
+        if (card.subject_kind == "agent" and card.subject in usernames)
+        or (card.subject_kind == "crew" and card.subject.isdigit() and int(card.subject) in crews)
+    ]

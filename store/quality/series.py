@@ -73,7 +73,8 @@ def figures(
         per = _sums_per_step(applications.by_day(session, ctx, names, period, filters), parts)
         found = [applications.figure_of(ctx, key, s) for s in per]
     elif key == "complaints.per_10k":
-        per = _sums_per_step(complaints.by_day(session, ctx, names, period, filters), parts)
+        wide = complaints.filters_of(key, filters)  # the station's under a team filter
+        per = _sums_per_step(complaints.by_day(session, ctx, names, period, wide), parts)
         accounts = complaints.accounts(session, names, filters)
         found = [complaints.per_10k(ctx, s, p, accounts) for s, p in zip(per, parts, strict=True)]
     else:

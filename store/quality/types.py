@@ -152,12 +152,16 @@ def to_utc(day: date, tz: ZoneInfo | None = None) -> datetime:
 
 @dataclass(frozen=True)
 class Filters:
-    """What the dashboard narrows the figures to; None means all."""
+    """What the dashboard narrows the figures to; None means all. A team (`team_id`, teams
+    table) narrows like a crew filter over the crews it oversees and an agent filter over the
+    people in it, together, and keeps the complaints and applications its people handled
+    (store/quality/names.py `crew_ids`, `agent_ids`, `handler_ids`)."""
 
     area: str | None = None
     crew_id: int | None = None
     agent: str | None = None
     channel: str | None = None
+    team_id: int | None = None
 
 
 class Better(StrEnum):

@@ -19,7 +19,13 @@ from store.quality_reports.generate import (
     generate,
     generate_due,
 )
-from store.quality_reports.kinds import KIND_NAMES, ReportKind, kind_of, period_title
+from store.quality_reports.kinds import (
+    KIND_NAMES,
+    ReportKind,
+    kind_of,
+    period_title,
+    report_title,
+)
 from store.quality_reports.render_html import Parts, parts
 from store.quality_reports.storage import FORMATS, StoredReport, file_of, get, listing
 from store.quality_reports.words import GENERATED_BY_SCHEDULE
@@ -44,4 +50,5 @@ __all__ = [
     "parts",
     "period_title",
     "read_report_config",
+    "report_title",
 ]

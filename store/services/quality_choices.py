@@ -1,7 +1,7 @@
 """What the service-quality dashboard offers and checks around the computation (store/quality):
-the filters' choices (areas, crews, the staff who work chats, the channels seen), whether a
-filter names something that exists, staff names, and how a conversation behind a figure is
-shown to staff (its handle and masked id, never the id: store/conversation_refs.py)."""
+the filters' choices (areas, crews, the staff who work chats, the channels seen, the teams),
+whether a filter names something that exists, staff names, and how a conversation behind a
+figure is shown to staff (its handle and masked id, never the id: store/conversation_refs.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.conversation_refs import mask
-from store.models import Conversation, Crew, ServiceArea, StaffUser
+from store.models import Conversation, Crew, ServiceArea, StaffUser, Team
 from store.roles import WORKS_CHATS
 
 
@@ -30,13 +30,14 @@ class Choices:
     crews: tuple[Choice, ...]
     agents: tuple[Choice, ...]
     channels: tuple[str, ...]
+    teams: tuple[Choice, ...]
     staff: tuple[Choice, ...]
     """Everyone with a console account: who may own an improvement measure."""
 
 
 def choices(session: Session) -> Choices:
     """Every filter's options: areas by code, crews (inactive ones too: history names them),
-    the staff who work chats, and the channels conversations came on."""
+    the staff who work chats, the channels conversations came on, and the teams."""
     areas = session.execute(select(ServiceArea.code, ServiceArea.name).order_by(ServiceArea.code))
     crews = session.execute(select(Crew.id, Crew.name).order_by(Crew.name, Crew.id))
     users = session.execute(
@@ -49,6 +50,10 @@ def choices(session: Session) -> Choices:
         crews=tuple(Choice(str(crew_id), name) for crew_id, name in crews),
         agents=tuple(Choice(u, name) for u, name, role in users if role in WORKS_CHATS),
         channels=tuple(session.scalars(select(Conversation.channel).distinct()).all()),
+        teams=tuple(
+            Choice(str(i), name)
+            for i, name in session.execute(select(Team.id, Team.name).order_by(Team.name))
+        ),
         staff=tuple(Choice(u, name) for u, name, _ in users),
     )
 
@@ -59,6 +64,10 @@ def area_exists(session: Session, code: str) -> bool:
 
 def crew_name(session: Session, crew_id: int) -> str | None:
     return session.scalar(select(Crew.name).where(Crew.id == crew_id))
+
+
+def team_name(session: Session, team_id: int) -> str | None:
+    return session.scalar(select(Team.name).where(Team.id == team_id))
 
 
 def chat_staff_exists(session: Session, username: str) -> bool:

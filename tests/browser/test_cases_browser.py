@@ -3,7 +3,8 @@ the real gateway on the demo station (SQLite). Every request the page makes outs
 and every console error (CSP, Trusted Types), fails the test.
 
 The stories: a clerk works a repeated, overdue complaint from received to closed with the
-customer's verdict; sends a name transfer back for a missing document (the customer is told
+customer's verdict; corrects a complaint's guessed category and finds it kept after a reload;
+sends a name transfer back for a missing document (the customer is told
 exactly which, on their chat), takes it in and approves the application; finds a customer by
 name and opens their page, which is recorded in the access log.
 """
@@ -113,6 +114,44 @@ def test_a_clerk_works_a_complaint_from_received_to_closed(
             "received", "assigned", "contacted", "investigating", "replied", "closed",
         ]  # fmt: skip
         assert {e.actor for e in ticket.events[1:]} == {"zhou"}
+
+
+def test_a_clerk_corrects_a_complaints_category_and_it_stays(
+    page: Page, stack: Stack, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    with unit_of_work(session_factory) as session:
+        number = tickets.create_ticket(
+            session, settings, type="complaint", description="抄表员乱估电量，电费多收了还骂人",
+            now=datetime.now(UTC), contact_phone=PHONE, sender_id="fake:5503", channel="fake",
+        ).ticket_no  # fmt: skip
+    log_in_as_clerk(page, stack)
+    page.locator(f'tr[data-ticket="{number}"]').get_by_role("button", name=number).click()
+    case = page.locator("#case")
+    # the figures' guess from the words (电费), marked as a guess
+    expect(case.locator("#category-now")).to_have_text("电费计量（系统推测）")
+    choices = page.get_by_label("更正为")
+    expect(choices.locator("option")).to_have_text(
+        ["请选择", "抢修服务", "停电问题", "电费计量", "服务态度", "业务办理", "其他"]
+    )
+    choices.select_option(label="服务态度")
+    expect(case.locator("#category-now")).to_have_text("服务态度")
+    expect(case.locator("#category-msg")).to_have_text("已更正类别")
+    expect(case.locator(".timeline li").last).to_contain_text(
+        "类别：电费计量（系统推测） → 服务态度"
+    )
+    expect(case.locator(".timeline li").last).to_contain_text("zhou")
+
+    page.reload()
+    page.locator(f'tr[data-ticket="{number}"]').get_by_role("button", name=number).click()
+    expect(case.locator("#case-title")).to_contain_text(number)
+    expect(case.locator("#category-now")).to_have_text("服务态度")  # staff's: no longer a guess
+    with unit_of_work(session_factory) as session:
+        ticket = tickets.get_by_no(session, number)
+        assert ticket is not None
+        assert (ticket.category, ticket.status) == ("attitude", "received")
+        assert [(e.actor, e.note) for e in ticket.events[1:]] == [
+            ("zhou", "类别：电费计量（系统推测） → 服务态度")
+        ]
 
 
 def _application(factory: sessionmaker[Session], settings: Settings) -> str:

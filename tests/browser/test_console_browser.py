@@ -11,6 +11,7 @@ arrives and the customer's rating is stored with the handoff and the agent.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,9 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_app
+from bot.console import login as console_login
 from bot.console import ws as console_ws
 from bot.console.state import CONSOLE
-from bot.keys import HANDOFF
+from bot.keys import EVENTS, HANDOFF
 from store.conversation_refs import mask
 from store.db import unit_of_work
 from store.models import NluInboxItem, Rating
@@ -206,6 +208,30 @@ def test_supervisor_overview_is_live(page: Page, stack: Stack) -> None:
     expect(page).to_have_url(re.compile(r"/console/login$"))
     page.goto(stack.gateway.url + "/console/supervisor")
     expect(page).to_have_url(re.compile(r"/console/login$"))
+
+
+def test_news_arriving_while_the_logout_is_answered_makes_no_failed_request(
+    page: Page, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session ends before the browser leaves the page: a live event in that gap must not
+    send a background request that is answered 401 (a console error the harness fails on)."""
+    real_logout = console_login._logout
+
+    async def slow_logout(request: Any) -> None:
+        await real_logout(request)
+        request.app[EVENTS].publish("queue_changed", {})  # the page would refresh in 200 ms
+        await asyncio.sleep(1.0)
+
+    monkeypatch.setattr(console_login, "_logout", slow_logout)
+    page.goto(stack.gateway.url + "/console/login")
+    page.get_by_label("用户名").fill("boss")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("link", name="班长视图").click()
+    expect(page.locator("#live")).to_have_text("实时连接正常")
+    page.get_by_role("button", name="退出登录").click()
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+    assert stack.errors == []
 
 
 def test_an_unattended_console_logs_out_and_the_opening_is_on_record(

@@ -146,12 +146,11 @@ def test_an_operator_labels_an_inbox_item_and_it_leaves_the_open_list(
     page.get_by_role("button", name="改标为此意图").click()
     expect(page.get_by_role("alert")).to_contain_text("已写入")
     expect(inbox.locator(".item-button")).to_contain_text("已标注：report_fault")
-    blocks = {
-        block["intent"]: block["examples"]
-        for path in stack.settings.data_dir.rglob("*.yml")
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", [])
-        if "intent" in block
-    }
+    blocks: dict[str, str] = {}  # an intent's examples, from every file that has a block of it
+    for path in sorted(stack.settings.data_dir.rglob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            if "intent" in block:
+                blocks[block["intent"]] = blocks.get(block["intent"], "") + block["examples"]
     assert f"- {METER}\n" in blocks["report_fault"]
     assert METER not in blocks["meter_issue"]
 

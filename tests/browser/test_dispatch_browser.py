@@ -4,7 +4,8 @@ and every console error (CSP, Trusted Types), fails the test.
 
 The stories: a dispatcher reads the list's counts and narrows it with each filter; opens a new
 ticket, sends a crew at a given time, is refused a step timed before the previous one and
-records one within the limits; the station manager follows the ticket's conversation link into
+records one within the limits; corrects the guessed fault type and finds it kept after a reload;
+the station manager follows the ticket's conversation link into
 the agent console; a crew member on a 360 x 740 phone sees the next ticket, records arrival
 (offline, with its time) and restoration, and nothing on the page is wider than the screen.
 """
@@ -191,6 +192,26 @@ def test_a_dispatcher_sends_a_crew_and_records_a_step_with_its_time(
             ("dispatched", "lin", _local(sent_at, settings)),
             ("accepted", "lin", _local(accepted_at, settings)),
         ]
+
+
+def test_a_dispatcher_corrects_the_fault_type(
+    browser: Browser, stack: Stack, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    number = _report(session_factory, settings, "东山村", timedelta(minutes=10), 13)
+    with stack.page(browser) as page:
+        stack.log_in(page, "lin", "/console/tickets")
+        page.get_by_role("link", name=number).click()
+        expect(page.locator("#category")).to_have_text("停电（系统推测）")  # 停电了 in the words
+        page.get_by_label("更正为").select_option(label="跳闸")
+        expect(page.locator("#category")).to_have_text("跳闸")
+        expect(page.locator("#timeline li").last).to_contain_text("类别：停电（系统推测） → 跳闸")
+        page.reload()
+        expect(page.locator("#category")).to_have_text("跳闸")
+        expect(page.get_by_label("更正为")).to_have_value("")  # ready for the next correction
+    with unit_of_work(session_factory) as session:
+        ticket = tickets.get_by_no(session, number)
+        assert ticket is not None
+        assert (ticket.category, ticket.events[-1].actor) == ("trip", "lin")
 
 
 def test_the_manager_follows_the_ticket_to_its_conversation(

@@ -6,7 +6,9 @@ gateway, and every console error (CSP, Trusted Types: ECharts runs under both), 
 The stories: the manager reads October's figures, sees the chart drawn, narrows them to a crew,
 follows the bottleneck to the drill-down and a late repair to its ticket page, a complaint to the
 feedback page; adds a measure to
-the improvement plan and moves it on; an agent opens their own scorecard, beside the station's.
+the improvement plan and moves it on; a supervisor sees their team's part (山区抢修组's repairs,
+the complaint its clerk handles);
+an agent opens their own scorecard, beside the station's.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -22,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.config import Settings
 from store.db import unit_of_work
-from store.services import quality_plan
+from store.services import case_feedback, crews, quality_plan, staff, teams
 from tests.browser.back_office import Stack, back_office
 from tests.integration.quality_dashboard_data import LATE, MOUNTAIN, Crafted, craft
 
@@ -35,8 +38,11 @@ ON_TIME = '.figure[data-key="repairs.arrival_on_time_rate"]'
 def stack(
     db_url: str, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Stack]:
-    staff = {"chief": ("manager", 5), "agent1": ("agent", 3), "agent2": ("agent", 3)}
-    with back_office(db_url, session_factory, monkeypatch, staff) as stack:
+    people = {
+        "chief": ("manager", 5), "agent1": ("agent", 3), "agent2": ("agent", 3),
+        "lead": ("supervisor", 0), "clerk": ("clerk", 0),
+    }  # fmt: skip
+    with back_office(db_url, session_factory, monkeypatch, people) as stack:
         yield stack
 
 
@@ -164,6 +170,50 @@ def test_the_manager_adds_a_measure_to_the_plan_and_moves_it_on(
         (measure,) = quality_plan.list_measures(session)
         assert (measure.status, measure.baseline, measure.target) == ("in_progress", 0.4, 0.95)
         assert measure.notes == "已排夜班，每晚两人"
+
+
+def test_a_team_supervisor_sees_their_team_s_part(
+    page: Page, stack: Stack, crafted: Crafted, session_factory: sessionmaker[Session]
+) -> None:
+    with unit_of_work(session_factory) as session:  # 山区班: lead, agent2, clerk, 山区抢修组
+        team = teams.create_team(session, name="山区班", now=datetime.now(UTC))
+        crew = crews.by_name(session, MOUNTAIN)
+        assert crew is not None
+        teams.set_crew_team(session, crew, team)
+        for username in ("lead", "agent2", "clerk"):
+            user = staff.get_by_username(session, username)
+            assert user is not None
+            teams.set_staff_team(session, user, team)
+        case = case_feedback.get_case(session, crafted.complaint)  # the clerk handles it
+        assert case is not None
+        case_feedback.assign(session, case, handler="clerk", actor="chief", now=datetime.now(UTC))
+    stack.log_in(page, "lead", "/console")
+    with page.expect_response(lambda r: "/api/v1/quality/dashboard?" in r.url):
+        page.goto(stack.gateway.url + "/console/quality?period=2026-10")
+    expect(page.locator("#team-note")).to_be_visible()
+    expect(page.locator("#team-name")).to_have_text("山区班")
+    expect(page.locator("#scope-note")).to_be_hidden()
+    card = page.locator(ON_TIME)
+    expect(card.locator(".value")).to_have_text("0%")  # the manager's 40%: 2 of 5
+    expect(card).to_contain_text("0 / 3")
+    sections = page.locator("#figures .section")
+    expect(sections).to_have_count(4)
+    assert sections.evaluate_all("(nodes) => nodes.map((n) => n.dataset.section)") == [
+        "repairs", "applications", "complaints", "conversations",
+    ]  # fmt: skip
+    expect(page.locator('.figure[data-key="repairs.outages"]')).to_have_count(0)
+    expect(page.locator('.figure[data-key="complaints.per_10k"]')).to_have_count(0)
+    complaints = page.locator('.figure[data-key="complaints.count"]')
+    expect(complaints.locator(".value")).to_have_text("1")  # the one its clerk handles
+    complaints.locator(".value").click()
+    expect(page.locator("#drill-summary")).to_have_text("共 1 条，第 1–1 条")
+    expect(page.locator("#drill")).to_contain_text("经办人")
+    expect(page.locator("#drill")).to_contain_text("clerk的名字")
+    expect(page.locator('[data-filter="team"]')).to_be_hidden()
+    crew_options = page.locator("#filter-crew option")
+    expect(crew_options).to_have_text(["全部", MOUNTAIN])
+    card.locator(".value").click()
+    expect(page.locator("#drill-summary")).to_have_text("共 3 条，第 1–3 条")
 
 
 def test_an_agent_sees_only_their_own_scorecard_beside_the_station(

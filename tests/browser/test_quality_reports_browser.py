@@ -2,10 +2,11 @@
 against the real gateway on crafted data (SQLite). Every request the page makes outside the
 gateway, and every console error (a CSP refusal of the report's style among them), fails.
 
-The stories: the station manager finds no report, makes November's, opens it from the list,
-reads its figures and measures, downloads its PDF; a supervisor sees the list and the report
-but no "generate" form. A screenshot of the report page is kept when REPORT_SCREENSHOT names a
-file (to look at it)."""
+The stories: the station manager finds no report, makes November's (in the background: the
+page shows it being made, 生成中…, the button disabled for November but not for another period,
+then the report in the list), opens it from the list, reads its figures and measures, downloads
+its PDF; a supervisor sees the list, the jobs and the report but no "generate" form. A
+screenshot of the report page is kept when REPORT_SCREENSHOT names a file (to look at it)."""
 
 from __future__ import annotations
 
@@ -53,9 +54,28 @@ def test_a_manager_makes_a_report_reads_it_and_downloads_its_pdf(
     with stack.page(browser) as page:
         _open_list(stack, page, "chief")
         expect(page.locator("#empty")).to_have_text("还没有评价报告。")
+        button = page.get_by_role("button", name="生成报告")
+        expect(page.locator("#jobs-section")).to_be_hidden()
         page.get_by_label("报告期").fill("2026-11")
-        page.get_by_role("button", name="生成报告").click()
+        button.click()
+        # at once: the job running (the child takes seconds), the button off for November only
+        job = page.locator("#jobs tr").first
+        expect(job).to_contain_text("2026-11（月度）")
+        expect(job.locator(".job-state")).to_have_text("生成中…")
+        expect(job).to_contain_text("chief")
+        expect(page.locator("#status")).to_contain_text("正在后台生成 2026-11（月度）")
+        expect(button).to_be_disabled()
+        expect(page.locator("#busy-hint")).to_contain_text("2026-11 的报告正在生成")
+        page.get_by_label("报告期").fill("2026-10")
+        expect(button).to_be_enabled()
+        expect(page.locator("#busy-hint")).to_be_hidden()
+        page.get_by_label("报告期").fill("2026-11")
+        expect(button).to_be_disabled()
+        # polled until done: said, listed, the button on again
         expect(page.locator("#status")).to_contain_text("已生成：", timeout=60_000)
+        expect(job.locator(".job-state")).to_have_text("已生成")
+        expect(job.get_by_role("link", name=TITLE)).to_be_visible()
+        expect(button).to_be_enabled()
         row = page.locator("#reports tr")
         expect(row).to_have_count(1)
         expect(row.first).to_contain_text("月度")
@@ -92,11 +112,16 @@ def test_a_supervisor_reads_the_reports_but_makes_none(browser: Browser, stack: 
 
         _open_list(stack, page, "boss")
         expect(page.locator("#generate")).to_be_hidden()
+        expect(page.locator("#jobs tr")).to_have_count(1)
+        expect(page.locator("#jobs tr").first).to_contain_text("2026-Q4（季度）")
+        expect(page.locator("#jobs tr .job-state")).to_have_text("已生成")
         expect(page.locator("#reports tr")).to_have_count(1)
         page.get_by_label("类型").select_option(label="月度")
         expect(page.locator("#reports tr")).to_have_count(0)
         page.get_by_label("类型").select_option(label="季度")
-        link = page.get_by_role("link", name="青溪镇供电所2026年第四季度服务质量评价报告")
+        link = page.locator("#reports").get_by_role(
+            "link", name="青溪镇供电所2026年第四季度服务质量评价报告"
+        )
         link.click()
         expect(page.locator("article.qr")).to_have_attribute("data-kind", "quarterly")
         expect(page.locator(".qr-meta")).to_contain_text("生成时本期尚未结束")

@@ -113,11 +113,15 @@ def _copy_project(project: Path) -> None:
 
 def _conf(conf: Path) -> None:
     """The repository's configuration; the inbox takes every message below 0.97 confidence, so
-    that 'lands in the inbox' does not hang on what a 12-epoch model happens to score (the
-    threshold itself is tested in tests/integration with exact confidences)."""
+    that 'lands in the inbox' does not hang on what a 12-epoch model happens to score, and the
+    regression guard allows a macro-F1 drop of 0.10: two 12-epoch trainings of the thinned
+    data differ by a few points on the held-out set whatever the examples (0.754 and 0.723 in
+    one CI run), which would make step 3 a coin toss. Both thresholds are tested exactly in
+    tests/integration (the inbox's confidences, the guard's refusals and their reasons)."""
     shutil.copytree(ROOT / "conf", conf)
     nlu = yaml.safe_load((conf / "nlu.yml").read_text(encoding="utf-8"))
     nlu["inbox"]["confidence_below"] = 0.97
+    nlu["guard"]["max_macro_f1_drop"] = 0.10
     (conf / "nlu.yml").write_text(yaml.safe_dump(nlu, allow_unicode=True), "utf-8")
 
 

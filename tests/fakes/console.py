@@ -168,6 +168,16 @@ class Console:
             assert response.status == 200, await response.text()
         return who
 
+    async def assert_refused(
+        self, path: str, body: Any, *, names: tuple[str, ...], allowed: StaffClient
+    ) -> None:
+        """POST `body` to `path` as each of `names` (staff whose role the route refuses) and as
+        `allowed` (a role it admits) with a wrong CSRF token: a 403 each time."""
+        for name in names:
+            who = await self.browser(name)
+            assert (await who.post(path, body)).status == 403, name
+        assert (await allowed.post(path, body, csrf="wrong")).status == 403
+
 
 @asynccontextmanager
 async def running_console(

@@ -1,8 +1,12 @@
 """The fault suite's stack, all on loopback: two Rasa workers with the trained model sharing
 their conversations (the SQL tracker store in a PostgreSQL schema of TEST_DATABASE_URL, the
 Redis lock store of TEST_REDIS_URL under a key prefix of their own), the real action server,
-the real gateway in front of both workers, and a TCP proxy (tests/faults/proxy.py) in front of
-Redis and one in front of the action server, so that a test can cut or hold them.
+two real gateway replicas (GATEWAY_SHARED: their conversation locks, events and one-replica
+jobs in the same Redis) each in front of both workers, and a TCP proxy (tests/faults/proxy.py)
+in front of Redis, one in front of PostgreSQL (every server's database connections go through
+it) and one in front of the action server, so that a test can cut or hold them. Cutting the
+PostgreSQL proxy is what a restart of PostgreSQL does to its clients: every connection drops,
+new ones are refused until it is back.
 
 Each process runs in a session of its own and is killed with its group (as the kernel's
 out-of-memory killer would), started again on the same port; the stack is torn down however
@@ -47,6 +51,8 @@ GATEWAY_ENV = {
     "RATE_LIMIT_API": "0",
     "RATE_LIMIT_API_SENDER": "0",
     "QUALITY_REPORTS": "0",  # a scheduled job of its own, heavy while the workers load
+    # a killed replica's conversation locks free themselves within this (renewed every third)
+    "GATEWAY_LOCK_SECONDS": "10",
 }
 
 
@@ -108,11 +114,12 @@ class Server:
 
 @dataclass
 class FaultStack:
-    gateway: Server
+    gateways: list[Server]
     workers: list[Server]
     actions: Server
     redis_proxy: TcpProxy
     actions_proxy: TcpProxy
+    postgres_proxy: TcpProxy
     api_token: str
     rasa_token: str
     database_url: str
@@ -120,8 +127,15 @@ class FaultStack:
     senders: list[str] = field(default_factory=list)
     """Every conversation the tests held (the final checks go through them)."""
 
+    @property
+    def gateway(self) -> Server:
+        """The replica customers use unless a test says otherwise."""
+        return self.gateways[0]
 
-def _endpoints(path: Path, actions_port: int, redis_port: int, redis_db: int, prefix: str) -> None:
+
+def _endpoints(
+    path: Path, actions_port: int, postgres_port: int, redis_port: int, redis_db: int, prefix: str
+) -> None:
     base = make_url(os.environ["TEST_DATABASE_URL"])
     lines = [
         "action_endpoint:",
@@ -131,8 +145,8 @@ def _endpoints(path: Path, actions_port: int, redis_port: int, redis_db: int, pr
         "tracker_store:",
         "  type: SQL",
         "  dialect: postgresql",
-        f"  url: {base.host or '127.0.0.1'}",
-        f"  port: {base.port or 5432}",
+        "  url: 127.0.0.1",
+        f"  port: {postgres_port}",
         f"  db: {base.database}",
         f"  username: {base.username or 'postgres'}",
     ]
@@ -161,17 +175,22 @@ def running_stack(
     database) runs while the Rasa workers load their model, before the others start."""
     redis = urlsplit(redis_url)
     redis_proxy = TcpProxy(redis.hostname or "127.0.0.1", redis.port or 6379).start()
+    direct = make_url(database_url)
+    postgres_proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432).start()
+    proxied_url = direct.set(host="127.0.0.1", port=postgres_proxy.port).render_as_string(
+        hide_password=False
+    )
     action_token, rasa_token, api_token = (secrets.token_hex(16) for _ in range(3))
     actions = Server(
         "actions", free_port(), [sys.executable, "-m", "actions", "--port", "0"],
-        server_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token), work, "/health",
+        server_env(DATABASE_URL=proxied_url, ACTION_SERVER_TOKEN=action_token), work, "/health",
     )  # fmt: skip
     actions.args[-1] = str(actions.port)
     actions_proxy = TcpProxy("127.0.0.1", actions.port).start()
     prefix = f"faults{secrets.token_hex(4)}"
     endpoints = work / "endpoints.yml"
     db = int((redis.path or "/0").lstrip("/") or 0)
-    _endpoints(endpoints, actions_proxy.port, redis_proxy.port, db, prefix)
+    _endpoints(endpoints, actions_proxy.port, postgres_proxy.port, redis_proxy.port, db, prefix)
     rasa_env = server_env(
         RASA_TOKEN=rasa_token,
         ACTION_SERVER_TOKEN=action_token,
@@ -186,36 +205,43 @@ def running_stack(
                 "--credentials", str(ROOT / "credentials.yml"),
                 "--endpoints", str(endpoints), "--model", str(MODEL)]  # fmt: skip
         workers.append(Server(name, port, args, rasa_env, work, f"/status?token={rasa_token}"))
-    gateway = Server(
-        "gateway", free_port(), [sys.executable, "-m", "bot"],
-        server_env(
-            DATABASE_URL=database_url, RASA_URL=",".join(w.url for w in workers),
-            RASA_TOKEN=rasa_token, ACTION_SERVER_URL=actions.url, GATEWAY_API_TOKEN=api_token,
-            **GATEWAY_ENV,
-        ),
-        work, "/health",
-    )  # fmt: skip
-    gateway.env["GATEWAY_PORT"] = str(gateway.port)
-    servers = [*workers, actions, gateway]
+    gateways = []
+    for name in ("gateway-a", "gateway-b"):
+        gateway = Server(
+            name, free_port(), [sys.executable, "-m", "bot"],
+            server_env(
+                DATABASE_URL=proxied_url, RASA_URL=",".join(w.url for w in workers),
+                RASA_TOKEN=rasa_token, ACTION_SERVER_URL=actions.url, GATEWAY_API_TOKEN=api_token,
+                GATEWAY_SHARED="1", GATEWAY_REDIS_PREFIX=f"{prefix}gw",
+                REDIS_URL=f"redis://127.0.0.1:{redis_proxy.port}/{db}", **GATEWAY_ENV,
+            ),
+            work, "/health",
+        )  # fmt: skip
+        gateway.env["GATEWAY_PORT"] = str(gateway.port)
+        gateways.append(gateway)
+    servers = [*workers, actions, *gateways]
+    proxies = (actions_proxy, postgres_proxy, redis_proxy)
     try:
         for worker in workers:
             worker.start()
         prepare()
         actions.start()
-        gateway.start()
+        for gateway in gateways:
+            gateway.start()
         actions.wait_ready(60)
         for worker in workers:
             worker.wait_ready(RASA_START_SECONDS)
-        _wait_for_gateway(gateway, api_token)
+        for gateway in gateways:
+            _wait_for_gateway(gateway, api_token)
         yield FaultStack(
-            gateway, workers, actions, redis_proxy, actions_proxy, api_token, rasa_token,
-            database_url, prefix,
+            gateways, workers, actions, redis_proxy, actions_proxy, postgres_proxy, api_token,
+            rasa_token, database_url, prefix,
         )  # fmt: skip
     finally:
         for server in reversed(servers):
             server.stop()
-        actions_proxy.close()
-        redis_proxy.close()
+        for proxy in proxies:
+            proxy.close()
 
 
 def _wait_for_gateway(gateway: Server, token: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +30,7 @@ from actions.feedback import (
 from actions.runtime import Runtime, set_runtime
 from actions.slots import ActionValidateSlotMappings
 from actions.tracking import ActionHandleInform, ActionTrackApplication, ActionTrackTicket
-from store.models import Application, HandoffRequest, Rating, Ticket
+from store.models import Application, HandoffRequest, Rating, Ticket, TicketEvent
 from tests.fakes.rasa_tracker import Conversation, only, responses
 from tests.integration.verified import verify_conversation
 
@@ -52,6 +53,30 @@ async def test_track_by_number_shows_status_and_timeline(
     assert status["status"] == "已到达现场"
     assert status["timeline"].count("\n") >= 2  # received, dispatched, ... on site
     assert known.contact_phone is None or known.contact_phone not in str(status)
+
+
+async def test_the_timeline_shows_each_status_once_not_each_note(
+    convo: Conversation, runtime: Runtime
+) -> None:
+    known = _ticket(runtime, type="fault", status="on_site")
+    with runtime.session() as session:
+        ticket = session.get(Ticket, known.id)
+        assert ticket is not None
+        last = ticket.events[-1].at
+        for minutes, note in ((1, "带了梯子"), (2, "类别：停电 → 跳闸")):  # staff's, same status
+            session.add(
+                TicketEvent(
+                    ticket_id=ticket.id, status="on_site", actor="dispatcher", note=note,
+                    at=last + timedelta(minutes=minutes),
+                )
+            )  # fmt: skip
+        statuses = [e.status for e in ticket.events]
+    convo.user(f"查下{known.ticket_no}到哪了", "track_repair")
+    status = only(await convo.run(ActionTrackTicket()), "utter_ticket_status")
+    lines = status["timeline"].splitlines()
+    assert len(lines) == len([s for n, s in enumerate(statuses) if s not in statuses[n - 1 : n]])
+    assert sum("已到达现场" in line for line in lines) == 1
+    assert "梯子" not in status["timeline"]
 
 
 async def test_unknown_ticket_number(convo: Conversation) -> None:

@@ -1,7 +1,8 @@
 """The back office's JSON API on the real gateway (SQLite and PostgreSQL): who may call it, a
-complaint worked to its close with the customer told by the notifier once per change, an
-application sent back (the customer told exactly which documents, once) and rejected, and a
-customer's page recorded in the access log. Illegal steps answer 409, wrong values 422."""
+complaint worked to its close with the customer told by the notifier once per change, a case's
+category corrected (and chosen at closing), an application sent back (the customer told exactly
+which documents, once) and rejected, and a customer's page recorded in the access log. Illegal
+steps answer 409, categories the case cannot have 400, wrong values 422."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.notifier import Notifier
 from bot.texts import load_texts
 from store.config import Settings
 from store.db import unit_of_work
+from store.demodata.featured import OPEN_REPAIRS
 from store.models import AccessAudit, NotificationDelivery
 from store.services import accounts, applications, tickets
 from tests.fakes.console import Console
@@ -113,6 +115,94 @@ async def test_a_complaint_worked_to_its_close_is_told_once_per_change(
     assert number in texts[0]
     assert "已有答复" in texts[0]
     assert "已办结" in texts[1]
+
+
+async def test_a_cases_category_is_corrected_by_those_who_work_cases(
+    console: Console, settings: Settings
+) -> None:
+    notifier = _notifier(console, settings)
+    await notifier.prepare()
+    number = _complaint(console.factory, settings, "73")  # its words say 电费: 电费计量
+    base = f"/api/v1/feedback/{number}"
+    zhou = await console.browser("zhou")
+    status, body = await zhou.json("GET", base)
+    assert status == 200
+    guess = body["category"]
+    assert (guess["code"], guess["label"]["zh"], guess["chosen"]) == ("billing", "电费计量", False)
+    options = ["repair_service", "outage", "billing", "attitude", "business", "other"]
+    assert [o["code"] for o in guess["options"]] == options
+    assert guess["options"][3]["label"] == {"zh": "服务态度", "en": "staff attitude"}
+    # wrong roles, no CSRF token: refused, nothing written
+    await console.assert_refused(
+        base + "/category", {"category": "attitude"}, names=("dispatch", "agent1", "boss"),
+        allowed=zhou,
+    )  # fmt: skip
+    # codes the complaint cannot have: 400, saying why; a wrong shape: 422
+    for code, says in (
+        ("no_power", "'no_power' is not a category of complaint tickets: choose one of"),
+        ("rude", "'rude' is not a category of complaint tickets"),
+    ):
+        status, body = await zhou.json("POST", base + "/category", {"category": code})
+        assert (status, body["error"]["code"]) == (400, "unknown_category"), code
+        assert says in body["error"]["message"]
+    status, _ = await zhou.json("POST", base + "/category", {"category": 3})
+    assert status == 422
+    status, body = await zhou.json("GET", base)
+    assert (body["category"]["chosen"], len(body["timeline"])) == (False, 1)
+
+    status, body = await zhou.json("POST", base + "/category", {"category": "attitude"})
+    assert status == 200, body
+    chosen = body["category"]
+    assert (chosen["code"], chosen["label"]["zh"], chosen["chosen"]) == (
+        "attitude",
+        "服务态度",
+        True,
+    )
+    last = body["timeline"][-1]
+    assert (last["status"], last["actor"]) == ("received", "zhou")  # a note: the status stays
+    assert last["note"] == "类别：电费计量（系统推测） → 服务态度"
+    assert await notifier.run_once() == 0  # the customer is not told about a category
+    with unit_of_work(console.factory) as session:
+        ticket = tickets.get_by_no(session, number)
+        assert ticket is not None
+        assert ticket.category == "attitude"
+
+    # chosen when closing: refused with the close when wrong, recorded with it when right
+    steps = [
+        ("assign", {"handler": "zhou"}),
+        ("contact", {"note": "已联系"}),
+        ("reply", {"reply": "已核实"}),
+    ]
+    for action, payload in steps:
+        assert (await zhou.json("POST", f"{base}/{action}", payload))[0] == 200
+    close = {"verdict": "satisfied", "category": "outage_x"}
+    status, body = await zhou.json("POST", base + "/close", close)
+    assert (status, body["error"]["code"]) == (400, "unknown_category")
+    status, body = await zhou.json("POST", base + "/close", {**close, "category": "billing"})
+    assert (status, body["status"], body["category"]["code"]) == (200, "closed", "billing")
+    assert body["timeline"][-2]["note"] == "类别：服务态度 → 电费计量"
+    # a closed case is still corrected (the manager too): its period's figures follow
+    chief = await console.browser("chief")
+    status, body = await chief.json("POST", base + "/category", {"category": "attitude"})
+    assert (status, body["category"]["code"], body["timeline"][-1]["actor"]) == (
+        200, "attitude", "chief",
+    )  # fmt: skip
+    assert await notifier.run_once() == 2  # replied, closed
+    # violation reports have no category; a repair is not a case (the dispatchers' business)
+    with unit_of_work(console.factory) as session:
+        report = tickets.create_ticket(
+            session, settings, type="violation", description="有人私拉电线",
+            now=datetime.now(UTC), channel="fake",
+        ).ticket_no  # fmt: skip
+    status, body = await zhou.json("GET", f"/api/v1/feedback/{report}")
+    assert (status, body["category"]) == (200, None)
+    status, body = await zhou.json(
+        "POST", f"/api/v1/feedback/{report}/category", {"category": "other"}
+    )
+    assert (status, body["error"]["message"]) == (400, "violation tickets have no category")
+    repair = OPEN_REPAIRS[0][2]
+    status, _ = await zhou.json("POST", f"/api/v1/feedback/{repair}/category", {"category": "trip"})
+    assert status == 404
 
 
 async def test_a_send_back_tells_the_customer_exactly_what_is_missing_once(

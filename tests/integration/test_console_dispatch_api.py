@@ -1,6 +1,7 @@
 """The repair work orders' API and pages (bot/console/dispatch_api.py) on the real gateway and the
 demo station: who may do what (anonymous, wrong roles, a crew member on another crew's ticket),
-a repair from assignment to restoration with the customer told each step once, photos."""
+a repair from assignment to restoration with the customer told each step once, photos, the
+fault type corrected."""
 
 from __future__ import annotations
 
@@ -162,6 +163,53 @@ async def test_a_repair_through_the_api_tells_the_customer_each_step_once(
     for text, step in zip(texts, steps, strict=True):
         at = datetime.fromisoformat(step["at"]).astimezone(settings.tz)
         assert f"东片抢修组，{at:%H:%M}" in text or f"东片抢修组（{at:%H:%M}）" in text, text
+
+
+async def test_the_fault_type_is_corrected_by_those_who_work_the_ticket(
+    crewed: Console, settings: Settings
+) -> None:
+    number = _report(crewed.factory, settings)  # 家里没电了: guessed 停电
+    base = f"/api/v1/tickets/{number}"
+    dispatcher = await crewed.browser("dispatch")
+    status, body = await dispatcher.json("GET", base)
+    guess = body["category"]
+    assert (guess["code"], guess["label"]["zh"], guess["chosen"]) == ("no_power", "停电", False)
+    options = ["no_power", "trip", "low_voltage", "line_damage", "meter", "other"]
+    assert [o["code"] for o in guess["options"]] == options
+    await crewed.assert_refused(
+        base + "/category", {"category": "trip"}, names=("clerk", "agent1", "ops"),
+        allowed=dispatcher,
+    )  # fmt: skip
+    crew1 = await crewed.browser("crew1")  # not this ticket's crew (it has none yet)
+    status, body = await crew1.json("POST", base + "/category", {"category": "trip"})
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, body = await dispatcher.json("POST", base + "/category", {"category": "attitude"})
+    assert (status, body["error"]["code"]) == (400, "unknown_category")
+    assert "'attitude' is not a category of fault tickets" in body["error"]["message"]
+    status, body = await dispatcher.json("POST", base + "/category", {})
+    assert status == 422
+    status, body = await dispatcher.json("GET", base)
+    assert (body["category"]["chosen"], len(body["timeline"])) == (False, 1)
+
+    status, body = await dispatcher.json("POST", base + "/category", {"category": "trip"})
+    assert status == 200, body
+    assert (body["category"]["code"], body["category"]["chosen"]) == ("trip", True)
+    last = body["timeline"][-1]
+    assert (last["status"], last["actor"]) == ("received", "dispatch")
+    assert last["note"] == "类别：停电（系统推测） → 跳闸"
+    # the crew on site corrects its own ticket's type too
+    status, body = await crew1.json(
+        "POST", f"/api/v1/tickets/{CHEN}/category", {"category": "meter"}
+    )
+    assert (status, body["category"]["code"], body["timeline"][-1]["actor"]) == (
+        200,
+        "meter",
+        "crew1",
+    )
+    with unit_of_work(crewed.factory) as session:
+        found = tickets.get_by_no(session, number)
+        assert found is not None
+        assert found.category == "trip"
 
 
 async def test_bad_requests_are_clear(crewed: Console) -> None:

@@ -10,7 +10,9 @@ and one Redis (GATEWAY_SHARED, bot/replicas/): any replica takes any message.
   to the other when it stops;
 - Telegram long polling (against the fake Bot API, which answers a second concurrent poller
   409 Conflict as Telegram does) runs in one replica; when it stops, or dies without giving
-  its lease back, the other takes polling over and answers what came meanwhile, once.
+  its lease back, the other takes polling over and answers what came meanwhile, once;
+- the rate limits count both replicas' requests: a client over its limit on one is refused on
+  the other too (tests/integration/test_shared_limits.py: the limits themselves).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +38,9 @@ from bot.app import create_app
 from bot.channels.telegram import TELEGRAM
 from bot.handoff.desk import AgentRef
 from bot.keys import CORE_ROUTER, REPLICAS
+from bot.limits import Limits
 from bot.messages import Reply
+from bot.ratelimit import Rate
 from bot.replicas.lease import Lease
 from bot.replicas.locks import SharedLocks
 from bot.router import Router
@@ -44,7 +48,7 @@ from store.db import unit_of_work
 from store.services import staff
 from tests.conftest import redis_base_url
 from tests.fakes.console import StaffClient, make_staff, queue_conversation
-from tests.fakes.gateway import eventually, message, settings_for
+from tests.fakes.gateway import OPERATOR, eventually, message, settings_for
 from tests.fakes.rasa import FakeRasa, fake_rasa_server
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -58,15 +62,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    """This test's Redis keys (the machine's Redis is shared: never flushed)."""
-    name = f"t-replicas-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(redis_base_url())
-    keys = list(client.scan_iter(f"{name}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def prefix(redis_prefix: str) -> str:
+    """This test's Redis keys (tests/conftest.py)."""
+    return redis_prefix
 
 
 @dataclass
@@ -126,6 +124,98 @@ async def test_one_conversation_in_arrival_order_across_replicas(
         # the one before it, never overtaking it
         events = [e["text"] for e in trackers["fake:order"] if e["event"] == "user"]
         assert events == ["m1", "m2", "m3", "m4"]
+
+
+async def test_a_client_over_its_api_limit_on_one_replica_is_refused_on_the_other(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    limits = Limits(api=Rate(3, 60), api_sender=None)
+    async with (
+        replica(rasa, db_url, prefix, limits=limits) as a,
+        replica(rasa, db_url, prefix, limits=limits) as b,
+    ):
+        for n in range(3):
+            sent = await a.client.post(
+                "/api/v1/messages", json={"sender": f"s{n}", "text": "停电了"}
+            )
+            assert sent.status == 200
+        refused = await b.client.post("/api/v1/messages", json={"sender": "s9", "text": "停电了"})
+        assert refused.status == 429
+        assert 1 <= int(refused.headers["Retry-After"]) <= 20  # A spent the budget B counts too
+        assert (await refused.json())["error"]["code"] == "rate_limited"
+        assert rasa.texts() == ["停电了"] * 3
+        # /health's refusals are each replica's own
+        refusals = []
+        for gateway in (a, b):
+            details = await (await gateway.client.get("/health", headers=OPERATOR)).json()
+            refusals.append(details["refused"])
+        assert refusals == [{}, {"api": 1}]
+
+
+async def _say(gateway: Replica, sender: str, text: str) -> dict[str, Any]:
+    sent = await gateway.client.post("/api/v1/messages", json={"sender": sender, "text": text})
+    assert sent.status == 200
+    body: dict[str, Any] = await sent.json()
+    return body
+
+
+async def _answered(router: Router, sender: str) -> bool:
+    return any(e.sender == "bot" for e in await router.history(f"api:{sender}"))
+
+
+@pytest.mark.parametrize("news", ["heard", "missed"])
+async def test_rasa_answering_again_on_one_replica_stops_the_other_holding_messages(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str, news: str
+) -> None:
+    """After an outage any replica's retry worker answers every replica's kept messages; the
+    first turn Rasa answers is told to the other replicas, which stop answering '系统繁忙'
+    instead of waiting for their own next probe (here 8 s later): at once when they hear the
+    news, or at the next message when they missed it (not listening: Redis was away)."""
+    async with (
+        replica(rasa, db_url, prefix, retry_max_backoff=600) as a,
+        replica(rasa, db_url, prefix, retry_max_backoff=600) as b,
+    ):
+        if news == "missed":
+            await b.app[REPLICAS].bus.stop()
+        await rasa.down()
+        assert (await _say(a, "ka", "停电了"))["degraded"]
+        assert (await _say(b, "kb", "停电了"))["degraded"]
+        await asyncio.sleep(7.5)  # each replica probes at about 0, 1, 3 and 7 s, then 8 s later
+        await rasa.up()
+        # A has not seen Rasa back: it keeps this one too, and its probe comes forward for it
+        assert (await _say(a, "kc", "还没来电"))["degraded"]
+        for sender in ("ka", "kb", "kc"):  # A's retry worker answers them all, B's kept one too
+            await eventually(lambda s=sender: _answered(a.router, s), within=5)
+        details = await (await b.client.get("/health", headers=OPERATOR)).json()
+        assert details["holding"] is (news == "missed")
+        reply = await _say(b, "kb", "谢谢")
+        assert not reply["degraded"]
+        assert [r["text"] for r in reply["replies"]] == ["收到：谢谢"]
+        details = await (await b.client.get("/health", headers=OPERATOR)).json()
+        assert details["holding"] is False
+
+
+async def test_a_kept_message_answered_on_a_replica_that_never_held_stops_the_holder(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session], prefix: str
+) -> None:
+    """Only A kept a message in the outage; the customer writes again through B, whose flag
+    never went up: B answers the kept message first and tells A, which stops answering
+    '系统繁忙' at once instead of at its own next probe (here 8 s later). Before, B told
+    nobody (the fault suite's Redis outage failed so)."""
+    async with (
+        replica(rasa, db_url, prefix, retry_max_backoff=600) as a,
+        replica(rasa, db_url, prefix, retry_max_backoff=600) as b,
+    ):
+        rasa.fail_status, rasa.fail_code = 500, "turn_failed"  # Rasa's lock store away
+        assert (await _say(a, "ka", "停电了"))["degraded"]
+        await asyncio.sleep(7.5)  # A probes at about 0, 1, 3 and 7 s, then 8 s later
+        rasa.fail_status = None
+        reply = await _say(b, "ka", "还没来电")  # B drains the kept message, then this one
+        assert not reply["degraded"]
+        assert await _answered(a.router, "ka")
+        reply = await _say(a, "kc", "谢谢")
+        assert not reply["degraded"]
+        assert [r["text"] for r in reply["replies"]] == ["收到：谢谢"]
 
 
 async def test_a_dead_replicas_lock_frees_itself(prefix: str) -> None:

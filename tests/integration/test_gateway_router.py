@@ -281,12 +281,14 @@ async def _down_and_back(
     health = await gw.client.get("/health", headers=OPERATOR)
     assert health.status == 503
     body = await health.json()
-    assert {k: body[k] for k in ("status", "rasa", "actions", "database", "pending")} == {
+    keys = ("status", "rasa", "actions", "database", "pending", "holding")
+    assert {k: body[k] for k in keys} == {
         "status": "degraded",
         "rasa": "down",
         "actions": "ok",
         "database": "ok",
         "pending": 3,
+        "holding": True,
     }
     statuses = [(m.text, m.status) for m in _inbound(session_factory)]
     assert statuses[1:] == [
@@ -306,8 +308,49 @@ async def _down_and_back(
     assert rasa.texts() == ["你好", "东山村停电了", "还没来电", "no power here"]
     assert all(m.status == "processed" for m in _inbound(session_factory))
     assert (await gw.client.get("/health")).status == 200
+    assert (await (await gw.client.get("/health", headers=OPERATOR)).json())["holding"] is False
     after = await gw.router.handle(message("谢谢"))
     assert not after.degraded
+
+
+async def test_a_message_kept_late_in_an_outage_is_answered_soon_after_rasa_is_back(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    """The probes of a down Rasa back off (1, 2, 4, 8 s ... up to RASA_RETRY_MAX_BACKOFF), but
+    a customer who writes when Rasa is back is not left with '系统繁忙' for the rest of that
+    back-off: their message brings the next probe forward."""
+    async with running_gateway(settings_for(rasa, db_url, retry_max_backoff=600), rasa) as gw:
+        await rasa.down()
+        assert (await gw.router.handle(message("停电了", chat="1"))).degraded
+        await asyncio.sleep(7.5)  # probes at about 0, 1, 3 and 7 s: the next one 8 s later
+        await rasa.up()
+        kept = await gw.router.handle(message("还没来电", chat="2"))
+        assert kept.degraded  # the gateway has not seen Rasa back yet
+        started = time.monotonic()
+        await eventually(lambda: len(gw.channel.sent) == 2, within=15)
+        assert time.monotonic() - started < 4  # not the 8 s the back-off had left
+        assert sorted(gw.channel.texts()) == ["收到：停电了", "收到：还没来电"]
+        assert not (await gw.router.handle(message("谢谢", chat="2"))).degraded
+
+
+async def test_a_customer_whose_kept_message_was_answered_is_not_kept_again(
+    rasa: FakeRasa, db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Rasa's first turn after an outage ends the holding: a customer who reads the answer to
+    their kept message and writes again is answered, while the retry worker still answers
+    the other conversations' kept messages."""
+    async with running_gateway(settings_for(rasa, db_url, rasa_timeout=10), rasa) as gw:
+        await rasa.down()
+        assert (await gw.router.handle(message("停电了", chat="1"))).degraded
+        assert (await gw.router.handle(message("停电了", chat="2"))).degraded
+        rasa.delay = 1.0  # each kept message's turn takes a second
+        await rasa.up()
+        await eventually(lambda: [chat for chat, _ in gw.channel.sent] == ["1"])
+        again = await gw.router.handle(message("还没来电", chat="1"))
+        assert not again.degraded  # the other conversation's kept message is still running
+        assert [r.text for r in again.replies] == ["收到：还没来电"]
+        await eventually(lambda: len(gw.channel.sent) == 2)
+        assert sorted(rasa.texts()) == sorted(["停电了", "停电了", "还没来电"])  # each once
 
 
 async def test_a_slow_rasa_is_not_asked_twice(

@@ -33,6 +33,7 @@ def test_demo_users_are_created_once(
             "agent1": "agent",
             "agent2": "agent",
             "supervisor": "supervisor",
+            "foreman": "supervisor",  # the repair crews' team leader (store/demodata/teams.py)
             "operator": "operator",
             "clerk": "clerk",
             "dispatch": "dispatcher",

@@ -349,10 +349,11 @@ async def test_a_training_job_registers_evaluates_and_compares(
     train = next(c for c in calls(loop) if c["argv"][0] == "train")
     argv = train["argv"]
     assert argv[argv.index("--out") + 1] == str(settings.registry_dir)
-    assert argv[-2:] == ["--augmentation", "0"]
+    assert argv[-3:] == ["--augmentation", "0", "--skip-validation"]  # edits were validated
     # continued from the live model for conf/nlu.yml's fraction of the epochs
     assert argv[argv.index("--finetune") + 1] == str(settings.registry_dir / baseline.file_name)
-    assert argv[argv.index("--epoch-fraction") + 1] == "0.2"
+    fraction = settings.training.finetune_epoch_fraction
+    assert argv[argv.index("--epoch-fraction") + 1] == f"{fraction:g}"
     assert candidate.comparison["trained_as"] == "finetuned"
     assert train["env"]["RASA_CACHE_DIRECTORY"] == str(settings.project_dir / ".rasa" / "cache")
 

@@ -2,31 +2,39 @@
 crafted October of tests/integration/quality_dashboard_data.py, whose figures are worked out by
 hand there: the headline figures against their targets with the trend, the filters, the chart
 over time, the drill-down with its links, the bottleneck sentence, the scorecards and their CSV,
-the improvement plan, who sees what, and bad input refused with a 400 that says why."""
+the improvement plan, who sees what (a supervisor their team: two teams that make up the
+station), and bad input refused with a 400 that says why."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
+from store import quality
 from store.config import Settings
 from store.db import unit_of_work
-from store.services import crews
-from tests.fakes.console import Console
+from store.services import case_feedback, crews, staff, teams
+from tests.fakes.console import Console, StaffClient
 from tests.integration.quality_dashboard_data import LATE, MOUNTAIN, Crafted, craft
 
 pytestmark = pytest.mark.slow
 
 Q = "/api/v1/quality"
 OCTOBER = "period=2026-10"
+EAST_TEAM, MOUNTAIN_TEAM = "东片班", "山区班"
 
 
 @pytest.fixture
 def console_staff() -> dict[str, tuple[str, int]]:
-    return {"chief": ("manager", 5), "dispatch": ("dispatcher", 0)}
+    return {
+        "chief": ("manager", 5), "dispatch": ("dispatcher", 0),
+        "east_lead": ("supervisor", 0), "mountain_lead": ("supervisor", 0), "clerk": ("clerk", 0),
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -42,8 +50,43 @@ def _crew_id(console: Console, name: str) -> int:
         return crew.id
 
 
+def _into(session: Session, team: teams.Team, crew: str | None, *people: str) -> None:
+    """Put a crew (by name) and staff users (by username) into `team`."""
+    found = crews.by_name(session, crew) if crew is not None else None
+    if crew is not None:
+        assert found is not None
+        teams.set_crew_team(session, found, team)
+    for username in people:
+        user = staff.get_by_username(session, username)
+        assert user is not None
+        teams.set_staff_team(session, user, team)
+
+
+def _teams(console: Console) -> dict[str, int]:
+    """东片班: east_lead, agent1 (who took October's chat) and 东片抢修组 (R1, R2 on time);
+    山区班: mountain_lead, agent2 (no chat) and 山区抢修组 (R3-R5, all late)."""
+    made = {}
+    with unit_of_work(console.factory) as session:
+        for name, crew, people in (
+            (EAST_TEAM, "东片抢修组", ("east_lead", "agent1")),
+            (MOUNTAIN_TEAM, MOUNTAIN, ("mountain_lead", "agent2")),
+        ):
+            team = teams.create_team(session, name=name, now=datetime.now(UTC))
+            _into(session, team, crew, *people)
+            made[name] = team.id
+    return made
+
+
 def _figure(body: dict[str, Any], key: str) -> dict[str, Any]:
     return next(f for f in body["figures"] if f["key"] == key)
+
+
+async def _refused(client: StaffClient, *paths: str, naming: str = "") -> None:
+    """Each of `paths` is a 403 whose message names `naming`."""
+    for path in paths:
+        status, error = await client.json("GET", path)
+        assert (status, error["error"]["code"]) == (403, "forbidden"), path
+        assert naming in error["error"]["message"], path
 
 
 async def _get(console: Console, who: str, path: str) -> tuple[int, Any]:
@@ -139,15 +182,13 @@ async def test_the_supervisor_sees_the_chat_desk_and_an_agent_only_their_own_car
     assert body["scope"] == "chat_desk"
     assert {f["section"] for f in body["figures"]} == {"conversations"}
     assert _figure(body, "conversations.count")["value"] == 1
-    refused = (
+    await _refused(
+        boss,
         f"{Q}/dashboard?{OCTOBER}&crew={mountain}",
         f"{Q}/drill?{OCTOBER}&key=repairs.arrival_on_time_rate",
         f"{Q}/series?{OCTOBER}&key=repairs.arrival_minutes",
         f"{Q}/scorecards?{OCTOBER}&kind=crew",
     )
-    for path in refused:
-        status, error = await boss.json("GET", path)
-        assert (status, error["error"]["code"]) == (403, "forbidden"), path
     _, cards = await boss.json("GET", f"{Q}/scorecards?{OCTOBER}&kind=agent")
     assert {c["subject"] for c in cards["cards"]} >= {"agent1"}
     agent1 = await console.browser("agent1")
@@ -166,6 +207,137 @@ async def test_the_supervisor_sees_the_chat_desk_and_an_agent_only_their_own_car
     chats = next(f for f in other["cards"][0]["figures"] if f["key"] == "agent.chats")
     assert (chats["value"], chats["station"], chats["vs_station"]) == (0, 0.5, "worse")
     assert (await agent2.get(f"{Q}/scorecards?{OCTOBER}&kind=crew")).status == 403
+
+
+async def test_a_supervisor_sees_their_team_and_the_two_teams_make_the_station(
+    console: Console, crafted: Crafted
+) -> None:
+    ids = _teams(console)
+    key = "repairs.arrival_on_time_rate"
+    seen = {}
+    for who in ("east_lead", "mountain_lead", "chief"):
+        status, seen[who] = await _get(console, who, f"{Q}/dashboard?{OCTOBER}")
+        assert status == 200, seen[who]
+    east, mountain, station = seen["east_lead"], seen["mountain_lead"], seen["chief"]
+    assert (east["scope"], east["team"]["name"]) == ("team", EAST_TEAM)
+    assert (station["scope"], station["team"]) == ("station", None)
+    keys = {f["key"] for f in east["figures"]}
+    theirs = {k for k in quality.team_figure_keys() if k.startswith(("repairs.", "conversations."))}
+    assert keys == {f["key"] for f in mountain["figures"]} == theirs  # no clerk in either
+    assert (_figure(east, key)["numerator"], _figure(east, key)["denominator"]) == (2, 2)
+    assert (_figure(mountain, key)["numerator"], _figure(mountain, key)["denominator"]) == (0, 3)
+    assert (_figure(station, key)["numerator"], _figure(station, key)["denominator"]) == (2, 5)
+    first = "conversations.first_response_p50"  # agent1's October chat: answered after 1 min
+    assert (_figure(east, first)["value"], _figure(mountain, first)["value"]) == (1, None)
+    assert _figure(station, first)["value"] == 1
+    by_crew = [b for b in mountain["breakdowns"] if b["dimension"] == "crew"]
+    assert {r["label"] for b in by_crew for r in b["rows"]} == {MOUNTAIN}
+    # the manager narrows to a team: its figures, the rest stays the station's
+    status, narrowed = await _get(
+        console, "chief", f"{Q}/dashboard?{OCTOBER}&team={ids[MOUNTAIN_TEAM]}"
+    )
+    assert status == 200, narrowed
+    assert _figure(narrowed, key)["denominator"] == 3
+    assert _figure(narrowed, "complaints.count")["value"] == 0  # nobody was given it: no team's
+    per_10k = "complaints.per_10k"  # the station's customers', whichever team
+    assert _figure(narrowed, per_10k)["value"] == _figure(station, per_10k)["value"]
+    # the page learns the team; the filters offer the team's own people and crews
+    _, meta = await _get(console, "east_lead", f"{Q}/meta")
+    assert (meta["me"]["scope"], meta["team"]["name"]) == ("team", EAST_TEAM)
+    assert [c["name"] for c in meta["team"]["crews"]] == ["东片抢修组"]
+    assert {m["username"] for m in meta["team"]["members"]} == {"east_lead", "agent1"}
+    assert [o["label"] for o in meta["filters"]["crew"]] == ["东片抢修组"]
+    assert {o["value"] for o in meta["filters"]["agent"]} == {"agent1", "east_lead"}
+    assert "team" not in meta["filters"]
+    assert meta["sections"] == ["repairs", "conversations"]
+    assert set(meta["scorecards"]) == {"agent", "crew"}
+    _, meta = await _get(console, "chief", f"{Q}/meta")
+    assert meta["team"] is None
+    assert [o["label"] for o in meta["filters"]["team"]] == sorted([EAST_TEAM, MOUNTAIN_TEAM])
+    listed = {t["name"]: t for t in meta["teams"]}
+    assert [c["name"] for c in listed[MOUNTAIN_TEAM]["crews"]] == [MOUNTAIN]
+
+
+async def test_a_team_with_a_clerk_sees_the_complaints_its_clerk_handles(
+    console: Console, crafted: Crafted
+) -> None:
+    ids = _teams(console)
+    with unit_of_work(console.factory) as session:  # 山区班's clerk is given the complaint
+        team = session.get(teams.Team, ids[MOUNTAIN_TEAM])
+        assert team is not None
+        _into(session, team, None, "clerk")
+        case = case_feedback.get_case(session, crafted.complaint)
+        assert case is not None
+        case_feedback.assign(session, case, handler="clerk", actor="chief", now=datetime.now(UTC))
+    status, mine = await _get(console, "mountain_lead", f"{Q}/dashboard?{OCTOBER}")
+    assert status == 200, mine
+    assert {f["section"] for f in mine["figures"]} == {
+        "repairs", "applications", "complaints", "conversations",
+    }  # fmt: skip
+    assert set(quality.team_figure_keys()) == {f["key"] for f in mine["figures"]}
+    assert _figure(mine, "complaints.count")["value"] == 1
+    contact = _figure(mine, "complaints.contact_rate")  # 8 October's: nobody called it
+    assert (contact["numerator"], contact["denominator"]) == (0, 1)
+    path = f"{Q}/drill?{OCTOBER}&key=complaints.contact_rate"
+    status, rows = await _get(console, "mountain_lead", path)
+    assert status == 200, rows
+    assert rows["total"] == 1
+    assert rows["rows"][0]["detail"]["handler"] == "clerk的名字"
+    _, meta = await _get(console, "mountain_lead", f"{Q}/meta")
+    assert meta["sections"] == ["repairs", "applications", "complaints", "conversations"]
+    east = await console.browser("east_lead")  # 东片班 has no clerk: no complaints to see
+    await _refused(east, path, f"{Q}/series?{OCTOBER}&key=complaints.count", naming=EAST_TEAM)
+    for team, count in ((EAST_TEAM, 0), (MOUNTAIN_TEAM, 1)):  # the manager's team selector
+        _, narrowed = await _get(console, "chief", f"{Q}/dashboard?{OCTOBER}&team={ids[team]}")
+        assert _figure(narrowed, "complaints.count")["value"] == count, team
+
+
+async def test_a_supervisor_does_not_reach_into_another_team(
+    console: Console, crafted: Crafted
+) -> None:
+    ids = _teams(console)
+    east_crew = _crew_id(console, "东片抢修组")
+    lead = await console.browser("mountain_lead")
+    await _refused(
+        lead,
+        f"{Q}/dashboard?{OCTOBER}&crew={east_crew}",
+        f"{Q}/dashboard?{OCTOBER}&agent=agent1",
+        f"{Q}/dashboard?{OCTOBER}&team={ids[EAST_TEAM]}",
+        f"{Q}/drill?{OCTOBER}&key=repairs.arrival_on_time_rate&crew={east_crew}",
+        f"{Q}/drill?{OCTOBER}&key=repairs.outages",
+        f"{Q}/drill?{OCTOBER}&key=complaints.contact_rate",
+        f"{Q}/series?{OCTOBER}&key=conversations.count",
+        f"{Q}/series?{OCTOBER}&key=applications.received",
+        naming=MOUNTAIN_TEAM,
+    )
+    key = "repairs.arrival_on_time_rate"
+    status, rows = await lead.json("GET", f"{Q}/drill?{OCTOBER}&key={key}")
+    assert status == 200, rows
+    assert rows["total"] == 3  # the manager's drill-down has 5
+    assert {r["detail"]["crew"] for r in rows["rows"]} == {MOUNTAIN}
+    status, own = await lead.json("GET", f"{Q}/dashboard?{OCTOBER}&team={ids[MOUNTAIN_TEAM]}")
+    assert status == 200, own
+    _, cards = await lead.json("GET", f"{Q}/scorecards?{OCTOBER}&kind=crew")
+    assert [c["name"] for c in cards["cards"]] == [MOUNTAIN]
+    on_time = next(
+        f for f in cards["cards"][0]["figures"] if f["key"] == "crew.arrival_on_time_rate"
+    )
+    assert (on_time["station"], on_time["drill"]) == (0.4, key)  # beside the whole station
+    _, cards = await lead.json("GET", f"{Q}/scorecards?{OCTOBER}&kind=agent")
+    assert [c["subject"] for c in cards["cards"]] == ["agent2"]
+    response = await lead.get(f"{Q}/scorecards.csv?{OCTOBER}&kind=crew")
+    assert response.status == 200
+    rows = list(csv.DictReader(io.StringIO((await response.read()).decode("utf-8-sig"))))
+    assert [r["名称"] for r in rows] == [MOUNTAIN]
+    status, plan = await lead.json("GET", f"{Q}/plan")
+    assert (status, plan["editable"]) == (200, False)
+    # a move shows at once: agent1 joins 山区班, their chat is now the team's
+    with unit_of_work(console.factory) as session:
+        team = teams.by_name(session, MOUNTAIN_TEAM)
+        assert team is not None
+        _into(session, team, None, "agent1")
+    _, body = await lead.json("GET", f"{Q}/dashboard?{OCTOBER}")
+    assert _figure(body, "conversations.first_response_p50")["value"] == 1
 
 
 async def test_the_crews_scorecards_export_as_csv_for_the_review(
@@ -245,6 +417,7 @@ async def test_the_manager_keeps_the_improvement_plan(console: Console, crafted:
         ("dashboard?area=QX99", "area"),
         ("dashboard?agent=nobody", "agent"),
         ("dashboard?channel=fax", "channel"),
+        ("dashboard?team=99999", "team"),
         ("series?key=repairs.arrival_minutes&grain=hour", "grain"),
         ("series?key=repairs.nope", "key"),
         ("drill?key=repairs.arrival_minutes&limit=100000", "limit"),

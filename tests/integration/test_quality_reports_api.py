@@ -1,7 +1,11 @@
 """The evaluation reports on the console, on the real gateway and database (both backends):
 who may list, read and make them (managers make; supervisors read; anybody else is refused), a
-report made on demand and its files, the report's page with its own style allowed by hash and
-its links to the same period a year before, and the API's refusals."""
+report made on demand as a background job (202 at once, then the job polled until done) and its
+files, the report's page with its own style allowed by hash and its links to the same period a
+year before, and the API's refusals. The jobs: one per period across gateways (a job another
+replica recorded blocks this one), a few periods side by side, a child that fails or runs out of
+time ends its job failed with one line, a job whose gateway died no longer blocks, and a gateway
+stopping ends its jobs interrupted."""
 
 from __future__ import annotations
 
@@ -14,23 +18,34 @@ import os
 import re
 import shutil
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.console import quality_reports_api as api
 from bot.console.quality_reports_api import REPORTS
 from store import quality_reports
 from store.config import PROJECT_ROOT, Settings
 from store.db import unit_of_work
-from tests.fakes.console import Console, cheap_password_hashing, make_staff, running_console
+from store.quality import Period
+from store.services import quality_report_jobs as jobs
+from store.services.quality_report_jobs import ReportJobState
+from tests.fakes.console import (
+    Console,
+    StaffClient,
+    cheap_password_hashing,
+    make_staff,
+    running_console,
+)
 from tests.fakes.rasa import FakeRasa
 from tests.integration import report_data
 
 pytestmark = pytest.mark.slow
 BASE = "/api/v1/quality/reports"
+JOBS = BASE + "/jobs"
 
 
 @pytest.fixture
@@ -45,6 +60,43 @@ def crafted(console: Console, settings: Settings) -> Console:
     return console
 
 
+async def _job(who: StaffClient, job_id: int) -> dict[str, Any]:
+    status, body = await who.json("GET", JOBS)
+    assert status == 200, body
+    return next(job for job in body["jobs"] if job["id"] == job_id)
+
+
+async def _ended(who: StaffClient, job_id: int, within: float = 180) -> dict[str, Any]:
+    """The job once it has ended, polled as the page polls it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while (job := await _job(who, job_id))["state"] == "running":
+        assert asyncio.get_running_loop().time() < deadline, job
+        await asyncio.sleep(0.2)
+    return job
+
+
+async def _make(who: StaffClient, period: str) -> dict[str, Any]:
+    """A report made as the page makes it: the job started (202), polled until done; the
+    stored report."""
+    status, body = await who.json("POST", BASE, {"period": period})
+    assert status == 202, body
+    job = await _ended(who, body["job"]["id"])
+    assert (job["state"], job["error"]) == ("done", None), job
+    status, body = await who.json("GET", f"{BASE}/{job['report_id']}")
+    assert status == 200, body
+    return dict(body["report"])
+
+
+def _running_elsewhere(factory: sessionmaker[Session], period: str, started: datetime) -> int:
+    """A job another gateway replica recorded (its id): running, the database says."""
+    with unit_of_work(factory) as session:
+        kind = quality_reports.kind_of(Period.parse(period))
+        job = jobs.start_job(
+            session, kind=kind, period_label=period, requested_by="chief", now=started
+        )
+        return job.id
+
+
 async def test_who_may_read_and_make_reports(crafted: Console) -> None:
     anonymous, agent = await crafted.browser(), await crafted.browser("agent1")
     boss, clerk = await crafted.browser("boss"), await crafted.browser("clerk")
@@ -52,11 +104,16 @@ async def test_who_may_read_and_make_reports(crafted: Console) -> None:
     page = await anonymous.get("/console/quality/reports")
     assert (page.status, page.headers["Location"]) == (302, "/console/login")
     for who in (agent, clerk):
-        assert (await who.get(BASE)).status == 403
         assert (await who.get("/console/quality/reports")).status == 403
+    assert (await anonymous.get(JOBS)).status == 401
+    for who in (agent, clerk):
+        assert (await who.get(BASE)).status == 403
+        assert (await who.get(JOBS)).status == 403
     assert await boss.json("GET", BASE) == (200, {"reports": []})
+    assert await boss.json("GET", JOBS) == (200, {"jobs": [], "max_running": 2})
     status, body = await boss.json("POST", BASE, {"period": "2026-11"})
     assert (status, body["error"]["code"]) == (403, "forbidden")  # supervisors read only
+    assert await boss.json("GET", JOBS) == (200, {"jobs": [], "max_running": 2})
     page = await boss.get("/console/quality/reports")
     assert page.status == 200
     assert 'data-may-generate=""' in await page.text()
@@ -67,8 +124,25 @@ async def test_a_manager_makes_a_report_and_everybody_allowed_gets_its_files(
 ) -> None:
     chief, boss = await crafted.browser("chief"), await crafted.browser("boss")
     status, body = await chief.json("POST", BASE, {"period": "2026-11"})
-    assert status == 201, body
+    assert status == 202, body  # at once, the report still being made
+    started = body["job"]
+    assert (started["period"], started["kind"], started["kind_name"]) == (
+        "2026-11",
+        "monthly",
+        "月度",
+    )
+    assert (started["state"], started["state_name"], started["requested_by"]) == (
+        "running", "生成中", "chief"
+    )  # fmt: skip
+    assert started["title"] == "青溪镇供电所2026年11月服务质量评价报告"
+    assert started["started_at"].endswith("+08:00")  # the station's time
+    assert (started["report_id"], started["links"], started["error"]) == (None, None, None)
+    job = await _ended(boss, started["id"])  # supervisors see the jobs too
+    assert (job["state"], job["state_name"], job["error"]) == ("done", "已生成", None)
+    assert job["finished_at"] >= job["started_at"]
+    status, body = await boss.json("GET", f"{BASE}/{job['report_id']}")
     report = body["report"]
+    assert job["links"] == report["links"]
     assert report["title"] == "青溪镇供电所2026年11月服务质量评价报告"
     assert (report["kind"], report["kind_name"], report["period"]) == ("monthly", "月度", "2026-11")
     assert (report["generated_by"], report["scheduled"]) == ("chief", False)
@@ -107,10 +181,8 @@ async def test_the_report_page_shows_the_stored_report_with_its_style_allowed_by
     chief = await crafted.browser("chief")
     made: dict[str, Any] = {}
     for period in ("2025-11", "2026-10", "2026-11"):
-        status, body = await chief.json("POST", BASE, {"period": period})
-        assert status == 201, body
-        made[period] = body["report"]
-    status, body = await chief.json("GET", BASE)
+        made[period] = await _make(chief, period)
+    _, body = await chief.json("GET", BASE)
     november = next(r for r in body["reports"] if r["period"] == "2026-11")
     assert november["year_before_id"] == made["2025-11"]["id"]
     assert november["previous_id"] == made["2026-10"]["id"]
@@ -151,6 +223,7 @@ async def test_making_a_report_needs_the_csrf_token(console: Console) -> None:
     response = await chief.post(BASE, {"period": "2026-11"}, csrf="")
     assert response.status == 403
     assert await chief.json("GET", BASE) == (200, {"reports": []})
+    assert await chief.json("GET", JOBS) == (200, {"jobs": [], "max_running": 2})
 
 
 API_LOG = "bot.console.quality_reports_api"
@@ -160,10 +233,12 @@ def _in_the_gateway(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("a report made inside the gateway's process")
 
 
-def _child(caplog: pytest.LogCaptureFixture) -> tuple[int, str]:
-    """The pid of the child the API's (one) log line names, and the line."""
-    (record,) = [r for r in caplog.records if r.name == API_LOG]
-    return int(re.findall(r"child (\d+)", record.getMessage())[0]), record.getMessage()
+def _child(caplog: pytest.LogCaptureFixture, says: str) -> tuple[int, str]:
+    """The pid of the child the API's (one) log line saying `says` names, and the line."""
+    (line,) = [
+        r.getMessage() for r in caplog.records if r.name == API_LOG and says in r.getMessage()
+    ]
+    return int(re.findall(r"child (\d+)", line)[0]), line
 
 
 async def test_a_report_on_demand_is_made_in_a_child_process(
@@ -176,29 +251,78 @@ async def test_a_report_on_demand_is_made_in_a_child_process(
                         _in_the_gateway)  # fmt: skip
     chief = await crafted.browser("chief")
     with caplog.at_level(logging.INFO, logger=API_LOG):
-        status, body = await chief.json("POST", BASE, {"period": "2026-Q4"})
-    assert status == 201, body
-    assert (body["report"]["kind"], body["report"]["generated_by"]) == ("quarterly", "chief")
-    assert await chief.json("GET", BASE) == (200, {"reports": [body["report"]]})
-    pid, line = _child(caplog)
+        report = await _make(chief, "2026-Q4")
+    assert (report["kind"], report["generated_by"]) == ("quarterly", "chief")
+    assert await chief.json("GET", BASE) == (200, {"reports": [report]})
+    pid, line = _child(caplog, "made for")
     assert "2026-Q4 made for chief" in line
+    assert _child(caplog, "started")[0] == pid
     assert pid != os.getpid()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # exited and reaped
 
 
-async def test_one_report_at_a_time_per_gateway(crafted: Console) -> None:
+async def test_one_job_per_period_across_gateways_and_two_periods_side_by_side(
+    crafted: Console,
+) -> None:
+    """A job another replica recorded blocks its period here (409 naming it) but not another
+    period; a third period waits for one of the two (the limit); the same period twice from
+    this gateway is refused the same way."""
+    chief = await crafted.browser("chief")
+    elsewhere = _running_elsewhere(crafted.factory, "2026-10", datetime.now(UTC))
+    status, body = await chief.json("POST", BASE, {"period": "2026-10"})
+    assert (status, body["error"]["code"], body["job"]["id"]) == (409, "running", elsewhere)
+    assert re.fullmatch(
+        r"2026-10 的月度报告正在生成（chief 于 \d\d:\d\d 开始），请等它完成。",
+        body["error"]["message"],
+    )
     first, second = await crafted.browser("chief"), await crafted.browser("chief")
     answers = await asyncio.gather(
         first.json("POST", BASE, {"period": "2026-11"}),
         second.json("POST", BASE, {"period": "2026-11"}),
     )
-    (made, made_body), (busy, busy_body) = sorted(answers, key=lambda answer: answer[0])
-    assert (made, busy, busy_body["error"]["code"]) == (201, 409, "busy")
-    assert await first.json("GET", BASE) == (200, {"reports": [made_body["report"]]})
+    (started, made), (refused, refusal) = sorted(answers, key=lambda answer: answer[0])
+    assert (started, refused, refusal["error"]["code"]) == (202, 409, "running")
+    assert refusal["job"]["id"] == made["job"]["id"]
+    status, body = await chief.json("POST", BASE, {"period": "2026-Q4"})
+    assert (status, body["error"]["code"]) == (409, "busy")
+    assert (
+        body["error"]["message"]
+        == "已有 2 份报告正在生成（2026-10、2026-11），请等其中一份完成后再试。"
+    )
+    assert [job["id"] for job in body["jobs"]] == [elsewhere, made["job"]["id"]]
+
+    job = await _ended(chief, made["job"]["id"])
+    assert job["state"] == "done", job
+    with unit_of_work(crafted.factory) as session:  # the other replica's child ends too
+        jobs.finish_job(session, elsewhere, state=ReportJobState.FAILED, now=datetime.now(UTC))
+    status, body = await chief.json("GET", JOBS)
+    assert [(j["period"], j["state"]) for j in body["jobs"]] == [
+        ("2026-11", "done"), ("2026-10", "failed")
+    ]  # fmt: skip
+    await _make(chief, "2026-10")
 
 
-async def test_a_failing_child_answers_an_error_and_is_logged(
+async def test_a_job_whose_gateway_died_no_longer_blocks(crafted: Console) -> None:
+    """A running job older than the time limit and the margin (20 + 2 minutes) lost its
+    gateway: the list shows it interrupted ("中断") and its period may be made again; a younger
+    one still blocks."""
+    chief, boss = await crafted.browser("chief"), await crafted.browser("boss")
+    now = datetime.now(UTC)
+    dead = _running_elsewhere(crafted.factory, "2026-11", now - timedelta(minutes=23))
+    alive = _running_elsewhere(crafted.factory, "2026-10", now - timedelta(minutes=19))
+    status, body = await boss.json("GET", JOBS)
+    listed = {job["id"]: job for job in body["jobs"]}
+    assert (listed[dead]["state"], listed[dead]["state_name"]) == ("interrupted", "中断")
+    assert listed[dead]["error"] == "网关已停止运行，生成中断，请重新生成"
+    assert listed[alive]["state"] == "running"
+    status, body = await chief.json("POST", BASE, {"period": "2026-10"})
+    assert (status, body["error"]["code"]) == (409, "running")
+    report = await _make(chief, "2026-11")
+    assert report["period"] == "2026-11"
+
+
+async def test_a_failing_child_ends_its_job_failed_with_one_line(
     rasa: FakeRasa,
     db_url: str,
     session_factory: sessionmaker[Session],
@@ -206,8 +330,9 @@ async def test_a_failing_child_answers_an_error_and_is_logged(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The configuration broken after the gateway started: the child fails, the manager gets a
-    JSON error at once and the log says why; mended, the next request makes the report."""
+    """The configuration broken after the gateway started: the child fails (exit status 3), the
+    job ends failed with the child's own word in one line (no traceback) and the log has its
+    last lines; mended, the next job makes the report."""
     conf = tmp_path / "conf"
     shutil.copytree(PROJECT_ROOT / "conf", conf)
     path = conf / "quality_reports.yml"
@@ -219,18 +344,22 @@ async def test_a_failing_child_answers_an_error_and_is_logged(
         path.write_text(good.replace("top_items: 10", "top_items: ten"), "utf-8")
         with caplog.at_level(logging.ERROR, logger=API_LOG):
             status, body = await chief.json("POST", BASE, {"period": "2026-11"})
-        assert (status, body["error"]["code"]) == (500, "report_failed")
-        assert body["error"]["message"] == "生成报告失败，请管理员查看网关日志。"
-        _, line = _child(caplog)
+            assert status == 202, body
+            job = await _ended(chief, body["job"]["id"])
+        assert (job["state"], job["state_name"], job["report_id"]) == ("failed", "失败", None)
+        assert job["error"].startswith("生成报告失败：Configuration error:")
+        assert "report.top_items" in job["error"]
+        assert "\n" not in job["error"]
+        assert "Traceback" not in job["error"]
+        _, line = _child(caplog, "exit status")
         assert "exit status 3" in line
         assert "report.top_items" in line
         assert await chief.json("GET", BASE) == (200, {"reports": []})
         path.write_text(good, "utf-8")
-        status, body = await chief.json("POST", BASE, {"period": "2026-11"})
-        assert status == 201, body
+        await _make(chief, "2026-11")
 
 
-async def test_a_child_out_of_time_is_killed_and_answers_504(
+async def test_a_child_out_of_time_is_killed_and_its_job_fails(
     crafted: Console, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = crafted.client.app[REPORTS]
@@ -239,10 +368,43 @@ async def test_a_child_out_of_time_is_killed_and_answers_504(
     chief = await crafted.browser("chief")
     with caplog.at_level(logging.ERROR, logger=API_LOG):
         status, body = await chief.json("POST", BASE, {"period": "2026-11"})
-    assert (status, body["error"]["code"]) == (504, "timeout")
-    assert "分钟仍未完成，已停止" in body["error"]["message"]
-    pid, line = _child(caplog)
+        assert status == 202, body
+        job = await _ended(chief, body["job"]["id"])
+    assert job["state"] == "failed"
+    assert "分钟仍未完成，已停止" in job["error"]
+    pid, line = _child(caplog, "was killed")
     assert "more than 0.2 s and was killed" in line
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # stopped and reaped
     assert await chief.json("GET", BASE) == (200, {"reports": []})
+
+
+async def test_the_gateway_stopping_stops_the_child_and_interrupts_its_job(
+    rasa: FakeRasa,
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cheap_password_hashing(monkeypatch)
+    with caplog.at_level(logging.INFO, logger=API_LOG):
+        async with running_console(rasa, db_url, session_factory) as running:
+            make_staff(session_factory, {"chief": ("manager", 5)})
+            chief = await running.browser("chief")
+            status, body = await chief.json("POST", BASE, {"period": "2026-11"})
+            assert status == 202, body
+            deadline = asyncio.get_running_loop().time() + 30
+            while not any("started" in r.getMessage() for r in caplog.records):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+            pid, _ = _child(caplog, "started")
+        # the gateway has stopped
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
+    with unit_of_work(session_factory) as session:
+        job = jobs.get_job(session, body["job"]["id"])
+        assert job is not None
+        assert (job.state, job.error) == ("interrupted", "网关重启，已中断，请重新生成")
+        assert job.finished_at is not None
+    assert any("interrupted" in r.getMessage() for r in caplog.records if r.name == API_LOG)
+    assert api.RESTARTED == "网关重启，已中断，请重新生成"

@@ -45,3 +45,19 @@ def test_without_the_option_nothing_is_hidden() -> None:
         f" assert not k(sys.warnoptions); import sanic; {IMPORTS_THAT_WARN}"
     )
     assert "DeprecationWarning" in _stderr(code)
+
+
+def test_the_launcher_makes_the_postgresql_tracker_store_test_its_connections() -> None:
+    """After a PostgreSQL restart every pooled connection is dead: with `pool_pre_ping` the
+    SQL tracker store replaces one instead of failing the next turn on it (Rasa's engine
+    options cannot set it). Rasa's own kwargs stay (the schema's search path, pool size)."""
+    code = (
+        "import os; os.environ['POSTGRESQL_SCHEMA'] = 's1';"
+        " from rasa.core import tracker_store as t; from rasa_addons.serve import"
+        " pre_ping_tracker_store as p; url = 'postgresql://u@127.0.0.1:1/db';"
+        " assert 'pool_pre_ping' not in t.create_engine_kwargs(url); p(); p();"
+        " k = t.create_engine_kwargs(url); assert k['pool_pre_ping'] is True, k;"
+        " assert k['connect_args'] == {'options': '-csearch_path=s1'}, k;"
+        " assert 'pool_size' in k; assert t.create_engine_kwargs('sqlite:///x.db') == {}"
+    )
+    _stderr(code)

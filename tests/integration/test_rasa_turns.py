@@ -1,7 +1,9 @@
 """rasa_addons/turns.py inside Rasa's own environment (Python 3.10, Rasa 3.6's classes): a
 retried message that already ran is answered from a real tracker store under the lock store's
 lock, one that did not runs; an action call to an action server that is down abandons a
-gateway turn (and only a gateway turn). The fault suite (tests/faults) shows the same with the
+gateway turn (and only a gateway turn); so does a tracker store that fails, where Rasa's
+fail-safe wrapper would have started the conversation over (a read) or kept it in memory (a
+save), as it still does for other channels. The fault suite (tests/faults) shows the same with the
 trained model and real servers."""
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ SCRIPT = r"""
 import asyncio, socket
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.lock_store import InMemoryLockStore
-from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
@@ -29,6 +31,23 @@ class Processor:
         self.ran.append(message.text)
         if message.text == "call the actions":
             await self.action_endpoint.request(json={}, method="post", timeout=5)
+
+class Flaky(InMemoryTrackerStore):  # a tracker store whose database is away while `down`
+    down = False
+    async def retrieve(self, sender_id):
+        if self.down:
+            raise OSError("connection refused")
+        return await super().retrieve(sender_id)
+    async def save(self, tracker):
+        if self.down:
+            raise OSError("connection refused")
+        await super().save(tracker)
+
+class Reader(Processor):  # reads and saves its tracker as Rasa's processor does
+    async def handle_message(self, message):
+        tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+        self.ran.append(len(tracker.events))
+        await self.tracker_store.save(tracker)
 
 class Agent:
     def __init__(self, processor):
@@ -75,6 +94,26 @@ async def main():
         raise AssertionError("no error")
     except turns.UNREACHABLE:
         pass
+
+    flaky = Flaky(domain=None)
+    await flaky.save(tracker)
+    reader = Reader(FailSafeTrackerStore(flaky), None)
+    guarded = Agent(reader)
+    assert await turns.run_turn(guarded, message("还没来电", "10", False), retry=False) is None
+    assert reader.ran == [3]  # the conversation as stored
+    flaky.down = True  # PostgreSQL restarting: the turn is abandoned, not started over
+    try:
+        await turns.run_turn(guarded, message("还没来电", "11", False), retry=False)
+        raise AssertionError("the turn went on without its tracker")
+    except turns.TrackerStoreUnavailable:
+        pass
+    assert reader.ran == [3]
+    assert reader.tracker_store.gateway_guarded
+    # outside a gateway turn: Rasa's fail-safe behaviour, as before (no tracker, memory save)
+    assert await reader.tracker_store.retrieve("api:a") is None
+    flaky.down = False
+    assert await turns.run_turn(guarded, message("来电了", "12", False), retry=False) is None
+    assert reader.ran == [3, 3]  # the stored conversation again, nothing lost
     print("ok")
 
 asyncio.run(main())

@@ -477,7 +477,11 @@ def test_training_figures_are_recorded_and_carried_over_as_such() -> None:
     again = render_markdown(report(gateway_run(), carried))
     assert "this run measured the gateway; the training figures are carried over" in again
     assert "abc1230; carried over: not measured again by this run |" in again
-    assert "(see its conditions); recorded 2026-11-26 02:00 UTC, not measured again |" in again
+    assert (
+        "(see its conditions); recorded 2026-11-26 02:00 UTC on the data of then, not measured"
+        " again on today's | not measured |" in again
+    )
+    assert training_verdict(carried).met is None  # data changes: no verdict from old figures
     assert (
         "the regression guard refused it: macro-F1 dropped (-0.02 --); greet fell. Deployed"
         " anyway with a written reason" in again

@@ -9,13 +9,17 @@ ${VAR} interpolation from the environment (.env), with compose's `:-`/`-` defaul
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
+import os
 import re
+import subprocess
 import tomllib
 import urllib.error
 from email.message import Message
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -29,7 +33,9 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 COMPOSE_TEXT = COMPOSE_FILE.read_text(encoding="utf-8")
 COMPOSE_RAW: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)
 ENDPOINTS_FILE = ROOT / "deploy" / "endpoints.compose.yml"
-SERVICES = {"postgres", "redis", "migrate", "actions", "rasa", "gateway"}
+SERVICES = {"postgres", "redis", "migrate", "actions", "rasa", "gateway", "proxy"}
+PROXY_DIR = ROOT / "deploy" / "proxy"
+PROXY_TEMPLATE = (PROXY_DIR / "nginx.conf.template").read_text(encoding="utf-8")
 LONG_RUNNING = SERVICES - {"migrate"}
 DATABASE_USERS = {"migrate", "actions", "gateway"}
 #: What a station puts into .env (deploy/env.example) for the tests.
@@ -130,21 +136,23 @@ def test_the_services_of_the_layout() -> None:
     assert set(compose()["volumes"]) == {"postgres-data"}
 
 
-def test_only_the_gateway_publishes_a_port() -> None:
+def test_only_the_proxy_publishes_a_port() -> None:
     for name, service in services().items():
         assert "network_mode" not in service, name  # `host` would publish everything
-        if name != "gateway":
-            assert "ports" not in service, f"{name} must stay on the internal network"
-    assert _published(services()["gateway"]) == [("0.0.0.0", "8080", "8080")]
+        if name != "proxy":
+            assert "ports" not in service, f"{name} must not be published"
+    assert _published(services()["proxy"]) == [("0.0.0.0", "8080", "8080")]
 
 
-def test_only_the_gateway_is_on_a_network_with_a_way_out() -> None:
+def test_only_the_proxy_and_the_gateway_are_on_a_network_with_a_way_out() -> None:
     networks = compose()["networks"]
     for name, service in services().items():
         for network in service["networks"]:
             if not networks[network].get("internal"):
-                assert name == "gateway", f"{name} is on {network}, which is not internal"
+                assert name in ("gateway", "proxy"), f"{name} is on {network}, not internal"
     assert "backend" in services()["gateway"]["networks"]
+    assert services()["proxy"]["networks"] == ["frontend"]  # the gateway's, not the backend
+    assert "frontend" in services()["gateway"]["networks"]
 
 
 def test_ports_default_to_8080_5005_5055_and_follow_the_environment() -> None:
@@ -156,8 +164,9 @@ def test_ports_default_to_8080_5005_5055_and_follow_the_environment() -> None:
         ),
     ):
         svc = services({**SECRETS, **ports})
-        assert _published(svc["gateway"]) == [("0.0.0.0", gateway, gateway)]
+        assert _published(svc["proxy"]) == [("0.0.0.0", gateway, gateway)]
         assert svc["gateway"]["environment"]["GATEWAY_PORT"] == gateway
+        assert svc["proxy"]["environment"]["GATEWAY_PORT"] == gateway  # listens, forwards to
         assert _option(_command(svc["rasa"]), "--port") == rasa
         assert _option(_command(svc["actions"]), "--port") == actions
         # everyone who calls Rasa or the actions uses the port they listen on
@@ -171,9 +180,9 @@ def test_ports_default_to_8080_5005_5055_and_follow_the_environment() -> None:
             assert f"http://127.0.0.1:{port}/" in " ".join(svc[name]["healthcheck"]["test"])
 
 
-def test_the_gateway_can_be_published_on_loopback_only() -> None:
+def test_the_proxy_can_be_published_on_loopback_only() -> None:
     svc = services({**SECRETS, "GATEWAY_BIND_ADDRESS": "127.0.0.1"})
-    assert _published(svc["gateway"]) == [("127.0.0.1", "8080", "8080")]
+    assert _published(svc["proxy"]) == [("127.0.0.1", "8080", "8080")]
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -290,6 +299,31 @@ def test_the_gateway_listens_on_all_interfaces_with_its_api_token() -> None:
     without = {k: str(v) for k, v in env.items() if k != "GATEWAY_API_TOKEN"}
     with pytest.raises(ConfigError, match="GATEWAY_API_TOKEN"):
         GatewaySettings.from_env(without)
+
+
+def test_the_gateway_scales_behind_the_proxy_sharing_redis() -> None:
+    """`docker compose up --scale gateway=N`: no fixed name, no published port, the replicas
+    share what they must through Redis (GATEWAY_SHARED), in a db of their own beside Rasa's
+    lock store, and believe X-Forwarded-For from the proxy's Docker network only."""
+    gateway = services()["gateway"]
+    assert "container_name" not in gateway
+    assert "ports" not in gateway
+    assert gateway["depends_on"]["redis"]["condition"] == "service_healthy"
+    settings = GatewaySettings.from_env({k: str(v) for k, v in gateway["environment"].items()})
+    assert settings.shared
+    assert settings.redis_url is not None
+    url = urlsplit(settings.redis_url)
+    assert (url.hostname, url.port) == ("redis", 6379)
+    lock_store = yaml.safe_load(ENDPOINTS_FILE.read_text(encoding="utf-8"))["lock_store"]
+    assert url.path != f"/{lock_store['db']}", "Rasa's lock store has a db of its own"
+    # every network Docker hands out by default (172.17-31/16, 192.168.x/20) holds the proxy
+    for docker_network in ("172.17.0.0/16", "172.31.0.0/16", "192.168.240.0/20"):
+        network = ipaddress.ip_network(docker_network)
+        first, last = network.network_address, network.broadcast_address
+        assert any(first in t and last in t for t in settings.trusted_proxies), docker_network
+    assert not any(ipaddress.ip_address("203.0.113.7") in t for t in settings.trusted_proxies)
+    own = services({**SECRETS, "GATEWAY_TRUSTED_PROXIES": "100.64.0.0/10"})["gateway"]
+    assert own["environment"]["TRUSTED_PROXIES"] == "100.64.0.0/10"
 
 
 def test_telegram_settings_reach_the_gateway() -> None:
@@ -421,6 +455,10 @@ def test_services_build_their_image_from_the_dockerfiles() -> None:
 def test_base_images_are_the_official_ones_unless_the_station_names_others() -> None:
     svc = services()
     assert (svc["postgres"]["image"], svc["redis"]["image"]) == ("postgres:16", "redis:7")
+    assert svc["proxy"]["image"] == "nginx:1.27"
+    assert services({**SECRETS, "NGINX_IMAGE": "registry.local/nginx:1.27"})["proxy"]["image"] == (
+        "registry.local/nginx:1.27"
+    )
     assert svc["rasa"]["build"]["args"]["PYTHON_IMAGE"] == "python:3.10-slim"
     own = {
         "APP_PYTHON_IMAGE": "registry.local/python:3.11",
@@ -561,3 +599,108 @@ def test_healthcheck_script(
 
     monkeypatch.setattr(module.urllib.request, "urlopen", urlopen)
     assert module.main([*accept, "http://127.0.0.1:1/health"]) == (0 if healthy else 1)
+
+
+# --- the proxy (deploy/proxy/) --------------------------------------------------------------------
+
+
+def _render_proxy(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """deploy/proxy/start.sh with `env`, a stand-in `nginx` that records its arguments: its exit,
+    the configuration it wrote (empty when it refused)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "nginx"
+    fake.write_text(f'#!/bin/sh\necho "$@" >>{tmp_path / "nginx-calls"}\n', encoding="utf-8")
+    fake.chmod(0o755)
+    conf = tmp_path / "proxy.conf"
+    conf.unlink(missing_ok=True)
+    result = subprocess.run(
+        ["sh", str(PROXY_DIR / "start.sh")],
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "PROXY_CONF": str(conf), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return result, conf.read_text(encoding="utf-8") if conf.exists() else ""
+
+
+def test_the_proxy_runs_the_official_nginx_image_with_the_files_of_deploy_proxy() -> None:
+    proxy = services()["proxy"]
+    mount = proxy["volumes"][0].split(":")
+    assert (mount[0], mount[2]) == ("./deploy/proxy", "ro")
+    assert _command(proxy) == ["sh", f"{mount[1]}/start.sh"]
+    assert proxy["healthcheck"]["test"] == ["CMD", "bash", f"{mount[1]}/healthcheck.sh"]
+    assert proxy["restart"] == "unless-stopped"
+    assert proxy["depends_on"]["gateway"]["condition"] == "service_started"
+    env = proxy["environment"]
+    assert (env["GATEWAY_PORT"], env["GATEWAY_MAX_BODY_BYTES"], env["TRUSTED_PROXIES"]) == (
+        "8080",
+        "",
+        "",
+    )
+    # the station's TRUSTED_PROXIES (a TLS proxy in front) is the proxy's, not the gateway's
+    front = services({**SECRETS, "TRUSTED_PROXIES": "10.9.9.9"})
+    assert front["proxy"]["environment"]["TRUSTED_PROXIES"] == "10.9.9.9"
+    assert front["gateway"]["environment"]["TRUSTED_PROXIES"] != "10.9.9.9"
+
+
+def test_the_proxy_follows_every_replica_and_keeps_websockets_open() -> None:
+    """Docker's DNS asked at request time (a variable in proxy_pass): replicas scaled or
+    restarted later are found; the next one when one does not take the connection."""
+    assert re.search(r"^\s*resolver 127\.0\.0\.11 valid=\d+s", PROXY_TEMPLATE, re.M)
+    assert "set $gateway http://gateway:@PORT@;" in PROXY_TEMPLATE
+    # no upstream block: nginx resolves one at start-up only (before 1.27.3)
+    assert not re.search(r"^\s*upstream ", PROXY_TEMPLATE, re.M)
+    passes = re.findall(r"^\s*proxy_pass (\S+);", PROXY_TEMPLATE, re.M)
+    assert len(passes) == 3
+    assert set(passes) == {"$gateway"}
+    assert "proxy_next_upstream error timeout;" in PROXY_TEMPLATE
+    assert "non_idempotent" not in PROXY_TEMPLATE  # a POST that reached a replica: not resent
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in PROXY_TEMPLATE  # replaced
+    assert "proxy_set_header Host $http_host;" in PROXY_TEMPLATE  # the web chat's origin check
+    sockets = set(
+        re.findall(
+            r"location = (\S+) \{\s*proxy_pass \$gateway;\s*proxy_read_timeout 1h;", PROXY_TEMPLATE
+        )
+    )
+    assert sockets == {"/ws", "/console/ws"}
+    sources = (ROOT / "bot" / "channels" / "webchat.py").read_text(encoding="utf-8")
+    sources += (ROOT / "bot" / "console" / "__init__.py").read_text(encoding="utf-8")
+    for path in sockets:
+        assert f'add_get("{path}",' in sources, path  # the gateway's websocket routes
+    assert "proxy_set_header Upgrade $http_upgrade;" in PROXY_TEMPLATE
+
+
+def test_the_proxy_configuration_is_filled_in_at_start(tmp_path: Path) -> None:
+    result, conf = _render_proxy(
+        tmp_path,
+        GATEWAY_PORT="9080",
+        GATEWAY_MAX_BODY_BYTES="5000000",
+        TRUSTED_PROXIES="10.1.2.3, 192.168.0.0/16",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "@" not in re.sub(r"#.*", "", conf)  # every placeholder filled
+    assert "listen 9080;" in conf
+    assert "set $gateway http://gateway:9080;" in conf
+    assert "client_max_body_size 5000000;" in conf
+    assert re.findall(r"set_real_ip_from (\S+);", conf) == ["10.1.2.3", "192.168.0.0/16"]
+    assert "real_ip_header X-Forwarded-For;" in conf
+    calls = (tmp_path / "nginx-calls").read_text(encoding="utf-8").splitlines()
+    assert calls == [
+        f"-t -q -c {tmp_path / 'proxy.conf'}",
+        f"-c {tmp_path / 'proxy.conf'} -g daemon off;",
+    ]
+
+
+def test_the_proxy_defaults_and_refusals(tmp_path: Path) -> None:
+    result, conf = _render_proxy(tmp_path, GATEWAY_MAX_BODY_BYTES="")
+    assert result.returncode == 0, result.stderr
+    assert "listen 8080;" in conf
+    assert "client_max_body_size 1048576;" in conf  # at least nginx's default, 1 MiB
+    assert "set_real_ip_from" not in conf
+    assert "real_ip_header" not in conf
+    for env in ({"TRUSTED_PROXIES": "10.0.0.1;evil"}, {"GATEWAY_PORT": "80; x"}):
+        refused, conf = _render_proxy(tmp_path, **env)
+        assert refused.returncode == 3, env
+        assert conf == "", env

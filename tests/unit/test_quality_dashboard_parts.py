@@ -26,8 +26,9 @@ from bot.console.state import ApiError
 from store.config import PROJECT_ROOT
 from store.configuration.quality_dashboard import read_dashboard
 from store.configuration.yamlfile import ConfigError
-from store.quality import Better, DrillRow, Figure, Grain, Period, Scorecard
+from store.quality import Better, DrillRow, Figure, Filters, Grain, Period, Scorecard
 from store.services.console_sessions import StaffIdentity
+from store.services.teams import Member, Roster
 
 CONFIG = read_dashboard(PROJECT_ROOT / "conf")
 TODAY = date(2026, 11, 23)
@@ -149,6 +150,78 @@ def test_the_manager_sees_the_station_the_supervisor_the_chat_desk_an_agent_thei
     assert supervisor.sees_key("agent.csat")
     assert not supervisor.sees_key("crew.tickets")
     assert manager.sees_key("crew.tickets")
+    with pytest.raises(ApiError) as caught:
+        supervisor.check_filters({"team": "1"})  # a supervisor in no team: the chat desk
+    assert caught.value.status == 403
+    manager.check_filters({"team": "7"})
+    assert manager.narrow(Filters(crew_id=3)) == Filters(crew_id=3)
+
+
+REPAIRS_TEAM = Roster(
+    7, "抢修班", (Member("lead", "班长", "supervisor"), Member("crewman", "老陈", "crew")),
+    ((3, "东片抢修组"), (4, "山区抢修组")),
+)  # fmt: skip
+DESK_TEAM = Roster(8, "客服班", (Member("agent1", "一号", "agent"),), ())
+CASE_TEAM = Roster(10, "营业班", (Member("lead", "班长", "supervisor"),
+                                  Member("clerk1", "小周", "clerk")), ())  # fmt: skip
+
+
+def test_a_team_supervisor_sees_their_team_s_part_and_nothing_of_another() -> None:
+    repairs, desk = scope_of("supervisor", REPAIRS_TEAM), scope_of("supervisor", DESK_TEAM)
+    assert (repairs.name, repairs.sections, repairs.scorecards) == (
+        "team", {"repairs"}, {"crew"},
+    )  # fmt: skip
+    assert (desk.sections, desk.scorecards) == ({"conversations"}, {"agent"})
+    assert scope_of("manager", REPAIRS_TEAM).name == "station"  # a manager's team changes nothing
+    repairs.check_key("repairs.arrival_on_time_rate")
+    repairs.check_filters({"crew": "4", "area": "QX03", "team": "7"})
+    desk.check_key("conversations.csat")
+    desk.check_filters({"agent": "agent1", "channel": "web"})
+    assert repairs.narrow(Filters(crew_id=4)) == Filters(crew_id=4, team_id=7)
+    for scope, check, value in (
+        (repairs, repairs.check_key, "repairs.outages"),  # no crew's
+        (repairs, repairs.check_key, "conversations.csat"),  # no agent in it
+        (repairs, repairs.check_key, "complaints.count"),  # no clerk in it
+        (desk, desk.check_key, "conversations.count"),  # the bot's
+        (desk, desk.check_key, "conversations.abandonment_rate"),  # nobody's
+        (repairs, repairs.check_filters, {"crew": "5"}),
+        (repairs, repairs.check_filters, {"team": "8"}),
+        (repairs, repairs.check_filters, {"agent": "agent1"}),
+        (desk, desk.check_filters, {"agent": "agent2"}),
+        (desk, desk.check_filters, {"crew": "3"}),
+        (desk, desk.check_kind, "crew"),
+    ):
+        with pytest.raises(ApiError) as caught:
+            check(value)  # type: ignore[operator]
+        assert caught.value.status == 403
+        assert scope.team is not None
+        assert scope.team.name in caught.value.message
+    assert repairs.sees_key("crew.tickets")
+    assert not repairs.sees_key("agent.csat")
+    assert desk.sees_key("agent.csat")
+    empty = scope_of("supervisor", Roster(9, "新班", (), ()))
+    assert (empty.name, empty.sections, empty.scorecards) == ("team", set(), set())
+
+
+def test_a_team_with_a_clerk_sees_the_complaints_and_applications_it_handles() -> None:
+    cases = scope_of("supervisor", CASE_TEAM)
+    assert (cases.name, cases.sections, cases.scorecards) == (
+        "team", {"applications", "complaints"}, set(),
+    )  # fmt: skip
+    cases.check_key("complaints.contact_rate")
+    cases.check_key("applications.stage_on_time_rate")
+    cases.check_filters({"area": "QX03", "team": "10"})
+    assert cases.narrow(Filters(area="QX03")) == Filters(area="QX03", team_id=10)
+    for check, value in (
+        (cases.check_key, "complaints.per_10k"),  # the station's customers'
+        (cases.check_key, "repairs.tickets"),  # no crew
+        (cases.check_key, "conversations.csat"),  # no agent
+        (cases.check_filters, {"agent": "clerk1"}),
+        (cases.check_kind, "agent"),
+    ):
+        with pytest.raises(ApiError) as caught:
+            check(value)  # type: ignore[operator]
+        assert (caught.value.status, "营业班" in caught.value.message) == (403, True)
 
 
 # --- the JSON -------------------------------------------------------------------------------

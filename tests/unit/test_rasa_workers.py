@@ -102,6 +102,9 @@ def test_a_failed_turn_says_what_may_be_done_with_it() -> None:
     assert isinstance(actions, RasaTurnFailed)
     assert "action server" in str(actions)  # the handoff desk's failure kind reads it
     assert type(_failure(500, "turn_failed")) is RasaTurnFailed
+    store = _failure(503, "tracker_store_unavailable")  # shared by every worker: all wait
+    assert type(store) is RasaTurnFailed
+    assert "tracker store" in str(store)
     assert type(_failure(502, None)) is RasaUnavailable  # a proxy's page: may have run
     assert type(_failure(500, "something_else")) is RasaUnavailable
 

@@ -1,5 +1,10 @@
 """The history's outages: a couple of fault outages a month, planned work announced a week ahead
-(a few announced late), and the storm's lines down across the villages for most of a day.
+(a few announced late, a few cancelled before they began), temporary work at a day's notice
+(now and then less), and the storm's lines down across the villages for most of a day.
+
+The notice commitment is kept on each planned or temporary outage as publishing keeps it
+(store/outages/commitment.py): when customers had to be told (`notice_due_at`) and whether they
+were told too late (`notice_missed`).
 
 Each is an `outages` row as the back office keeps it; the reports customers made while one was
 on are attached to it (merged) by the repairs (store/demodata/history/repairs.py).
@@ -14,6 +19,7 @@ from typing import Final
 from store.demodata.history.context import AreaRef, Ctx
 from store.demodata.history.sink import table_of
 from store.models import Outage, OutageKind
+from store.outages.commitment import required_notice
 
 OUTAGES: Final = table_of(Outage)
 FAULT_CAUSES: Final = (
@@ -36,9 +42,18 @@ PLANNED_CAUSES: Final = (
     "低压线路改造（计划停电）",
     "电杆迁移（计划停电）",
 )
+TEMPORARY_CAUSES: Final = (
+    "配合市政道路施工迁移线路（临时停电）",
+    "处理变压器渗油缺陷（临时停电）",
+    "更换老化低压刀闸（临时停电）",
+)
 STORM_OUTAGES: Final = 5
 FAULT_OUTAGES_PER_MONTH: Final = 2.0
 PLANNED_PER_MONTH: Final = 1.5
+TEMPORARY_PER_MONTH: Final = 0.6
+PLANNED_LATE: Final = 0.12
+TEMPORARY_LATE: Final = 0.25
+PLANNED_CANCELLED: Final = 0.08
 
 
 @dataclass(frozen=True)
@@ -53,9 +68,18 @@ class OutagePlan:
     restored: datetime
     notice: datetime | None
     storm: bool
+    cancelled: datetime | None = None
+    """Called off before it began (planned work): no outage, no reports attached."""
+
+    @property
+    def ends(self) -> datetime:
+        """When it stops mattering: restored, or cancelled."""
+        return self.cancelled or self.restored
 
     def covers(self, area_id: int, at: datetime) -> bool:
         """Whether a report from the area at `at` is attached to this outage."""
+        if self.cancelled is not None:
+            return False
         return self.area.id == area_id and self.starts <= at < self.restored
 
 
@@ -79,11 +103,15 @@ def _write(ctx: Ctx, plan: OutagePlan) -> OutagePlan:
         id=ctx.sink.new_id(OUTAGES),
         number=ctx.numbers.outage(plan.starts.astimezone(ctx.tz).date()),
     )
+    required = required_notice(ctx.settings.commitments, plan.kind)
+    due = plan.starts - required if required is not None else None
     ctx.sink.add(OUTAGES, {
         "id": numbered.id, "outage_no": numbered.number, "kind": plan.kind,
         "area_id": plan.area.id, "cause": plan.cause, "starts_at": plan.starts,
-        "expected_restore_at": plan.expected, "restored_at": plan.restored,
-        "notice_at": plan.notice,
+        "expected_restore_at": plan.expected,
+        "restored_at": None if plan.cancelled else plan.restored,
+        "notice_at": plan.notice, "cancelled_at": plan.cancelled, "notice_due_at": due,
+        "notice_missed": due is not None and plan.notice is not None and plan.notice > due,
     })  # fmt: skip
     return numbered
 
@@ -125,12 +153,27 @@ def _planned(ctx: Ctx, days: list[date]) -> OutagePlan:
     """Planned work from 08:00, announced the committed days ahead (now and then later)."""
     notice_days = ctx.settings.commitments.planned_notice_days
     starts = ctx.at(ctx.pick(days), 8 * 60)
-    late = ctx.chance(0.12)
+    late = ctx.chance(PLANNED_LATE)
     ahead = ctx.rng.uniform(2, notice_days - 1) if late else notice_days + ctx.rng.uniform(0, 2)
     area = ctx.area_of_kind("rural", "remote", "urban")
     cause, hours = ctx.pick(PLANNED_CAUSES), ctx.rng.uniform(4, 9)
     notice = starts - timedelta(days=ahead)
-    return _add(ctx, OutageKind.PLANNED, area, cause, starts, hours, notice=notice)
+    plan = _add(ctx, OutageKind.PLANNED, area, cause, starts, hours, notice=notice)
+    if ctx.chance(PLANNED_CANCELLED):  # the work was postponed: customers told it is off
+        return replace(plan, cancelled=notice + (starts - notice) * ctx.rng.uniform(0.4, 0.95))
+    return plan
+
+
+def _temporary(ctx: Ctx, days: list[date]) -> OutagePlan:
+    """Work that cannot wait a week, announced the committed day ahead (sometimes less)."""
+    notice_hours = 24 * ctx.settings.commitments.temporary_notice_days
+    starts = ctx.at(ctx.pick(days), ctx.rng.uniform(9 * 60, 14 * 60))
+    late = ctx.chance(TEMPORARY_LATE)
+    ahead = ctx.rng.uniform(2, notice_hours - 2) if late else notice_hours + ctx.rng.uniform(1, 8)
+    area = ctx.area_of_kind("rural", "remote", "urban")
+    cause, hours = ctx.pick(TEMPORARY_CAUSES), ctx.rng.uniform(1.5, 4)
+    notice = starts - timedelta(hours=ahead)
+    return _add(ctx, OutageKind.TEMPORARY, area, cause, starts, hours, notice=notice)
 
 
 def _monthly(ctx: Ctx) -> list[OutagePlan]:
@@ -139,12 +182,13 @@ def _monthly(ctx: Ctx) -> list[OutagePlan]:
         share = len(days) / 30
         plans += [_fault(ctx, days) for _ in range(ctx.count(FAULT_OUTAGES_PER_MONTH * share))]
         plans += [_planned(ctx, days) for _ in range(ctx.count(PLANNED_PER_MONTH * share))]
+        plans += [_temporary(ctx, days) for _ in range(ctx.count(TEMPORARY_PER_MONTH * share))]
     return plans
 
 
 def plan_outages(ctx: Ctx) -> list[OutagePlan]:
     """Every outage of the history (written to the sink now: tickets will name them)."""
-    plans = [p for p in [*_storm(ctx), *_monthly(ctx)] if ctx.finished(p.restored)]
+    plans = [p for p in [*_storm(ctx), *_monthly(ctx)] if ctx.finished(p.ends)]
     written = [_write(ctx, p) for p in sorted(plans, key=lambda p: p.starts)]
     ctx.sink.flush()
     return written

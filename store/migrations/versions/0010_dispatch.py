@@ -18,10 +18,12 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from store.migration_helpers import add_reference, drop_reference
 
 revision: str = "0010_dispatch"
 down_revision: str | None = "0009_back_office_roles"
@@ -35,57 +37,6 @@ CALLBACK_CHECK = (
 
 def _sqlite() -> bool:
     return op.get_bind().dialect.name == "sqlite"
-
-
-def _add_reference(table: str, column: str, target: str, ondelete: str) -> None:
-    """A nullable integer column referencing `target`.id (ON DELETE `ondelete`)."""
-    name = f"fk_{table}_{column}_{target}"
-    if not _sqlite():
-        op.add_column(table, sa.Column(column, sa.Integer(), nullable=True))
-        op.create_foreign_key(name, table, target, [column], ["id"], ondelete=ondelete)
-        return
-    op.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER"))
-    clause = (
-        f", CONSTRAINT {name} FOREIGN KEY({column}) REFERENCES {target} (id) ON DELETE {ondelete}"
-    )
-    _sqlite_edit_table(table, lambda sql: sql[: sql.rindex(")")] + clause + ")")
-
-
-def _drop_reference(table: str, column: str, target: str, ondelete: str) -> None:
-    name = f"fk_{table}_{column}_{target}"
-    if not _sqlite():
-        op.drop_constraint(name, table, type_="foreignkey")
-        op.drop_column(table, column)
-        return
-    clause = (
-        f", CONSTRAINT {name} FOREIGN KEY({column}) REFERENCES {target} (id) ON DELETE {ondelete}"
-    )
-    _sqlite_edit_table(table, lambda sql: sql.replace(clause, ""))
-    op.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-
-
-def _sqlite_edit_table(table: str, edit: Callable[[str], str]) -> None:
-    """SQLite cannot add a named table constraint to an existing table without copying it (and a
-    copy would cascade as store/migration_helpers.py explains): SQLite's documented procedure
-    edits the table's definition in sqlite_schema instead and bumps the schema version. Only
-    constraints every row satisfies are added this way (a new column, all NULL)."""
-    bind = op.get_bind()
-    before = bind.execute(
-        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
-    ).scalar_one()
-    after = edit(str(before))
-    if after == before:
-        raise RuntimeError(f"{table}: the table definition did not change")
-    version = int(bind.exec_driver_sql("PRAGMA schema_version").scalar_one())
-    bind.exec_driver_sql("PRAGMA writable_schema=ON")
-    try:
-        bind.execute(
-            sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :t"),
-            {"sql": after, "t": table},
-        )
-        bind.exec_driver_sql(f"PRAGMA schema_version={version + 1}")
-    finally:
-        bind.exec_driver_sql("PRAGMA writable_schema=OFF")
 
 
 def _create_tables() -> None:
@@ -135,7 +86,7 @@ def _create_tables() -> None:
 
 
 def _add_ticket_columns() -> None:
-    _add_reference("tickets", "crew_id", "crews", "SET NULL")
+    add_reference("tickets", "crew_id", "crews", "SET NULL")
     op.create_index(op.f("ix_tickets_crew_id"), "tickets", ["crew_id"])
     if _sqlite():
         op.execute(
@@ -177,7 +128,7 @@ def _crews_from_names() -> None:
 
 def upgrade() -> None:
     _create_tables()
-    _add_reference("staff_users", "crew_id", "crews", "SET NULL")
+    add_reference("staff_users", "crew_id", "crews", "SET NULL")
     _add_ticket_columns()
     _crews_from_names()
     if _sqlite():
@@ -202,8 +153,8 @@ def downgrade() -> None:
         op.drop_constraint(op.f("ck_tickets_callback_result"), "tickets", type_="check")
         op.drop_column("tickets", "callback_result")
     op.drop_index(op.f("ix_tickets_crew_id"), table_name="tickets")
-    _drop_reference("tickets", "crew_id", "crews", "SET NULL")
-    _drop_reference("staff_users", "crew_id", "crews", "SET NULL")
+    drop_reference("tickets", "crew_id", "crews", "SET NULL")
+    drop_reference("staff_users", "crew_id", "crews", "SET NULL")
     op.drop_index(op.f("ix_ticket_photos_ticket_id"), table_name="ticket_photos")
     op.drop_table("ticket_photos")
     op.drop_table("crew_areas")

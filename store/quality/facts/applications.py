@@ -6,11 +6,16 @@ need_more_docs), the rule store/services/applications.py applies to its deadline
 judgement uses its own deadline (`due_at`, moved by those waits as the back office's clock rule
 says). A stage is measured when conf/applications.yml gives it a limit of its own and it is
 not a customer stage: from the event entering it to the next event.
+
+An application's handler (经办人) is the member of staff who recorded its latest step (`handler`):
+the clerk who moved it on last, approved or turned it down, sent it back, recorded its
+withdrawal or its completion. Steps the assistant or the system recorded are nobody's; while
+no member of staff has recorded a step, it has no handler. Its stages are its handler's too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
 from sqlalchemy import delete, select
@@ -25,6 +30,7 @@ from store.models import (
     QualityStageFacts,
 )
 from store.quality.context import Conf
+from store.quality.facts.staff import staff_ids
 from store.quality.periods import local_day, working_days_elapsed
 from store.sla import add_working_days
 from store.stages import waits_on_customer
@@ -52,7 +58,15 @@ def _waited(conf: Conf, config: ApplicationType, events: Sequence[ApplicationEve
     return total
 
 
-def measure_application(conf: Conf, app: Application) -> QualityApplicationFacts:
+def handler(app: Application, staff: Mapping[str, int]) -> int | None:
+    """The id of the staff user who recorded the application's latest step (`staff`: the ids
+    of the staff users by username); None when no member of staff recorded one."""
+    return next((staff[e.actor] for e in reversed(app.events) if e.actor in staff), None)
+
+
+def measure_application(
+    conf: Conf, app: Application, handler_id: int | None
+) -> QualityApplicationFacts:
     s = conf.settings
     config = s.applications.types[app.type]
     result = outcome(config, app)
@@ -76,10 +90,11 @@ def measure_application(conf: Conf, app: Application) -> QualityApplicationFacts
             app.type, voltage=app.voltage, category=app.category, dual_supply=app.dual_supply
         ),
         sent_back=any(e.stage == ApplicationStage.NEED_MORE_DOCS for e in app.events),
+        handler_id=handler_id,
     )
 
 
-def measure_stages(conf: Conf, app: Application) -> list[QualityStageFacts]:
+def measure_stages(conf: Conf, app: Application, handler_id: int | None) -> list[QualityStageFacts]:
     s = conf.settings
     config = s.applications.types[app.type]
     events = list(app.events)
@@ -106,6 +121,7 @@ def measure_stages(conf: Conf, app: Application) -> list[QualityStageFacts]:
                 working_days=(
                     working_days_elapsed(event.at, left, s.calendar, s.tz) if left else None
                 ),
+                handler_id=handler_id,
             )
         )
     return rows
@@ -121,10 +137,12 @@ def refresh_applications(session: Session, conf: Conf, ids: Sequence[int]) -> in
     session.execute(
         delete(QualityApplicationFacts).where(QualityApplicationFacts.application_id.in_(ids))
     )
+    staff = staff_ids(session, (e.actor for app in apps for e in app.events))
     rows: list[QualityApplicationFacts | QualityStageFacts] = []
     for app in apps:
-        rows.append(measure_application(conf, app))
-        rows.extend(measure_stages(conf, app))
+        handler_id = handler(app, staff)
+        rows.append(measure_application(conf, app, handler_id))
+        rows.extend(measure_stages(conf, app, handler_id))
     session.add_all(rows)
     session.flush()
     for row in rows:

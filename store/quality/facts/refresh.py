@@ -8,7 +8,8 @@ transaction committed after a higher id was read; the scheduled refresh uses it.
 younger than `refresh.message_lag_seconds` wait for the next refresh (their intent is recorded
 just after). When the configuration the facts were measured with changes (commitments,
 calendar, categories, ...) or a source's ids went back (the store was emptied), everything is
-measured again. On PostgreSQL a transaction-scoped advisory lock keeps two refreshes apart.
+measured again. Two refreshes never overlap: on PostgreSQL a transaction-scoped advisory lock
+keeps them apart, on SQLite the database's write lock, taken before the refresh plans.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from store.models import (
@@ -92,15 +94,41 @@ class RefreshResult:
 
 
 def _lock(session: Session, wait: bool) -> bool:
-    """Whether this transaction may refresh: on PostgreSQL it holds the advisory lock (waits
-    for it with `wait`, else gives up when another refresh holds it)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True  # SQLite: one writer at a time anyway
+    """Whether this transaction may refresh: it holds the advisory lock on PostgreSQL, SQLite's
+    write lock on SQLite (waits for it with `wait`, else gives up when another transaction
+    holds it)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return _sqlite_writer(session, wait)
     if wait:
         session.execute(text(f"SELECT pg_advisory_xact_lock{LOCK_ARGS}"), {"key": LOCK_KEY})
         return True
     found = session.scalar(text(f"SELECT pg_try_advisory_xact_lock{LOCK_ARGS}"), {"key": LOCK_KEY})
     return bool(found)
+
+
+_TAKE_WRITE_LOCK: Final = text("UPDATE quality_refresh_state SET last_id = last_id WHERE 0")
+
+
+def _sqlite_writer(session: Session, wait: bool) -> bool:
+    """Make this transaction SQLite's writer before it plans again: a write that changes
+    nothing still takes the database's write lock. SQLite reads without a lock, so two
+    processes refreshing at once (two gateways' report jobs) both found a source without a
+    state row and both inserted one. Without `wait` the busy timeout is 0 while it tries."""
+    if wait:
+        session.execute(_TAKE_WRITE_LOCK)  # waits up to the connection's busy timeout
+        return True
+    connection = session.connection()
+    timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
+    connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        session.execute(_TAKE_WRITE_LOCK)
+    except OperationalError as error:
+        if "locked" not in str(error.orig):
+            raise
+        return False
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(timeout)}")
+    return True
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@ A report merged into a known outage (`outage_id` set) is not a repair of its own
 is counted instead. A repeat fault is a repair at the same account (or, without one, the same
 address) within conf `repairs.repeat_days` after an earlier repair that was not merged; a repeat
 complaint one by the same customer (account, phone or conversation) within
-`complaints.repeat_days` after an earlier complaint.
+`complaints.repeat_days` after an earlier complaint. A ticket's category is the one staff chose,
+else the guess from its description (categories.py). A feedback case's handler is the staff user
+the back office assigned it to (`tickets.handler`; staff.py), as it stands now: a case handed
+over is the new handler's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -22,7 +25,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from store.models import QualityTicketFacts, Ticket, TicketStatus, TicketType
 from store.quality.context import Conf
-from store.quality.facts.categories import classify
+from store.quality.facts.categories import decide
+from store.quality.facts.staff import staff_ids
 from store.quality.periods import local_day, local_hour
 from store.services.case_feedback import contacted_at, replied_at
 from store.sla import add_working_days
@@ -96,7 +100,7 @@ class Who:
         return keys
 
 
-def _base(conf: Conf, ticket: Ticket, kind: str) -> QualityTicketFacts:
+def _base(conf: Conf, ticket: Ticket, kind: str, staff: Mapping[str, int]) -> QualityTicketFacts:
     tz = conf.tz
     area_kind = ticket.area.kind if ticket.area else conf.settings.commitments.unknown_area_kind
     category_kind = ticket.type if kind == REPAIR else kind
@@ -110,12 +114,13 @@ def _base(conf: Conf, ticket: Ticket, kind: str) -> QualityTicketFacts:
         area_kind=area_kind,
         crew_id=ticket.crew_id,
         channel=ticket.channel,
-        category=classify(conf.quality, category_kind, ticket.description),
+        category=decide(conf.quality, category_kind, ticket.category, ticket.description),
         merged=ticket.outage_id is not None,
         excluded=False,
         callback_done=ticket.callback_result in conf.quality.callback_done,
         repeat=False,
         escalated=ticket.escalated,
+        handler_id=None if kind == REPAIR else staff.get(ticket.handler or ""),
     )
 
 
@@ -181,12 +186,15 @@ class Neighbours:
         )
 
 
-def measure(conf: Conf, ticket: Ticket, earlier: Neighbours) -> QualityTicketFacts | None:
-    """The facts of one ticket; `earlier` holds the tickets that may make it a repeat."""
+def measure(
+    conf: Conf, ticket: Ticket, earlier: Neighbours, staff: Mapping[str, int]
+) -> QualityTicketFacts | None:
+    """The facts of one ticket; `earlier` holds the tickets that may make it a repeat, `staff`
+    the ids of the staff users by username (staff.py)."""
     kind = fact_kind(conf, ticket.type)
     if kind is None:
         return None
-    facts = _base(conf, ticket, kind)
+    facts = _base(conf, ticket, kind, staff)
     me = Who.of(ticket)
     if kind == REPAIR:
         _repair(conf, ticket, facts)
@@ -238,7 +246,8 @@ def refresh_tickets(session: Session, conf: Conf, ids: Sequence[int]) -> int:
     if not counted:
         return 0
     earlier = Neighbours(conf, _neighbours(session, conf, counted))
-    rows = [f for t in counted if (f := measure(conf, t, earlier)) is not None]
+    staff = staff_ids(session, (t.handler for t in counted))
+    rows = [f for t in counted if (f := measure(conf, t, earlier, staff)) is not None]
     session.add_all(rows)
     session.flush()
     for row in rows:

@@ -9,7 +9,7 @@ import itertools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -116,6 +116,36 @@ def test_a_summer_storm_brings_a_flood_of_faults_outages_and_late_arrivals(
     for _, made, arrived, due in _arrivals(session, before["tickets"]):
         late[PATTERNS.storm_day(_local(made))].append(arrived > due)
     assert statistics.mean(late[True]) > 0.6 > 0.4 > statistics.mean(late[False])
+
+
+def test_planned_and_temporary_work_is_announced_mostly_on_time_and_sometimes_cancelled(
+    session: Session, before: dict[str, int]
+) -> None:
+    outages = session.scalars(select(Outage).where(Outage.id > before["outages"])).all()
+    kinds = Counter(o.kind for o in outages)
+    assert kinds["planned"] >= 10, kinds
+    assert kinds["temporary"] >= 3, kinds
+    assert kinds["fault"] >= 15, kinds
+    announced = [o for o in outages if o.kind in ("planned", "temporary")]
+    for outage in announced:  # the commitment kept as publishing keeps it
+        days = 7 if outage.kind == "planned" else 1
+        assert outage.notice_due_at == outage.starts_at - timedelta(days=days)
+        assert outage.notice_at is not None
+        assert outage.notice_missed == (outage.notice_at > outage.notice_due_at)
+    late = [o for o in announced if o.notice_missed]
+    assert 0 < len(late) < len(announced) / 2, (len(late), len(announced))
+    cancelled = [o for o in outages if o.cancelled_at is not None]
+    assert cancelled, "no planned work was called off in thirteen months"
+    for outage in cancelled:  # called off after the notice, before it began: nobody reported
+        assert outage.kind == "planned"
+        assert outage.restored_at is None
+        assert outage.notice_at is not None
+        assert outage.notice_at < outage.cancelled_at < outage.starts_at
+    merged = set(session.scalars(select(Ticket.outage_id).where(Ticket.outage_id.is_not(None))))
+    assert not merged & {o.id for o in cancelled}
+    assert all(o.cancelled_at is None for o in outages if o.kind != "planned")
+    faults = [o for o in outages if o.kind == "fault"]
+    assert all(o.notice_due_at is None and not o.notice_missed for o in faults)
 
 
 def _csat(session: Session) -> dict[tuple[int, int], list[bool]]:

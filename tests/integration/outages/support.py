@@ -3,16 +3,18 @@ rows, straight through the store's services."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.config import Settings
+from store.config import Settings, default_conf_dir
 from store.configuration.outages import OutageConfig
 from store.db import unit_of_work
 from store.models import OutageDelivery, OutageNotice, OutageSubscription
@@ -146,3 +148,18 @@ def report(
             contact_phone=phone, account=None, sender_id=sender,
             channel=sender.partition(":")[0], now=at,
         ).ticket.ticket_no  # fmt: skip
+
+
+def conf_without_quiet_hours(directory: Path) -> Path:
+    """conf/ with no quiet hours, for a whole gateway (its outage worker runs on the wall
+    clock: a planned notice published in the station's night would wait for the morning;
+    test_outage_delivery.py tests the quiet hours on a clock of its own). Give it to the
+    gateway as `conf_dir`."""
+    conf = directory / "conf"
+    shutil.copytree(default_conf_dir(), conf)
+    outages = conf / "outages.yml"
+    text = outages.read_text(encoding="utf-8")
+    quiet = 'quiet_hours:\n  start: "22:00"\n  end: "07:00"\n'
+    assert quiet in text
+    outages.write_text(text.replace(quiet, 'quiet_hours:\n  start: "00:00"\n  end: "00:00"\n'))
+    return conf

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -27,7 +28,13 @@ from store.services import transcripts
 from tests.fakes.gateway import eventually, settings_for
 from tests.fakes.rasa import FakeRasa
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.outages.support import deliveries, planned, subscribe, subscription_rows
+from tests.integration.outages.support import (
+    conf_without_quiet_hours,
+    deliveries,
+    planned,
+    subscribe,
+    subscription_rows,
+)
 
 OpenDesk = Callable[[datetime], AbstractContextManager[Desk]]
 
@@ -43,10 +50,12 @@ def _stored(factory: sessionmaker[Session], conversation_id: str) -> list[str]:
 
 
 @asynccontextmanager
-async def gateway(rasa: FakeRasa, db_url: str, fake: FakeTelegram) -> AsyncIterator[TestClient]:
+async def gateway(
+    rasa: FakeRasa, db_url: str, fake: FakeTelegram, conf_dir: Path | None = None
+) -> AsyncIterator[TestClient]:
     settings = settings_for(
         rasa, db_url, telegram_token=fake.token, telegram_api_base_url=fake.base_url,
-        outage_notices=True,
+        outage_notices=True, conf_dir=conf_dir,
     )  # fmt: skip
     client = TestClient(TestServer(create_app(settings), host="127.0.0.1"))
     await client.start_server()
@@ -57,13 +66,18 @@ async def gateway(rasa: FakeRasa, db_url: str, fake: FakeTelegram) -> AsyncItera
 
 
 async def test_a_notice_on_telegram_waits_out_a_429_and_a_403_ends_the_subscription(
-    rasa: FakeRasa, db_url: str, seeded: Any, desk: OpenDesk, session_factory: sessionmaker[Session]
+    rasa: FakeRasa,
+    db_url: str,
+    seeded: Any,
+    desk: OpenDesk,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
 ) -> None:
     now = datetime.now(UTC)
     subscribe(session_factory, "telegram:424242", "东山村", now)
     async with FakeTelegram() as fake:
         fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
-        async with gateway(rasa, db_url, fake):
+        async with gateway(rasa, db_url, fake, conf_without_quiet_hours(tmp_path)):
             with desk(now) as d:
                 number = planned(d, "东山村3组").outage.outage_no
             began = time.monotonic()

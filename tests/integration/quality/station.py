@@ -149,9 +149,11 @@ class Station:
         *,
         due: str,
         area: ServiceArea | None = None,
+        by: tuple[str, ...] = (),
     ) -> Application:
         """An application with its (stage, time, stage deadline) events, the first at its
-        start; finished when its last stage is final (closed at that time)."""
+        start; finished when its last stage is final (closed at that time). `by`: who recorded
+        each event, in order (those left over: "staff", which is no staff account)."""
         last_stage, last_at, _ = events[-1]
         final = last_stage in ("completed", "archived", "cancelled", "rejected")
         app = Application(
@@ -160,13 +162,14 @@ class Station:
             closed_at=at(last_at) if final else None,
         )  # fmt: skip
         self.session.add(app)
-        for stage, when, stage_due in events:
+        actors = (*by, *["staff"] * (len(events) - len(by)))
+        for (stage, when, stage_due), actor in zip(events, actors, strict=True):
             self.session.add(
                 ApplicationEvent(
                     application=app,
                     stage=stage,
                     at=at(when),
-                    actor="staff",
+                    actor=actor,
                     stage_due_at=at(stage_due) if stage_due else None,
                 )
             )

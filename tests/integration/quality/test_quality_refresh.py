@@ -4,10 +4,12 @@ an emptied store is noticed; the crews' scorecards read the same facts."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import quality
@@ -16,7 +18,7 @@ from store.db import unit_of_work
 from store.models import QualityTicketFacts, Ticket, TicketEvent
 from store.quality import Period
 from store.quality.context import _load
-from store.quality.facts.refresh import LOCK_ARGS, LOCK_KEY
+from store.quality.facts.refresh import LOCK_ARGS, LOCK_KEY, RefreshResult
 from tests.integration.quality.station import Station, at
 
 NOV = Period.parse("2026-11")
@@ -115,21 +117,62 @@ def test_crew_scorecards(session_factory: sessionmaker[Session]) -> None:
         quality.scorecards(session, NOV, "team", now=NOW)
 
 
+def _hold_the_refresh_lock(connection: Connection, backend: str) -> None:
+    """What a refresh under way holds: the advisory lock (PostgreSQL), the write lock (SQLite)."""
+    if backend == "postgres":
+        connection.execute(text(f"SELECT pg_advisory_xact_lock{LOCK_ARGS}"), {"key": LOCK_KEY})
+    else:
+        connection.execute(text("UPDATE quality_refresh_state SET last_id = last_id WHERE 0"))
+
+
 def test_a_view_does_not_wait_for_a_refresh_under_way(
     session_factory: sessionmaker[Session], backend: str
 ) -> None:
-    """PostgreSQL: while another transaction refreshes (holds the lock), a view reads the facts
-    as they are instead of queueing behind it; the next view catches up."""
-    if backend != "postgres":
-        pytest.skip("SQLite has one writer at a time: no refresh lock")
+    """While another transaction refreshes (holds the lock), a view reads the facts as they
+    are instead of queueing behind it; the next view catches up."""
     with unit_of_work(session_factory) as session:
         Station(session).ticket("fault", "2026-11-02 09:00", [("on_site", "2026-11-02 09:10")])
     engine = session_factory.kw["bind"]
     with engine.connect() as other:
-        other.execute(text(f"SELECT pg_advisory_lock{LOCK_ARGS}"), {"key": LOCK_KEY})
+        _hold_the_refresh_lock(other, backend)
+        started = time.monotonic()
         try:
             assert _arrivals(session_factory) == (0, 0)  # not refreshed, not blocked
         finally:
-            other.execute(text(f"SELECT pg_advisory_unlock{LOCK_ARGS}"), {"key": LOCK_KEY})
-            other.commit()
+            other.rollback()
+        assert time.monotonic() - started < 5  # SQLite's busy timeout is 30 s
+    assert _arrivals(session_factory) == (1, 1)
+
+
+def test_a_refresh_waits_for_the_one_under_way_and_measures_nothing_twice(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two refreshes at once (two gateways' report jobs, the CLI beside the schedule): the
+    second waits for the first to commit and goes on from where it stopped. Before, on SQLite,
+    both found no state and both inserted it (CI: UNIQUE constraint failed)."""
+    with unit_of_work(session_factory) as session:
+        Station(session).ticket("fault", "2026-11-02 09:00", [("on_site", "2026-11-02 09:10")])
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            with unit_of_work(session_factory) as session:
+                outcome.append(quality.refresh(session, now=NOW))
+        except Exception as error:  # the test reports it
+            outcome.append(error)
+
+    with unit_of_work(session_factory) as session:
+        first = quality.refresh(session, now=NOW)
+        assert (first.rebuilt, first.tickets) == (True, 1)
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(1.5)
+        assert thread.is_alive()  # waiting for this transaction
+    thread.join(30)
+    assert not thread.is_alive()
+    [result] = outcome
+    assert isinstance(result, RefreshResult), result
+    assert (result.rebuilt, result.tickets) == (False, 0)  # the first one's work, kept
+    with unit_of_work(session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(QualityTicketFacts)) == 1
     assert _arrivals(session_factory) == (1, 1)

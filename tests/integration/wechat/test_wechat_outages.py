@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +35,13 @@ from tests.fakes.wechat_gateway import (
     wechat_gateway,
     wechat_settings,
 )
-from tests.integration.outages.support import deliveries, planned, subscribe, subscription_rows
+from tests.integration.outages.support import (
+    conf_without_quiet_hours,
+    deliveries,
+    planned,
+    subscribe,
+    subscription_rows,
+)
 from tests.integration.wechat.conftest import OPENID, Start
 from tests.integration.wechat.test_wechat_delivery import TEMPLATE
 
@@ -139,9 +146,12 @@ async def test_the_outage_worker_waits_for_the_follower_and_stops_when_they_are_
     settings: Settings,
     session_factory: sessionmaker[Session],
     fake_wechat: FakeWeChat,
+    tmp_path: Path,
 ) -> None:
     subscribe(session_factory, CID, "东山村", datetime.now(UTC))
-    gateway_settings = wechat_settings(rasa, db_url, fake_wechat, outage_notices=True)
+    gateway_settings = wechat_settings(
+        rasa, db_url, fake_wechat, outage_notices=True, conf_dir=conf_without_quiet_hours(tmp_path)
+    )
     config = wechat_config(retry_after=QUICK)
     async with wechat_gateway(gateway_settings, config, fake_wechat) as gateway:
         await _writes(gateway, OPENID)
