@@ -29,8 +29,11 @@ trap 'kill "$lane" "$retraining" 2>/dev/null || true' EXIT
 code=0
 log "lint ..."
 (cd "$ROOT" && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy) || code=1
-log "tests that need no trained model (the operators' retraining loop runs beside them) ..."
-(cd "$ROOT" && "$PY" -m pytest -q -m "not e2e" --durations=10) || code=1
+# the tests that need no model wait mostly on subprocesses, servers and the browser: spread over
+# TEST_WORKERS processes (pytest-xdist; a module's tests stay in one process, its fixtures shared)
+workers="${TEST_WORKERS:-3}"
+log "tests that need no trained model, in $workers processes (the retraining loop runs beside them) ..."
+(cd "$ROOT" && "$PY" -m pytest -q -m "not e2e" -n "$workers" --dist loadscope --durations=10) || code=1
 
 log "waiting for the model lane (validate, train, test stories, eval; log: reports/model-lane.log) ..."
 if wait "$lane"; then
