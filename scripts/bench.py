@@ -15,10 +15,14 @@ Every server it started is stopped at the end, also on failure and on Ctrl-C.
                             [--trackers memory,sql,postgres|none] [--tracker-customers 10]
                             [--tracker-seconds 20] [--open-rates 5,10,20] [--open-seconds 20]
                             [--profile-seconds 30] [--profile-customers 10] [--profile-rate 100]
+                            [--no-profile-stock]
+                            [--scaling-seconds 20] [--scaling-customers 20]
+                            [--scaling-cells 1x1,2x1,1x2,2x2]
                             [--outage-subscribers 20000] [--outage-customers 10]
                             [--outage-seconds 60]
                             [--quality-repetitions 20]
-                            [--only gateway|flood|trackers|profile|training|import|outages|quality]
+                            [--only gateway|flood|trackers|profile|scaling|training|import|
+                                    outages|quality]
                             [--note TEXT]
                             [--output BENCHMARKS.md]
 
@@ -35,10 +39,18 @@ through the gateway for 20 s (messages a second, p50, p95), then an open-loop lo
 gateway at 5, 10 and 20 messages a second, 20 s each, whose latencies run from each message's
 due time (scripts/benchlib/openloop.py); `--only trackers` measures only it, `--trackers none`
 leaves it out.
-The profile part (scripts/benchprofile.py, about 2 minutes) follows on a stack of its own with
+The profile part (scripts/benchprofile.py, about 4 minutes) follows on stacks of its own with
 the `sql` tracker store: 10 closed-loop customers while py-spy records the Rasa worker and the
-action server for 30 s; where a message's CPU goes, by category, and what Rasa runs per message;
-`--only profile` measures only it, `--profile-seconds 0` leaves it out.
+action server for 30 s, first with stock Rasa (TOWNSHIP_RASA_FAST=0: rasa_addons' fast paths
+off), then with the fast paths; where a message's CPU goes, by category, before and after, and
+what Rasa runs per message; `--only profile` measures only it, `--profile-seconds 0` leaves it
+out, `--no-profile-stock` leaves out the stock run.
+The scaling part (scripts/benchscaling.py, about 4 minutes) follows: Docker Compose's
+configuration (PostgreSQL + Redis, as the tracker part's `postgres`) with 1 and 2 Rasa workers
+behind 1 and 2 gateway replicas (GATEWAY_SHARED=1), 20 closed-loop customers spread over the
+replicas for 20 s a cell: messages a second, p50, p95, each process group's CPU, what limits
+it on this machine's cores and what it would answer where the cores are not the limit;
+`--only scaling` measures only it, `--scaling-seconds 0` leaves it out.
 
 The training part (scripts/benchtrain.py, several minutes) runs first with BENCH_TRAIN=1, or
 alone with `--only training`: a full training of the shipped data with an empty Rasa cache, then
@@ -108,6 +120,8 @@ from scripts.benchoutage import OutageOptions, measure_outages
 from scripts.benchprofile import add_arguments as add_profile_arguments
 from scripts.benchprofile import profile_section
 from scripts.benchquality import add_arguments, quality_section
+from scripts.benchscaling import add_arguments as add_scaling_arguments
+from scripts.benchscaling import scaling_section
 from scripts.benchstack import (
     BENCH_GATEWAY_ENV,
     MODEL,
@@ -237,6 +251,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "flood",
             "trackers",
             "profile",
+            "scaling",
             "training",
             "import",
             "outages",
@@ -263,6 +278,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     add_tracker_arguments(parser)
     add_profile_arguments(parser)
+    add_scaling_arguments(parser)
     add_arguments(parser)
     parser.add_argument("--note", default="", help="conditions worth recording in the report")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
@@ -349,7 +365,7 @@ def flood_part(flood: floodlib.FloodRun | None, existing: str) -> Part:
 def run(argv: list[str]) -> int:
     args = parse_args(argv)
     stack = args.only in (None, "gateway", "flood")
-    rasa = stack or args.only in ("trackers", "profile")
+    rasa = stack or args.only in ("trackers", "profile", "scaling")
     if rasa and not RASA_BIN.exists():
         raise BenchError(".venv-rasa is missing: run `make setup`")
     began = time.monotonic()
@@ -361,7 +377,9 @@ def run(argv: list[str]) -> int:
         command=command_line(argv, make=bool(os.environ.get("MAKELEVEL")), trained=bench_train),
         commit=git_commit(),
     )
-    partial_run = ("training", "flood", "import", "outages", "quality", "trackers", "profile")
+    partial_run = (
+        "training", "flood", "import", "outages", "quality", "trackers", "profile", "scaling",
+    )  # fmt: skip
     if args.only in partial_run and lost_gateway_figures(existing or ""):
         raise BenchError(
             f"{args.output} holds gateway figures of an older format, which --only {args.only}"
@@ -376,6 +394,7 @@ def run(argv: list[str]) -> int:
         measured, flood = measure_stack(info, args)
     trackers = tracker_section(args, info, existing or "")
     profile = profile_section(args, info, existing or "")
+    scaling = scaling_section(args, info, existing or "")
     imports: ImportBench | None = None
     if args.only in (None, "import"):
         imports = measure_import(info, args.note)
@@ -402,6 +421,7 @@ def run(argv: list[str]) -> int:
         flood_part(flood, existing or ""),
         trackers,
         profile,
+        scaling,
         import_part(imports, existing or ""),
         outage_part(outages, existing or ""),
         quality_section(args, info, existing or ""),

@@ -1,9 +1,12 @@
 """`make bench`'s profile part (`--only profile` measures only it, `--profile-seconds 0` leaves
-it out): where one Rasa worker's time goes per customer message (issue 21 item 2). A stack of
-its own with `make run`'s tracker store (the SQL one on SQLite, scripts/benchtrackers.py's
-`sql`), closed-loop customers on the realistic script through the gateway, and py-spy (a pinned
-dev dependency of .venv) recording the Rasa process and the action server by pid meanwhile. The
-classification and the report: scripts/benchlib/profile.py, scripts/benchlib/profile_report.py.
+it out): where one Rasa worker's time goes per customer message (issue 21 item 2), before and
+after the cost cuts. Two stacks of their own, one after the other, with `make run`'s tracker
+store (the SQL one on SQLite, scripts/benchtrackers.py's `sql`): first stock Rasa (Rasa started
+with TOWNSHIP_RASA_FAST=0, so rasa_addons installs none of its fast paths; `--no-profile-stock`
+leaves this run out), then Rasa as it runs (the fast paths on). On each, closed-loop customers on
+the realistic script through the gateway, and py-spy (a pinned dev dependency of .venv)
+recording the Rasa process and the action server by pid meanwhile. The classification and the
+report: scripts/benchlib/profile.py, scripts/benchlib/profile_report.py.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sqlite3
 import sys
 import tempfile
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -41,6 +44,9 @@ from scripts.benchstack import (
 )
 from scripts.benchtrackers import sql_backing
 
+FAST_SWITCH = "TOWNSHIP_RASA_FAST"
+"""rasa_addons' switch (rasa_addons/pinned.py FAST_SWITCH): 0 leaves Rasa's own code in place."""
+
 PY_SPY = Path(sys.executable).with_name("py-spy")
 TRACKER = "sql"
 LEAD = 3.0
@@ -54,7 +60,10 @@ class ProfileOptions:
     rate: int
     warmup: int
     keep: Path | None = None
-    """Where py-spy's raw output is kept (rasa.txt, actions.txt), for a flame graph."""
+    """Where py-spy's raw output is kept (rasa.txt, actions.txt; stock-rasa.txt,
+    stock-actions.txt of the stock run), for a flame graph."""
+    stock: bool = True
+    """Profile stock Rasa first (the fast paths off), for the before and after."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile-keep", type=Path, default=None,
         help="a directory to keep py-spy's collapsed stacks in (rasa.txt, actions.txt)",
     )  # fmt: skip
+    parser.add_argument(
+        "--profile-stock", action=argparse.BooleanOptionalAction, default=True,
+        help="profile stock Rasa too (TOWNSHIP_RASA_FAST=0), before the fast paths [yes]",
+    )  # fmt: skip
 
 
 def profile_options(args: argparse.Namespace) -> ProfileOptions | None:
@@ -85,7 +98,7 @@ def profile_options(args: argparse.Namespace) -> ProfileOptions | None:
         )
     return ProfileOptions(
         args.profile_customers, args.profile_seconds, args.profile_rate, args.warmup,
-        args.profile_keep,
+        args.profile_keep, args.profile_stock,
     )  # fmt: skip
 
 
@@ -138,18 +151,19 @@ def tracker_turns(database: Path) -> Turns:
     return turns(rows, custom, forms)
 
 
-def measure_profile(run: RunInfo, options: ProfileOptions, note: str) -> ProfileBench:
-    if not MODEL.exists():
-        raise BenchError(f"{MODEL} is missing: run `make train`")
-    if not PY_SPY.exists():
-        raise BenchError(f"{PY_SPY} is missing: run `make setup` (py-spy is a dev dependency)")
-    say(f"profile: the {TRACKER} tracker store, py-spy for {options.seconds:g} s ...")
+def measure_run(run: RunInfo, options: ProfileOptions, note: str, *, fast: bool) -> ProfileBench:
+    """One stack: Rasa with its fast paths (`fast`) or stock, profiled under load."""
+    which = "with the fast paths" if fast else "stock Rasa (TOWNSHIP_RASA_FAST=0)"
+    say(f"profile: {which}, the {TRACKER} tracker store, py-spy for {options.seconds:g} s ...")
     load_before = read("/proc/loadavg").split(" ")[0] or "unknown"
+    prefix = "" if fast else "stock-"
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as name:
         work = Path(name)
         tracker_db = work / "rasa-tracker.db"
+        data = sql_backing(tracker_db)
+        data = replace(data, rasa_env={**data.rasa_env, FAST_SWITCH: "1" if fast else "0"})
         with Servers(work) as servers:
-            stack = start_stack(servers, work, backing=sql_backing(tracker_db))
+            stack = start_stack(servers, work, backing=data)
             named = {server: {group} for server, group in servers.named().items()}
             named["bench client"] = {os.getpgrp()}
             whole = ServerCpu(named)
@@ -161,7 +175,7 @@ def measure_profile(run: RunInfo, options: ProfileOptions, note: str) -> Profile
         if options.keep is not None:
             options.keep.mkdir(parents=True, exist_ok=True)
             for server in ("rasa", "actions"):
-                shutil.copyfile(work / f"{server}.txt", options.keep / f"{server}.txt")
+                shutil.copyfile(work / f"{server}.txt", options.keep / f"{prefix}{server}.txt")
         rasa = Profile("rasa", breakdown(read(work / "rasa.txt")), shares["rasa"])
         actions = Profile(
             "actions", breakdown(read(work / "actions.txt"), classify_actions), shares["actions"]
@@ -173,6 +187,17 @@ def measure_profile(run: RunInfo, options: ProfileOptions, note: str) -> Profile
         errors=sum(tally.errors.values()), conditions=conditions, rasa=rasa, actions=actions,
         turns=found,
     )  # fmt: skip
+
+
+def measure_profile(run: RunInfo, options: ProfileOptions, note: str) -> ProfileBench:
+    """Stock Rasa first (unless left out), then Rasa with its fast paths, on stacks of their
+    own: the fast one's figures, the stock one's beside them."""
+    if not MODEL.exists():
+        raise BenchError(f"{MODEL} is missing: run `make train`")
+    if not PY_SPY.exists():
+        raise BenchError(f"{PY_SPY} is missing: run `make setup` (py-spy is a dev dependency)")
+    stock = measure_run(run, options, note, fast=False) if options.stock else None
+    return replace(measure_run(run, options, note, fast=True), stock=stock)
 
 
 def profile_section(args: argparse.Namespace, run: RunInfo, existing: str) -> Part:

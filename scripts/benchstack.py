@@ -235,6 +235,99 @@ class Backing:
     """More of the gateway's settings (the Compose configuration's GATEWAY_SHARED, REDIS_URL)."""
 
 
+@dataclass(frozen=True)
+class Backends:
+    """What the gateways of a stack talk to: the action server and the Rasa workers, started
+    (`start_backends`), and the assistant's database they share."""
+
+    database_url: str
+    actions_url: str
+    rasa_urls: tuple[str, ...]
+    token: str
+    """Rasa's API token, the gateways' too."""
+    backing: Backing
+
+    def ready_urls(self) -> list[str]:
+        """What answers 200 once the action server and every Rasa worker are ready."""
+        return [
+            f"{self.actions_url}/health",
+            *(f"{url}/status?token={self.token}" for url in self.rasa_urls),
+        ]
+
+
+def start_backends(
+    servers: Servers, work: Path, rasa_workers: int = 1, backing: Backing | None = None
+) -> Backends:
+    """The assistant's database migrated and seeded, then the action server and `rasa_workers`
+    Rasa workers started (named "actions", "rasa", "rasa-2", ...), not waited for."""
+    backing = backing or Backing()
+    if backing.database_url is None:
+        say("migrating and seeding a temporary SQLite database ...")
+        database_url = sqlite_database(work / "assistant.db", "seed")
+    else:
+        say("migrating and seeding the assistant's database ...")
+        database_url = store_database(backing.database_url, "seed")
+    action_port = free_port()
+    rasa_ports = [free_port() for _ in range(rasa_workers)]
+    token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
+    endpoints = work / "endpoints.yml"
+    action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n" + backing.rasa_endpoints
+    )
+    rasa_at = ", ".join(f":{port}" for port in rasa_ports)
+    say(f"starting the action server :{action_port}, Rasa {rasa_at}")
+    servers.start(
+        "actions",
+        [sys.executable, "-m", "actions", "--port", str(action_port)],
+        child_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
+    )
+    for number, port in enumerate(rasa_ports, 1):
+        servers.start(
+            "rasa" if number == 1 else f"rasa-{number}",
+            rasa_run_args(port, endpoints, MODEL),
+            child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token, **backing.rasa_env),
+        )
+    return Backends(
+        database_url=database_url,
+        actions_url=f"http://127.0.0.1:{action_port}",
+        rasa_urls=tuple(f"http://127.0.0.1:{port}" for port in rasa_ports),
+        token=token,
+        backing=backing,
+    )
+
+
+def start_gateway(
+    servers: Servers,
+    backends: Backends,
+    name: str = "gateway",
+    rasa_urls: tuple[str, ...] | None = None,
+    gateway_env: Mapping[str, str] | None = None,
+) -> tuple[str, int]:
+    """A gateway in front of `rasa_urls` (all of the backends' workers by default), not waited
+    for: its URL and process group."""
+    port = free_port()
+    say(f"starting {name} :{port}")
+    gateway = servers.start(
+        name,
+        [sys.executable, "-m", "bot"],
+        child_env(
+            GATEWAY_HOST="127.0.0.1",
+            GATEWAY_PORT=str(port),
+            RASA_URL=",".join(rasa_urls or backends.rasa_urls),
+            RASA_TOKEN=backends.token,
+            ACTION_SERVER_URL=backends.actions_url,
+            DATABASE_URL=backends.database_url,
+            GATEWAY_SHUTDOWN_TIMEOUT="5",
+            **BENCH_GATEWAY_ENV,
+            **backends.backing.gateway_env,
+            **(gateway_env or {}),
+        ),
+    )
+    return f"http://127.0.0.1:{port}", gateway.pid
+
+
 def start_stack(
     servers: Servers,
     work: Path,
@@ -247,64 +340,11 @@ def start_stack(
     conversation to one worker. `gateway_env`: more of the gateway's settings (the outage part's
     Telegram channel, scripts/benchoutage.py); `backing`: where the data is kept (the tracker
     part, scripts/benchtrackers.py)."""
-    backing = backing or Backing()
-    if backing.database_url is None:
-        say("migrating and seeding a temporary SQLite database ...")
-        database_url = sqlite_database(work / "assistant.db", "seed")
-    else:
-        say("migrating and seeding the assistant's database ...")
-        database_url = store_database(backing.database_url, "seed")
-    action_port, gateway_port = free_port(), free_port()
-    rasa_ports = [free_port() for _ in range(rasa_workers)]
-    token = secrets.token_hex(16)  # never starting with "-", which rasa would read as an option
-    endpoints = work / "endpoints.yml"
-    action_token = secrets.token_hex(16)  # Rasa sends it, the action server requires it
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
-        "  headers:\n    Authorization: Bearer ${ACTION_SERVER_TOKEN}\n" + backing.rasa_endpoints
-    )
-    actions_url = f"http://127.0.0.1:{action_port}"
-    rasa_urls = tuple(f"http://127.0.0.1:{port}" for port in rasa_ports)
-    gateway_url = f"http://127.0.0.1:{gateway_port}"
-    rasa_at = ", ".join(f":{port}" for port in rasa_ports)
-    say(f"starting the action server :{action_port}, Rasa {rasa_at}, gateway :{gateway_port}")
-    servers.start(
-        "actions",
-        [sys.executable, "-m", "actions", "--port", str(action_port)],
-        child_env(DATABASE_URL=database_url, ACTION_SERVER_TOKEN=action_token),
-    )
-    for number, port in enumerate(rasa_ports, 1):
-        servers.start(
-            "rasa" if number == 1 else f"rasa-{number}",
-            rasa_run_args(port, endpoints, MODEL),
-            child_env(RASA_TOKEN=token, ACTION_SERVER_TOKEN=action_token, **backing.rasa_env),
-        )
-    gateway = servers.start(
-        "gateway",
-        [sys.executable, "-m", "bot"],
-        child_env(
-            GATEWAY_HOST="127.0.0.1",
-            GATEWAY_PORT=str(gateway_port),
-            RASA_URL=",".join(rasa_urls),
-            RASA_TOKEN=token,
-            ACTION_SERVER_URL=actions_url,
-            DATABASE_URL=database_url,
-            GATEWAY_SHUTDOWN_TIMEOUT="5",
-            **BENCH_GATEWAY_ENV,
-            **backing.gateway_env,
-            **(gateway_env or {}),
-        ),
-    )
-    wait_until_ready(
-        servers,
-        [
-            f"{actions_url}/health",
-            *(f"{url}/status?token={token}" for url in rasa_urls),
-            f"{gateway_url}/health",
-        ],
-    )
+    backends = start_backends(servers, work, rasa_workers, backing)
+    gateway_url, gateway_pid = start_gateway(servers, backends, gateway_env=gateway_env)
+    wait_until_ready(servers, [*backends.ready_urls(), f"{gateway_url}/health"])
     say("all servers are ready")
-    return Stack(gateway_url, rasa_urls, token, gateway.pid)
+    return Stack(gateway_url, backends.rasa_urls, backends.token, gateway_pid)
 
 
 class MemorySampler:

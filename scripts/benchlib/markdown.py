@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from scripts.benchlib.figures import Verdict, verdict_word
@@ -113,6 +113,47 @@ def carried_part(
     note = f"Not measured by this run: recorded {date}, carried over."
     lines = (title, "", note, "", begin, found.group(1) + end)
     return Part(name, lines, verdict, measured=False, carried=True)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part's section of BENCHMARKS.md between its markers ("<!-- KEY: begin -->", "<!-- KEY:
+    end -->"), its verdict recorded in a "<!-- KEY target: {...} -->" comment inside, so that a
+    later run carries it over as it is."""
+
+    key: str
+    name: str
+    """What the report calls the part ("this run measured ... only")."""
+    title: str
+    only: str
+    """Its BENCH_ARGS `--only` name."""
+
+    @property
+    def begin(self) -> str:
+        return f"<!-- {self.key}: begin -->"
+
+    @property
+    def end(self) -> str:
+        return f"<!-- {self.key}: end -->"
+
+    def comment(self, date: str, verdict: Verdict) -> str:
+        """The verdict's comment, the last line of the block."""
+        target = {"date": date, "target": [verdict.target, verdict.measured, verdict.met]}
+        return f"<!-- {self.key} target: {comment_json(target)} -->"
+
+    def measured(self, block: str, verdict: Verdict) -> Part:
+        """The section of this run (`block`: what goes between the markers)."""
+        lines = (self.title, "", self.begin, block + self.end)
+        return Part(self.name, lines, verdict, measured=True)
+
+    def earlier(self, existing: str, target: str) -> Part:
+        """The section an earlier run wrote into `existing`, carried over, or not measured yet."""
+        comment = re.compile(re.escape(f"<!-- {self.key} target: ") + r"(\{.*?\}) -->")
+        carried = carried_part(existing, name=self.name, title=self.title, begin=self.begin,
+                               end=self.end, comment=comment)  # fmt: skip
+        return carried or not_measured_part(
+            name=self.name, title=self.title, only=self.only, target=target
+        )
 
 
 def lost_gateway_figures(markdown: str) -> bool:

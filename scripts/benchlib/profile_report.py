@@ -5,22 +5,27 @@ tests/unit/test_bench_profile.py."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from scripts.benchlib.figures import Verdict
-from scripts.benchlib.markdown import carried_part, comment_json, not_measured_part
+from scripts.benchlib.markdown import Section
 from scripts.benchlib.profile import IDLE, Breakdown, Turns, per_message
 from scripts.benchlib.report import Part, RunInfo, markdown_table, text_table
 from scripts.benchlib.trackers import MIN_WORKER_RATE
 
-NAME = "the Rasa worker's profile"
-TITLE = "## Where a Rasa worker's time goes per message (py-spy)"
-BEGIN, END = "<!-- profile: begin -->", "<!-- profile: end -->"
-COMMENT = re.compile(r"<!-- profile target: (\{.*?\}) -->")
+SECTION = Section(
+    key="profile",
+    name="the Rasa worker's profile",
+    title="## Where a Rasa worker's time goes per message (py-spy)",
+    only="profile",
+)
+BEGIN, END = SECTION.begin, SECTION.end
 COLUMNS = ("category", "share of the samples", "sampled ms per message", "≈ CPU ms per message")
 FRAME_COLUMNS = ("leaf frame (self time)", *COLUMNS[1:])
+SIDE_COLUMNS = ("category", "stock Rasa: share", "stock Rasa: ≈ CPU ms per message",
+                "fast paths: share", "fast paths: ≈ CPU ms per message", "change, ms")  # fmt: skip
 TOP = 15
+STOCK_TOP = 8
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class ProfileBench:
     rasa: Profile
     actions: Profile | None
     turns: Turns
+    stock: ProfileBench | None = None
+    """The same profile of stock Rasa (rasa_addons' fast paths off, TOWNSHIP_RASA_FAST=0),
+    measured first on a stack of its own: the before of these figures."""
 
     @property
     def messages(self) -> float:
@@ -88,6 +96,12 @@ def profile_verdict(bench: ProfileBench) -> Verdict:
         f"{_ms(cpu)} ms ({bench.tracker} tracker store, {bench.customers} closed-loop customers,"
         f" {bench.messages_per_second:.1f} msg/s; the Rasa process's CPU over the window)"
     )
+    if bench.stock is not None:
+        stock = bench.stock
+        measured += (
+            f"; stock Rasa (the fast paths off) {_ms(stock.cpu_ms(stock.rasa))} ms,"
+            f" {stock.messages_per_second:.1f} msg/s"
+        )
     return Verdict(
         target_text(), measured, None if math.isnan(cpu) else cpu <= 1000 / MIN_WORKER_RATE
     )
@@ -113,9 +127,68 @@ def _row(bench: ProfileBench, name: str, count: int, busy: int, cpu: float) -> l
             _ms(cpu * share)]  # fmt: skip
 
 
-def top_rows(bench: ProfileBench, profile: Profile) -> list[list[str]]:
+def top_rows(bench: ProfileBench, profile: Profile, top: int = TOP) -> list[list[str]]:
     busy, cpu = profile.breakdown.busy, bench.cpu_ms(profile)
-    return [_row(bench, leaf, count, busy, cpu) for leaf, count in profile.breakdown.leaves[:TOP]]
+    return [_row(bench, leaf, count, busy, cpu) for leaf, count in profile.breakdown.leaves[:top]]
+
+
+def _shares(bench: ProfileBench, profile: Profile) -> dict[str, tuple[float, float]]:
+    """(share of the samples, ≈ CPU ms per message) of each category of a profile."""
+    busy, cpu = profile.breakdown.busy, bench.cpu_ms(profile)
+    found = {}
+    for name, count in profile.breakdown.samples.items():
+        if name != IDLE:
+            share = count / busy if busy else math.nan
+            found[name] = (share, cpu * share)
+    return found
+
+
+def _process(bench: ProfileBench, process: str) -> Profile | None:
+    return bench.rasa if process == "rasa" else bench.actions
+
+
+def side_rows(stock: ProfileBench, fast: ProfileBench, process: str) -> list[list[str]]:
+    """Each category of `process` ("rasa", "actions"): its share and ≈ CPU ms per message with
+    stock Rasa and with the fast paths, side by side, costliest before first; a category one
+    profile lacks counts 0 there."""
+    profile0, profile1 = _process(stock, process), _process(fast, process)
+    if profile0 is None or profile1 is None:
+        return []
+    before, after = _shares(stock, profile0), _shares(fast, profile1)
+    none = (0.0, 0.0)
+    names = sorted(
+        set(before) | set(after),
+        key=lambda name: (-before.get(name, none)[1], -after.get(name, none)[1], name),
+    )
+    rows = []
+    for name in names:
+        (share0, ms0), (share1, ms1) = before.get(name, none), after.get(name, none)
+        rows.append([name, _percent(share0), _ms(ms0), _percent(share1), _ms(ms1),
+                     _change(ms1 - ms0)])  # fmt: skip
+    total0, total1 = stock.cpu_ms(profile0), fast.cpu_ms(profile1)
+    rows.append(["**all categories**", "100%", _ms(total0), "100%", _ms(total1),
+                 _change(total1 - total0)])  # fmt: skip
+    return rows
+
+
+def _percent(share: float) -> str:
+    return "–" if math.isnan(share) else f"{share:.0%}"
+
+
+def _change(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:+.1f}"
+
+
+def before_after_rows(stock: ProfileBench, fast: ProfileBench) -> list[list[str]]:
+    """The two runs' headline figures, side by side."""
+    return [
+        ["messages a second (closed loop, through the gateway)",
+         f"{stock.messages_per_second:.1f}", f"{fast.messages_per_second:.1f}"],
+        ["the Rasa process's CPU per message (/proc)", f"{_ms(stock.cpu_ms(stock.rasa))} ms",
+         f"{_ms(fast.cpu_ms(fast.rasa))} ms"],
+        ["errors", str(stock.errors), str(fast.errors)],
+        ["conditions", stock.conditions, fast.conditions],
+    ]  # fmt: skip
 
 
 def turn_rows(turns: Turns) -> list[list[str]]:
@@ -127,8 +200,24 @@ def turn_rows(turns: Turns) -> list[list[str]]:
 
 
 def setup_text(bench: ProfileBench) -> str:
+    stock = bench.stock
+    runs = (
+        "Two stacks of their own, one after the other, each"
+        if stock is not None
+        else "A stack of its own"
+    )
+    before = (
+        ""
+        if stock is None
+        else " The first runs stock Rasa: started with TOWNSHIP_RASA_FAST=0, so rasa_addons"
+        " installs none of its fast paths (rasa_addons/fast_*.py) and Rasa runs its own code,"
+        " as before the cost cuts"
+        f" ({stock.messages:.0f} messages answered in its window, {stock.errors} errors); the"
+        " second runs Rasa as it runs by default, the fast paths on. Their categories side by"
+        " side first, then the second's details."
+    )
     return (
-        f"A stack of its own with the `{bench.tracker}` tracker store configuration (the tracker"
+        f"{runs} with the `{bench.tracker}` tracker store configuration (the tracker"
         f" part's, `make run`'s), {bench.customers} closed-loop customers on the realistic"
         " script through the gateway; after the warm-up and a few seconds of load, py-spy"
         f" records the Rasa process (and the action server) for {bench.seconds:g} s at"
@@ -146,20 +235,18 @@ def setup_text(bench: ProfileBench) -> str:
         " TensorFlow's own included, which py-spy, seeing Python threads only, cannot place):"
         " the shares are the finding, the milliseconds an estimate. The actions per message"
         " count the tracker store's events of"
-        f" every conversation of the run ({bench.turns.messages} customer messages)."
+        f" every conversation of the run ({bench.turns.messages} customer messages)." + before
     )
 
 
 def block(bench: ProfileBench) -> str:
     verdict = profile_verdict(bench)
-    lines = [
-        markdown_table(("profile measurement", ""),
-                       [["measured", bench.run.text()], ["model", bench.model],
-                        ["conditions", bench.conditions]]),
-        "",
-        setup_text(bench),
-        "",
-        "### The Rasa worker",
+    head = bench.run.table("profile measurement", bench.conditions, bench.model)
+    lines = [head, "", setup_text(bench), ""]
+    if bench.stock is not None:
+        lines += _before_after_md(bench.stock, bench)
+    lines += [
+        "### The Rasa worker" + ("" if bench.stock is None else ", with the fast paths"),
         "",
         markdown_table(COLUMNS, category_rows(bench, bench.rasa)),
         "",
@@ -182,29 +269,50 @@ def block(bench: ProfileBench) -> str:
                            top_rows(bench, bench.actions)),
             "",
         ]  # fmt: skip
-    target = {"date": bench.run.date, "target": [verdict.target, verdict.measured, verdict.met]}
-    lines.append(f"<!-- profile target: {comment_json(target)} -->")
+    lines.append(SECTION.comment(bench.run.date, verdict))
     return "\n".join(lines) + "\n"
 
 
-def part(bench: ProfileBench) -> Part:
-    return Part(NAME, (TITLE, "", BEGIN, block(bench) + END), profile_verdict(bench), measured=True)
+def _before_after_md(stock: ProfileBench, fast: ProfileBench) -> list[str]:
+    lines = [
+        "### Before and after: stock Rasa and the fast paths",
+        "",
+        markdown_table(("", "stock Rasa", "fast paths"), before_after_rows(stock, fast)),
+        "",
+        "The Rasa worker, ms per message per category:",
+        "",
+        markdown_table(SIDE_COLUMNS, side_rows(stock, fast, "rasa")),
+        "",
+        f"Stock Rasa's {STOCK_TOP} busiest leaf frames (self time):",
+        "",
+        markdown_table(FRAME_COLUMNS, top_rows(stock, stock.rasa, STOCK_TOP)),
+        "",
+    ]
+    actions = side_rows(stock, fast, "actions")
+    if actions:
+        lines += ["The action server, ms per message per category:", "",
+                  markdown_table(SIDE_COLUMNS, actions), ""]  # fmt: skip
+    return lines
 
 
 def profile_part(bench: ProfileBench | None, existing: str) -> Part:
     """Measured now, carried over from `existing`, or not measured yet."""
     if bench is not None:
-        return part(bench)
-    carried = carried_part(existing, name=NAME, title=TITLE, begin=BEGIN, end=END, comment=COMMENT)
-    return carried or not_measured_part(
-        name=NAME, title=TITLE, only="profile", target=target_text()
-    )
+        return SECTION.measured(block(bench), profile_verdict(bench))
+    return SECTION.earlier(existing, target_text())
 
 
 def summary(bench: ProfileBench) -> str:
     """What the terminal shows at the end of the part."""
     verdict = profile_verdict(bench)
-    lines = [
+    lines = []
+    if bench.stock is not None:
+        lines += [
+            "Rasa worker, stock Rasa beside the fast paths:",
+            text_table(SIDE_COLUMNS, side_rows(bench.stock, bench, "rasa")),
+            "",
+        ]
+    lines += [
         f"Rasa worker ({bench.tracker}, {bench.messages_per_second:.1f} msg/s):",
         text_table(COLUMNS, category_rows(bench, bench.rasa)),
         "",

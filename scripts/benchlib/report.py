@@ -41,9 +41,11 @@ class RunInfo:
     def text(self) -> str:
         return f"{self.date} by `{self.command}` at commit {self.commit}"
 
-    def table(self, what: str, conditions: str) -> str:
-        """The head of a part's section: when and how it was measured, and the conditions."""
-        return markdown_table((what, ""), [["measured", self.text()], ["conditions", conditions]])
+    def table(self, what: str, conditions: str, model: str | None = None) -> str:
+        """The head of a part's section: when and how it was measured, the model the stack
+        loaded (when one did), and the conditions."""
+        rows = [["measured", self.text()], *([["model", model]] if model else [])]
+        return markdown_table((what, ""), [*rows, ["conditions", conditions]])
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
+from rasa_addons import pinned
 from scripts.bench import parse_args
 from scripts.benchlib import RunInfo
 from scripts.benchlib.profile import (
@@ -20,8 +22,17 @@ from scripts.benchlib.profile import (
     parse_frame,
     turns,
 )
-from scripts.benchlib.profile_report import BEGIN, END, Profile, ProfileBench, profile_part
-from scripts.benchprofile import profile_options
+from scripts.benchlib.profile_report import (
+    BEGIN,
+    END,
+    Profile,
+    ProfileBench,
+    profile_part,
+    profile_verdict,
+    side_rows,
+    summary,
+)
+from scripts.benchprofile import FAST_SWITCH, profile_options
 from scripts.benchstack import BenchError
 
 PROCESS = 'process 41:"python -m rasa_addons.serve --enable-api"'
@@ -195,12 +206,51 @@ def test_the_section_is_rendered_and_carried_over() -> None:
     assert not profile_part(None, "").measured
 
 
+def test_stock_rasa_and_the_fast_paths_side_by_side() -> None:
+    diet = line(HANDLE, PARSE, "process (rasa/nlu/classifiers/diet_classifier.py:900)", count=100)
+    schema = line(HANDLE, "run (rasa/core/actions/action.py:700)",
+                  "_validate_action_result (rasa/core/actions/action.py:690)",
+                  "check_schema (jsonschema/validators.py:300)", count=300)  # fmt: skip
+    # stock: 400 samples, 0.6 of a core at 2 msg/s = 300 ms of CPU a message, 3/4 of it jsonschema
+    stock = replace(bench(diet + "\n" + schema), messages_per_second=2.0,
+                    conditions="stock conditions")  # fmt: skip
+    # the fast paths: DIET alone, 0.6 of a core at 5 msg/s = 120 ms a message
+    fast = replace(bench(diet), stock=stock)
+    rows = side_rows(stock, fast, "rasa")
+    assert rows[0] == ["action server calls: reply checked (jsonschema)", "75%", "225.0", "0%",
+                       "0.0", "-225.0"]  # fmt: skip
+    assert rows[1] == ["NLU: DIETClassifier", "25%", "75.0", "100%", "120.0", "+45.0"]
+    assert rows[-1] == ["**all categories**", "100%", "300.0", "100%", "120.0", "-180.0"]
+    assert side_rows(stock, fast, "actions") == []  # neither profiled the action server
+    rendered = "\n".join(profile_part(fast, "").lines)
+    assert "### Before and after: stock Rasa and the fast paths" in rendered
+    assert "| the Rasa process's CPU per message (/proc) | 300.0 ms | 120.0 ms |" in rendered
+    assert "| conditions | stock conditions | quiet |" in rendered
+    assert "| NLU: DIETClassifier | 25% | 75.0 | 100% | 120.0 | +45.0 |" in rendered
+    assert "TOWNSHIP_RASA_FAST=0" in rendered
+    assert "### The Rasa worker, with the fast paths" in rendered
+    verdict = profile_verdict(fast)
+    assert verdict.measured.endswith("; stock Rasa (the fast paths off) 300.0 ms, 2.0 msg/s")
+    assert "stock Rasa beside the fast paths" in summary(fast)
+    alone = "\n".join(profile_part(bench(diet), "").lines)  # --no-profile-stock
+    assert "Before and after" not in alone
+    assert "### The Rasa worker\n" in alone
+
+
+def test_the_switch_rasa_is_started_with_is_rasa_addons_own() -> None:
+    assert FAST_SWITCH == pinned.FAST_SWITCH
+
+
 def test_the_options() -> None:
     assert profile_options(parse_args(["--only", "trackers"])) is None
     assert profile_options(parse_args(["--profile-seconds", "0"])) is None
     options = profile_options(parse_args(["--only", "profile", "--profile-seconds", "12"]))
     assert options is not None
     assert (options.seconds, options.customers, options.rate) == (12, 10, 100)
+    assert options.stock  # the before and after by default
+    alone = profile_options(parse_args(["--only", "profile", "--no-profile-stock"]))
+    assert alone is not None
+    assert not alone.stock
 
 
 def test_options_that_make_no_sense_are_refused() -> None:
