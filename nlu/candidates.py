@@ -5,8 +5,9 @@ cross-validated.
         candidate (guard passed) | refused (the guard's reasons)
 
 The candidate is registered (nlu_models, status training) before it trains, evaluated on the
-held-out set, compared with the live model intent by intent (nlu.guard), and gets the verdict
-and the inbox items it was trained with. A cross-validation job writes its metrics beside the
+held-out set (by the Rasa process that trained it: nlu.training.train_and_evaluate), compared
+with the live model intent by intent (nlu.guard), and gets the verdict and the inbox items it
+was trained with. A cross-validation job writes its metrics beside the
 registry (models/registry/cross-validation-job<N>/) and a note on the live model.
 """
 
@@ -57,11 +58,12 @@ class Candidates(LoopPart):
 
     async def _train_candidate(
         self, state: JobState, name: str, live: NluModel | None
-    ) -> tuple[training.TrainedModel, str]:
-        """The candidate, continued from the live model where Rasa allows it ("finetuned"),
-        else trained from scratch ("full"). A finetuning Rasa refuses (a new intent, a changed
-        config.yml or domain) or that fails otherwise is followed by a training from scratch:
-        the job fails only when that fails too."""
+    ) -> tuple[training.TrainedModel, dict[str, Any], str]:
+        """The candidate and its metrics on the held-out set, continued from the live model
+        where Rasa allows it ("finetuned"), else trained from scratch ("full"). A finetuning
+        Rasa refuses (a new intent, a changed config.yml or domain) or that fails otherwise is
+        followed by a training from scratch: the job fails only when that fails too, or when
+        the evaluation does."""
         base = self._finetune_base(live)
         if base is not None:
             fraction = self.settings.training.finetune_epoch_fraction
@@ -69,19 +71,25 @@ class Candidates(LoopPart):
                 f"continuing from the live model {base.name} ({fraction:g} of the epochs)"
             )
             try:
-                return await self._rasa_train(state, name, base), "finetuned"
-            except training.RasaFailed as error:
+                trained, metrics = await self._train_and_evaluate(state, name, base)
+            except training.TrainingFailed as error:
                 state.log.add(f"finetuning was not possible, training from scratch: {error}")
-        return await self._rasa_train(state, name, None), "full"
+            else:
+                return trained, metrics, "finetuned"
+        trained, metrics = await self._train_and_evaluate(state, name, None)
+        return trained, metrics, "full"
 
-    async def _rasa_train(
+    async def _train_and_evaluate(
         self, state: JobState, name: str, finetune: Path | None
-    ) -> training.TrainedModel:
-        return await training.train_model(
+    ) -> tuple[training.TrainedModel, dict[str, Any]]:
+        """Training (3-80 %) and the evaluation on the held-out set, in one Rasa process."""
+        return await training.train_and_evaluate(
             self.settings,
             name,
+            training.evaluation_dir(self.settings, f"{name}.tar.gz"),
             progress=training.ProgressMap(state, 3, 80),
             log=state.log,
+            on_evaluating=lambda: state("evaluating the candidate on the held-out set", 81),
             cancel=state.cancel,
             finetune=finetune,
         )
@@ -94,9 +102,10 @@ class Candidates(LoopPart):
         return path if path.is_file() else None
 
     async def train(self, state: JobState, actor: str) -> JobResult:
-        """A train job: train a candidate on data/ as it is now, evaluate it (and the live
-        model, the first time or after the held-out set changed), store the metrics and the
-        guard's verdict, and mark the inbox items it was trained with."""
+        """A train job: train a candidate on data/ as it is now and evaluate it (one Rasa
+        process), evaluate the live model (the first time or after the held-out set changed),
+        store the metrics and the guard's verdict, and mark the inbox items it was trained
+        with."""
         settings = self.settings
         state("reading the training data", 2)
         data_hash, items = await asyncio.to_thread(self._snapshot_inputs)
@@ -117,15 +126,7 @@ class Candidates(LoopPart):
         candidate = await in_thread(self.factory, register)
         state.model_id = candidate.id
         state.log.add(f"training {candidate.file_name} ({len(items)} newly labelled items)")
-        trained, trained_as = await self._train_candidate(state, name, live)
-        state("evaluating the candidate on the held-out set", 81)
-        metrics = await training.evaluate_model(
-            settings,
-            trained.path,
-            training.evaluation_dir(settings, candidate.file_name),
-            log=state.log,
-            cancel=state.cancel,
-        )
+        trained, metrics, trained_as = await self._train_candidate(state, name, live)
         state("evaluating the live model", 90)
         live_metrics, live_problem = await self._live_metrics(state, live, metrics)
         state("comparing with the live model", 96)

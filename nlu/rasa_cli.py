@@ -1,9 +1,12 @@
-"""Running the `rasa` command of the Python 3.10 environment as a child process.
+"""Running the `rasa` command of the Python 3.10 environment as a child process, or a module of
+rasa_addons with that environment's interpreter (`addons_command`).
 
 The environment is the one scripts/lib.sh gives Rasa: no PYTHONPATH (our Python 3.11 code is
 not importable from Rasa's 3.10 interpreter), no telemetry, quiet TensorFlow, and the training
 cache under the project (.rasa/cache, where `make train` keeps it) so a retraining after an
-NLU-only change reuses the dialogue components trained before.
+NLU-only change reuses the dialogue components trained before. A module of rasa_addons gets the
+repository as its PYTHONPATH, and only it: the project it runs in (its working directory, where
+Rasa looks for custom components too) may be a copy without rasa_addons.
 
 And no secrets: training and validating read files, nothing else, yet the process that starts
 them (the gateway, for the console's NLU page) holds the database password, the Telegram token
@@ -19,7 +22,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from nlu.settings import NluSettings
+from nlu.settings import REPO_ROOT, NluSettings
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SECRET_NAME = re.compile(
@@ -65,6 +68,16 @@ def cache_dir(settings: NluSettings) -> Path:
 
 def command(settings: NluSettings, *args: str | Path) -> list[str]:
     return [str(settings.rasa_bin), *(str(a) for a in args)]
+
+
+def addons_command(settings: NluSettings, module: str, *args: str | Path) -> list[str]:
+    """`python -m MODULE ARGS` with Rasa's interpreter (MODULE: one of rasa_addons)."""
+    return [str(settings.rasa_python), "-m", module, *(str(a) for a in args)]
+
+
+def addons_env(settings: NluSettings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`rasa_env` for `addons_command`: rasa_addons importable from the repository."""
+    return rasa_env(settings, {**(extra or {}), "PYTHONPATH": str(REPO_ROOT)})
 
 
 def clean_output(text: str) -> str:

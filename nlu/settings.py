@@ -11,7 +11,7 @@ of the project:
 - `NLU_MODELS_DIR`: where the registry keeps its models and models/current.tar.gz is
   (default: <project>/models).
 - `RASA_BIN`: the `rasa` executable of the Python 3.10 environment
-  (default: <repository>/.venv-rasa/bin/rasa).
+  (default: <repository>/.venv-rasa/bin/rasa); its interpreter is the `python` beside it.
 - `CONF_DIR`: the folder with nlu.yml (default: <repository>/conf).
 """
 
@@ -72,6 +72,11 @@ class NluSettings:
     @property
     def domain_file(self) -> Path:
         return self.project_dir / "domain.yml"
+
+    @property
+    def rasa_python(self) -> Path:
+        """The interpreter of Rasa's environment: the `python` beside `rasa` (RASA_BIN)."""
+        return self.rasa_bin.parent / "python"
 
     @property
     def registry_dir(self) -> Path:

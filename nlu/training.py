@@ -1,12 +1,15 @@
 """Training and evaluating models with the `rasa` command, with visible, cancelable progress.
 
-- `train_model`: `rasa train` of a candidate into the registry folder (models/registry/
-  <name>.tar.gz). Rasa's training cache is the project's .rasa/cache (nlu.rasa_cli), shared
+- `train_and_evaluate`: `rasa train` of a candidate into the registry folder (models/registry/
+  <name>.tar.gz), then `rasa test nlu` of it on the held-out set, in one Rasa process
+  (rasa_addons/train_then_test.py: the evaluation starts warm, without importing TensorFlow
+  and Rasa again). Rasa's training cache is the project's .rasa/cache (nlu.rasa_cli), shared
   with `make train`: after a change of NLU examples only, the dialogue policies and the
   components whose inputs did not change are restored from it, and mostly DIET trains.
-- `evaluate_model`: `rasa test nlu` of a model on the held-out set; intent_report.json and
-  intent_confusion_matrix.png stay beside the model (models/registry/<name>/), the metrics
-  are parsed with nlu.report (nlu.guard.metrics_from_report).
+- `evaluate_model`: `rasa test nlu` of a model on the held-out set (the live model's).
+  Either way intent_report.json and intent_confusion_matrix.png stay beside the model
+  (models/registry/<name>/), the metrics are parsed with nlu.report
+  (nlu.guard.metrics_from_report).
 - `cross_validate`: `rasa test nlu --cross-validation` on data/nlu (one training per fold).
 
 Progress goes to a callback as (stage, percent): the stages are Rasa's own log lines ("Starting
@@ -35,7 +38,7 @@ from typing import Any
 from nlu import report
 from nlu.fingerprint import file_sha256
 from nlu.guard import metrics_from_report
-from nlu.rasa_cli import clean_output, command, rasa_env
+from nlu.rasa_cli import addons_command, addons_env, clean_output, command, rasa_env
 from nlu.settings import NluSettings
 
 LOG_TAIL_CHARS = 4096
@@ -50,6 +53,12 @@ COMPONENT = re.compile(
     r"(Starting to train|Finished training|Restored) component '([A-Za-z0-9_]+)'"
 )
 TRAINED = "Your Rasa model is trained"
+TRAIN_THEN_TEST = "rasa_addons.train_then_test"
+EVALUATING = "rasa_addons.train_then_test: evaluating the trained model"
+"""The line TRAIN_THEN_TEST prints between its training and its evaluation (its EVALUATING: the
+same text, nlu may not import rasa_addons)."""
+EVALUATION_FAILED = 3
+"""TRAIN_THEN_TEST's exit status when the model was trained and its evaluation failed."""
 PROGRESS_BAR = re.compile(r"^([^:]{1,40}):\s+\d+%\|")
 NUMBERS_ONLY = re.compile(r"^[\s\d\[\]]+$")
 
@@ -59,6 +68,14 @@ Progress = Callable[[str, int], None]
 
 class RasaFailed(RuntimeError):
     """A `rasa` command failed; the message ends with its last output line that says why."""
+
+
+class TrainingFailed(RasaFailed):
+    """`rasa train` failed or wrote no model (`train_and_evaluate`: nothing was evaluated)."""
+
+
+class EvaluationFailed(RasaFailed):
+    """The model was trained, its evaluation (`rasa test nlu`) failed."""
 
 
 class Cancelled(RuntimeError):
@@ -162,6 +179,42 @@ async def run_rasa(
 ) -> None:
     """Run `rasa ARGS` in the project, feeding each output line (tqdm redraws included) to
     `on_line`. RasaFailed on a non-zero exit or a timeout, Cancelled when `cancel` is set."""
+    returncode, tail = await _run(
+        settings,
+        command(settings, *args),
+        env=rasa_env(settings, extra_env),
+        what=lambda: what,
+        on_line=on_line,
+        cancel=cancel,
+        time_limit=time_limit,
+    )
+    problem = _problem(what, returncode, tail, time_limit)
+    if problem is not None:
+        raise RasaFailed(problem)
+
+
+def _problem(what: str, returncode: int | None, tail: LogTail, time_limit: float) -> str | None:
+    """Why a command failed (None: it did not); returncode None: stopped at its time limit."""
+    if returncode is None:
+        return f"{what} took more than {time_limit:.0f} s and was stopped"
+    if returncode != 0:
+        return f"{what} failed (exit status {returncode}): {_why(tail)}"
+    return None
+
+
+async def _run(
+    settings: NluSettings,
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    what: Callable[[], str],
+    on_line: Callable[[str], None],
+    cancel: asyncio.Event | None,
+    time_limit: float,
+) -> tuple[int | None, LogTail]:
+    """Run ARGV in the project, feeding each output line to `on_line`: its exit status (None:
+    stopped after `time_limit`) and the last lines of its output. Cancelled (the process
+    stopped) when `cancel` is set; `what` names the command in errors."""
     tail = LogTail()
 
     def feed(line: str) -> None:
@@ -170,16 +223,16 @@ async def run_rasa(
 
     try:
         process = await asyncio.create_subprocess_exec(
-            *command(settings, *args),
+            *argv,
             cwd=settings.project_dir,
-            env=rasa_env(settings, extra_env),
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # its own process group: a cancel stops its children too
         )
     except OSError as exc:
-        raise RasaFailed(f"{what}: cannot run {settings.rasa_bin}: {exc.strerror or exc}") from exc
+        raise RasaFailed(f"{what()}: cannot run {argv[0]}: {exc.strerror or exc}") from exc
     reader = asyncio.create_task(_read_lines(process, feed))
     waiters: list[asyncio.Future[Any]] = [reader]
     cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
@@ -195,18 +248,16 @@ async def run_rasa(
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             if cancelled is not None and cancelled in done:
-                raise Cancelled(f"{what} was cancelled")
-            raise RasaFailed(f"{what} took more than {time_limit:.0f} s and was stopped")
+                raise Cancelled(f"{what()} was cancelled")
+            return None, tail
         reader.result()
-        returncode = await process.wait()
+        return await process.wait(), tail
     except asyncio.CancelledError:
         await _stop(process)
         raise
     finally:
         if cancelled is not None:
             cancelled.cancel()
-    if returncode != 0:
-        raise RasaFailed(f"{what} failed (exit status {returncode}): {_why(tail)}")
 
 
 async def _read_lines(process: asyncio.subprocess.Process, feed: Callable[[str], None]) -> None:
@@ -284,29 +335,8 @@ class TrainedModel:
     seconds: float
 
 
-async def train_model(
-    settings: NluSettings,
-    name: str,
-    *,
-    progress: ProgressMap,
-    log: LogTail,
-    cancel: asyncio.Event | None = None,
-    finetune: Path | None = None,
-) -> TrainedModel:
-    """`rasa train` into models/registry/<name>.tar.gz; with `finetune`, Rasa's incremental
-    training continuing from that model for conf/nlu.yml's fraction of the epochs (Rasa refuses
-    it, and the command fails, when the configuration, domain or label set changed). Without
-    `rasa train`'s own validation: every edit the loop makes to data/ and the domain was
-    validated when it was made (nlu.validate.validated_edit), and CI validates the rest."""
-    settings.registry_dir.mkdir(parents=True, exist_ok=True)
-    target = settings.registry_dir / f"{name}.tar.gz"
-    started = time.monotonic()
-    progress.report("training: loading data", 0.0)
-
-    def on_line(line: str) -> None:
-        log.add(line)
-        progress.line(line)
-
+def train_args(settings: NluSettings, name: str, finetune: Path | None) -> list[str | Path]:
+    """`rasa train` of a candidate into models/registry/<name>.tar.gz (see train_and_evaluate)."""
     args: list[str | Path] = [
         "train",
         "--config",
@@ -323,24 +353,100 @@ async def train_model(
     if finetune is not None:
         fraction = settings.training.finetune_epoch_fraction
         args += ["--finetune", finetune, "--epoch-fraction", f"{fraction:g}"]
-    args += ["--augmentation", "0", "--skip-validation"]
+    return [*args, "--augmentation", "0", "--skip-validation"]
+
+
+def evaluate_args(settings: NluSettings, out_dir: Path) -> list[str | Path]:
+    """`rasa test nlu` on the held-out set into out_dir, without its --model."""
+    return ["test", "nlu", "--nlu", settings.training.holdout, "--out", out_dir]
+
+
+@dataclass
+class _Phases:
+    """Where a train_and_evaluate process is: training until the EVALUATING line, then
+    evaluating. The training's output moves `progress`; all of it goes to `log`."""
+
+    model: Path
+    progress: ProgressMap
+    log: LogTail
+    on_evaluating: Callable[[], None]
+    trained_at: float | None = None
+    """time.monotonic() when the training was over (the EVALUATING line)."""
+
+    def what(self) -> str:
+        return "rasa train" if self.trained_at is None else f"rasa test nlu ({self.model.name})"
+
+    def line(self, line: str) -> None:
+        self.log.add(line)
+        if self.trained_at is not None:
+            return
+        if EVALUATING in line:
+            self.trained_at = time.monotonic()
+            self.progress.report("model saved", 1.0)
+            self.on_evaluating()
+        else:
+            self.progress.line(line)
+
+
+async def train_and_evaluate(
+    settings: NluSettings,
+    name: str,
+    out_dir: Path,
+    *,
+    progress: ProgressMap,
+    log: LogTail,
+    on_evaluating: Callable[[], None],
+    cancel: asyncio.Event | None = None,
+    finetune: Path | None = None,
+) -> tuple[TrainedModel, dict[str, Any]]:
+    """`rasa train` into models/registry/<name>.tar.gz, then `rasa test nlu` of it on the
+    held-out set into out_dir (as `evaluate_model`), in one Rasa process (TRAIN_THEN_TEST):
+    the model and its metrics. `progress` follows the training; `on_evaluating` is called when
+    the evaluation starts.
+
+    With `finetune`, Rasa's incremental training continuing from that model for conf/nlu.yml's
+    fraction of the epochs (Rasa refuses it, and the training fails, when the configuration,
+    domain or label set changed). Without `rasa train`'s own validation: every edit the loop
+    makes to data/ and the domain was validated when it was made (nlu.validate.validated_edit),
+    and CI validates the rest.
+
+    TrainingFailed when the training failed (nothing was evaluated; its model file is removed),
+    EvaluationFailed when the evaluation did; the time limit is the sum of the two's."""
+    settings.registry_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.registry_dir / f"{name}.tar.gz"
+    fresh_output_dir(out_dir)
+    started = time.monotonic()
+    progress.report("training: loading data", 0.0)
+    phases = _Phases(target, progress, log, on_evaluating)
+    args = [*train_args(settings, name, finetune), "--", *evaluate_args(settings, out_dir)]
+    time_limit = TRAIN_TIMEOUT + EVALUATE_TIMEOUT
     try:
-        await run_rasa(
+        returncode, tail = await _run(
             settings,
-            args,
-            what="rasa train",
-            on_line=on_line,
+            addons_command(settings, TRAIN_THEN_TEST, *args),
+            env=addons_env(settings, {"LOG_LEVEL": "INFO"}),  # progress: INFO lines and tqdm
+            what=phases.what,
+            on_line=phases.line,
             cancel=cancel,
-            extra_env={"LOG_LEVEL": "INFO"},  # the progress comes from INFO lines and tqdm
+            time_limit=time_limit,
         )
     except BaseException:
-        target.unlink(missing_ok=True)
+        if phases.trained_at is None:
+            target.unlink(missing_ok=True)
         raise
+    if returncode == EVALUATION_FAILED and phases.trained_at is None:
+        phases.trained_at = time.monotonic()  # its EVALUATING line was lost, not its status
+    problem = _problem(phases.what(), returncode, tail, time_limit)
+    if problem is not None and phases.trained_at is not None:
+        raise EvaluationFailed(problem)
+    if problem is not None:
+        target.unlink(missing_ok=True)
+        raise TrainingFailed(problem)
     if not target.is_file():
-        raise RasaFailed(f"rasa train finished but wrote no {target.name}")
-    progress.report("model saved", 1.0)
-    seconds = time.monotonic() - started
-    return TrainedModel(target, await asyncio.to_thread(file_sha256, target), seconds)
+        raise TrainingFailed(f"rasa train finished but wrote no {target.name}")
+    seconds = (phases.trained_at or time.monotonic()) - started
+    trained = TrainedModel(target, await asyncio.to_thread(file_sha256, target), seconds)
+    return trained, await asyncio.to_thread(read_metrics, out_dir, holdout_sha256(settings))
 
 
 async def evaluate_model(
@@ -353,19 +459,9 @@ async def evaluate_model(
 ) -> dict[str, Any]:
     """`rasa test nlu` on the held-out set; the report and confusion matrix stay in out_dir."""
     fresh_output_dir(out_dir)
-    args: list[str | Path] = [
-        "test",
-        "nlu",
-        "--nlu",
-        settings.training.holdout,
-        "--model",
-        model,
-        "--out",
-        out_dir,
-    ]
     await run_rasa(
         settings,
-        args,
+        [*evaluate_args(settings, out_dir), "--model", model],
         what=f"rasa test nlu ({model.name})",
         on_line=log.add,
         cancel=cancel,

@@ -82,13 +82,17 @@ def project_settings(
 
 
 def make_fake_rasa(directory: Path) -> Path:
-    """An executable `rasa` that runs tests/fakes/rasa_cli.py with this interpreter."""
+    """An executable `rasa` that runs tests/fakes/rasa_cli.py with this interpreter, and the
+    `python` beside it (Rasa's interpreter, for rasa_addons.train_then_test)."""
     directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "rasa"
     fake = Path(__file__).resolve().parent / "rasa_cli.py"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{fake}" "$@"\n', encoding="utf-8")
-    script.chmod(0o755)
-    return script
+    for name, first in (("python", ' "--python"'), ("rasa", "")):
+        script = directory / name
+        script.write_text(
+            f'#!/bin/sh\nexec "{sys.executable}" "{fake}"{first} "$@"\n', encoding="utf-8"
+        )
+        script.chmod(0o755)
+    return directory / "rasa"
 
 
 def add_inbox_item(

@@ -12,10 +12,15 @@ It answers the three commands the loop runs, with Rasa 3.6's output shapes and f
 - `test nlu --nlu FILE_OR_DIR --out DIR [--model M | --cross-validation ...]`:
   DIR/intent_report.json and DIR/intent_confusion_matrix.png. The report is FAKE_RASA_REPORTS
   (a JSON file: the model file name or its beginning (the longest that matches), or
-  "cross-validation", → report; "*" for any other), else every intent of the test data at 0.9.
+  "cross-validation", → report; "*" for any other), else every intent of the test data at 0.9;
+  FAKE_RASA_TEST=fail: Rasa's error for a model it cannot load, exit status 1.
 
-Every call appends {"argv", "cwd", "env", "env_names"} as a JSON line to FAKE_RASA_LOG when it
-is set.
+And, as Rasa's `python` (`make_fake_rasa` puts it beside `rasa`), `-m rasa_addons.train_then_test
+ARGS`: the real module, importable from the PYTHONPATH nlu.rasa_cli.addons_env gives it, running
+the commands above in this process instead of Rasa's.
+
+Every command appends {"argv", "cwd", "env", "env_names", "pid"} as a JSON line to FAKE_RASA_LOG
+when it is set.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def log_call(args: list[str]) -> None:
             "cwd": os.getcwd(),
             "env": {k: os.environ[k] for k in keep if k in os.environ},
             "env_names": sorted(os.environ),  # which variables it got (secrets: none)
+            "pid": os.getpid(),  # the process: train_then_test runs two commands in one
         }
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -176,6 +182,9 @@ def test_nlu(args: list[str]) -> int:
     if key != "cross-validation" and not Path(option(args, "--model") or "").is_file():
         print(f"ModelNotFound: no model at {option(args, '--model')}", file=sys.stderr)
         return 1
+    if os.environ.get("FAKE_RASA_TEST") == "fail":
+        print("ValueError: the fake evaluation failed on purpose", file=sys.stderr)
+        return 1
     reports_file = os.environ.get("FAKE_RASA_REPORTS")
     reports = json.loads(Path(reports_file).read_text()) if reports_file else {}
     prefixes = sorted((k for k in reports if key.startswith(k)), key=len, reverse=True)
@@ -188,7 +197,21 @@ def test_nlu(args: list[str]) -> int:
     return 0
 
 
+def python(args: list[str]) -> int:
+    """Rasa's interpreter: `-m rasa_addons.train_then_test ARGS` only."""
+    if args[:2] != ["-m", "rasa_addons.train_then_test"]:
+        print(f"fake python: unsupported arguments {args}", file=sys.stderr)
+        return 2
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if p != here]  # its rasa.py (a fake server) is no Rasa
+    from rasa_addons import train_then_test  # on the PYTHONPATH, as in Rasa's interpreter
+
+    return train_then_test.main(args[2:], run=main)
+
+
 def main(args: list[str]) -> int:
+    if args[:1] == ["--python"]:
+        return python(args[1:])
     log_call(args)
     if args[:2] == ["data", "validate"]:
         return validate()

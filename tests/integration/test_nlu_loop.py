@@ -35,6 +35,7 @@ from store.services import nlu_registry, rasa_serving
 from tests.fakes.gateway import eventually
 from tests.fakes.loopback import running
 from tests.fakes.nlu_project import (
+    ROOT,
     add_inbox_item,
     copy_project,
     make_fake_rasa,
@@ -314,6 +315,10 @@ async def test_a_training_job_registers_evaluates_and_compares(
     assert percents == sorted(percents)
     assert percents[-1] >= 96
     assert any("epoch 5/5" in stage for stage, _ in seen)
+    stages = [stage for stage, _ in seen]
+    evaluating = stages.index("evaluating the candidate on the held-out set")
+    assert stages.index("model saved") < evaluating < stages.index("evaluating the live model")
+    assert seen[evaluating] == ("evaluating the candidate on the held-out set", 81)
 
     models = {m.status: m for m in loop.models()}
     baseline, candidate = models["live"], models["candidate"]
@@ -356,6 +361,18 @@ async def test_a_training_job_registers_evaluates_and_compares(
     assert argv[argv.index("--epoch-fraction") + 1] == f"{fraction:g}"
     assert candidate.comparison["trained_as"] == "finetuned"
     assert train["env"]["RASA_CACHE_DIRECTORY"] == str(settings.project_dir / ".rasa" / "cache")
+    # the candidate is evaluated by the process that trained it (rasa_addons.train_then_test,
+    # which imports from the repository), the live model by a `rasa test nlu` of its own
+    assert train["env"]["PYTHONPATH"] == str(ROOT)
+    first = [c for c in calls(loop) if c["argv"][0] != "data"]  # not the label's validation
+    assert [c["argv"][:2] for c in first] == [
+        ["train", "--config"],
+        ["test", "nlu"],
+        ["test", "nlu"],
+    ]
+    tested = [c["argv"][c["argv"].index("--model") + 1] for c in first[1:]]
+    assert tested == [str(detail.file), str(settings.registry_dir / baseline.file_name)]
+    assert first[0]["pid"] == first[1]["pid"] != first[2]["pid"]
 
     # the second training compares with the stored metrics: the live model is not evaluated again
     before = len(calls(loop))
@@ -436,6 +453,28 @@ async def test_a_finetuning_rasa_refuses_is_followed_by_a_training_from_scratch(
     log = loop.job(result.job_id).log_tail
     assert "finetuning was not possible, training from scratch" in log
     assert "Cannot finetune" in log
+    # the refused finetuning's process evaluated nothing; the training from scratch's did
+    refused, full = [c for c in calls(loop) if c["argv"][0] == "train"]
+    evaluated_by = {c["pid"] for c in calls(loop) if c["argv"][:2] == ["test", "nlu"]}
+    assert refused["pid"] not in evaluated_by
+    assert full["pid"] in evaluated_by
+
+
+async def test_a_failed_evaluation_fails_the_job_without_training_again(
+    loop: NluLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a failed training is followed by a training from scratch: a model that trained
+    and could not be evaluated fails the job, as when the evaluation was a command of its own."""
+    monkeypatch.setenv("FAKE_RASA_TEST", "fail")
+    result = await loop.train(actor="op")
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.startswith("rasa test nlu (nlu-20261126-090000-job1.tar.gz) failed")
+    assert "ValueError: the fake evaluation failed on purpose" in result.error
+    trainings = [c["argv"] for c in calls(loop) if c["argv"][0] == "train"]
+    assert ["--finetune" in argv for argv in trainings] == [True]
+    assert "training from scratch" not in loop.job(result.job_id).log_tail
+    assert loop.model(result.model_id or 0).model.status == "failed"
 
 
 async def test_without_a_finetune_fraction_every_training_is_from_scratch(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from nlu import training
 from nlu.settings import NluSettings
 from nlu.validate import run_validation
 from tests.fakes.nlu_project import copy_project, make_fake_rasa, project_settings
@@ -143,6 +144,31 @@ def test_the_nlu_loop_starts_rasa_without_secrets(
     assert call["argv"][:2] == ["data", "validate"]
     assert not set(SECRETS) & set(call["env_names"])
     assert "RASA_TELEMETRY_ENABLED" in call["env_names"]
+
+
+async def test_the_nlu_loop_trains_and_evaluates_without_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A candidate's training and evaluation: one process of Rasa's interpreter
+    (rasa_addons/train_then_test.py), with none of the secrets either."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FAKE_RASA_LOG", str(tmp_path / "calls.jsonl"))
+    settings: NluSettings = project_settings(
+        copy_project(tmp_path / "project"), make_fake_rasa(tmp_path / "bin")
+    )
+    await training.train_and_evaluate(
+        settings,
+        "nlu-1",
+        tmp_path / "evaluation",
+        progress=training.ProgressMap(lambda _stage, _percent: None, 0, 100),
+        log=training.LogTail(),
+        on_evaluating=lambda: None,
+    )
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    assert [call["argv"][:2] for call in calls] == [["train", "--config"], ["test", "nlu"]]
+    for call in calls:
+        assert not set(SECRETS) & set(call["env_names"])
 
 
 def test_run_sh_starts_no_process_with_a_secret_on_its_command_line() -> None:
