@@ -287,7 +287,8 @@ def training_rows(training: Training) -> list[list[str]]:
         [
             "evaluating the candidate",
             seconds_text(training.evaluate_seconds),
-            f"`rasa test nlu` on tests/nlu/holdout.yml: macro-F1 {training.macro_f1:.3f}{live};"
+            "`rasa test nlu` on tests/nlu/holdout.yml, in the process that trained it"
+            f" (rasa_addons/train_then_test.py): macro-F1 {training.macro_f1:.3f}{live};"
             f" {_guard_text(training)}",
         ],
         [
