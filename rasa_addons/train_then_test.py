@@ -3,7 +3,8 @@
 The operators' retraining loop (nlu/training.py) trains a candidate and evaluates it on the
 held-out set. As two `rasa` commands, the evaluation started cold: Python, TensorFlow and Rasa
 imported again and the model loaded in a fresh process, ~20 s more than in the process that had
-just trained (32 s against 12 s, tests/e2e/test_train_then_test.py's small model on 2 cores).
+just trained (32 s against 12 s, the small model of
+tests/e2e/test_training_and_evaluation_in_one_process.py on 2 cores).
 Here the two commands run one after the other in the same interpreter,
 each as the `rasa` executable runs it (Rasa's own `main()`: its argument parser, logging, output
 and error handling), and each with Jieba's dictionary as a new process has it

@@ -1,7 +1,8 @@
 """rasa_addons/train_then_test.py's sequence: `rasa train`, then `rasa test nlu` of the model it
 wrote, and exit statuses that tell a failed training from a failed evaluation. Rasa's commands
 are given here by a recorder; the loop runs the module through the fake `rasa` commands
-(tests/integration/test_nlu_loop.py) and with real Rasa (tests/e2e/test_train_then_test.py)."""
+(tests/integration/test_nlu_loop.py) and with real Rasa
+(tests/e2e/test_training_and_evaluation_in_one_process.py)."""
 
 from __future__ import annotations
 
