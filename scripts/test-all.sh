@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: everything CI runs. Three lanes share the machine so the suite finishes sooner:
 #   model lane      (background): rasa data validate → train (if inputs changed) → test stories
-#                                 → eval → the end-to-end tests, which need that model
-#   then, alone once every lane is done: the fault suite (tests/faults; it kills servers and
-#   times their recovery, so it gets the machine to itself)
+#                                 → eval; then the end-to-end tests and the fault suite
+#                                 (tests/faults), which need that model
 #   retraining lane (background): the operators' retraining loop end to end (it trains its own
 #                                 small models and runs its own servers)
 #   code lane       (foreground): lint, every pytest test that needs no trained model
@@ -20,9 +19,6 @@ retraining_log="$ROOT/reports/retraining.log"
   "$ROOT/scripts/train.sh"
   "$ROOT/scripts/test-stories.sh"
   "$ROOT/scripts/eval.sh"
-  echo "end-to-end tests (trained model, real servers) ..."
-  cd "$ROOT" && "$PY" -m pytest -q -p no:cacheprovider -m "e2e and not retraining and not faults" \
-    --durations=10
 ) >"$lane_log" 2>&1 &
 lane=$!
 (cd "$ROOT" && "$PY" -m pytest -q -p no:cacheprovider -m retraining --durations=5) >"$retraining_log" 2>&1 &
@@ -39,13 +35,16 @@ workers="${TEST_WORKERS:-3}"
 log "tests that need no trained model, in $workers processes (the retraining loop runs beside them) ..."
 (cd "$ROOT" && "$PY" -m pytest -q -m "not e2e" -n "$workers" --dist loadscope --durations=10) || code=1
 
-log "waiting for the model lane (validate, train, test stories, eval, end-to-end; log: reports/model-lane.log) ..."
+log "waiting for the model lane (validate, train, test stories, eval; log: reports/model-lane.log) ..."
 if wait "$lane"; then
   grep -E "^\S*\[(validate|train|test-stories|eval)[] ]|macro-F1|^OK" "$lane_log" >&2 || true
-  sed -n '/^end-to-end tests/,$p' "$lane_log" | tail -14 >&2
+  log "end-to-end tests (trained model, real servers) ..."
+  (cd "$ROOT" && "$PY" -m pytest -q -m "e2e and not retraining and not faults" --durations=10) || code=1
+  log "the fault suite (two Rasa workers on PostgreSQL and Redis; servers killed) ..."
+  (cd "$ROOT" && "$PY" -m pytest -q -m faults --durations=5) || code=1
 else
-  tail -80 "$lane_log" >&2
-  log "the model lane failed (validate, train, test stories, eval or the end-to-end tests)"
+  tail -60 "$lane_log" >&2
+  log "the model lane failed: end-to-end tests not run"
   code=1
 fi
 
@@ -56,13 +55,6 @@ else
   cat "$retraining_log" >&2
   log "the operators' retraining loop failed"
   code=1
-fi
-
-if [ -f "$MODEL" ]; then
-  log "the fault suite (two Rasa workers on PostgreSQL and Redis; servers killed) ..."
-  (cd "$ROOT" && "$PY" -m pytest -q -m faults --durations=5) || code=1
-else
-  log "no trained model: the fault suite not run"
 fi
 trap - EXIT
 [ "$code" -eq 0 ] || die "the test suite failed"
