@@ -5,6 +5,7 @@ The fakes of tests/fakes/ stand in for them everywhere else."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +51,20 @@ def server_env(**extra: str) -> dict[str, str]:
     env.update(RASA_TELEMETRY_ENABLED="false")  # nothing leaves the machine
     env.update(extra)
     return env
+
+
+def rasa_script(script: str, *args: str, env: Mapping[str, str] | None = None) -> Any:
+    """Run `script` in Rasa's environment (`.venv-rasa`, the repository as working directory)
+    and read the JSON its last line of output prints; fails the test when it cannot run."""
+    if not RASA_PYTHON.exists():
+        pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
+    done = subprocess.run(
+        [str(RASA_PYTHON), "-W", "ignore", "-c", script, *args],
+        cwd=ROOT, env=dict(server_env() if env is None else env), capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def seed(database_url: str, env: Mapping[str, str] | None = None) -> None:

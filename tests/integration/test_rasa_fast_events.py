@@ -5,12 +5,7 @@ are the same either way."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-import pytest
-
-from tests.processes import RASA_PYTHON, ROOT, server_env
+from tests.processes import rasa_script
 
 SCRIPT = """
 import json
@@ -59,14 +54,7 @@ print(json.dumps({"names": len(names), "same": same, "before": found_before,
 
 
 def test_event_classes_are_found_as_rasa_finds_them() -> None:
-    if not RASA_PYTHON.exists():
-        pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-W", "ignore", "-c", SCRIPT],
-        cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = rasa_script(SCRIPT)
     assert found["names"] > 20  # Rasa's own kinds of event, every one compared
     assert all(found["same"]), found["same"]
     assert found["before"] == ["error", "Unknown event name 'township_test_event'."]

@@ -6,11 +6,10 @@ TOWNSHIP_RASA_FAST=0 keeps Rasa's own code (then neither fast path is installed)
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from tests.processes import RASA_PYTHON, ROOT, server_env
+from tests.processes import RASA_PYTHON, rasa_script, server_env
 
 REPLIES: list[object] = [
     {"events": [], "responses": []},
@@ -57,14 +56,7 @@ print(json.dumps([[outcome(ours, r), outcome(ours.stock, r)] for r in replies]))
 
 
 def test_replies_are_checked_as_rasa_checks_them() -> None:
-    if not RASA_PYTHON.exists():
-        pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-W", "ignore", "-c", SCRIPT, json.dumps(REPLIES)],
-        cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    outcomes = rasa_script(SCRIPT, json.dumps(REPLIES))
     assert len(outcomes) == len(REPLIES)
     for reply, (ours, rasas) in zip(REPLIES, outcomes, strict=True):
         assert ours == rasas, reply
@@ -107,12 +99,7 @@ def _import_rasa_addons(switch: str | None) -> dict[str, list[object]]:
     env.pop("TOWNSHIP_RASA_FAST", None)
     if switch is not None:
         env["TOWNSHIP_RASA_FAST"] = switch
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-W", "ignore", "-c", SWITCH_SCRIPT],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    found: dict[str, list[object]] = json.loads(done.stdout.strip().splitlines()[-1])
+    found: dict[str, list[object]] = rasa_script(SWITCH_SCRIPT, env=env)
     return found
 
 

@@ -5,12 +5,7 @@ Rasa's own JiebaTokenizer, compared alongside, drifts with every load."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-import pytest
-
-from tests.processes import RASA_PYTHON, ROOT, server_env
+from tests.processes import rasa_script
 
 SCRIPT = """
 import json, sys
@@ -34,14 +29,7 @@ print(json.dumps({"ours": [state(ours, 1), state(ours, 5)],
 
 
 def test_a_model_loaded_again_tokenizes_as_a_new_process() -> None:
-    if not RASA_PYTHON.exists():
-        pytest.fail(f"{RASA_PYTHON} is missing: run make setup")
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-W", "ignore", "-c", SCRIPT],
-        cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = rasa_script(SCRIPT)
     once, five_times = found["ours"]
     assert five_times == once
     assert once == found["rasas"][0]  # one load: the same as Rasa's own
